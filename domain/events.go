@@ -1,0 +1,125 @@
+package domain
+
+import (
+	"strconv"
+	"time"
+)
+
+// Event type strings. Once written to the log a type string never changes
+// meaning; a new shape gets a new version.
+const (
+	TypeUserRegistered    = "user_registered.v1"
+	TypeRoleGranted       = "role_granted.v1"
+	TypeVideoAdded        = "video_added.v1"
+	TypeAnnotationPosted  = "annotation_posted.v1"
+	TypeAnnotationEdited  = "annotation_edited.v1"
+	TypeAnnotationDeleted = "annotation_deleted.v1"
+	TypeViewerJoined      = "viewer_joined.v1"
+	TypeViewerLeft        = "viewer_left.v1"
+	TypeNodeStarted       = "node_started.v1"
+	TypeNodeHeartbeat     = "node_heartbeat.v1"
+	TypeNodeStopped       = "node_stopped.v1"
+)
+
+// Stream names.
+const (
+	UsersStream  = "users"
+	VideosStream = "videos"
+	NodesStream  = "nodes"
+)
+
+// VideoStream holds a video's annotations.
+func VideoStream(videoID int64) string { return "video-" + strconv.FormatInt(videoID, 10) }
+
+// ViewersStream holds a video's viewers joining and leaving.
+func ViewersStream(videoID int64) string { return "viewers-" + strconv.FormatInt(videoID, 10) }
+
+// IDFromRevision is the identity of the entity created by the event at
+// revision rev of its stream.
+func IDFromRevision(rev uint64) int64 { return int64(rev) + 1 }
+
+// RevisionFromID is the inverse of IDFromRevision.
+func RevisionFromID(id int64) uint64 { return uint64(id - 1) }
+
+// UserRegistered: a person created an account.
+type UserRegistered struct {
+	Username     string `json:"username"`
+	PasswordHash string `json:"password_hash"`
+}
+
+// RoleGranted: an admin gave a user a role.
+type RoleGranted struct {
+	UserID    int64  `json:"user_id"`
+	Role      Role   `json:"role"`
+	GrantedBy int64  `json:"granted_by,omitempty"`
+	Note      string `json:"note,omitempty"`
+}
+
+// VideoAdded: a user added a video to the catalog.
+type VideoAdded struct {
+	UserID int64  `json:"user_id"`
+	Title  string `json:"title"`
+	URL    string `json:"url"`
+	Slug   string `json:"slug"`
+}
+
+// AnnotationPosted: a user pinned a note to moment At (milliseconds) of a
+// video. Its id is its revision in the video stream + 1.
+type AnnotationPosted struct {
+	UserID   int64  `json:"user_id"`
+	Username string `json:"username"`
+	Body     string `json:"body"`
+	At       int64  `json:"at"`
+}
+
+// AnnotationEdited: the author changed an annotation's text.
+type AnnotationEdited struct {
+	AnnotationID int64  `json:"annotation_id"`
+	UserID       int64  `json:"user_id"`
+	Body         string `json:"body"`
+}
+
+// AnnotationDeleted: the author withdrew an annotation.
+type AnnotationDeleted struct {
+	AnnotationID int64 `json:"annotation_id"`
+	UserID       int64 `json:"user_id"`
+}
+
+// ViewerJoined: a connection of a user started watching a video.
+type ViewerJoined struct {
+	UserID       int64     `json:"user_id"`
+	Username     string    `json:"username"`
+	ConnectionID string    `json:"connection_id"` // unique per tracked join (the presence phx_ref)
+	Node         string    `json:"node"`
+	Device       string    `json:"device,omitempty"`
+	At           time.Time `json:"at"`
+}
+
+// ViewerLeft: that connection stopped watching. Reason says why: "left",
+// "disconnected", "node_restarted", "node_lost".
+type ViewerLeft struct {
+	UserID       int64     `json:"user_id"`
+	ConnectionID string    `json:"connection_id"`
+	Node         string    `json:"node"`
+	Reason       string    `json:"reason"`
+	At           time.Time `json:"at"`
+}
+
+// NodeStarted, NodeHeartbeat and NodeStopped: a server process's life, so
+// that the viewings of a process that died can be closed by another.
+type NodeStarted struct {
+	Node string    `json:"node"`
+	Addr string    `json:"addr,omitempty"`
+	At   time.Time `json:"at"`
+}
+
+type NodeHeartbeat struct {
+	Node string    `json:"node"`
+	At   time.Time `json:"at"`
+}
+
+type NodeStopped struct {
+	Node   string    `json:"node"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
