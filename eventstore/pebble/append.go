@@ -1,0 +1,294 @@
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/videologue/videologue/eventstore"
+)
+
+type appendReq struct {
+	ctx      context.Context
+	stream   string
+	expected eventstore.ExpectedRevision
+	events   []eventstore.EventData
+	result   eventstore.AppendResult
+	err      error
+	done     chan struct{}
+	g        *group // set when applied: the group whose fsync to await
+}
+
+type indexEntry struct {
+	key []byte
+	pos uint64
+}
+
+// group is the batch of appends being built, or applied to pebble and
+// waiting for its fsync.
+type group struct {
+	batch     *pebble.Batch
+	reqs      []*appendReq
+	events    int
+	idx       []indexEntry
+	undos     []undo
+	startPos  uint64
+	startHash [32]byte
+	now       time.Time
+	lastPos   uint64
+	pending   atomic.Int32 // appenders still awaiting the fsync
+}
+
+type undo struct {
+	stream string
+	rev    int64
+	had    bool
+}
+
+// Append implements eventstore.Store.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if err := eventstore.ValidateAppend(stream, events); err != nil {
+		return eventstore.AppendResult{}, &eventstore.Error{Op: "append", Stream: stream, Err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return eventstore.AppendResult{}, &eventstore.Error{Op: "append", Stream: stream, Err: err}
+	}
+	if err := s.failure(); err != nil {
+		return eventstore.AppendResult{}, &eventstore.Error{Op: "append", Stream: stream, Err: err}
+	}
+	req := &appendReq{ctx: ctx, stream: stream, expected: expected, events: events, done: make(chan struct{})}
+	s.mu.RLock()
+	if s.closing {
+		s.mu.RUnlock()
+		return eventstore.AppendResult{}, &eventstore.Error{Op: "append", Stream: stream, Err: eventstore.ErrClosed}
+	}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return eventstore.AppendResult{}, &eventstore.Error{Op: "append", Stream: stream, Err: ctx.Err()}
+	}
+	s.mu.RUnlock()
+	// Once handed over, the outcome is decided within one group commit; we
+	// wait for it even if ctx ends, so that "error" always means "not written".
+	<-req.done
+	if req.err == nil {
+		req.err = s.awaitDurable(req)
+	}
+	if req.err != nil {
+		return eventstore.AppendResult{}, &eventstore.Error{Op: "append", Stream: stream, Err: req.err}
+	}
+	return req.result, nil
+}
+
+func (s *Store) failure() error {
+	if p := s.failed.Load(); p != nil {
+		return fmt.Errorf("store failed, reopen it: %w", *p)
+	}
+	return nil
+}
+
+// commitLoop is the single writer. It takes every pending append, checks
+// and encodes those whose expectations hold into one batch, and applies it
+// to pebble without waiting for the fsync: each appender waits for its own
+// group's fsync (Append), so that pebble's WAL writer coalesces the fsyncs
+// of consecutive groups while the committer already builds the next one.
+// The WAL is sequential, so groups become durable in position order.
+func (s *Store) commitLoop() {
+	for first := range s.reqs {
+		g := s.newGroup()
+		s.stage(g, first)
+	gather:
+		for g.events < s.cfg.MaxGroupEvents {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break gather
+				}
+				s.stage(g, r)
+			default:
+				break gather
+			}
+		}
+		if len(g.reqs) == 0 {
+			g.batch.Close()
+			continue
+		}
+		if s.apply(g) {
+			g.pending.Store(int32(len(g.reqs)))
+			s.syncing.Add(len(g.reqs))
+			for _, r := range g.reqs {
+				r.g = g
+				r.finish(nil)
+			}
+		}
+	}
+}
+
+func (s *Store) newGroup() *group {
+	return &group{batch: s.db.NewBatch(), startPos: s.nextPos, startHash: s.lastHash, now: time.Now().UTC()}
+}
+
+// stage checks r against the committer's view of every stream and encodes
+// it into g, or answers it at once when it cannot be written.
+func (s *Store) stage(g *group, r *appendReq) {
+	if err := s.failure(); err != nil {
+		r.finish(err)
+		return
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.finish(err)
+		return
+	}
+	cur, err := s.lastRevision(r.stream)
+	if err != nil {
+		r.finish(err)
+		return
+	}
+	if !r.expected.Check(cur) {
+		r.finish(&eventstore.WrongExpectedRevisionError{Stream: r.stream, Expected: r.expected, Actual: cur})
+		return
+	}
+	prev, had := s.revs[r.stream]
+	g.undos = append(g.undos, undo{r.stream, prev, had})
+	r.result.FirstPosition = s.nextPos
+	for i := range r.events {
+		e := &r.events[i]
+		cur++
+		ev := eventstore.RecordedEvent{
+			ID: e.ID, Type: e.Type, Stream: r.stream, Revision: uint64(cur), Position: s.nextPos,
+			RecordedAt: g.now, Data: e.Data, Metadata: e.Metadata,
+		}
+		if ev.ID == "" {
+			ev.ID = eventstore.NewID()
+		}
+		ev.Hash = s.hasher.Sum(s.lastHash, &ev)
+		s.lastHash = ev.Hash
+		s.buf = appendRecord(s.buf[:0], &ev)
+		_ = g.batch.Set(eventKey(ev.Position), s.buf, nil)
+		g.idx = append(g.idx, indexEntry{streamKey(r.stream, ev.Revision), ev.Position})
+		s.nextPos++
+	}
+	s.revs[r.stream] = cur
+	g.events += len(r.events)
+	r.result.LastPosition = s.nextPos - 1
+	r.result.NextExpected = uint64(cur)
+	g.reqs = append(g.reqs, r)
+}
+
+// apply writes g to pebble without waiting for its fsync. On failure it
+// answers g's appenders and rolls the committer's view back.
+func (s *Store) apply(g *group) bool {
+	// Index keys go after the event keys, sorted, so that the memtable's
+	// inserter can reuse its position from one key to the next.
+	slices.SortFunc(g.idx, func(a, b indexEntry) int { return bytes.Compare(a.key, b.key) })
+	var posBuf [8]byte
+	for _, e := range g.idx {
+		binary.BigEndian.PutUint64(posBuf[:], e.pos)
+		_ = g.batch.Set(e.key, posBuf[:], nil)
+	}
+	g.lastPos = s.nextPos - 1
+	err := s.failure()
+	if err == nil {
+		err = s.db.ApplyNoSyncWait(g.batch, pebble.Sync)
+	}
+	if err != nil {
+		// Nothing of the batch was applied (or the store has failed):
+		// roll the committer's view back.
+		s.nextPos, s.lastHash = g.startPos, g.startHash
+		for i := len(g.undos) - 1; i >= 0; i-- {
+			if u := g.undos[i]; u.had {
+				s.revs[u.stream] = u.rev
+			} else {
+				delete(s.revs, u.stream)
+			}
+		}
+		for _, r := range g.reqs {
+			r.finish(fmt.Errorf("write: %w", err))
+		}
+		g.batch.Close()
+		return false
+	}
+	if len(s.revs) > 1<<20 { // bound the cache; lookups refill it
+		clear(s.revs)
+	}
+	return true
+}
+
+// awaitDurable waits for the fsync of r's group, then publishes the new
+// durable head. A later group's fsync covers every earlier one, so the head
+// only ever grows to the highest synced position.
+func (s *Store) awaitDurable(r *appendReq) error {
+	g := r.g
+	defer s.syncing.Done()
+	err := g.batch.SyncWait()
+	if err != nil {
+		// The log on disk may now end anywhere in this group; only a
+		// reopen can tell. Fail the store rather than guess.
+		if s.failed.CompareAndSwap(nil, &err) {
+			s.logger.Error("event log sync failed; the store refuses writes until reopened", "err", err)
+		}
+	} else {
+		s.publish(g.lastPos)
+	}
+	if g.pending.Add(-1) == 0 {
+		g.batch.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) publish(pos uint64) {
+	for {
+		cur := s.durable.Load()
+		if pos <= cur {
+			return
+		}
+		if s.durable.CompareAndSwap(cur, pos) {
+			s.signal.Advance(pos)
+			return
+		}
+	}
+}
+
+func (r *appendReq) finish(err error) {
+	r.err = err
+	close(r.done)
+}
+
+// lastRevision returns the stream's last revision, -1 if none, from the
+// committer's cache or the index.
+func (s *Store) lastRevision(stream string) (int64, error) {
+	if rev, ok := s.revs[stream]; ok {
+		return rev, nil
+	}
+	prefix := streamPrefix(stream)
+	upper := append(append([]byte(nil), prefix[:len(prefix)-1]...), 1)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	rev := int64(-1)
+	if it.Last() {
+		r, ok := decodeStreamKey(it.Key())
+		if !ok {
+			return 0, errors.New("corrupt stream index key")
+		}
+		rev = int64(r)
+	}
+	if err := it.Error(); err != nil {
+		return 0, err
+	}
+	s.revs[stream] = rev
+	return rev, nil
+}

@@ -1,0 +1,63 @@
+package pebble
+
+import (
+	"context"
+
+	"github.com/videologue/videologue/eventstore"
+)
+
+// SubscribeToAll implements eventstore.Store.
+func (s *Store) SubscribeToAll(ctx context.Context, from eventstore.From, opts eventstore.SubscribeOptions) (*eventstore.Subscription, error) {
+	if err := s.readCheck(ctx, "subscribe", eventstore.AllStream); err != nil {
+		return nil, err
+	}
+	return eventstore.Subscribe(ctx, eventstore.Feed{
+		Stream: eventstore.AllStream,
+		Page: func(ctx context.Context, cursor uint64, started bool, limit int) ([]eventstore.RecordedEvent, error) {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if started {
+				cursor++
+			}
+			return s.readAll(eventstore.Forwards, cursor, limit)
+		},
+		Last: func(context.Context) (uint64, bool, error) {
+			head := s.durable.Load()
+			return head, head > 0, nil
+		},
+		Signal: s.signal,
+		Closed: s.closed,
+	}, from, opts)
+}
+
+// SubscribeToStream implements eventstore.Store.
+func (s *Store) SubscribeToStream(ctx context.Context, stream string, from eventstore.From, opts eventstore.SubscribeOptions) (*eventstore.Subscription, error) {
+	if err := s.readCheck(ctx, "subscribe", stream); err != nil {
+		return nil, err
+	}
+	if err := eventstore.ValidateStream(stream); err != nil {
+		return nil, &eventstore.Error{Op: "subscribe", Stream: stream, Err: err}
+	}
+	return eventstore.Subscribe(ctx, eventstore.Feed{
+		Stream: stream,
+		Page: func(ctx context.Context, cursor uint64, started bool, limit int) ([]eventstore.RecordedEvent, error) {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if started {
+				cursor++
+			}
+			return s.readStream(stream, eventstore.Forwards, cursor, limit)
+		},
+		Last: func(context.Context) (uint64, bool, error) {
+			evs, err := s.readStream(stream, eventstore.Backwards, eventstore.End, 1)
+			if err != nil || len(evs) == 0 {
+				return 0, false, err
+			}
+			return evs[0].Revision, true, nil
+		},
+		Signal: s.signal,
+		Closed: s.closed,
+	}, from, opts)
+}
