@@ -49,8 +49,11 @@ func (e *WrongExpectedRevisionError) Unwrap() error { return ErrWrongExpectedRev
 // stopped.
 type SubscriptionDroppedError struct {
 	Stream string // AllStream for a subscription to the whole log
-	// Checkpoint is the last revision (stream) or position (all) delivered,
-	// and Delivered tells whether anything was delivered at all.
+	// Checkpoint is the revision (stream) or position (all) the
+	// subscription had reached: the last it delivered, or the one it was
+	// started after. Delivered is false when it had no such point (it
+	// started from the beginning and delivered nothing): resubscribe from
+	// Start then, and with After(Checkpoint) otherwise.
 	Checkpoint uint64
 	Delivered  bool
 	Err        error

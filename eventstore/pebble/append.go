@@ -1,12 +1,10 @@
 package pebble
 
 import (
-	"bytes"
+	"sync"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -26,24 +24,23 @@ type appendReq struct {
 	g        *group // set when applied: the group whose fsync to await
 }
 
-type indexEntry struct {
-	key []byte
-	pos uint64
-}
-
 // group is the batch of appends being built, or applied to pebble and
 // waiting for its fsync.
 type group struct {
 	batch     *pebble.Batch
 	reqs      []*appendReq
 	events    int
-	idx       []indexEntry
+	chunk     []byte // records of the chunk being built
+	chunkN    uint64
+	chunkPos  uint64 // position of its first event
 	undos     []undo
 	startPos  uint64
 	startHash [32]byte
 	now       time.Time
 	lastPos   uint64
 	pending   atomic.Int32 // appenders still awaiting the fsync
+	syncOnce  sync.Once
+	syncErr   error
 }
 
 type undo struct {
@@ -159,6 +156,7 @@ func (s *Store) stage(g *group, r *appendReq) {
 	prev, had := s.revs[r.stream]
 	g.undos = append(g.undos, undo{r.stream, prev, had})
 	r.result.FirstPosition = s.nextPos
+	firstRev := uint64(cur + 1)
 	for i := range r.events {
 		e := &r.events[i]
 		cur++
@@ -172,10 +170,17 @@ func (s *Store) stage(g *group, r *appendReq) {
 		ev.Hash = s.hasher.Sum(s.lastHash, &ev)
 		s.lastHash = ev.Hash
 		s.buf = appendRecord(s.buf[:0], &ev)
-		_ = g.batch.Set(eventKey(ev.Position), s.buf, nil)
-		g.idx = append(g.idx, indexEntry{streamKey(r.stream, ev.Revision), ev.Position})
+		if g.chunkN > 0 && len(g.chunk)+len(s.buf) > chunkTarget {
+			g.flushChunk()
+		}
+		if g.chunkN == 0 {
+			g.chunkPos = ev.Position
+		}
+		g.chunk = appendBytes(g.chunk, s.buf)
+		g.chunkN++
 		s.nextPos++
 	}
+	_ = g.batch.Set(streamKey(r.stream, firstRev), appendIndexValue(nil, r.result.FirstPosition, uint64(len(r.events))), nil)
 	s.revs[r.stream] = cur
 	g.events += len(r.events)
 	r.result.LastPosition = s.nextPos - 1
@@ -183,17 +188,22 @@ func (s *Store) stage(g *group, r *appendReq) {
 	g.reqs = append(g.reqs, r)
 }
 
+// flushChunk writes the chunk being built into the batch.
+func (g *group) flushChunk() {
+	if g.chunkN == 0 {
+		return
+	}
+	v := make([]byte, 0, len(g.chunk)+binary.MaxVarintLen64)
+	v = binary.AppendUvarint(v, g.chunkN)
+	v = append(v, g.chunk...)
+	_ = g.batch.Set(eventKey(g.chunkPos), v, nil)
+	g.chunk, g.chunkN = g.chunk[:0], 0
+}
+
 // apply writes g to pebble without waiting for its fsync. On failure it
 // answers g's appenders and rolls the committer's view back.
 func (s *Store) apply(g *group) bool {
-	// Index keys go after the event keys, sorted, so that the memtable's
-	// inserter can reuse its position from one key to the next.
-	slices.SortFunc(g.idx, func(a, b indexEntry) int { return bytes.Compare(a.key, b.key) })
-	var posBuf [8]byte
-	for _, e := range g.idx {
-		binary.BigEndian.PutUint64(posBuf[:], e.pos)
-		_ = g.batch.Set(e.key, posBuf[:], nil)
-	}
+	g.flushChunk()
 	g.lastPos = s.nextPos - 1
 	err := s.failure()
 	if err == nil {
@@ -228,16 +238,21 @@ func (s *Store) apply(g *group) bool {
 func (s *Store) awaitDurable(r *appendReq) error {
 	g := r.g
 	defer s.syncing.Done()
-	err := g.batch.SyncWait()
-	if err != nil {
-		// The log on disk may now end anywhere in this group; only a
-		// reopen can tell. Fail the store rather than guess.
-		if s.failed.CompareAndSwap(nil, &err) {
-			s.logger.Error("event log sync failed; the store refuses writes until reopened", "err", err)
+	// pebble's Batch.SyncWait is not safe for concurrent callers: the
+	// group's first appender waits, the others wait for it.
+	g.syncOnce.Do(func() {
+		g.syncErr = g.batch.SyncWait()
+		if g.syncErr != nil {
+			// The log on disk may now end anywhere in this group; only a
+			// reopen can tell. Fail the store rather than guess.
+			if s.failed.CompareAndSwap(nil, &g.syncErr) {
+				s.logger.Error("event log sync failed; the store refuses writes until reopened", "err", g.syncErr)
+			}
+			return
 		}
-	} else {
 		s.publish(g.lastPos)
-	}
+	})
+	err := g.syncErr
 	if g.pending.Add(-1) == 0 {
 		g.batch.Close()
 	}
@@ -271,23 +286,13 @@ func (s *Store) lastRevision(stream string) (int64, error) {
 	if rev, ok := s.revs[stream]; ok {
 		return rev, nil
 	}
-	prefix := streamPrefix(stream)
-	upper := append(append([]byte(nil), prefix[:len(prefix)-1]...), 1)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	e, ok, err := s.lastIndexEntry(stream)
 	if err != nil {
 		return 0, err
 	}
-	defer it.Close()
 	rev := int64(-1)
-	if it.Last() {
-		r, ok := decodeStreamKey(it.Key())
-		if !ok {
-			return 0, errors.New("corrupt stream index key")
-		}
-		rev = int64(r)
-	}
-	if err := it.Error(); err != nil {
-		return 0, err
+	if ok {
+		rev = int64(e.lastRev())
 	}
 	s.revs[stream] = rev
 	return rev, nil

@@ -12,18 +12,25 @@ import (
 // Key layout. Stream names never contain 0x00 (ValidateStream rejects
 // control characters), so it ends the stream part of an index key.
 //
-//	'e' pos(8, big endian)                  -> event record
-//	's' stream 0x00 rev(8, big endian)      -> pos(8, big endian)
-//	'm' name                                -> store metadata
+//	'e' firstPos(8, big endian)           -> chunk: consecutive event records
+//	's' stream 0x00 firstRev(8, big end.) -> firstPos(8) count(uvarint): one append
+//	'm' name                              -> store metadata
+//
+// Events are stored in chunks: each group commit writes its events as one
+// key (split at chunkTarget bytes), so that reading the log costs one
+// pebble key per chunk rather than per event, and applying a group costs
+// one memtable insert per chunk. An append's events have contiguous
+// revisions and positions, so the stream index needs one entry per append.
 const (
 	prefixEvent  = 'e'
 	prefixStream = 's'
 	prefixMeta   = 'm'
+	chunkTarget  = 128 << 10
 )
 
 var keyFormat = []byte("mformat")
 
-const formatVersion = "videologue-log-v1"
+const formatVersion = "videologue-log-v2"
 
 func eventKey(pos uint64) []byte {
 	var k [9]byte
@@ -31,6 +38,8 @@ func eventKey(pos uint64) []byte {
 	binary.BigEndian.PutUint64(k[1:], pos)
 	return k[:]
 }
+
+func decodePos(k []byte) uint64 { return binary.BigEndian.Uint64(k[1:9]) }
 
 func streamPrefix(stream string) []byte {
 	k := make([]byte, 0, len(stream)+10)
@@ -43,22 +52,43 @@ func streamKey(stream string, rev uint64) []byte {
 	return binary.BigEndian.AppendUint64(streamPrefix(stream), rev)
 }
 
-// decodeStreamKey returns the revision of a stream index key.
-func decodeStreamKey(k []byte) (uint64, bool) {
-	if len(k) < 10 || k[0] != prefixStream || k[len(k)-9] != 0 {
-		return 0, false
-	}
-	return binary.BigEndian.Uint64(k[len(k)-8:]), true
+// indexEntry is one append in the stream index: revisions
+// firstRev..firstRev+count-1 are at positions firstPos..firstPos+count-1.
+type indexEntry struct {
+	firstRev, firstPos, count uint64
 }
 
-// Record layout, version 1:
+func (e indexEntry) lastRev() uint64 { return e.firstRev + e.count - 1 }
+
+func decodeIndex(k, v []byte) (indexEntry, error) {
+	if len(k) < 10 || k[0] != prefixStream || k[len(k)-9] != 0 || len(v) < 9 {
+		return indexEntry{}, errCorruptIndex
+	}
+	n, w := binary.Uvarint(v[8:])
+	if w <= 0 || n == 0 {
+		return indexEntry{}, errCorruptIndex
+	}
+	return indexEntry{firstRev: binary.BigEndian.Uint64(k[len(k)-8:]), firstPos: binary.BigEndian.Uint64(v[:8]), count: n}, nil
+}
+
+func appendIndexValue(b []byte, firstPos, count uint64) []byte {
+	b = binary.BigEndian.AppendUint64(b, firstPos)
+	return binary.AppendUvarint(b, count)
+}
+
+// Record layout, version 1 (a chunk is uvarint(count) then, per event,
+// uvarint(len(record)) record; the event's position is the chunk's first
+// position plus its index):
 //
 //	0x01 | recordedAt unix nanos (8) | revision (8) | hash (32)
 //	| len(id) uvarint | id | len(type) uvarint | type | len(stream) uvarint | stream
 //	| len(data) uvarint | data | len(metadata) uvarint | metadata
 const recordV1 = 1
 
-var errCorrupt = errors.New("corrupt event record")
+var (
+	errCorrupt      = errors.New("corrupt event record")
+	errCorruptIndex = errors.New("corrupt stream index entry")
+)
 
 func appendRecord(b []byte, ev *eventstore.RecordedEvent) []byte {
 	b = append(b, recordV1)
@@ -75,6 +105,44 @@ func appendRecord(b []byte, ev *eventstore.RecordedEvent) []byte {
 func appendBytes[T ~string | ~[]byte](b []byte, s T) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+// chunkReader walks the records of a chunk without copying.
+type chunkReader struct {
+	p     []byte
+	left  uint64
+	pos   uint64 // position of the next record
+	first uint64
+}
+
+func newChunkReader(firstPos uint64, chunk []byte) (chunkReader, error) {
+	n, w := binary.Uvarint(chunk)
+	if w <= 0 || n == 0 {
+		return chunkReader{}, errCorrupt
+	}
+	return chunkReader{p: chunk[w:], left: n, pos: firstPos, first: firstPos}, nil
+}
+
+// last is the position of the chunk's last event.
+func (c *chunkReader) last() uint64 { return c.pos + c.left - 1 }
+
+// next returns the next record and its position; ok is false at the end.
+func (c *chunkReader) next() (rec []byte, pos uint64, ok bool, err error) {
+	if c.left == 0 {
+		if len(c.p) != 0 {
+			return nil, 0, false, errCorrupt
+		}
+		return nil, 0, false, nil
+	}
+	n, w := binary.Uvarint(c.p)
+	if w <= 0 || uint64(len(c.p)-w) < n {
+		return nil, 0, false, errCorrupt
+	}
+	rec, pos = c.p[w:w+int(n)], c.pos
+	c.p = c.p[w+int(n):]
+	c.left--
+	c.pos++
+	return rec, pos, true, nil
 }
 
 // decodeRecord fills ev from rec. The strings and slices of ev alias rec,
@@ -110,7 +178,7 @@ func decodeRecord(rec []byte, pos uint64, ev *eventstore.RecordedEvent) error {
 
 // aliasString makes a string that shares b's memory: the read path copies
 // each page of records into one buffer that is never written again, so a
-// page costs one allocation instead of five per event.
+// page costs a few allocations instead of five per event.
 func aliasString(b []byte) string {
 	if len(b) == 0 {
 		return ""

@@ -2,8 +2,6 @@ package pebble
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -13,8 +11,6 @@ import (
 
 // maxReadLimit bounds one read, whatever the caller asks.
 const maxReadLimit = 1 << 16
-
-func decodePos(k []byte) uint64 { return binary.BigEndian.Uint64(k[1:9]) }
 
 func (s *Store) readCheck(ctx context.Context, op, stream string) error {
 	if err := ctx.Err(); err != nil {
@@ -28,32 +24,131 @@ func (s *Store) readCheck(ctx context.Context, op, stream string) error {
 	}
 }
 
-// pager accumulates decoded events; records are copied into one buffer per
-// page so that events may alias it.
+// pager accumulates the records of a read. They are copied out of pebble's
+// buffers into one arena that is never written again, and decoded only at
+// the end, so that events may alias the arena (which append may move while
+// it grows).
 type pager struct {
-	arena  []byte
-	events []eventstore.RecordedEvent
-	sizes  []int
+	arena []byte
+	pos   []uint64
+	ends  []int
+	limit int
 }
 
-func (p *pager) add(pos uint64, val []byte) {
-	p.arena = append(p.arena, val...)
-	p.sizes = append(p.sizes, len(val))
-	p.events = append(p.events, eventstore.RecordedEvent{Position: pos})
+func newPager(limit int) *pager {
+	n := min(limit, 4096)
+	return &pager{arena: make([]byte, 0, n*320), pos: make([]uint64, 0, n), ends: make([]int, 0, n), limit: limit}
 }
 
-// finish decodes every record against the final arena (which append may
-// have moved while growing).
+func (p *pager) full() bool { return len(p.pos) >= p.limit }
+
+func (p *pager) add(pos uint64, rec []byte) {
+	p.arena = append(p.arena, rec...)
+	p.pos = append(p.pos, pos)
+	p.ends = append(p.ends, len(p.arena))
+}
+
 func (p *pager) finish() ([]eventstore.RecordedEvent, error) {
-	off := 0
-	for i := range p.events {
-		rec := p.arena[off : off+p.sizes[i] : off+p.sizes[i]]
-		off += p.sizes[i]
-		if err := decodeRecord(rec, p.events[i].Position, &p.events[i]); err != nil {
-			return nil, fmt.Errorf("event at position %d: %w", p.events[i].Position, err)
+	if len(p.pos) == 0 {
+		return nil, nil
+	}
+	events := make([]eventstore.RecordedEvent, len(p.pos))
+	start := 0
+	for i, end := range p.ends {
+		if err := decodeRecord(p.arena[start:end:end], p.pos[i], &events[i]); err != nil {
+			return nil, fmt.Errorf("event at position %d: %w", p.pos[i], err)
+		}
+		start = end
+	}
+	return events, nil
+}
+
+// chunks iterates the event chunks up to and including position hi.
+func (s *Store) chunks(hi uint64) (*pebble.Iterator, error) {
+	return s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixEvent}, UpperBound: eventKey(hi + 1)})
+}
+
+// scan adds to p the events with positions in [lo, hi], in direction dir,
+// until p is full. it must be a chunks iterator bounded at or above hi.
+func scan(it *pebble.Iterator, lo, hi uint64, dir eventstore.Direction, p *pager) error {
+	if lo > hi {
+		return nil
+	}
+	// The chunk holding the first wanted position starts at or before it.
+	start := hi
+	if dir == eventstore.Forwards {
+		start = lo
+	}
+	ok := it.SeekLT(eventKey(start + 1))
+	if !ok && dir == eventstore.Forwards {
+		ok = it.First()
+	}
+	for ; ok && !p.full(); ok = step(it, dir) {
+		first := decodePos(it.Key())
+		if dir == eventstore.Forwards && first > hi {
+			break
+		}
+		val, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		c, err := newChunkReader(first, val)
+		if err != nil {
+			return fmt.Errorf("chunk at position %d: %w", first, err)
+		}
+		if dir == eventstore.Backwards && c.last() < lo {
+			break
+		}
+		if dir == eventstore.Forwards {
+			for !p.full() {
+				rec, pos, more, err := c.next()
+				if err != nil {
+					return fmt.Errorf("chunk at position %d: %w", first, err)
+				}
+				if !more || pos > hi {
+					break
+				}
+				if pos >= lo {
+					p.add(pos, rec)
+				}
+			}
+			if c.last() >= hi {
+				break
+			}
+			continue
+		}
+		// Backwards: collect the chunk's wanted records, then add them
+		// newest first.
+		recs := make([][]byte, 0, c.left)
+		var poss []uint64
+		for {
+			rec, pos, more, err := c.next()
+			if err != nil {
+				return fmt.Errorf("chunk at position %d: %w", first, err)
+			}
+			if !more || pos > hi {
+				break
+			}
+			if pos >= lo {
+				recs = append(recs, rec)
+				poss = append(poss, pos)
+			}
+		}
+		for i := len(recs) - 1; i >= 0 && !p.full(); i-- {
+			p.add(poss[i], recs[i])
+		}
+		if first <= lo {
+			break
 		}
 	}
-	return p.events, nil
+	return it.Error()
+}
+
+func step(it *pebble.Iterator, dir eventstore.Direction) bool {
+	if dir == eventstore.Backwards {
+		return it.Prev()
+	}
+	return it.Next()
 }
 
 // ReadAll implements eventstore.Store.
@@ -69,6 +164,11 @@ func (s *Store) ReadAll(ctx context.Context, dir eventstore.Direction, from uint
 }
 
 func (s *Store) readAll(dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	s.readMu.RLock()
+	defer s.readMu.RUnlock()
+	if s.dbClosed {
+		return nil, eventstore.ErrClosed
+	}
 	limit = min(limit, maxReadLimit)
 	head := s.durable.Load()
 	if limit <= 0 || head == 0 {
@@ -83,25 +183,13 @@ func (s *Store) readAll(dir eventstore.Direction, from uint64, limit int) ([]eve
 	if lo > hi {
 		return nil, nil
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(lo), UpperBound: eventKey(hi + 1)})
+	it, err := s.chunks(head)
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
-	p := pager{arena: make([]byte, 0, min(limit, 512)*256), events: make([]eventstore.RecordedEvent, 0, min(limit, 512))}
-	valid := it.First
-	next := it.Next
-	if dir == eventstore.Backwards {
-		valid, next = it.Last, it.Prev
-	}
-	for ok := valid(); ok && len(p.events) < limit; ok = next() {
-		val, err := it.ValueAndErr()
-		if err != nil {
-			return nil, err
-		}
-		p.add(decodePos(it.Key()), val)
-	}
-	if err := it.Error(); err != nil {
+	p := newPager(min(limit, int(min(hi-lo+1, maxReadLimit))))
+	if err := scan(it, lo, hi, dir, p); err != nil {
 		return nil, err
 	}
 	return p.finish()
@@ -122,53 +210,90 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 	return events, nil
 }
 
+// readStream walks the stream's index entries (one per append) and reads
+// each entry's run of positions from the chunks.
 func (s *Store) readStream(stream string, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	s.readMu.RLock()
+	defer s.readMu.RUnlock()
+	if s.dbClosed {
+		return nil, eventstore.ErrClosed
+	}
 	limit = min(limit, maxReadLimit)
 	head := s.durable.Load()
 	if limit <= 0 || head == 0 {
 		return nil, nil
 	}
 	prefix := streamPrefix(stream)
-	opts := &pebble.IterOptions{LowerBound: prefix, UpperBound: streamKey(stream, ^uint64(0))}
-	if dir == eventstore.Forwards {
-		opts.LowerBound = streamKey(stream, from)
-	} else if from != eventstore.End {
-		opts.UpperBound = streamKey(stream, from+1)
-	}
-	it, err := s.db.NewIter(opts)
+	idx, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: streamKey(stream, ^uint64(0))})
 	if err != nil {
 		return nil, err
 	}
-	defer it.Close()
-	p := pager{arena: make([]byte, 0, min(limit, 512)*256), events: make([]eventstore.RecordedEvent, 0, min(limit, 512))}
-	valid, next := it.First, it.Next
-	if dir == eventstore.Backwards {
-		valid, next = it.Last, it.Prev
+	defer idx.Close()
+	ev, err := s.chunks(head)
+	if err != nil {
+		return nil, err
 	}
-	for ok := valid(); ok && len(p.events) < limit; ok = next() {
-		val, err := it.ValueAndErr()
+	defer ev.Close()
+	p := newPager(min(limit, 64))
+	p.limit = limit
+	var ok bool
+	if dir == eventstore.Forwards {
+		// The entry holding revision from starts at or before it.
+		if ok = idx.SeekLT(streamKey(stream, from+1)); !ok {
+			ok = idx.First()
+		}
+		if from == eventstore.End {
+			ok = false
+		}
+	} else if from == eventstore.End {
+		ok = idx.Last()
+	} else {
+		ok = idx.SeekLT(streamKey(stream, from+1))
+	}
+	for ; ok && !p.full(); ok = step(idx, dir) {
+		e, err := decodeIndex(idx.Key(), idx.Value())
 		if err != nil {
 			return nil, err
 		}
-		if len(val) != 8 {
-			return nil, errors.New("corrupt stream index entry")
-		}
-		pos := binary.BigEndian.Uint64(val)
-		if pos > head { // not yet durable: invisible, as is all after it
+		if e.firstPos > head { // not yet durable, nor anything after it
 			if dir == eventstore.Forwards {
 				break
 			}
 			continue
 		}
-		rec, closer, err := s.db.Get(eventKey(pos))
-		if err != nil {
-			return nil, fmt.Errorf("event at position %d of the index: %w", pos, err)
+		lo, hi := e.firstPos, e.firstPos+e.count-1
+		if dir == eventstore.Forwards && from > e.firstRev {
+			if from > e.lastRev() {
+				continue
+			}
+			lo += from - e.firstRev
 		}
-		p.add(pos, rec)
-		closer.Close()
+		if dir == eventstore.Backwards && from < e.lastRev() {
+			if from < e.firstRev {
+				continue
+			}
+			hi -= e.lastRev() - from
+		}
+		if err := scan(ev, lo, hi, dir, p); err != nil {
+			return nil, err
+		}
 	}
-	if err := it.Error(); err != nil {
+	if err := idx.Error(); err != nil {
 		return nil, err
 	}
 	return p.finish()
+}
+
+// lastIndexEntry returns the stream's last append, durable or not.
+func (s *Store) lastIndexEntry(stream string) (indexEntry, bool, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: streamPrefix(stream), UpperBound: streamKey(stream, ^uint64(0))})
+	if err != nil {
+		return indexEntry{}, false, err
+	}
+	defer it.Close()
+	if !it.Last() {
+		return indexEntry{}, false, it.Error()
+	}
+	e, err := decodeIndex(it.Key(), it.Value())
+	return e, err == nil, err
 }

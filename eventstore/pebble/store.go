@@ -11,12 +11,15 @@
 package pebble
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -29,7 +32,8 @@ var _ eventstore.Store = (*Store)(nil)
 type Config struct {
 	// MaxGroupEvents caps the events of one group commit (default 8192).
 	MaxGroupEvents int
-	// CacheBytes is pebble's block cache (default 64 MiB).
+	// CacheBytes is pebble's block cache (default 512 MiB). Catch-up
+	// reads of recent history, the common case, come from it.
 	CacheBytes int64
 }
 
@@ -51,6 +55,10 @@ type Store struct {
 	failed  atomic.Pointer[error]
 	syncing sync.WaitGroup // appenders awaiting their group's fsync
 
+	// readMu keeps Close from closing the database under a running read.
+	readMu   sync.RWMutex
+	dbClosed bool
+
 	// Owned by the committer goroutine.
 	revs     map[string]int64 // last revision per stream; -1 none
 	nextPos  uint64
@@ -69,7 +77,7 @@ func Open(dir string, cfg Config, logger *slog.Logger) (s *Store, err error) {
 		cfg.MaxGroupEvents = 8192
 	}
 	if cfg.CacheBytes <= 0 {
-		cfg.CacheBytes = 64 << 20
+		cfg.CacheBytes = 512 << 20
 	}
 	defer func() {
 		if r := recover(); r != nil { // pebble panics on some corruption
@@ -83,11 +91,17 @@ func Open(dir string, cfg Config, logger *slog.Logger) (s *Store, err error) {
 		Logger:       quietLogger{logger},
 		MemTableSize: 32 << 20,
 	}
+	for i := range opts.Levels {
+		// Events are read in long sequential runs: larger blocks mean
+		// fewer block reads and checksums per event.
+		opts.Levels[i].BlockSize = 32 << 10
+	}
+	existing, _ := filepath.Glob(filepath.Join(dir, "marker.manifest.*"))
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		msg := err.Error()
 		switch {
-		case strings.Contains(msg, "lock"):
+		case errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN) || strings.Contains(msg, "lock"):
 			err = fmt.Errorf("data directory %s is in use by another process: %w", dir, err)
 		default:
 			err = fmt.Errorf("data directory %s cannot be opened (damaged or not a Videologue log?): %w", dir, err)
@@ -102,7 +116,7 @@ func Open(dir string, cfg Config, logger *slog.Logger) (s *Store, err error) {
 		revs:   make(map[string]int64),
 		hasher: eventstore.NewChainHasher(),
 	}
-	if err := s.load(); err != nil {
+	if err := s.load(len(existing) > 0); err != nil {
 		db.Close()
 		return nil, &eventstore.Error{Op: "open", Err: fmt.Errorf("data directory %s: %w", dir, err)}
 	}
@@ -117,9 +131,13 @@ func Open(dir string, cfg Config, logger *slog.Logger) (s *Store, err error) {
 }
 
 // load checks the format marker and finds the head of the log.
-func (s *Store) load() error {
+func (s *Store) load(existing bool) error {
 	v, closer, err := s.db.Get(keyFormat)
 	switch {
+	case errors.Is(err, pebble.ErrNotFound) && existing:
+		// The first open writes the marker; a database without it lost
+		// the start of its write-ahead log.
+		return errors.New("damaged: the database has no Videologue format marker (corrupt write-ahead log?)")
 	case errors.Is(err, pebble.ErrNotFound):
 		if err := s.db.Set(keyFormat, []byte(formatVersion), pebble.Sync); err != nil {
 			return err
@@ -140,19 +158,40 @@ func (s *Store) load() error {
 	defer it.Close()
 	s.nextPos = 1
 	if it.Last() {
-		pos := decodePos(it.Key())
-		var ev eventstore.RecordedEvent
-		val, err := it.ValueAndErr()
+		first := decodePos(it.Key())
+		c, err := newChunkReader(first, it.Value())
 		if err != nil {
-			return err
+			return fmt.Errorf("last chunk at position %d: %w", first, err)
 		}
-		if err := decodeRecord(append([]byte(nil), val...), pos, &ev); err != nil {
+		var rec []byte
+		var pos uint64
+		for {
+			r, p, more, err := c.next()
+			if err != nil {
+				return fmt.Errorf("last chunk at position %d: %w", first, err)
+			}
+			if !more {
+				break
+			}
+			rec, pos = r, p
+		}
+		var ev eventstore.RecordedEvent
+		if err := decodeRecord(append([]byte(nil), rec...), pos, &ev); err != nil {
 			return fmt.Errorf("last event at position %d: %w", pos, err)
 		}
 		s.nextPos = pos + 1
 		s.lastHash = ev.Hash
 	}
 	return it.Error()
+}
+
+// Compact rewrites the whole log into its final levels. Reads after a
+// large import are faster; it is never needed for correctness.
+func (s *Store) Compact(ctx context.Context) error {
+	if err := s.db.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
+		return &eventstore.Error{Op: "compact", Err: err}
+	}
+	return nil
 }
 
 // Close finishes pending appends, ends subscriptions and closes the log.
@@ -167,11 +206,16 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.mu.Unlock()
 	<-s.done
+	s.readMu.Lock()
+	s.dbClosed = true
+	s.readMu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return &eventstore.Error{Op: "close", Err: err}
 	}
 	return nil
 }
+
+var nopLogger = slog.New(slog.DiscardHandler)
 
 // quietLogger routes pebble's logs to slog at debug level; fatal stays fatal.
 type quietLogger struct{ l *slog.Logger }

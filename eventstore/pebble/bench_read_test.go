@@ -1,0 +1,125 @@
+package pebble_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/eventstore/pebble"
+)
+
+const bigLog = 1_000_000
+
+var (
+	bigOnce sync.Once
+	bigDir  string
+)
+
+// bigStore returns the directory of a closed store holding bigLog 200-byte
+// events over 1,000 streams, built once per test binary.
+func bigStore(b *testing.B) string {
+	bigOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "videologue-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := openBench(b, dir)
+		ctx := context.Background()
+		batch := make([]eventstore.EventData, 1000)
+		for i := range batch {
+			batch[i] = eventstore.EventData{Type: "annotation_posted.v1", Data: payload200}
+		}
+		for i := 0; i < bigLog/len(batch); i++ {
+			if _, err := s.Append(ctx, fmt.Sprintf("video-%d", i%1000), eventstore.Any, batch...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.Compact(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		bigDir = dir
+	})
+	if bigDir == "" {
+		b.Fatal("building the big store failed")
+	}
+	return bigDir
+}
+
+// BenchmarkReadAll reads the whole log from position 0 in pages of 4,096.
+func BenchmarkReadAll(b *testing.B) {
+	s := openBench(b, bigStore(b))
+	defer s.Close()
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		n := 0
+		for from := uint64(1); ; {
+			evs, err := s.ReadAll(ctx, eventstore.Forwards, from, 4096)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(evs) == 0 {
+				break
+			}
+			n += len(evs)
+			from = evs[len(evs)-1].Position + 1
+		}
+		if n != bigLog {
+			b.Fatalf("read %d events, want %d", n, bigLog)
+		}
+	}
+	b.ReportMetric(float64(bigLog*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkOpen opens (and closes) a store of a million events.
+func BenchmarkOpen(b *testing.B) {
+	dir := bigStore(b)
+	b.ResetTimer()
+	var open time.Duration
+	for range b.N {
+		t0 := time.Now()
+		s, err := pebble.Open(dir, pebble.Config{}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		open += time.Since(t0)
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(open.Milliseconds())/float64(b.N), "ms/open")
+}
+
+// BenchmarkCatchUpSubscription delivers the million stored events to an
+// in-process subscriber.
+func BenchmarkCatchUpSubscription(b *testing.B) {
+	s := openBench(b, bigStore(b))
+	defer s.Close()
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		sub, err := s.SubscribeToAll(ctx, eventstore.Start(), eventstore.SubscribeOptions{PageSize: 4096, Buffer: 8192})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for m := range sub.Messages() {
+			if m.CaughtUp {
+				break
+			}
+			n++
+		}
+		sub.Close()
+		if n != bigLog {
+			b.Fatalf("delivered %d events, want %d", n, bigLog)
+		}
+	}
+	b.ReportMetric(float64(bigLog*b.N)/b.Elapsed().Seconds(), "events/s")
+}
