@@ -77,6 +77,19 @@ func (s *Annotations) Live() []Annotation {
 	return out
 }
 
+// LiveAfter returns the annotations not deleted whose id is greater than
+// id, in id order: what a client that has seen up to id is missing.
+func (s *Annotations) LiveAfter(id int64) []Annotation {
+	from := sort.Search(len(s.order), func(i int) bool { return s.order[i] > id })
+	out := make([]Annotation, 0, len(s.order)-from)
+	for _, aid := range s.order[from:] {
+		if a := s.byID[aid]; !a.Deleted {
+			out = append(out, *a)
+		}
+	}
+	return out
+}
+
 // ByVideoTime returns the live annotations ordered by their moment in the
 // video, then by id.
 func (s *Annotations) ByVideoTime() []Annotation {

@@ -3,9 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,7 +28,7 @@ func make200() []byte {
 func openBench(b *testing.B) *postgres.Store {
 	b.Helper()
 	url := databaseURL(b)
-	n, _ := strconv.Atoi(os.Getenv("VL_COMMITTERS")); return openStore(b, url, newSchema(b, url), postgres.Config{Committers: n})
+	return openStore(b, url, newSchema(b, url), postgres.Config{})
 }
 
 // BenchmarkAppendConcurrent: writers each append one 200-byte event and

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,13 +18,8 @@ import (
 const commitTimeout = 30 * time.Second
 
 // errConnLost marks a group that failed because its connection broke
-// before its COMMIT was sent: nothing was written, and trying again on a new
-// connection is safe.
-var dbgA, dbgB, dbgN, dbgE atomic.Int64
-var tA time.Time
-
-func DebugStats() string { n := dbgN.Load(); if n == 0 {return ""}; return fmt.Sprintf("groups %d, avg appends %.1f, A %v, B %v", n, float64(dbgE.Load())/float64(n), time.Duration(dbgA.Load()/n), time.Duration(dbgB.Load()/n)) }
-
+// before its COMMIT was sent, or after but without committing: nothing was
+// written, and trying again on a new connection is safe.
 var errConnLost = errors.New("connection lost")
 
 // committer owns the write path of one Store: its own connection, and the
@@ -68,8 +62,7 @@ func (c *committer) commit(ctx context.Context, reqs []*appendReq) {
 	if errors.Is(err, errConnLost) {
 		g, err = c.write(ctx, live) // once, on a new connection
 	}
-	var pgErr *pgconn.PgError
-	if err != nil && len(live) > 1 && errors.As(err, &pgErr) {
+	if len(live) > 1 && refused(err) {
 		// The server refused the group, perhaps for one append's sake
 		// only: each is tried alone, so that it fails only itself.
 		c.s.logger.Warn("group commit refused; committing its appends one by one", "appends", len(live), "err", err)
@@ -95,8 +88,8 @@ func (c *committer) commit(ctx context.Context, reqs []*appendReq) {
 // write runs one group transaction: lock the head and read what the checks
 // need, plan, then insert, move the head, notify and commit, each in one
 // round trip.
-func (c *committer) write(ctx context.Context, reqs []*appendReq) (*group, error) {
-	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+func (c *committer) write(parent context.Context, reqs []*appendReq) (*group, error) {
+	ctx, cancel := context.WithTimeout(parent, commitTimeout)
 	defer cancel()
 	if c.conn == nil || c.conn.IsClosed() {
 		conn, err := pgx.ConnectConfig(ctx, c.s.roleConfig("committer"))
@@ -119,8 +112,6 @@ func (c *committer) write(ctx context.Context, reqs []*appendReq) (*group, error
 		}
 	}
 
-	t0 := time.Now()
-	defer func() { dbgA.Add(int64(tA.Sub(t0))); dbgB.Add(int64(time.Since(tA))); dbgN.Add(1); dbgE.Add(int64(len(reqs))) }()
 	b := &pgx.Batch{}
 	b.Queue("begin")
 	b.Queue(c.s.q.lockHead)
@@ -177,7 +168,6 @@ func (c *committer) write(ctx context.Context, reqs []*appendReq) (*group, error
 		return nil, c.abort(ctx, err)
 	}
 
-	tA = time.Now()
 	g := c.plan(reqs, uint64(headPos), [32]byte(headHash), now.UTC(), heads, taken)
 	if g.last == 0 { // every append was refused
 		return g, c.abort(ctx, nil)
@@ -188,27 +178,49 @@ func (c *committer) write(ctx context.Context, reqs []*appendReq) (*group, error
 	b.Queue("SELECT pg_notify($1, $2)", c.s.q.channel, strconv.FormatUint(g.last, 10))
 	b.Queue("commit")
 	br = c.conn.SendBatch(ctx, b)
-	for range b.Len() {
+	committed := false
+	for i := range b.Len() {
 		if _, err = br.Exec(); err != nil {
 			break
 		}
+		committed = i == b.Len()-1
 	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
+	cerr := br.Close()
+	if committed { // whatever came after COMMIT's reply
+		if cerr != nil {
+			c.drop(ctx)
+		}
 		return g, nil
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) || !c.conn.IsClosed() && c.conn.PgConn().TxStatus() != 'I' {
-		// The server refused a statement, so COMMIT was skipped or
-		// failed; or the transaction is still open: nothing was written.
+	if err == nil {
+		err = cerr
+	}
+	if refused(err) || !c.conn.IsClosed() && c.conn.PgConn().TxStatus() != 'I' {
+		// The server refused a statement, so it skipped the rest, COMMIT
+		// included, or COMMIT itself failed; or the transaction is still
+		// open: nothing was written.
 		return nil, c.abort(ctx, err)
 	}
-	// The connection broke after COMMIT was sent: find out whether it
-	// happened before answering anyone.
+	// The connection broke after COMMIT was sent (a FATAL error, such as
+	// the server shutting down, may even come after the commit itself):
+	// find out whether it happened before answering anyone.
 	c.drop(ctx)
-	return c.resolve(ctx, g, err)
+	return c.resolve(parent, g, err)
+}
+
+// refused reports whether err is the server refusing a statement, which
+// then did nothing and aborted the transaction. A FATAL error is not one:
+// the server ends the session with it, possibly after a COMMIT succeeded.
+func refused(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	severity := pgErr.SeverityUnlocalized
+	if severity == "" { // servers before 9.6
+		severity = pgErr.Severity
+	}
+	return severity == "ERROR"
 }
 
 // abort ends the open transaction, if any, and returns err, marked with
@@ -244,6 +256,8 @@ func (c *committer) drop(ctx context.Context) {
 // transaction has ended one way or the other) and looks for g's first
 // event.
 func (c *committer) resolve(ctx context.Context, g *group, cause error) (*group, error) {
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
 	var id string
 	err := pgx.BeginFunc(ctx, c.s.pool, func(tx pgx.Tx) error {
 		var pos int64
@@ -261,8 +275,8 @@ func (c *committer) resolve(ctx context.Context, g *group, cause error) (*group,
 	case err != nil:
 		c.s.logger.Error("commit outcome unknown", "first_position", g.first, "err", cause, "check_err", err)
 		return nil, fmt.Errorf("connection lost during commit, outcome unknown (%w); checking failed: %v", cause, err)
-	case id != g.ids[0]:
-		return nil, fmt.Errorf("connection lost during commit, which did not happen: %w", cause)
+	case id != g.ids[0]: // nothing written: safe to try again
+		return nil, fmt.Errorf("%w during commit, which did not happen: %w", errConnLost, cause)
 	}
 	c.s.logger.Warn("connection lost during commit, which happened", "first_position", g.first, "last_position", g.last, "err", cause)
 	return g, nil

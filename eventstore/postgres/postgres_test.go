@@ -16,13 +16,14 @@ import (
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/conformance"
 	"github.com/videologue/videologue/eventstore/postgres"
+	"github.com/videologue/videologue/internal/testenv"
 )
 
 const defaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // databaseURL returns the URL of the test database, from
 // VIDEOLOGUE_POSTGRES_URL or the local default. When PostgreSQL is not
-// reachable it skips t, or fails it under CI.
+// reachable it skips t, or fails it under CI (see internal/testenv).
 func databaseURL(t testing.TB) string {
 	t.Helper()
 	url := os.Getenv("VIDEOLOGUE_POSTGRES_URL")
@@ -32,13 +33,7 @@ func databaseURL(t testing.TB) string {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		msg := fmt.Sprintf("PostgreSQL is not reachable at %s (set VIDEOLOGUE_POSTGRES_URL to a database the tests may use): %v", url, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	testenv.Require(t, fmt.Sprintf("PostgreSQL at %s (set VIDEOLOGUE_POSTGRES_URL to a database the tests may use): %v", url, err), err == nil)
 	conn.Close(ctx)
 	return url
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,10 +30,6 @@ type Config struct {
 	// before it reads the head of the log anyway (default 2s): the safety
 	// net for a notification that never came.
 	PollInterval time.Duration
-	// Committers is the number of group commits under way at once
-	// (default 2). They take turns at the head lock, so while one waits
-	// for its WAL flush the next has already sent its first round trip.
-	Committers int
 	// MaxConns bounds the pool that reads use (default: pgxpool's,
 	// the larger of 4 and the number of CPUs). The committer and the
 	// listener each hold one more connection.
@@ -48,9 +45,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxGroupBytes <= 0 {
 		c.MaxGroupBytes = 8 << 20
-	}
-	if c.Committers <= 0 {
-		c.Committers = 2
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 2 * time.Second
@@ -86,6 +80,9 @@ func Open(ctx context.Context, connString string, cfg Config, logger *slog.Logge
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
+	if len(cfg.Schema) > 63 || strings.IndexByte(cfg.Schema, 0) >= 0 { // PostgreSQL would truncate or refuse the name
+		return nil, &eventstore.Error{Op: "open", Err: fmt.Errorf("schema name %q: at most 63 bytes, no NUL", cfg.Schema)}
+	}
 	pcfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
 		return nil, &eventstore.Error{Op: "open", Err: fmt.Errorf("connection string: %w", err)}
@@ -147,17 +144,10 @@ func Open(ctx context.Context, connString string, cfg Config, logger *slog.Logge
 	// The store's goroutines outlive Open's ctx: they run until Close.
 	run, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
-	var committers sync.WaitGroup
-	for i := range cfg.Committers {
-		c := &committer{s: s, hasher: eventstore.NewChainHasher()}
-		if i == 0 {
-			c.conn = conn // the others connect when they first commit
-		}
-		committers.Go(func() { c.run(run) })
-	}
+	c := &committer{s: s, conn: conn, hasher: eventstore.NewChainHasher()}
 	go func() {
-		committers.Wait()
-		close(s.committed)
+		defer close(s.committed)
+		c.run(run)
 	}()
 	go func() {
 		defer close(s.listened)

@@ -111,3 +111,35 @@ func TestNUL(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedAppendFailsAlone: when the server refuses a group for one
+// append's sake (here a constraint that a DBA added), the other appends of
+// the group still succeed.
+func TestRefusedAppendFailsAlone(t *testing.T) {
+	url := databaseURL(t)
+	schema := newSchema(t, url)
+	s := openStore(t, url, schema, postgres.Config{})
+	if err := execSQL(t.Context(), url, "ALTER TABLE "+pgx.Identifier{schema, "events"}.Sanitize()+" ADD CHECK (type <> 'poison.v1')"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	for i := range errs {
+		wg.Go(func() {
+			e := event(i)
+			if i%10 == 3 {
+				e.Type = "poison.v1"
+			}
+			_, errs[i] = s.Append(t.Context(), fmt.Sprintf("refused-%d", i%3), eventstore.Any, e)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%10 == 3) != (err != nil) {
+			t.Errorf("append %d: %v", i, err)
+		}
+	}
+	if evs, err := s.ReadAll(t.Context(), eventstore.Forwards, 0, 100); err != nil || len(evs) != 36 {
+		t.Fatalf("log: %d events, %v; want 36", len(evs), err)
+	}
+}
