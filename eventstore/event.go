@@ -18,7 +18,10 @@ const MaxStreamNameLen = 256
 // (subscriptions and reads of everything). It is not a valid append target.
 const AllStream = "$all"
 
-// EventData is an event to append. ID may be empty; the store assigns one.
+// EventData is an event to append. ID may be empty; the store assigns a
+// random UUID. A caller-supplied ID should be unique: the PostgreSQL backend
+// refuses a duplicate with ErrInvalidEvent, the embedded one does not look.
+// Type and ID are printable UTF-8 (no control characters).
 type EventData struct {
 	ID       string
 	Type     string
@@ -36,7 +39,7 @@ type RecordedEvent struct {
 	Stream     string
 	Revision   uint64 // position within Stream, from 0 without holes
 	Position   uint64 // global position in the log, from 1, strictly increasing
-	RecordedAt time.Time
+	RecordedAt time.Time // the server's clock; PostgreSQL keeps microseconds
 	Data       json.RawMessage
 	Metadata   json.RawMessage
 	// Hash chains the log for tamper evidence: SHA-256 over this event's

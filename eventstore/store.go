@@ -48,15 +48,23 @@ type AppendResult struct {
 // ValidateStream checks a stream name: 1 to MaxStreamNameLen bytes of valid
 // UTF-8, no control characters, not starting with '$' (reserved).
 func ValidateStream(stream string) error {
-	if stream == "" || len(stream) > MaxStreamNameLen || !utf8.ValidString(stream) || strings.HasPrefix(stream, "$") {
+	if stream == "" || len(stream) > MaxStreamNameLen || strings.HasPrefix(stream, "$") || !printable(stream) {
 		return ErrInvalidStream
 	}
-	for _, r := range stream {
+	return nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
 		if r < 0x20 || r == 0x7f {
-			return ErrInvalidStream
+			return false
 		}
 	}
-	return nil
+	return true
 }
 
 // ValidateAppend checks the arguments of an append the way every backend
@@ -73,7 +81,7 @@ func ValidateAppend(stream string, events []EventData) error {
 		if e.Size() > MaxEventSize {
 			return ErrEventTooLarge
 		}
-		if e.Type == "" || len(e.Type) > 128 || !utf8.ValidString(e.Type) || len(e.ID) > 64 || !utf8.ValidString(e.ID) {
+		if e.Type == "" || len(e.Type) > 128 || !printable(e.Type) || len(e.ID) > 64 || !printable(e.ID) {
 			return ErrInvalidEvent
 		}
 		if !validJSON(e.Data) || !validJSON(e.Metadata) {
