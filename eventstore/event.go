@@ -37,8 +37,8 @@ type RecordedEvent struct {
 	ID         string
 	Type       string
 	Stream     string
-	Revision   uint64 // position within Stream, from 0 without holes
-	Position   uint64 // global position in the log, from 1, strictly increasing
+	Revision   uint64    // position within Stream, from 0 without holes
+	Position   uint64    // global position in the log, from 1, strictly increasing
 	RecordedAt time.Time // the server's clock; PostgreSQL keeps microseconds
 	Data       json.RawMessage
 	Metadata   json.RawMessage

@@ -1,10 +1,10 @@
 package pebble
 
 import (
-	"sync"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
