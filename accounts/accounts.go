@@ -1,0 +1,311 @@
+// Package accounts keeps Videologue's users over the log: registering
+// appends UserRegistered to the users stream, granting a role appends
+// RoleGranted, and an in-memory read model folded from that stream answers
+// lookups and sign-ins. A user's id is the revision of its UserRegistered
+// event + 1.
+//
+// Usernames are unique without any lock beside the log: Register appends
+// with the expectation that the users stream is exactly at the revision the
+// read model has seen, so two registrations racing for one name, in one
+// process or in several sharing a store, cannot both succeed; the loser
+// catches up, sees the name taken, and says so.
+package accounts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/videologue/videologue/auth"
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/internal/follow"
+)
+
+// Store is what accounts needs of the log.
+type Store interface {
+	Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error)
+	ReadStream(ctx context.Context, stream string, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error)
+	SubscribeToStream(ctx context.Context, stream string, from eventstore.From, opts eventstore.SubscribeOptions) (*eventstore.Subscription, error)
+}
+
+// User is a registered person.
+type User struct {
+	ID           int64
+	Username     string
+	Roles        domain.Roles
+	RegisteredAt time.Time
+}
+
+// Can reports whether u may act as r.
+func (u User) Can(r domain.Role) bool { return u.Roles.Can(r) }
+
+// Config tunes the service. The zero value is usable.
+type Config struct {
+	// Hash are the argon2id parameters of new password hashes (default
+	// auth.DefaultParams). Existing hashes carry their own.
+	Hash auth.Params
+	// MaxAttempts bounds Register's retries when other registrations keep
+	// landing first (default 32).
+	MaxAttempts int
+}
+
+// Service registers, authenticates and looks up users. It is safe for
+// concurrent use once started.
+type Service struct {
+	store  Store
+	cfg    Config
+	logger *slog.Logger
+	f      *follow.Follower
+	dummy  string // a hash to verify against for unknown usernames
+
+	mu     sync.RWMutex
+	rev    int64 // last users revision folded in; -1 none
+	byID   map[int64]*user
+	byName map[string]int64 // normalized username -> id
+}
+
+type user struct {
+	User
+	hash string
+}
+
+// New returns a service over store. Call Start (or Run) before using it.
+func New(store Store, cfg Config, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 32
+	}
+	s := &Service{store: store, cfg: cfg, logger: logger, rev: -1, byID: make(map[int64]*user), byName: make(map[string]int64)}
+	s.f = follow.New(store, domain.UsersStream, s.apply, logger)
+	return s
+}
+
+// Start builds the read model from the users stream and keeps it live in
+// a goroutine that runs until Close or until ctx ends.
+func (s *Service) Start(ctx context.Context) error {
+	dummy, err := auth.HashPassword("not a password of anyone", s.cfg.Hash)
+	if err != nil {
+		return err
+	}
+	s.dummy = dummy
+	if err := s.f.Start(ctx); err != nil {
+		return fmt.Errorf("accounts: %w", err)
+	}
+	return nil
+}
+
+// Close stops the read model's goroutine.
+func (s *Service) Close() { s.f.Close() }
+
+// apply folds one event of the users stream.
+func (s *Service) apply(ev *eventstore.RecordedEvent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rev = int64(ev.Revision)
+	switch ev.Type {
+	case domain.TypeUserRegistered:
+		var e domain.UserRegistered
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			s.logger.Error("undecodable event", "stream", ev.Stream, "revision", ev.Revision, "err", err)
+			return
+		}
+		_, key, err := domain.NormalizeUsername(e.Username)
+		if err != nil {
+			key = e.Username
+		}
+		if _, taken := s.byName[key]; taken { // cannot happen through Register
+			s.logger.Warn("duplicate username in log ignored", "username", e.Username, "revision", ev.Revision)
+			return
+		}
+		id := domain.IDFromRevision(ev.Revision)
+		s.byID[id] = &user{User: User{ID: id, Username: e.Username, Roles: domain.Roles{}, RegisteredAt: ev.RecordedAt}, hash: e.PasswordHash}
+		s.byName[key] = id
+	case domain.TypeRoleGranted:
+		var e domain.RoleGranted
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			s.logger.Error("undecodable event", "stream", ev.Stream, "revision", ev.Revision, "err", err)
+			return
+		}
+		if u := s.byID[e.UserID]; u != nil {
+			roles := make(domain.Roles, len(u.Roles)+1) // copy: readers hold the old map
+			for r := range u.Roles {
+				roles[r] = true
+			}
+			roles[e.Role] = true
+			u.Roles = roles
+		}
+	}
+}
+
+// Register creates an account. It fails with a *domain.ValidationError for
+// a bad username or password and domain.ErrUsernameTaken when the name (in
+// any letter case) is someone else's.
+func (s *Service) Register(ctx context.Context, username, password string, meta eventstore.Metadata) (User, error) {
+	display, key, err := domain.NormalizeUsername(username)
+	if err != nil {
+		return User{}, err
+	}
+	if err := domain.ValidatePassword(password); err != nil {
+		return User{}, err
+	}
+	hash, err := auth.HashPassword(password, s.cfg.Hash)
+	if err != nil {
+		return User{}, fmt.Errorf("register: %w", err)
+	}
+	data, _ := json.Marshal(domain.UserRegistered{Username: display, PasswordHash: hash})
+	ev := eventstore.EventData{Type: domain.TypeUserRegistered, Data: data, Metadata: meta.Encode()}
+	for range s.cfg.MaxAttempts {
+		s.mu.RLock()
+		_, taken := s.byName[key]
+		rev := s.rev
+		s.mu.RUnlock()
+		if taken {
+			return User{}, domain.ErrUsernameTaken
+		}
+		expected := eventstore.NoStream
+		if rev >= 0 {
+			expected = eventstore.Exact(uint64(rev))
+		}
+		res, err := s.store.Append(ctx, domain.UsersStream, expected, ev)
+		var wrong *eventstore.WrongExpectedRevisionError
+		switch {
+		case errors.As(err, &wrong):
+			// Someone registered first: see what, then try again.
+			if err := s.f.WaitFor(ctx, wrong.Actual); err != nil {
+				return User{}, fmt.Errorf("register: %w", err)
+			}
+			continue
+		case err != nil:
+			return User{}, fmt.Errorf("register: %w", err)
+		}
+		if err := s.f.WaitFor(ctx, int64(res.NextExpected)); err != nil {
+			return User{}, fmt.Errorf("register: %w", err)
+		}
+		return s.Get(ctx, domain.IDFromRevision(res.NextExpected))
+	}
+	return User{}, fmt.Errorf("register: %d attempts lost to concurrent registrations: %w", s.cfg.MaxAttempts, domain.ErrConflict)
+}
+
+// Authenticate checks a username and password. Whatever is wrong, the
+// error is domain.ErrBadCredentials, and an unknown name costs as much time
+// as a wrong password.
+func (s *Service) Authenticate(ctx context.Context, username, password string) (User, error) {
+	u, hash, err := s.lookupName(ctx, username)
+	if err != nil && !errors.Is(err, domain.ErrNotFound) {
+		return User{}, err
+	}
+	if u.ID == 0 {
+		hash = s.dummy
+	}
+	ok, verr := auth.VerifyPassword(password, hash)
+	if verr != nil {
+		s.logger.Error("stored password hash unreadable", "user_id", u.ID, "err", verr)
+	}
+	if !ok || u.ID == 0 {
+		return User{}, domain.ErrBadCredentials
+	}
+	return u, nil
+}
+
+// Get returns the user with id, or domain.ErrNotFound. A user registered
+// by another process moments ago is found too: a miss first catches up.
+func (s *Service) Get(ctx context.Context, id int64) (User, error) {
+	if u, ok := s.get(id); ok {
+		return u, nil
+	}
+	if err := s.f.CatchUp(ctx); err != nil {
+		return User{}, fmt.Errorf("get user: %w", err)
+	}
+	if u, ok := s.get(id); ok {
+		return u, nil
+	}
+	return User{}, domain.ErrNotFound
+}
+
+// Username returns the display name of user id (domain.ErrNotFound).
+func (s *Service) Username(ctx context.Context, id int64) (string, error) {
+	u, err := s.Get(ctx, id)
+	return u.Username, err
+}
+
+func (s *Service) get(id int64) (User, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u := s.byID[id]
+	if u == nil {
+		return User{}, false
+	}
+	return u.User, true
+}
+
+// ByUsername finds a user by name, in any letter case.
+func (s *Service) ByUsername(ctx context.Context, username string) (User, error) {
+	u, _, err := s.lookupName(ctx, username)
+	return u, err
+}
+
+func (s *Service) lookupName(ctx context.Context, username string) (User, string, error) {
+	_, key, err := domain.NormalizeUsername(username)
+	if err != nil {
+		return User{}, "", domain.ErrNotFound
+	}
+	find := func() (User, string, bool) {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		if u := s.byID[s.byName[key]]; u != nil {
+			return u.User, u.hash, true
+		}
+		return User{}, "", false
+	}
+	if u, h, ok := find(); ok {
+		return u, h, nil
+	}
+	if err := s.f.CatchUp(ctx); err != nil {
+		return User{}, "", fmt.Errorf("find user: %w", err)
+	}
+	if u, h, ok := find(); ok {
+		return u, h, nil
+	}
+	return User{}, "", domain.ErrNotFound
+}
+
+// List returns every user in id order.
+func (s *Service) List(ctx context.Context) []User {
+	s.mu.RLock()
+	out := make([]User, 0, len(s.byID))
+	for _, u := range s.byID {
+		out = append(out, u.User)
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Grant gives user the role; by is the admin granting it (0: the system,
+// for example the command line).
+func (s *Service) Grant(ctx context.Context, userID int64, role domain.Role, by int64, note string, meta eventstore.Metadata) error {
+	if _, err := domain.ParseRole(string(role)); err != nil {
+		return err
+	}
+	if _, err := s.Get(ctx, userID); err != nil {
+		return err
+	}
+	data, _ := json.Marshal(domain.RoleGranted{UserID: userID, Role: role, GrantedBy: by, Note: note})
+	res, err := s.store.Append(ctx, domain.UsersStream, eventstore.StreamExists,
+		eventstore.EventData{Type: domain.TypeRoleGranted, Data: data, Metadata: meta.Encode()})
+	if err != nil {
+		return fmt.Errorf("grant role: %w", err)
+	}
+	if err := s.f.WaitFor(ctx, int64(res.NextExpected)); err != nil {
+		return fmt.Errorf("grant role: %w", err)
+	}
+	return nil
+}

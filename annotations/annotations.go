@@ -1,0 +1,237 @@
+// Package annotations holds the commands that change a video's
+// annotations: post, edit and delete. Each is an event appended to the
+// video's stream (video-<id>); an annotation's id is the revision of its
+// AnnotationPosted event + 1, so ids increase within a video and are what a
+// client's last_seen_id refers to. Read models of annotations live with
+// their consumers (the channels' hubs, the projections), not here.
+package annotations
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+)
+
+// Store is what the commands need of the log.
+type Store interface {
+	Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error)
+	ReadStream(ctx context.Context, stream string, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error)
+}
+
+// Videos tells whether a video exists.
+type Videos interface {
+	Exists(ctx context.Context, videoID int64) (bool, error)
+}
+
+// Service runs the annotation commands. It holds no state and is safe for
+// concurrent use.
+type Service struct {
+	store  Store
+	videos Videos
+}
+
+// New returns the commands over store. videos may be nil when callers
+// check that the video exists themselves (the video channel does, at join).
+func New(store Store, videos Videos) *Service { return &Service{store: store, videos: videos} }
+
+// maxAttempts bounds the retries of an edit or delete that keeps losing
+// its optimistic concurrency check to posts on a busy video; past it the
+// caller gets domain.ErrConflict ("try again").
+const maxAttempts = 32
+
+// pageSize is how many events an edit or delete reads at once.
+const pageSize = 512
+
+// Post pins body at moment at (milliseconds) of videoID on behalf of the
+// user, and returns the new annotation's id once the event is durable.
+// Rule violations are *domain.ValidationError; an unknown video is
+// domain.ErrNotFound.
+func (s *Service) Post(ctx context.Context, videoID, userID int64, username, body string, at int64, meta eventstore.Metadata) (int64, error) {
+	body, err := domain.NormalizeBody(body)
+	if err != nil {
+		return 0, err
+	}
+	if err := domain.ValidateAt(at); err != nil {
+		return 0, err
+	}
+	if err := s.checkVideo(ctx, videoID); err != nil {
+		return 0, err
+	}
+	data, _ := json.Marshal(domain.AnnotationPosted{UserID: userID, Username: username, Body: body, At: at})
+	res, err := s.store.Append(ctx, domain.VideoStream(videoID), eventstore.Any,
+		eventstore.EventData{Type: domain.TypeAnnotationPosted, Data: data, Metadata: meta.Encode()})
+	if err != nil {
+		return 0, fmt.Errorf("post annotation: %w", err)
+	}
+	return domain.IDFromRevision(res.NextExpected), nil
+}
+
+func (s *Service) checkVideo(ctx context.Context, videoID int64) error {
+	if videoID <= 0 {
+		return domain.ErrNotFound
+	}
+	if s.videos == nil {
+		return nil
+	}
+	ok, err := s.videos.Exists(ctx, videoID)
+	if err != nil {
+		return fmt.Errorf("check video: %w", err)
+	}
+	if !ok {
+		return domain.ErrNotFound
+	}
+	return nil
+}
+
+// Edit replaces the text of annotation id of videoID. Only its author may:
+// others get domain.ErrForbidden; a deleted one is domain.ErrAnnotationGone
+// and an unknown one domain.ErrNotFound.
+func (s *Service) Edit(ctx context.Context, videoID, id, userID int64, body string, meta eventstore.Metadata) error {
+	body, err := domain.NormalizeBody(body)
+	if err != nil {
+		return err
+	}
+	data, _ := json.Marshal(domain.AnnotationEdited{AnnotationID: id, UserID: userID, Body: body})
+	ev := eventstore.EventData{Type: domain.TypeAnnotationEdited, Data: data, Metadata: meta.Encode()}
+	if err := s.change(ctx, videoID, id, userID, ev); err != nil {
+		return fmt.Errorf("edit annotation: %w", err)
+	}
+	return nil
+}
+
+// Delete withdraws annotation id of videoID, on the same terms as Edit.
+func (s *Service) Delete(ctx context.Context, videoID, id, userID int64, meta eventstore.Metadata) error {
+	data, _ := json.Marshal(domain.AnnotationDeleted{AnnotationID: id, UserID: userID})
+	ev := eventstore.EventData{Type: domain.TypeAnnotationDeleted, Data: data, Metadata: meta.Encode()}
+	if err := s.change(ctx, videoID, id, userID, ev); err != nil {
+		return fmt.Errorf("delete annotation: %w", err)
+	}
+	return nil
+}
+
+// change appends ev if userID may change annotation id, with the
+// expectation that the video stream has not moved since the check: an edit
+// can never land on an annotation deleted in between.
+func (s *Service) change(ctx context.Context, videoID, id, userID int64, ev eventstore.EventData) error {
+	if videoID <= 0 || id <= 0 {
+		return domain.ErrNotFound
+	}
+	stream := domain.VideoStream(videoID)
+	f := folder{id: id}
+	need := int64(-1) // the revision the stream is known to have reached
+	for attempt := range maxAttempts {
+		if err := f.readThrough(ctx, s.store, stream, need); err != nil {
+			return err
+		}
+		if f.a == nil {
+			return domain.ErrNotFound
+		}
+		if err := f.a.CanChange(userID); err != nil {
+			return err
+		}
+		_, err := s.store.Append(ctx, stream, eventstore.Exact(f.last), ev)
+		var wrong *eventstore.WrongExpectedRevisionError
+		if !errors.As(err, &wrong) {
+			return err
+		}
+		// Something landed after our read; it may not be readable yet
+		// (appends become visible once durable): read through it and
+		// check again, after a pause that breaks lockstep with writers.
+		need = wrong.Actual
+		if err := pause(ctx, attempt); err != nil {
+			return err
+		}
+	}
+	return domain.ErrConflict
+}
+
+// pause waits a little longer at each attempt, with jitter.
+func pause(ctx context.Context, attempt int) error {
+	d := time.Duration(attempt+1) * time.Duration(200+rand.IntN(800)) * time.Microsecond
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// folder folds the events of one annotation, from its AnnotationPosted on.
+type folder struct {
+	id   int64
+	a    *domain.Annotation
+	s    domain.Annotations
+	next uint64 // next revision to read
+	last uint64 // last revision read
+	read bool
+}
+
+// readThrough reads the annotation's events from where it stopped, until
+// the end of the stream and at least through revision need.
+func (f *folder) readThrough(ctx context.Context, store Store, stream string, need int64) error {
+	if !f.read {
+		f.next = domain.RevisionFromID(f.id)
+	}
+	for {
+		evs, err := store.ReadStream(ctx, stream, eventstore.Forwards, f.next, pageSize)
+		if err != nil {
+			return err
+		}
+		for i := range evs {
+			if err := f.apply(&evs[i]); err != nil {
+				return err
+			}
+		}
+		if len(evs) == pageSize {
+			continue
+		}
+		if !f.read || int64(f.last) >= need {
+			return nil
+		}
+		// Appended but not yet durable, so not yet readable: soon.
+		select {
+		case <-time.After(time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (f *folder) apply(ev *eventstore.RecordedEvent) error {
+	first := !f.read
+	f.read, f.last, f.next = true, ev.Revision, ev.Revision+1
+	switch ev.Type {
+	case domain.TypeAnnotationPosted:
+		if !first {
+			return nil
+		}
+		var e domain.AnnotationPosted
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return fmt.Errorf("revision %d: %w", ev.Revision, err)
+		}
+		f.a = f.s.Posted(0, ev.Revision, e, ev.RecordedAt)
+	case domain.TypeAnnotationEdited:
+		var e domain.AnnotationEdited
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return fmt.Errorf("revision %d: %w", ev.Revision, err)
+		}
+		if e.AnnotationID == f.id {
+			f.s.Edited(e, ev.RecordedAt)
+		}
+	case domain.TypeAnnotationDeleted:
+		var e domain.AnnotationDeleted
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return fmt.Errorf("revision %d: %w", ev.Revision, err)
+		}
+		if e.AnnotationID == f.id {
+			f.s.Deleted(e)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package annotations_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/videologue/videologue/annotations"
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/eventstore/pebble"
+)
+
+type videos map[int64]bool
+
+func (v videos) Exists(_ context.Context, id int64) (bool, error) { return v[id], nil }
+
+func open(t testing.TB) *pebble.Store {
+	t.Helper()
+	st, err := pebble.Open(t.TempDir(), pebble.Config{CacheBytes: 8 << 20}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func TestPostEditDelete(t *testing.T) {
+	st := open(t)
+	ctx := t.Context()
+	s := annotations.New(st, videos{5: true})
+	meta := eventstore.Metadata{UserID: "1", ConnectionID: "c", ClientAddr: "127.0.0.1", CorrelationID: "x"}
+	id, err := s.Post(ctx, 5, 1, "ann", " hello ", 100, meta)
+	if err != nil || id != 1 {
+		t.Fatalf("Post = %d, %v", id, err)
+	}
+	evs, _ := st.ReadStream(ctx, domain.VideoStream(5), eventstore.Forwards, 0, 10)
+	var p domain.AnnotationPosted
+	_ = json.Unmarshal(evs[0].Data, &p)
+	if p.Body != "hello" || p.At != 100 || p.UserID != 1 || p.Username != "ann" || eventstore.DecodeMetadata(evs[0].Metadata) != meta {
+		t.Fatalf("stored %+v with metadata %s", p, evs[0].Metadata)
+	}
+	var ve *domain.ValidationError
+	if _, err := s.Post(ctx, 5, 1, "ann", "x", -1, meta); !errors.As(err, &ve) {
+		t.Fatalf("negative at: %v", err)
+	}
+	if _, err := s.Post(ctx, 6, 1, "ann", "x", 1, meta); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("unknown video: %v", err)
+	}
+	if err := s.Edit(ctx, 5, id, 2, "mine now", meta); !errors.Is(err, domain.ErrForbidden) {
+		t.Fatalf("edit by another: %v", err)
+	}
+	if _, err := s.Post(ctx, 5, 2, "bob", "second", 1, meta); err != nil { // id 2
+		t.Fatal(err)
+	}
+	if err := s.Edit(ctx, 5, id, 1, "hello again", meta); err != nil { // revision 2
+		t.Fatal(err)
+	}
+	// Id 3 would be revision 2, which is an edit: not an annotation.
+	if err := s.Edit(ctx, 5, 3, 1, "x", meta); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("edit of an id that is no annotation: %v", err)
+	}
+	if err := s.Delete(ctx, 5, id, 1, meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Edit(ctx, 5, id, 1, "zombie", meta); !errors.Is(err, domain.ErrAnnotationGone) {
+		t.Fatalf("edit after delete: %v", err)
+	}
+	if err := s.Delete(ctx, 5, 99, 1, meta); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("delete unknown: %v", err)
+	}
+	var edited domain.AnnotationEdited
+	evs, _ = st.ReadStream(ctx, domain.VideoStream(5), eventstore.Forwards, 0, 10)
+	_ = json.Unmarshal(evs[2].Data, &edited)
+	if len(evs) != 4 || evs[2].Type != domain.TypeAnnotationEdited || edited.AnnotationID != 1 || edited.Body != "hello again" {
+		t.Fatalf("stream: %d events, third %s %s", len(evs), evs[2].Type, evs[2].Data)
+	}
+}
+
+// Edits check the author against the stream as it is when they land:
+// concurrent posts make them retry, never lose or misplace them.
+func TestEditUnderConcurrentPosts(t *testing.T) {
+	st := open(t)
+	ctx := t.Context()
+	s := annotations.New(st, nil)
+	id, _ := s.Post(ctx, 1, 1, "a", "v0", 0, eventstore.Metadata{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 15 {
+				if _, err := s.Post(ctx, 1, 2, "b", "noise", 0, eventstore.Metadata{}); err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(2 * time.Millisecond) // a busy video, not a saturated one
+			}
+		}()
+	}
+	for i := range 5 {
+		if err := s.Edit(ctx, 1, id, 1, "v"+string(rune('1'+i)), eventstore.Metadata{}); err != nil {
+			t.Fatalf("edit %d: %v", i, err)
+		}
+	}
+	wg.Wait()
+	evs, _ := st.ReadStream(ctx, domain.VideoStream(1), eventstore.Forwards, 0, 1000)
+	var bodies []string
+	for _, ev := range evs {
+		if ev.Type == domain.TypeAnnotationEdited {
+			var e domain.AnnotationEdited
+			_ = json.Unmarshal(ev.Data, &e)
+			bodies = append(bodies, e.Body)
+		}
+	}
+	if len(evs) != 66 || len(bodies) != 5 || bodies[4] != "v5" {
+		t.Fatalf("%d events, edits %v", len(evs), bodies)
+	}
+}

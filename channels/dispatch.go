@@ -1,0 +1,218 @@
+package channels
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+)
+
+// handle runs one inbound frame. It is called by the reader only.
+func (c *conn) handle(ctx context.Context, mt int, data []byte) {
+	if mt != websocket.TextMessage {
+		if c.admit() {
+			c.pushError("binary frames are not supported: send JSON text frames")
+		}
+		return
+	}
+	if max := c.srv.cfg.MaxFrameBytes; len(data) > max {
+		if !c.admit() {
+			return
+		}
+		tooLarge := refuse("message too large: at most %d bytes", max)
+		if f, ok := peekFrame(data); ok {
+			c.replyErr(&f, tooLarge)
+		} else {
+			c.pushError(tooLarge.Error())
+		}
+		return
+	}
+	f, err := decodeFrame(data)
+	if err != nil {
+		if c.admit() {
+			c.pushError(reason(c.logger, err))
+		}
+		return
+	}
+	switch {
+	case f.topic == "phoenix" && f.event == "heartbeat":
+		c.reply(&f, okEmpty)
+	case f.event == "phx_join":
+		if !c.admit() {
+			c.replyErr(&f, errRateLimited)
+			return
+		}
+		c.join(ctx, &f)
+	case f.event == "phx_leave":
+		c.leave(ctx, &f)
+	default:
+		s := c.sessions[f.topic]
+		if s != nil && s.gone.Load() { // its hub failed; the client will rejoin
+			c.endSession(ctx, s, "disconnected")
+			s = nil
+		}
+		if s == nil {
+			c.send(outMsg{ref: f.ref, topic: f.topic, event: "phx_reply", payload: replyError(errUnmatchedTopic.reason)})
+			return
+		}
+		if f.joinRef != s.joinRef {
+			return // a push to an earlier join of the topic: ignored, as Phoenix does
+		}
+		if !c.admit() {
+			c.replyErr(&f, errRateLimited)
+			return
+		}
+		c.safely(ctx, s, func() { s.handleIn(ctx, &f) })
+	}
+}
+
+// admit spends one of the user's tokens. A connection refused too many
+// times in a row is flooding and is disconnected.
+func (c *conn) admit() bool {
+	if c.bucket.take(c.srv.cfg.Now()) {
+		c.strikes = 0
+		return true
+	}
+	c.strikes++
+	if c.strikes >= c.srv.cfg.FloodStrikes {
+		c.logger.Warn("disconnecting flooding client", "strikes", c.strikes)
+		c.shut(websocket.ClosePolicyViolation, "too many messages", false)
+	}
+	return false
+}
+
+// safely runs a channel's handler so that its failure ends that channel
+// alone: the client gets phx_error for it and may rejoin.
+func (c *conn) safely(ctx context.Context, s *session, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.logger.Error("channel crashed", "topic", s.topic, "panic", r, "stack", string(debug.Stack()))
+			c.endSession(ctx, s, "disconnected")
+			c.send(outMsg{joinRef: s.joinRef, ref: s.joinRef, topic: s.topic, event: "phx_error", payload: errorPayload("channel crashed")})
+		}
+	}()
+	fn()
+}
+
+// join handles phx_join.
+func (c *conn) join(ctx context.Context, f *inbound) {
+	if old := c.sessions[f.topic]; old != nil {
+		// Phoenix closes the existing channel for a new join of its topic.
+		c.endSession(ctx, old, "left")
+	}
+	videoID, ok := parseVideoTopic(f.topic)
+	if !ok {
+		c.send(outMsg{ref: f.ref, topic: f.topic, event: "phx_reply", payload: replyError(errUnmatchedTopic.reason)})
+		return
+	}
+	if len(c.sessions) >= c.srv.cfg.MaxTopics {
+		c.replyErr(f, errTooManyTopics)
+		return
+	}
+	params, err := parseJoinParams(f.payload)
+	if err != nil {
+		c.replyErr(f, err)
+		return
+	}
+	jctx, cancel := context.WithTimeout(ctx, c.srv.cfg.JoinTimeout)
+	defer cancel()
+	exists, err := c.srv.deps.Videos.Exists(jctx, videoID)
+	if err == nil && !exists {
+		err = errVideoNotFound
+	}
+	if err != nil {
+		c.replyErr(f, err)
+		return
+	}
+	h, err := c.srv.hubs.acquire(ctx, videoID)
+	if err != nil {
+		c.replyErr(f, err)
+		return
+	}
+	device := params.device
+	if device == "" {
+		device = deviceFromUserAgent(c.userAgent)
+	}
+	s := &session{c: c, hub: h, topic: f.topic, joinRef: f.joinRef, videoID: videoID, presenceRef: newPresenceRef(), device: device}
+	if err := h.join(jctx, s, f.ref, params.lastSeen); err != nil {
+		c.srv.hubs.release(h)
+		c.replyErr(f, err)
+		return
+	}
+	c.sessions[f.topic] = s
+	c.track(jctx, s)
+}
+
+// leave handles phx_leave: reply ok, then phx_close, as Phoenix does.
+func (c *conn) leave(ctx context.Context, f *inbound) {
+	s := c.sessions[f.topic]
+	if s != nil && f.joinRef != s.joinRef {
+		return // leaving an earlier join: that one is gone already
+	}
+	if s != nil {
+		c.endSession(ctx, s, "left")
+	}
+	c.reply(f, okEmpty)
+	if s != nil {
+		c.send(outMsg{joinRef: s.joinRef, ref: s.joinRef, topic: s.topic, event: "phx_close", payload: emptyObj})
+	}
+}
+
+// endSession unregisters s from its hub (nothing is sent to it after) and
+// records the viewer leaving.
+func (c *conn) endSession(ctx context.Context, s *session, why string) {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	if c.sessions[s.topic] == s {
+		delete(c.sessions, s.topic)
+	}
+	s.hub.remove(s)
+	c.srv.hubs.release(s.hub)
+	if !s.tracked {
+		return
+	}
+	now := c.srv.cfg.Now().UTC()
+	data, _ := json.Marshal(domain.ViewerLeft{UserID: c.user.id, ConnectionID: s.presenceRef, Node: c.srv.cfg.Node, Reason: why, At: now})
+	if err := c.appendViewer(ctx, s.videoID, domain.TypeViewerLeft, data); err != nil {
+		c.logger.Error("recording viewer left failed; the node's restart will close it", "video_id", s.videoID, "err", err)
+	}
+}
+
+// track records the viewer joining: presence is what the log says.
+func (c *conn) track(ctx context.Context, s *session) {
+	data, _ := json.Marshal(domain.ViewerJoined{
+		UserID: c.user.id, Username: c.user.username, ConnectionID: s.presenceRef,
+		Node: c.srv.cfg.Node, Device: s.device, At: c.srv.cfg.Now().UTC(),
+	})
+	if err := c.appendViewer(ctx, s.videoID, domain.TypeViewerJoined, data); err != nil {
+		c.logger.Error("recording viewer joined failed; not shown in presence", "video_id", s.videoID, "err", err)
+		return
+	}
+	s.tracked = true
+}
+
+func (c *conn) appendViewer(ctx context.Context, videoID int64, typ string, data []byte) error {
+	meta := c.meta()
+	_, err := c.srv.deps.Store.Append(ctx, domain.ViewersStream(videoID), eventstore.Any,
+		eventstore.EventData{Type: typ, Data: data, Metadata: meta.Encode()})
+	if err != nil {
+		return fmt.Errorf("append %s: %w", typ, err)
+	}
+	return nil
+}
+
+// newPresenceRef makes a phx_ref: unique per tracked join.
+func newPresenceRef() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "F" + base64.RawURLEncoding.EncodeToString(b[:])
+}

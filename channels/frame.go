@@ -1,0 +1,178 @@
+package channels
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Limits on the parts of an inbound frame.
+const (
+	maxRefLen   = 64
+	maxTopicLen = 128
+	maxEventLen = 64
+)
+
+// inbound is a decoded client frame. Empty refs stand for null.
+type inbound struct {
+	joinRef, ref string
+	topic, event string
+	payload      json.RawMessage
+}
+
+// decodeFrame reads [join_ref, ref, topic, event, payload]. Its errors are
+// clientErrors that say what is wrong.
+func decodeFrame(data []byte) (inbound, error) {
+	var parts []json.RawMessage
+	if err := json.Unmarshal(data, &parts); err != nil {
+		return inbound{}, refuse("malformed message: not a JSON array")
+	}
+	if len(parts) != 5 {
+		return inbound{}, refuse("malformed message: expected [join_ref, ref, topic, event, payload]")
+	}
+	var f inbound
+	var ok bool
+	if f.joinRef, ok = optString(parts[0], maxRefLen); !ok {
+		return inbound{}, refuse("malformed message: join_ref must be a short string or null")
+	}
+	if f.ref, ok = optString(parts[1], maxRefLen); !ok {
+		return inbound{}, refuse("malformed message: ref must be a short string or null")
+	}
+	if f.topic, ok = optString(parts[2], maxTopicLen); !ok || f.topic == "" {
+		return inbound{}, refuse("malformed message: topic must be a non-empty string")
+	}
+	if f.event, ok = optString(parts[3], maxEventLen); !ok || f.event == "" {
+		return inbound{}, refuse("malformed message: event must be a non-empty string")
+	}
+	f.payload = bytes.TrimSpace(parts[4])
+	if len(f.payload) == 0 || f.payload[0] != '{' {
+		return inbound{}, refuse("malformed message: payload must be an object")
+	}
+	return f, nil
+}
+
+// optString reads a JSON string of at most max bytes, or null ("").
+func optString(raw json.RawMessage, max int) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if string(raw) == "null" {
+		return "", true
+	}
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil || len(s) > max {
+		return "", false
+	}
+	return s, true
+}
+
+// peekFrame reads the refs and topic of a frame too large to handle, so
+// that its refusal can be addressed; ok is false when it cannot.
+func peekFrame(data []byte) (f inbound, ok bool) {
+	var parts []json.RawMessage
+	if json.Unmarshal(data, &parts) != nil || len(parts) != 5 {
+		return f, false
+	}
+	var ok1, ok2, ok3 bool
+	f.joinRef, ok1 = optString(parts[0], maxRefLen)
+	f.ref, ok2 = optString(parts[1], maxRefLen)
+	f.topic, ok3 = optString(parts[2], maxTopicLen)
+	return f, ok1 && ok2 && ok3 && f.topic != ""
+}
+
+// outMsg is one frame to send. Its payload is shared between the
+// recipients of a broadcast and never modified.
+type outMsg struct {
+	joinRef, ref string // "" is null
+	topic, event string
+	payload      []byte
+}
+
+// appendTo encodes m as [join_ref, ref, topic, event, payload].
+func (m *outMsg) appendTo(b []byte) []byte {
+	b = append(b, '[')
+	b = appendOptString(b, m.joinRef)
+	b = append(b, ',')
+	b = appendOptString(b, m.ref)
+	b = append(b, ',')
+	b = appendString(b, m.topic)
+	b = append(b, ',')
+	b = appendString(b, m.event)
+	b = append(b, ',')
+	b = append(b, m.payload...)
+	return append(b, ']')
+}
+
+func appendOptString(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendString(b, s)
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+			i++
+		case c < 0x20:
+			b = append(b, `\u00`...)
+			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+			i++
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			i++
+		default:
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				b = append(b, `\ufffd`...)
+			} else {
+				b = append(b, s[i:i+n]...)
+			}
+			i += n
+		}
+	}
+	return append(b, '"')
+}
+
+// Payloads used as is; never modified.
+var (
+	okEmpty  = []byte(`{"status":"ok","response":{}}`)
+	emptyObj = []byte(`{}`)
+)
+
+// replyError is the payload of a phx_reply refusing with reason.
+func replyError(reason string) []byte {
+	b := append([]byte(`{"status":"error","response":{"reason":`), appendString(nil, reason)...)
+	return append(b, "}}"...)
+}
+
+// errorPayload is the payload of a phx_error.
+func errorPayload(reason string) []byte {
+	b := append([]byte(`{"reason":`), appendString(nil, reason)...)
+	return append(b, '}')
+}
+
+// replyOK wraps a response object in an ok reply.
+func replyOK(response []byte) []byte {
+	b := make([]byte, 0, len(response)+32)
+	b = append(b, `{"status":"ok","response":`...)
+	b = append(b, response...)
+	return append(b, '}')
+}
+
+// parseID reads a topic's id part: a positive decimal without sign or
+// leading zeros, so that one video has exactly one topic name.
+func parseID(s string) (int64, bool) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != s {
+		return 0, false
+	}
+	return id, true
+}

@@ -1,0 +1,156 @@
+package channels
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+)
+
+func TestDecodeFrame(t *testing.T) {
+	f, err := decodeFrame([]byte(`["1","2","videos:7","phx_join",{"last_seen_id":3}]`))
+	if err != nil || f.joinRef != "1" || f.ref != "2" || f.topic != "videos:7" || f.event != "phx_join" || string(f.payload) != `{"last_seen_id":3}` {
+		t.Fatalf("decode = %+v, %v", f, err)
+	}
+	f, err = decodeFrame([]byte(`[null,null,"phoenix","heartbeat",{}]`))
+	if err != nil || f.joinRef != "" || f.ref != "" {
+		t.Fatalf("null refs: %+v, %v", f, err)
+	}
+	for _, bad := range []string{
+		``, `null`, `{}`, `[]`, `[1,2,3,4,5]`, `["1","2","t","e"]`, `["1","2","t","e",{},6]`,
+		`["1","2","","e",{}]`, `["1","2","t","",{}]`, `["1","2","t","e","payload"]`, `["1","2","t","e",null]`,
+		`["` + strings.Repeat("r", 65) + `","2","t","e",{}]`, `["1","2","` + strings.Repeat("t", 129) + `","e",{}]`,
+		`["1","2","t","e",{}`, `["1",2,"t","e",{}]`,
+	} {
+		if _, err := decodeFrame([]byte(bad)); err == nil {
+			t.Errorf("decodeFrame(%q) accepted", bad)
+		} else if _, ok := err.(*clientError); !ok {
+			t.Errorf("decodeFrame(%q) error %T is not for the client", bad, err)
+		}
+	}
+}
+
+// FuzzDecodeFrame: whatever arrives, decoding neither panics nor accepts
+// what the encoder could not send back.
+func FuzzDecodeFrame(f *testing.F) {
+	f.Add([]byte(`["1","1","videos:1","phx_join",{}]`))
+	f.Add([]byte(`[null,"5","phoenix","heartbeat",{}]`))
+	f.Add([]byte(`["1",null,"\u0000","x",{"a":[1,2]}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in, err := decodeFrame(data)
+		if err != nil {
+			return
+		}
+		m := outMsg{joinRef: in.joinRef, ref: in.ref, topic: in.topic, event: in.event, payload: in.payload}
+		back, err := decodeFrame(m.appendTo(nil))
+		if err != nil || back.topic != in.topic || back.event != in.event || back.joinRef != in.joinRef || back.ref != in.ref {
+			t.Fatalf("round trip of %q: %+v, %v", data, back, err)
+		}
+	})
+}
+
+func TestAppendStringMatchesJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := []rune("aZ09 \"\\/\n\t\x00\x1f\x7f<>&é€😀\u2028")
+	for range 2000 {
+		rs := make([]rune, r.IntN(20))
+		for i := range rs {
+			rs[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		s := string(rs)
+		var back string
+		if err := json.Unmarshal(appendString(nil, s), &back); err != nil || back != s {
+			t.Fatalf("appendString(%q) = %s: decodes to %q, %v", s, appendString(nil, s), back, err)
+		}
+	}
+	var back string
+	if err := json.Unmarshal(appendString(nil, "bad\xffutf8"), &back); err != nil || back != "bad\ufffdutf8" {
+		t.Fatalf("invalid UTF-8: %q, %v", back, err)
+	}
+}
+
+func TestOutMsgEncoding(t *testing.T) {
+	m := outMsg{ref: "5", topic: "phoenix", event: "phx_reply", payload: okEmpty}
+	if got := string(m.appendTo(nil)); got != `[null,"5","phoenix","phx_reply",{"status":"ok","response":{}}]` {
+		t.Fatalf("encoded %s", got)
+	}
+	if got := string(replyError(`say "why"`)); got != `{"status":"error","response":{"reason":"say \"why\""}}` {
+		t.Fatalf("replyError = %s", got)
+	}
+}
+
+func TestParseID(t *testing.T) {
+	for s, want := range map[string]int64{"1": 1, "42": 42, "9223372036854775807": 1<<63 - 1} {
+		if got, ok := parseID(s); !ok || got != want {
+			t.Errorf("parseID(%q) = %d, %v", s, got, ok)
+		}
+	}
+	for _, s := range []string{"", "0", "-1", "+1", "01", "1.0", "1e2", " 1", "9223372036854775808", "x"} {
+		if _, ok := parseID(s); ok {
+			t.Errorf("parseID(%q) accepted", s)
+		}
+	}
+}
+
+func viewerEvent(rev uint64, typ, ref string, user int64) *eventstore.RecordedEvent {
+	var data []byte
+	if typ == domain.TypeViewerJoined {
+		data, _ = json.Marshal(domain.ViewerJoined{UserID: user, Username: "u", ConnectionID: ref, Node: "n", At: time.Unix(int64(rev), 0)})
+	} else {
+		data, _ = json.Marshal(domain.ViewerLeft{UserID: user, ConnectionID: ref, Node: "n", Reason: "left"})
+	}
+	return &eventstore.RecordedEvent{Type: typ, Revision: rev, Data: data}
+}
+
+func TestPresenceFoldAndCoalescing(t *testing.T) {
+	p := newPresence()
+	p.apply(viewerEvent(0, domain.TypeViewerJoined, "a1", 1))
+	p.publishAll()
+	if got := string(p.statePayload()); !strings.Contains(got, `"1":{"metas":[{"phx_ref":"a1"`) {
+		t.Fatalf("state = %s", got)
+	}
+	// Within one window: b joins, c joins and leaves, a1 leaves, a2 joins.
+	p.apply(viewerEvent(1, domain.TypeViewerJoined, "b1", 2))
+	p.apply(viewerEvent(2, domain.TypeViewerJoined, "c1", 3))
+	p.apply(viewerEvent(3, domain.TypeViewerLeft, "c1", 3))
+	p.apply(viewerEvent(4, domain.TypeViewerLeft, "a1", 1))
+	p.apply(viewerEvent(5, domain.TypeViewerJoined, "a2", 1))
+	if changed, _ := p.apply(viewerEvent(6, domain.TypeViewerLeft, "a1", 1)); changed {
+		t.Fatal("a second leave of one viewing changed presence")
+	}
+	var d struct {
+		Joins, Leaves map[string]metaList
+	}
+	if err := json.Unmarshal(p.diff(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Joins) != 2 || d.Joins["2"].Metas[0].PhxRef != "b1" || d.Joins["1"].Metas[0].PhxRef != "a2" {
+		t.Fatalf("joins = %+v", d.Joins)
+	}
+	if len(d.Leaves) != 1 || d.Leaves["1"].Metas[0].PhxRef != "a1" {
+		t.Fatalf("leaves = %+v", d.Leaves)
+	}
+	if p.diff() != nil {
+		t.Fatal("a second diff without changes is not empty")
+	}
+	if got := string(p.statePayload()); strings.Contains(got, "a1") || !strings.Contains(got, "a2") || strings.Contains(got, "c1") {
+		t.Fatalf("state after diff = %s", got)
+	}
+}
+
+func TestNonNegInt(t *testing.T) {
+	for raw, want := range map[string]int64{"0": 0, "7": 7, " 12 ": 12} {
+		if got, ok := nonNegInt(json.RawMessage(raw)); !ok || got != want {
+			t.Errorf("nonNegInt(%s) = %d, %v", raw, got, ok)
+		}
+	}
+	for _, raw := range []string{"", "-1", "1.5", "1.0", "1e3", `"3"`, "true", "null", "{}", "99999999999999999999"} {
+		if _, ok := nonNegInt(json.RawMessage(raw)); ok {
+			t.Errorf("nonNegInt(%s) accepted", raw)
+		}
+	}
+}

@@ -1,0 +1,314 @@
+package channels
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+)
+
+// hub is the meeting point of one video's sessions in this process. One
+// goroutine (run) follows the video's two streams and is the only writer
+// of the fold; sessions join and leave under mu, which also orders every
+// delivery, so a session gets exactly the events after the state its join
+// reply showed.
+type hub struct {
+	srv     *Server
+	videoID int64
+	topic   string
+	cancel  context.CancelFunc
+	refs    int           // guarded by srv.hubs.mu
+	idle    chan struct{} // poked when refs drops to zero
+
+	ready     chan struct{} // closed once both streams caught up, or on failure
+	mu        sync.Mutex
+	readyDone bool
+	failed    error
+	vCaught   bool
+	pCaught   bool
+	rev       int64 // last video revision applied, -1 none
+	ann       domain.Annotations
+	pres      *presence
+	sessions  map[*session]struct{}
+}
+
+func newHub(s *Server, videoID int64, cancel context.CancelFunc) *hub {
+	return &hub{
+		srv: s, videoID: videoID, topic: "videos:" + strconv.FormatInt(videoID, 10), cancel: cancel,
+		idle: make(chan struct{}, 1), ready: make(chan struct{}), rev: -1,
+		pres: newPresence(), sessions: make(map[*session]struct{}),
+	}
+}
+
+// hubBuffer is the subscriptions' buffer: the hub never blocks while
+// consuming, so this only absorbs bursts.
+const hubBuffer = 1024
+
+func (h *hub) run(ctx context.Context) {
+	logger := h.srv.logger.With("video_id", h.videoID)
+	videos, viewers := domain.VideoStream(h.videoID), domain.ViewersStream(h.videoID)
+	vsub, err := h.subscribe(ctx, videos, h.rev)
+	if err != nil {
+		h.fail(err)
+		return
+	}
+	defer func() { vsub.Close() }()
+	psub, err := h.subscribe(ctx, viewers, -1)
+	if err != nil {
+		h.fail(err)
+		return
+	}
+	defer func() { psub.Close() }()
+
+	var flush *time.Timer
+	var flushC <-chan time.Time
+	var linger *time.Timer
+	var lingerC <-chan time.Time
+	defer func() {
+		if flush != nil {
+			flush.Stop()
+		}
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
+	for {
+		select {
+		case m, ok := <-vsub.Messages():
+			if !ok {
+				next, err := h.resume(ctx, vsub, videos, h.rev)
+				if err != nil {
+					h.fail(err)
+					return
+				}
+				vsub = next
+				continue
+			}
+			h.onVideo(m, logger)
+		case m, ok := <-psub.Messages():
+			if !ok {
+				next, err := h.resume(ctx, psub, viewers, h.pres.rev)
+				if err != nil {
+					h.fail(err)
+					return
+				}
+				psub = next
+				continue
+			}
+			if h.onViewers(m, logger) && flushC == nil {
+				flush = time.NewTimer(h.srv.cfg.PresenceWindow)
+				flushC = flush.C
+			}
+		case <-flushC:
+			flushC = nil
+			h.flush()
+		case <-h.idle:
+			if linger == nil {
+				linger = time.NewTimer(h.srv.cfg.HubLinger)
+			} else {
+				linger.Reset(h.srv.cfg.HubLinger)
+			}
+			lingerC = linger.C
+		case <-lingerC:
+			lingerC = nil
+			if h.srv.hubs.retire(h, false) {
+				h.fail(errUnavailable)
+				return
+			}
+		case <-ctx.Done():
+			h.srv.hubs.retire(h, true)
+			h.fail(errUnavailable)
+			return
+		}
+	}
+}
+
+func (h *hub) subscribe(ctx context.Context, stream string, after int64) (*eventstore.Subscription, error) {
+	from := eventstore.Start()
+	if after >= 0 {
+		from = eventstore.After(uint64(after))
+	}
+	sub, err := h.srv.deps.Store.SubscribeToStream(ctx, stream, from, eventstore.SubscribeOptions{Buffer: hubBuffer})
+	if err != nil {
+		return nil, fmt.Errorf("hub %d: subscribe %s: %w", h.videoID, stream, err)
+	}
+	return sub, nil
+}
+
+// resume replaces a subscription that ended: one the store dropped for
+// lagging continues after the last revision applied; any other end is the
+// hub's end.
+func (h *hub) resume(ctx context.Context, sub *eventstore.Subscription, stream string, after int64) (*eventstore.Subscription, error) {
+	err := sub.Err()
+	if ctx.Err() != nil {
+		return nil, errUnavailable
+	}
+	if !errors.Is(err, eventstore.ErrSubscriberTooSlow) {
+		if err == nil {
+			err = errors.New("subscription ended")
+		}
+		return nil, fmt.Errorf("hub %d: %s: %w", h.videoID, stream, err)
+	}
+	h.srv.logger.Warn("hub subscription lagged; resuming", "video_id", h.videoID, "stream", stream, "after", after)
+	return h.subscribe(ctx, stream, after)
+}
+
+// onVideo folds one message of the video stream and delivers the event to
+// every session.
+func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if m.CaughtUp {
+		h.vCaught = true
+		h.maybeReady()
+		return
+	}
+	ev := m.Event
+	if int64(ev.Revision) <= h.rev {
+		return
+	}
+	h.rev = int64(ev.Revision)
+	event, payload, err := h.fold(ev)
+	if err != nil {
+		logger.Error("undecodable event skipped", "stream", ev.Stream, "revision", ev.Revision, "err", err)
+		return
+	}
+	for s := range h.sessions {
+		if h.rev <= s.lastRev { // already in what this session was given
+			continue
+		}
+		s.lastRev = h.rev
+		if payload != nil {
+			s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: event, payload: payload})
+		}
+	}
+}
+
+// fold applies ev to the annotations and returns what to push, if any.
+func (h *hub) fold(ev *eventstore.RecordedEvent) (event string, payload []byte, err error) {
+	switch ev.Type {
+	case domain.TypeAnnotationPosted:
+		var e domain.AnnotationPosted
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return "", nil, err
+		}
+		a := h.ann.Posted(h.videoID, ev.Revision, e, ev.RecordedAt)
+		return "new_annotation", annotationPayload(a), nil
+	case domain.TypeAnnotationEdited:
+		var e domain.AnnotationEdited
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return "", nil, err
+		}
+		if a := h.ann.Edited(e, ev.RecordedAt); a != nil {
+			return "annotation_updated", annotationPayload(a), nil
+		}
+	case domain.TypeAnnotationDeleted:
+		var e domain.AnnotationDeleted
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return "", nil, err
+		}
+		if a := h.ann.Deleted(e); a != nil {
+			b, _ := json.Marshal(map[string]int64{"id": a.ID})
+			return "annotation_deleted", b, nil
+		}
+	}
+	return "", nil, nil
+}
+
+// onViewers folds one message of the viewers stream and reports whether a
+// presence_diff is due.
+func (h *hub) onViewers(m eventstore.Message, logger *slog.Logger) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if m.CaughtUp {
+		h.pCaught = true
+		h.maybeReady()
+		return false
+	}
+	changed, err := h.pres.apply(m.Event)
+	if err != nil {
+		logger.Error("undecodable event skipped", "stream", m.Event.Stream, "revision", m.Event.Revision, "err", err)
+	}
+	return changed && h.readyDone
+}
+
+func (h *hub) maybeReady() {
+	if h.readyDone || !h.vCaught || !h.pCaught {
+		return
+	}
+	h.pres.publishAll()
+	h.readyDone = true
+	close(h.ready)
+}
+
+// flush sends the presence changes of the last window to every session.
+func (h *hub) flush() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	payload := h.pres.diff()
+	if payload == nil {
+		return
+	}
+	for s := range h.sessions {
+		s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_diff", payload: payload})
+	}
+}
+
+// join registers s once the hub is ready. Under the lock, it enqueues the
+// join reply (ref) with every live annotation after lastSeen, then the
+// presence_state, so that nothing for s can precede them and everything
+// after the reply's state follows.
+func (h *hub) join(ctx context.Context, s *session, ref string, lastSeen int64) error {
+	select {
+	case <-h.ready:
+	case <-ctx.Done():
+		return errUnavailable
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failed != nil {
+		return errUnavailable
+	}
+	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: joinReply(h.ann.LiveAfter(lastSeen))})
+	s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()})
+	s.lastRev = h.rev
+	h.sessions[s] = struct{}{}
+	return nil
+}
+
+// remove unregisters s: once it returns, nothing more is sent to s.
+func (h *hub) remove(s *session) {
+	h.mu.Lock()
+	delete(h.sessions, s)
+	h.mu.Unlock()
+}
+
+// fail ends the hub: its sessions get phx_error (their clients rejoin,
+// with a new hub) and later joins are refused.
+func (h *hub) fail(err error) {
+	if !errors.Is(err, errUnavailable) {
+		h.srv.logger.Error("video hub failed", "video_id", h.videoID, "err", err)
+	}
+	h.srv.hubs.retire(h, true)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failed == nil {
+		h.failed = err
+	}
+	for s := range h.sessions {
+		s.gone.Store(true)
+		s.c.send(outMsg{joinRef: s.joinRef, ref: s.joinRef, topic: h.topic, event: "phx_error", payload: errorPayload(errUnavailable.reason)})
+	}
+	clear(h.sessions)
+	if !h.readyDone {
+		h.readyDone = true
+		close(h.ready)
+	}
+}

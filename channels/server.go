@@ -1,0 +1,331 @@
+package channels
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/videologue/videologue/eventstore"
+)
+
+// Store is what the channels need of the log.
+type Store interface {
+	// Append records viewers joining and leaving and the node's life.
+	Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error)
+	// SubscribeToStream feeds the hubs.
+	SubscribeToStream(ctx context.Context, stream string, from eventstore.From, opts eventstore.SubscribeOptions) (*eventstore.Subscription, error)
+	// ReadAll finds the viewings a dead node left open.
+	ReadAll(ctx context.Context, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error)
+}
+
+// Tokens verifies the signed token a client connects with.
+type Tokens interface {
+	// Verify returns the user id the token names, or an error when it is
+	// forged, malformed or expired.
+	Verify(token string) (int64, error)
+}
+
+// Users names the users who connect.
+type Users interface {
+	Username(ctx context.Context, userID int64) (string, error)
+}
+
+// Videos tells which videos have a channel.
+type Videos interface {
+	Exists(ctx context.Context, videoID int64) (bool, error)
+}
+
+// Annotations runs the commands that the video channel's pushes carry.
+// Each returns once its event is durable; rule violations are
+// *domain.ValidationError or the domain sentinels.
+type Annotations interface {
+	Post(ctx context.Context, videoID, userID int64, username, body string, at int64, meta eventstore.Metadata) (int64, error)
+	Edit(ctx context.Context, videoID, id, userID int64, body string, meta eventstore.Metadata) error
+	Delete(ctx context.Context, videoID, id, userID int64, meta eventstore.Metadata) error
+}
+
+// Deps are the services the socket stands on. All are required.
+type Deps struct {
+	Store       Store
+	Tokens      Tokens
+	Users       Users
+	Videos      Videos
+	Annotations Annotations
+}
+
+// Config tunes the socket. The zero value is usable.
+type Config struct {
+	// Node is the id of this process run, recorded with every viewer
+	// (see Node.ID). Default "local".
+	Node string
+	// AllowedOrigins are the hosts ("example.com", "localhost:4000") a
+	// browser may connect from. Empty: only the host the request was
+	// sent to. Requests without an Origin header are always let in.
+	AllowedOrigins []string
+	// MaxFrameBytes bounds an inbound frame (default 32 KiB); a frame four
+	// times larger closes the socket.
+	MaxFrameBytes int
+	// QueueSize is how many frames may wait for a slow client before it is
+	// disconnected (default 256).
+	QueueSize int
+	// PushRate and PushBurst are the token bucket of every user's pushes,
+	// across their connections (default 10 per second, burst 30).
+	PushRate  float64
+	PushBurst int
+	// FloodStrikes is how many refused pushes in a row disconnect a
+	// connection (default 30).
+	FloodStrikes int
+	// MaxTopics bounds the channels joined on one connection (default 32).
+	MaxTopics int
+	// IdleTimeout closes a socket that sends nothing, not even a heartbeat,
+	// for that long (default 75 s: two missed 30 s heartbeats).
+	IdleTimeout time.Duration
+	// WriteTimeout bounds one write to a client (default 10 s).
+	WriteTimeout time.Duration
+	// JoinTimeout bounds a join waiting for its video's hub to load
+	// (default 10 s).
+	JoinTimeout time.Duration
+	// PresenceWindow is how long presence changes are gathered into one
+	// presence_diff (default 50 ms).
+	PresenceWindow time.Duration
+	// HubLinger keeps a video's hub loaded this long after its last viewer
+	// left, so that a rejoin does not reload it (default 10 s).
+	HubLinger time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.Node == "" {
+		c.Node = "local"
+	}
+	def(&c.MaxFrameBytes, 32<<10)
+	def(&c.QueueSize, 256)
+	def(&c.PushBurst, 30)
+	def(&c.FloodStrikes, 30)
+	def(&c.MaxTopics, 32)
+	if c.PushRate <= 0 {
+		c.PushRate = 10
+	}
+	defDur(&c.IdleTimeout, 75*time.Second)
+	defDur(&c.WriteTimeout, 10*time.Second)
+	defDur(&c.JoinTimeout, 10*time.Second)
+	defDur(&c.PresenceWindow, 50*time.Millisecond)
+	defDur(&c.HubLinger, 10*time.Second)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Server is the socket endpoint. Serve it at /socket/websocket.
+type Server struct {
+	cfg      Config
+	deps     Deps
+	logger   *slog.Logger
+	upgrader websocket.Upgrader
+	hubs     *hubs
+	limits   *limiters
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	closing  bool
+	connsWG  sync.WaitGroup
+	shutdown chan struct{} // closed when Shutdown starts
+}
+
+// New returns a socket server.
+func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg: cfg, deps: deps, logger: logger,
+		conns:    make(map[*conn]struct{}),
+		shutdown: make(chan struct{}),
+		limits:   newLimiters(cfg.PushRate, cfg.PushBurst),
+	}
+	s.hubs = newHubs(s)
+	s.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  2048,
+		WriteBufferPool:  &sync.Pool{},
+		Subprotocols:     []string{"phoenix"},
+		CheckOrigin:      func(*http.Request) bool { return true }, // checked before, in ServeHTTP
+	}
+	return s
+}
+
+// authTokenPrefix marks the subprotocol that carries a token.
+const authTokenPrefix = "base64url.bearer.phx."
+
+// ServeHTTP authenticates a socket request and then serves the socket
+// until it closes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if vsn := r.URL.Query().Get("vsn"); vsn != "" && !strings.HasPrefix(vsn, "2.") {
+		http.Error(w, "unsupported protocol version: this server speaks vsn=2.0.0", http.StatusBadRequest)
+		return
+	}
+	if !s.originAllowed(r) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	token := requestToken(r)
+	if token == "" {
+		http.Error(w, "missing token", http.StatusForbidden)
+		return
+	}
+	userID, err := s.deps.Tokens.Verify(token)
+	if err != nil {
+		http.Error(w, "invalid or expired token", http.StatusForbidden)
+		return
+	}
+	username, err := s.deps.Users.Username(r.Context(), userID)
+	if err != nil {
+		s.logger.Warn("socket token for unknown user", "user_id", userID, "err", err)
+		http.Error(w, "invalid or expired token", http.StatusForbidden)
+		return
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.connsWG.Add(1)
+	s.mu.Unlock()
+	defer s.connsWG.Done()
+
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	c := newConn(s, ws, r, identity{id: userID, username: username})
+	if !s.track(c) {
+		c.shut(websocket.CloseGoingAway, "server shutting down", false)
+	}
+	c.serve(r.Context())
+	s.untrack(c)
+}
+
+// requestToken finds the token in the query or in the subprotocols.
+func requestToken(r *http.Request) string {
+	if t := r.URL.Query().Get("token"); t != "" {
+		return t
+	}
+	for _, p := range websocket.Subprotocols(r) {
+		enc, ok := strings.CutPrefix(p, authTokenPrefix)
+		if !ok {
+			continue
+		}
+		// The JS client uses btoa without padding; accept either alphabet.
+		enc = strings.TrimRight(enc, "=")
+		for _, e := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
+			if b, err := e.DecodeString(enc); err == nil {
+				return string(b)
+			}
+		}
+	}
+	return ""
+}
+
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if len(s.cfg.AllowedOrigins) == 0 {
+		return strings.EqualFold(u.Host, r.Host)
+	}
+	host := u.Hostname()
+	for _, allowed := range s.cfg.AllowedOrigins {
+		// An allowed host without a port admits every port of it.
+		if strings.EqualFold(allowed, u.Host) || (!strings.Contains(allowed, ":") && strings.EqualFold(allowed, host)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Connections is the number of open sockets.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Shutdown refuses new sockets, closes every open one with 1001 ("going
+// away") so that clients reconnect, waits until each has recorded its
+// viewers leaving, then stops the hubs. It returns ctx's error if that
+// takes longer than ctx allows (the hubs are stopped regardless).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return errors.New("channels: already shut down")
+	}
+	s.closing = true
+	close(s.shutdown)
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.shut(websocket.CloseGoingAway, "server shutting down", false)
+	}
+	done := make(chan struct{})
+	go func() { s.connsWG.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		for _, c := range conns { // stop waiting politely
+			c.shut(websocket.CloseGoingAway, "server shutting down", true)
+		}
+		<-done
+	}
+	s.hubs.close()
+	return err
+}

@@ -1,0 +1,264 @@
+package channels
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/videologue/videologue/domain"
+)
+
+// session is one join of a video channel on a connection.
+type session struct {
+	c           *conn
+	hub         *hub
+	topic       string
+	joinRef     string
+	videoID     int64
+	presenceRef string
+	device      string
+
+	lastRev int64       // last video revision delivered; guarded by hub.mu
+	gone    atomic.Bool // the hub failed and dropped the session
+
+	// Owned by the connection's reader.
+	tracked bool // its ViewerJoined is in the log
+	ended   bool
+}
+
+// parseVideoTopic reads "videos:<id>".
+func parseVideoTopic(topic string) (int64, bool) {
+	rest, ok := strings.CutPrefix(topic, "videos:")
+	if !ok {
+		return 0, false
+	}
+	return parseID(rest)
+}
+
+// joinParams are what a client may say when it joins.
+type joinParams struct {
+	lastSeen int64
+	device   string
+}
+
+func parseJoinParams(payload json.RawMessage) (joinParams, error) {
+	var raw struct {
+		LastSeen json.RawMessage `json:"last_seen_id"`
+		Device   json.RawMessage `json:"device"`
+	}
+	if err := json.Unmarshal(payload, &raw); err != nil {
+		return joinParams{}, refuse("join params must be an object")
+	}
+	var p joinParams
+	if len(raw.LastSeen) > 0 && string(raw.LastSeen) != "null" {
+		n, ok := nonNegInt(raw.LastSeen)
+		if !ok {
+			return joinParams{}, refuse("last_seen_id must be an integer of 0 or more")
+		}
+		p.lastSeen = n
+	}
+	if len(raw.Device) > 0 && string(raw.Device) != "null" {
+		var d string
+		if json.Unmarshal(raw.Device, &d) != nil {
+			return joinParams{}, refuse("device must be a string")
+		}
+		p.device = shortText(d, 40)
+	}
+	return p, nil
+}
+
+// nonNegInt reads a JSON integer of 0 or more that fits an int64: not a
+// string, not a fraction (1.0 included), not an exponent.
+func nonNegInt(raw json.RawMessage) (int64, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.ContainsAny(raw, ".eE") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// shortText trims s to at most n runes of printable text.
+func shortText(s string, n int) string {
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s))
+	if utf8.RuneCountInString(s) > n {
+		s = string([]rune(s)[:n])
+	}
+	return s
+}
+
+// deviceFromUserAgent names a device class for presence when the client
+// did not name one.
+func deviceFromUserAgent(ua string) string {
+	switch {
+	case ua == "":
+		return "unknown"
+	case strings.Contains(ua, "iPad") || strings.Contains(ua, "Tablet"):
+		return "tablet"
+	case strings.Contains(ua, "Mobi") || strings.Contains(ua, "Android") || strings.Contains(ua, "iPhone"):
+		return "mobile"
+	case strings.HasPrefix(ua, "Mozilla/"):
+		return "desktop"
+	default:
+		return "app"
+	}
+}
+
+// handleIn runs a client push on the channel and replies to it.
+func (s *session) handleIn(ctx context.Context, f *inbound) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	switch f.event {
+	case "new_annotation":
+		id, err := s.post(ctx, f.payload)
+		if err != nil {
+			s.c.replyErr(f, err)
+			return
+		}
+		s.c.reply(f, replyOK([]byte(`{"id":`+strconv.FormatInt(id, 10)+`}`)))
+	case "edit_annotation":
+		if err := s.edit(ctx, f.payload); err != nil {
+			s.c.replyErr(f, err)
+			return
+		}
+		s.c.reply(f, okEmpty)
+	case "delete_annotation":
+		if err := s.delete(ctx, f.payload); err != nil {
+			s.c.replyErr(f, err)
+			return
+		}
+		s.c.reply(f, okEmpty)
+	default:
+		s.c.replyErr(f, errUnknownEvent)
+	}
+}
+
+func (s *session) post(ctx context.Context, payload json.RawMessage) (int64, error) {
+	var p struct { // only these two fields are taken
+		Body json.RawMessage `json:"body"`
+		At   json.RawMessage `json:"at"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return 0, refuse("payload must be an object")
+	}
+	body, err := bodyField(p.Body)
+	if err != nil {
+		return 0, err
+	}
+	at, ok := nonNegInt(p.At)
+	if !ok || domain.ValidateAt(at) != nil {
+		return 0, refuse("at must be an integer from 0 to %d (milliseconds into the video)", int64(domain.MaxAt))
+	}
+	return s.c.srv.deps.Annotations.Post(ctx, s.videoID, s.c.user.id, s.c.user.username, body, at, s.c.meta())
+}
+
+func (s *session) edit(ctx context.Context, payload json.RawMessage) error {
+	var p struct {
+		ID   json.RawMessage `json:"id"`
+		Body json.RawMessage `json:"body"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return refuse("payload must be an object")
+	}
+	id, err := idField(p.ID)
+	if err != nil {
+		return err
+	}
+	body, err := bodyField(p.Body)
+	if err != nil {
+		return err
+	}
+	return s.c.srv.deps.Annotations.Edit(ctx, s.videoID, id, s.c.user.id, body, s.c.meta())
+}
+
+func (s *session) delete(ctx context.Context, payload json.RawMessage) error {
+	var p struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return refuse("payload must be an object")
+	}
+	id, err := idField(p.ID)
+	if err != nil {
+		return err
+	}
+	return s.c.srv.deps.Annotations.Delete(ctx, s.videoID, id, s.c.user.id, s.c.meta())
+}
+
+func bodyField(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", refuse("body must be a string of 1 to %d characters", domain.MaxBodyLen)
+	}
+	var body string
+	if err := json.Unmarshal(raw, &body); err != nil {
+		return "", refuse("body must be a string of 1 to %d characters", domain.MaxBodyLen)
+	}
+	return body, nil
+}
+
+func idField(raw json.RawMessage) (int64, error) {
+	id, ok := nonNegInt(raw)
+	if !ok || id == 0 {
+		return 0, refuse("id must be the integer id of an annotation")
+	}
+	return id, nil
+}
+
+// annotationJSON is an annotation as clients receive it.
+type annotationJSON struct {
+	ID         int64    `json:"id"`
+	Body       string   `json:"body"`
+	At         int64    `json:"at"`
+	User       userJSON `json:"user"`
+	InsertedAt string   `json:"inserted_at"`
+	EditedAt   string   `json:"edited_at,omitempty"`
+}
+
+type userJSON struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+}
+
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func toJSON(a *domain.Annotation) annotationJSON {
+	j := annotationJSON{
+		ID: a.ID, Body: a.Body, At: a.At,
+		User:       userJSON{ID: a.UserID, Username: a.Username},
+		InsertedAt: a.InsertedAt.UTC().Format(timeFormat),
+	}
+	if !a.EditedAt.IsZero() {
+		j.EditedAt = a.EditedAt.UTC().Format(timeFormat)
+	}
+	return j
+}
+
+func annotationPayload(a *domain.Annotation) []byte {
+	b, _ := json.Marshal(toJSON(a))
+	return b
+}
+
+// joinReply is the ok reply of a join: {"annotations": [...]}.
+func joinReply(list []domain.Annotation) []byte {
+	out := make([]annotationJSON, len(list))
+	for i := range list {
+		out[i] = toJSON(&list[i])
+	}
+	b, _ := json.Marshal(struct {
+		Annotations []annotationJSON `json:"annotations"`
+	}{out})
+	return replyOK(b)
+}
+
+func formatID(id int64) string { return strconv.FormatInt(id, 10) }

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/videologue/videologue/accounts"
+	"github.com/videologue/videologue/annotations"
+	"github.com/videologue/videologue/auth"
+	"github.com/videologue/videologue/catalog"
+	"github.com/videologue/videologue/channels"
+	"github.com/videologue/videologue/eventstore/pebble"
+	"github.com/videologue/videologue/web"
+)
+
+func serveCommand() command {
+	return command{name: "serve", summary: "run the server (HTTP, JSON API, socket) on the embedded log", run: runServe}
+}
+
+// devSecret signs tokens in development only: --env prod refuses it.
+const devSecret = "videologue-development-secret-do-not-use-in-production"
+
+// ServeConfig is what serve is told on its command line.
+type ServeConfig struct {
+	Addr    string
+	Data    string
+	Secret  string
+	Env     string // "dev" or "prod"
+	Origins []string
+	Node    string
+}
+
+func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
+	var c ServeConfig
+	var origins string
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:4000", "address to listen on")
+	fs.StringVar(&c.Data, "data", "./data", "directory of the embedded event log")
+	fs.StringVar(&c.Secret, "secret", os.Getenv("VIDEOLOGUE_SECRET"), "secret that signs tokens (default $VIDEOLOGUE_SECRET; required with --env prod)")
+	fs.StringVar(&c.Env, "env", "dev", "dev or prod")
+	fs.StringVar(&origins, "origin", "", "comma-separated hosts browsers may open sockets from (default: the host of the request)")
+	fs.StringVar(&c.Node, "node", "", "stable name of this server among several (default: the host name)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.Origins = append(c.Origins, o)
+		}
+	}
+	switch c.Env {
+	case "dev":
+		if c.Secret == "" {
+			c.Secret = devSecret
+		}
+	case "prod":
+		if c.Secret == "" || c.Secret == devSecret {
+			return c, errors.New("refusing to start: --env prod needs a secret of your own in --secret or VIDEOLOGUE_SECRET")
+		}
+		if len(c.Secret) < 32 {
+			return c, errors.New("refusing to start: with --env prod the secret must be at least 32 characters")
+		}
+	default:
+		return c, fmt.Errorf("--env must be dev or prod, not %q", c.Env)
+	}
+	return c, nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseServe(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	if cfg.Secret == devSecret {
+		logger.Warn("using the development secret: tokens and cookies are forgeable; set --secret or VIDEOLOGUE_SECRET")
+	}
+	m := NewMain(cfg, logger)
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case <-m.Served():
+		logger.Error("server failed", "err", m.ServeErr())
+	}
+	return m.Close()
+}
+
+// Main is the running server: everything serve wires together, opened in
+// Run and closed in Close, in the right order.
+type Main struct {
+	Config ServeConfig
+	Logger *slog.Logger
+
+	Store    *pebble.Store
+	Accounts *accounts.Service
+	Catalog  *catalog.Service
+	Node     *channels.Node
+	Socket   *channels.Server
+	HTTP     *http.Server
+
+	listener net.Listener
+	served   chan struct{} // closed when the HTTP server stops serving
+	serveErr error         // why; valid once served is closed
+}
+
+// NewMain returns a Main for cfg; nothing is opened yet.
+func NewMain(cfg ServeConfig, logger *slog.Logger) *Main {
+	return &Main{Config: cfg, Logger: logger, served: make(chan struct{})}
+}
+
+// Run opens the log, builds the read models, records this node, and
+// starts serving. It returns once the server listens.
+func (m *Main) Run(ctx context.Context) error {
+	var err error
+	if m.Store, err = pebble.Open(m.Config.Data, pebble.Config{}, m.Logger); err != nil {
+		return err
+	}
+	tokens, err := auth.NewTokens(auth.TokenConfig{Secret: []byte(m.Config.Secret)})
+	if err != nil {
+		return err
+	}
+	m.Accounts = accounts.New(m.Store, accounts.Config{}, m.Logger)
+	if err := m.Accounts.Start(ctx); err != nil {
+		return err
+	}
+	m.Catalog = catalog.New(m.Store, m.Logger)
+	if err := m.Catalog.Start(ctx); err != nil {
+		return err
+	}
+	// The embedded log is locked to this process: any viewing still open
+	// in it is a ghost of an earlier run.
+	m.Node, err = channels.StartNode(ctx, m.Store, channels.NodeConfig{Name: m.Config.Node, Addr: m.Config.Addr, Exclusive: true}, m.Logger)
+	if err != nil {
+		return err
+	}
+	m.Socket = channels.New(channels.Config{Node: m.Node.ID(), AllowedOrigins: m.Config.Origins}, channels.Deps{
+		Store: m.Store, Tokens: tokens, Users: m.Accounts, Videos: m.Catalog,
+		Annotations: annotations.New(m.Store, m.Catalog),
+	}, m.Logger)
+	handler := web.New(web.Config{Secure: m.Config.Env == "prod", CookieSecret: []byte(m.Config.Secret)}, web.Deps{
+		Accounts: m.Accounts, Videos: m.Catalog, Tokens: tokens, Socket: m.Socket,
+	}, m.Logger)
+	m.HTTP = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return err
+	}
+	go func() {
+		m.serveErr = m.HTTP.Serve(m.listener)
+		close(m.served)
+	}()
+	m.Logger.Info("videologue serving", "addr", m.listener.Addr().String(), "data", m.Config.Data, "node", m.Node.ID(), "env", m.Config.Env)
+	return nil
+}
+
+// Addr is where the server listens.
+func (m *Main) Addr() string { return m.listener.Addr().String() }
+
+// Served is closed when the HTTP server stops serving, on its own or by
+// Close; ServeErr then says why.
+func (m *Main) Served() <-chan struct{} { return m.served }
+
+// ServeErr is the HTTP server's error once Served is closed.
+func (m *Main) ServeErr() error { return m.serveErr }
+
+// Close shuts down gracefully: stop accepting, close the sockets with
+// "going away" once their viewers' departures are recorded, stop the
+// hubs, record the node's stop, stop the read models, and close the log
+// after its pending appends.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var errs []error
+	if m.listener != nil {
+		if err := m.HTTP.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		<-m.served
+		if err := m.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+	}
+	if m.Socket != nil {
+		if err := m.Socket.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("sockets: %w", err))
+		}
+	}
+	if m.Node != nil {
+		if err := m.Node.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if m.Accounts != nil {
+		m.Accounts.Close()
+	}
+	if m.Catalog != nil {
+		m.Catalog.Close()
+	}
+	if m.Store != nil {
+		if err := m.Store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/eventstore/pebble"
+)
+
+func TestParseServe(t *testing.T) {
+	t.Setenv("VIDEOLOGUE_SECRET", "")
+	var stderr bytes.Buffer
+	c, err := parseServe(nil, &stderr)
+	if err != nil || c.Addr != "127.0.0.1:4000" || c.Data != "./data" || c.Secret != devSecret || c.Env != "dev" {
+		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+	if _, err := parseServe([]string{"--env", "prod"}, &stderr); err == nil || !strings.Contains(err.Error(), "secret") {
+		t.Fatalf("prod without secret: %v", err)
+	}
+	if _, err := parseServe([]string{"--env", "prod", "--secret", "short"}, &stderr); err == nil {
+		t.Fatal("prod with a short secret started")
+	}
+	t.Setenv("VIDEOLOGUE_SECRET", strings.Repeat("s", 40))
+	c, err = parseServe([]string{"--env", "prod", "--origin", "a.example, b.example:8443"}, &stderr)
+	if err != nil || len(c.Origins) != 2 || c.Origins[1] != "b.example:8443" {
+		t.Fatalf("prod with env secret: %+v, %v", c, err)
+	}
+	if _, err := parseServe([]string{"--env", "staging"}, &stderr); err == nil {
+		t.Fatal("unknown env accepted")
+	}
+}
+
+func TestRunDispatch(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(t.Context(), []string{"nope"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "unknown command") {
+		t.Fatalf("unknown command: %d %q", code, errOut.String())
+	}
+	if code := run(t.Context(), nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "serve") {
+		t.Fatalf("no command: %d", code)
+	}
+}
+
+// The whole server, as serve runs it: a socket client is told to go away
+// on shutdown, its viewing is closed in the log, and the node's stop is
+// recorded.
+func TestMainGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	m := NewMain(ServeConfig{Addr: "127.0.0.1:0", Data: dir, Secret: devSecret, Env: "dev", Node: "t"}, slog.New(slog.DiscardHandler))
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			_ = m.Close()
+		}
+	})
+	base := "http://" + m.Addr()
+	post := func(path, token string, body any) map[string]any {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode >= 300 {
+			t.Fatalf("POST %s: %d %v", path, resp.StatusCode, out)
+		}
+		return out
+	}
+	creds := map[string]string{"username": "shut", "password": "password-123"}
+	post("/api/users", "", creds)
+	token := post("/api/sessions", "", creds)["token"].(string)
+	post("/api/videos", token, map[string]string{"title": "t", "url": "https://example.com/v"})
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+m.Addr()+"/socket/websocket?token="+token+"&vsn=2.0.0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`["1","1","videos:1","phx_join",{}]`))
+	if _, msg, err := ws.ReadMessage(); err != nil || !strings.Contains(string(msg), `"status":"ok"`) {
+		t.Fatalf("join: %s %v", msg, err)
+	}
+	// The reader records the viewing before it reads again, so the
+	// shutdown below finds it recorded.
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closed = true
+	var ce *websocket.CloseError
+	for {
+		if _, _, err = ws.ReadMessage(); err != nil {
+			break
+		}
+	}
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+		t.Fatalf("socket ended with %v, want close 1001", err)
+	}
+	st, err := pebble.Open(dir, pebble.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.WithoutCancel(t.Context())
+	viewers, _ := st.ReadStream(ctx, domain.ViewersStream(1), eventstore.Forwards, 0, 10)
+	nodes, _ := st.ReadStream(ctx, domain.NodesStream, eventstore.Forwards, 0, 10)
+	if len(viewers) != 2 || viewers[1].Type != domain.TypeViewerLeft {
+		t.Fatalf("viewers stream: %d events", len(viewers))
+	}
+	if len(nodes) != 2 || nodes[0].Type != domain.TypeNodeStarted || nodes[1].Type != domain.TypeNodeStopped {
+		t.Fatalf("nodes stream: %d events", len(nodes))
+	}
+}

@@ -1,0 +1,187 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/videologue/videologue/accounts"
+	"github.com/videologue/videologue/catalog"
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+)
+
+// mountAPI mounts the JSON API under /api.
+func (s *Server) mountAPI(r chi.Router) {
+	r.Post("/users", s.handleRegister)
+	r.Post("/sessions", s.handleSignIn)
+	r.Get("/videos", s.handleListVideos)
+	r.Post("/videos", s.handleAddVideo)
+	r.Get("/videos/{id}", s.handleGetVideo)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.logger, domain.ErrNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.logger, &requestError{http.StatusMethodNotAllowed, "method not allowed"})
+	})
+}
+
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type userJSON struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+}
+
+type videoJSON struct {
+	ID     int64  `json:"id"`
+	Title  string `json:"title"`
+	URL    string `json:"url"`
+	Slug   string `json:"slug"`
+	UserID int64  `json:"user_id"`
+}
+
+func toUserJSON(u accounts.User) userJSON { return userJSON{ID: u.ID, Username: u.Username} }
+
+func toVideoJSON(v catalog.Video) videoJSON {
+	return videoJSON{ID: v.ID, Title: v.Title, URL: v.URL, Slug: v.Slug, UserID: v.UserID}
+}
+
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	if !s.auth.allow(r, time.Now()) {
+		writeError(w, r, s.logger, errRateLimited)
+		return
+	}
+	var c credentials
+	if err := s.decode(w, r, &c); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	u, err := s.deps.Accounts.Register(r.Context(), c.Username, c.Password, requestMeta(r, 0))
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"user": toUserJSON(u)})
+}
+
+func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	if !s.auth.allow(r, time.Now()) {
+		writeError(w, r, s.logger, errRateLimited)
+		return
+	}
+	var c credentials
+	if err := s.decode(w, r, &c); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	u, err := s.deps.Accounts.Authenticate(r.Context(), c.Username, c.Password)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": s.deps.Tokens.Sign(u.ID), "user": toUserJSON(u)})
+}
+
+func (s *Server) handleAddVideo(w http.ResponseWriter, r *http.Request) {
+	u, err := s.bearer(r)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	var in struct {
+		Title string `json:"title"`
+		URL   string `json:"url"`
+	}
+	if err := s.decode(w, r, &in); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	v, err := s.deps.Videos.Add(r.Context(), u.ID, in.Title, in.URL, requestMeta(r, u.ID))
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toVideoJSON(v))
+}
+
+func (s *Server) handleListVideos(w http.ResponseWriter, r *http.Request) {
+	list := s.deps.Videos.List(r.Context())
+	out := make([]videoJSON, len(list))
+	for i, v := range list {
+		out[i] = toVideoJSON(v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"videos": out})
+}
+
+func (s *Server) handleGetVideo(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, r, s.logger, domain.ErrNotFound)
+		return
+	}
+	v, err := s.deps.Videos.Get(r.Context(), id)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toVideoJSON(v))
+}
+
+// bearer authenticates the request's Authorization: Bearer token.
+func (s *Server) bearer(r *http.Request) (accounts.User, error) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return accounts.User{}, errUnauthorized
+	}
+	id, err := s.deps.Tokens.Verify(strings.TrimSpace(token))
+	if err != nil {
+		return accounts.User{}, errUnauthorized
+	}
+	u, err := s.deps.Accounts.Get(r.Context(), id)
+	if errors.Is(err, domain.ErrNotFound) {
+		return accounts.User{}, errUnauthorized
+	}
+	return u, err
+}
+
+// decode reads a JSON object body of at most MaxBodyBytes into v.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errUnsupported
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return &requestError{http.StatusRequestEntityTooLarge, "request body too large: at most " + strconv.FormatInt(tooLarge.Limit, 10) + " bytes"}
+		}
+		return &requestError{http.StatusBadRequest, "malformed JSON body: expected an object"}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &requestError{http.StatusBadRequest, "malformed JSON body: one object expected"}
+	}
+	return nil
+}
+
+// requestMeta is what the log records of who made a request and from where.
+func requestMeta(r *http.Request, userID int64) eventstore.Metadata {
+	m := eventstore.Metadata{CorrelationID: eventstore.NewID(), ClientAddr: r.RemoteAddr}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		m.ClientAddr = host
+	}
+	if userID > 0 {
+		m.UserID = strconv.FormatInt(userID, 10)
+	}
+	return m
+}

@@ -1,0 +1,65 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/videologue/videologue/domain"
+)
+
+// requestError is a request refused at the edge, with a message for the
+// client.
+type requestError struct {
+	status int
+	msg    string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+var (
+	errUnauthorized = &requestError{http.StatusUnauthorized, "sign in first: send Authorization: Bearer <token>"}
+	errRateLimited  = &requestError{http.StatusTooManyRequests, "too many attempts, try again in a moment"}
+	errUnsupported  = &requestError{http.StatusUnsupportedMediaType, "send a JSON body with Content-Type: application/json"}
+	errPanic        = errors.New("handler panicked")
+)
+
+// writeError is the one place where an error becomes an HTTP status and a
+// JSON body {"error": "..."}. What is not a known refusal is logged and
+// answered 500 "internal error".
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	status, msg, field := http.StatusInternalServerError, "internal error", ""
+	var re *requestError
+	var ve *domain.ValidationError
+	switch {
+	case errors.As(err, &re):
+		status, msg = re.status, re.msg
+	case errors.As(err, &ve):
+		status, msg, field = http.StatusUnprocessableEntity, ve.Field+" "+ve.Message, ve.Field
+	case errors.Is(err, domain.ErrUsernameTaken):
+		status, msg, field = http.StatusConflict, "username already taken", "username"
+	case errors.Is(err, domain.ErrBadCredentials):
+		status, msg = http.StatusUnauthorized, "wrong username or password"
+	case errors.Is(err, domain.ErrForbidden):
+		status, msg = http.StatusForbidden, "forbidden"
+	case errors.Is(err, domain.ErrNotFound):
+		status, msg = http.StatusNotFound, "not found"
+	case errors.Is(err, domain.ErrConflict):
+		status, msg = http.StatusConflict, "conflicting change, try again"
+	default:
+		logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	body := map[string]string{"error": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,189 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+)
+
+// site is the server-rendered part of Videologue: accounts, the video
+// catalog and the watch page, for browsers, with cookie sessions.
+type site struct {
+	users    Accounts
+	videos   Videos
+	tokens   Tokens
+	sessions *sessions
+	csrf     *csrfGuard
+	view     *renderer
+	logger   *slog.Logger
+	now      func() time.Time
+	// allowAuth rate-limits password checks per client; nil allows all.
+	allowAuth func(*http.Request) bool
+}
+
+// newSite builds the pages. secret signs cookies and CSRF tokens (with a
+// key derived for each); secure marks cookies Secure even on plain HTTP,
+// for a server behind a TLS-terminating proxy.
+func newSite(secret []byte, secure bool, users Accounts, videos Videos, tokens Tokens, logger *slog.Logger) *site {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	view, err := newRenderer(logger)
+	if err != nil { // the templates are embedded: a parse error is a build defect
+		panic(err)
+	}
+	s := &site{users: users, videos: videos, tokens: tokens, view: view, logger: logger, now: time.Now}
+	s.sessions = newSessions(secret, secure)
+	s.csrf = newCSRFGuard(secret, s.sessions, s.forbidden)
+	return s
+}
+
+// pageMiddleware is what every page goes through: security headers, the
+// session, CSRF protection.
+func (s *site) pageMiddleware(next http.Handler) http.Handler {
+	return secureHeaders(s.sessions.secure)(s.sessions.load(s.csrf.protect(next)))
+}
+
+// routes mounts the pages on r.
+func (s *site) routes(r chi.Router) {
+	r.With(secureHeaders(s.sessions.secure)).Handle("/static/*", http.StripPrefix("/static/", s.view.staticHandler()))
+	r.Group(func(r chi.Router) {
+		r.Use(s.pageMiddleware)
+		r.Get("/", s.home)
+		r.Get("/register", s.registerForm)
+		r.Post("/register", s.register)
+		r.Get("/signin", s.signInForm)
+		r.Post("/signin", s.signIn)
+		r.Post("/signout", s.signOut)
+		r.Get("/session/socket-token", s.socketToken)
+		r.Get("/videos", s.listVideos)
+		r.Get("/videos/new", s.newVideo)
+		r.Post("/videos", s.addVideo)
+		r.Get("/watch/{ref}", s.watch)
+	})
+}
+
+// currentUser is the signed-in user, or nil. A session naming a user the
+// log does not know (a wiped data directory) counts as signed out.
+func (s *site) currentUser(r *http.Request) *viewUser {
+	sess := sessionFrom(r.Context())
+	if sess.UserID == 0 {
+		return nil
+	}
+	u, err := s.users.Get(r.Context(), sess.UserID)
+	if err != nil {
+		return nil
+	}
+	return &viewUser{ID: u.ID, Username: u.Username}
+}
+
+// page starts a page for r: who is signed in, the CSRF token, the flash.
+func (s *site) page(w http.ResponseWriter, r *http.Request, title, nav string, data any) page {
+	return page{Title: title, Nav: nav, User: s.currentUser(r), CSRF: csrfToken(r.Context()), Flash: s.takeFlash(w, r), Data: data}
+}
+
+// requireUser returns the signed-in user, or sends the browser to sign in
+// and back, and returns nil.
+func (s *site) requireUser(w http.ResponseWriter, r *http.Request) *viewUser {
+	if u := s.currentUser(r); u != nil {
+		return u
+	}
+	http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+	return nil
+}
+
+// errorPage is what the error template shows.
+type errorPage struct {
+	Status           int
+	Heading, Message string
+	Back, BackLabel  string
+}
+
+func (s *site) fail(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
+	p := s.page(w, r, heading, "error", errorPage{Status: status, Heading: heading, Message: message, Back: "/", BackLabel: "Go to the home page"})
+	s.view.render(w, status, "error", p)
+}
+
+// forbidden answers a form without a valid CSRF token.
+func (s *site) forbidden(w http.ResponseWriter, r *http.Request) {
+	p := page{Title: "Form expired", Nav: "error", User: s.currentUser(r), Data: errorPage{
+		Status:    http.StatusForbidden,
+		Heading:   "This form has expired",
+		Message:   "For your security, forms only work from a page Videologue just sent you. Go back, reload the page, and try again.",
+		Back:      "/",
+		BackLabel: "Go to the home page",
+	}}
+	s.view.render(w, http.StatusForbidden, "error", p)
+}
+
+func (s *site) notFound(w http.ResponseWriter, r *http.Request) {
+	s.fail(w, r, http.StatusNotFound, "Not found", "There is nothing at this address. The video may have a different link.")
+}
+
+// internalError logs err and shows a page without its text.
+func (s *site) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	s.logger.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.fail(w, r, http.StatusInternalServerError, "Something went wrong", "That didn't work on our side. Please try again in a moment.")
+}
+
+// Flash messages travel as a short code in a cookie across one redirect;
+// the text is fixed here, so a cookie can never inject content.
+const flashCookie = "vl_flash"
+
+var flashes = map[string]string{
+	"welcome":     "Welcome to Videologue! Add a video or open one to start annotating.",
+	"signed_in":   "You're signed in.",
+	"signed_out":  "You're signed out. See you soon.",
+	"video_added": "Video added. Play it and pin your first note.",
+}
+
+func (s *site) setFlash(w http.ResponseWriter, r *http.Request, code string) {
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: code, Path: "/", MaxAge: 60, HttpOnly: true,
+		Secure: s.sessions.secureFor(r), SameSite: http.SameSiteLaxMode})
+}
+
+func (s *site) takeFlash(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: s.sessions.secureFor(r), SameSite: http.SameSiteLaxMode})
+	return flashes[c.Value]
+}
+
+// localPath accepts only a path on this site as a place to return to, so
+// a crafted ?next= cannot send someone elsewhere after signing in.
+func localPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return ""
+	}
+	return next
+}
+
+// metadata records who caused an event and from where.
+func metadata(r *http.Request, userID int64) eventstore.Metadata {
+	m := eventstore.Metadata{ClientAddr: r.RemoteAddr, CorrelationID: eventstore.NewID()}
+	if userID != 0 {
+		m.UserID = strconv.FormatInt(userID, 10)
+	}
+	return m
+}
+
+// validationMessage returns the safe message of a rule a request broke.
+func validationMessage(err error) (field, message string, ok bool) {
+	var ve *domain.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Field, ve.Message, true
+	}
+	return "", "", false
+}

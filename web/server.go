@@ -1,0 +1,124 @@
+// Package web is Videologue's HTTP edge: one chi router that mounts the
+// socket (/socket/websocket), the JSON API (/api, used by tools, tests and
+// the load tool), the health check, and the HTML pages. Errors become HTTP
+// statuses in exactly one place (writeError); clients never see internal
+// error text.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/videologue/videologue/accounts"
+	"github.com/videologue/videologue/catalog"
+	"github.com/videologue/videologue/eventstore"
+)
+
+// Accounts is what the web needs of the users.
+type Accounts interface {
+	Register(ctx context.Context, username, password string, meta eventstore.Metadata) (accounts.User, error)
+	Authenticate(ctx context.Context, username, password string) (accounts.User, error)
+	Get(ctx context.Context, id int64) (accounts.User, error)
+}
+
+// Videos is what the web needs of the catalog.
+type Videos interface {
+	Add(ctx context.Context, userID int64, title, rawURL string, meta eventstore.Metadata) (catalog.Video, error)
+	Get(ctx context.Context, id int64) (catalog.Video, error)
+	List(ctx context.Context) []catalog.Video
+	ListByUser(ctx context.Context, userID int64) []catalog.Video
+}
+
+// Tokens signs the tokens that the API hands out and verifies the bearer
+// tokens it is given; the socket accepts the same tokens.
+type Tokens interface {
+	Sign(userID int64) string
+	Verify(token string) (int64, error)
+}
+
+// Deps are the services behind the routes.
+type Deps struct {
+	Accounts Accounts
+	Videos   Videos
+	Tokens   Tokens
+	// Socket serves /socket/websocket (a *channels.Server); nil leaves it
+	// unmounted.
+	Socket http.Handler
+}
+
+// Config tunes the edge. The zero value is usable.
+type Config struct {
+	// MaxBodyBytes bounds a JSON request body (default 64 KiB).
+	MaxBodyBytes int64
+	// AuthRate and AuthBurst limit registrations and sign-ins per client
+	// address (default 1 per second, burst 10): password guessing is slow.
+	AuthRate  float64
+	AuthBurst int
+	// Secure marks that the site is served over HTTPS (cookies, headers).
+	Secure bool
+	// CookieSecret signs the pages' session cookies and CSRF tokens (pass the server secret); empty: a random key per process.
+	CookieSecret []byte
+}
+
+// Server is the HTTP handler of the whole site.
+type Server struct {
+	cfg    Config
+	deps   Deps
+	logger *slog.Logger
+	router chi.Router
+	auth   *addrLimiter
+}
+
+// New builds the router.
+func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.AuthRate <= 0 {
+		cfg.AuthRate = 1
+	}
+	if cfg.AuthBurst <= 0 {
+		cfg.AuthBurst = 10
+	}
+	s := &Server{cfg: cfg, deps: deps, logger: logger, router: chi.NewRouter(), auth: newAddrLimiter(cfg.AuthRate, cfg.AuthBurst)}
+	r := s.router
+	r.Use(s.recoverer)
+	r.Get("/healthz", s.healthz)
+	if deps.Socket != nil {
+		r.Handle("/socket/websocket", deps.Socket)
+	}
+	r.Route("/api", s.mountAPI)
+	s.mountPages(r) // the HTML pages: pages*.go
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// recoverer turns a handler's panic into a 500 and a log line with the
+// stack, so that one bad request does not end the process.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger.Error("handler panicked", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				writeError(w, r, s.logger, errPanic)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

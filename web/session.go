@@ -1,0 +1,141 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	sessionCookie = "vl_session"
+	sessionTTL    = 14 * 24 * time.Hour
+)
+
+// session is a signed-in browser. The cookie carries it signed with a key
+// derived from the server secret: the server keeps no session table, so
+// sessions survive restarts and work across nodes. ID is random per
+// sign-in and binds the CSRF tokens of that session.
+type session struct {
+	UserID  int64
+	ID      string
+	Expires time.Time
+}
+
+// sessions signs and reads session cookies.
+type sessions struct {
+	key    []byte
+	secure bool // always mark cookies Secure (production behind TLS)
+	now    func() time.Time
+}
+
+func newSessions(secret []byte, secure bool) *sessions {
+	return &sessions{key: deriveKey(secret, "videologue/web/session.v1"), secure: secure, now: time.Now}
+}
+
+// deriveKey gives each use of the server secret its own key, so a value
+// signed for one purpose (a socket token, a CSRF token) is never valid as
+// another.
+func deriveKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+func randomID() string {
+	var b [18]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (s *sessions) mac(payload string) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(payload))
+	return m.Sum(nil)
+}
+
+// encode gives the cookie value: "v1.<uid>.<id>.<expires>.<mac>".
+func (s *sessions) encode(sess session) string {
+	payload := "v1." + strconv.FormatInt(sess.UserID, 10) + "." + sess.ID + "." + strconv.FormatInt(sess.Expires.Unix(), 10)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload))
+}
+
+// decode checks a cookie value's signature and expiry.
+func (s *sessions) decode(v string) (session, bool) {
+	i := strings.LastIndexByte(v, '.')
+	if i < 0 {
+		return session{}, false
+	}
+	payload, sig := v[:i], v[i+1:]
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, s.mac(payload)) {
+		return session{}, false
+	}
+	parts := strings.Split(payload, ".")
+	if len(parts) != 4 || parts[0] != "v1" {
+		return session{}, false
+	}
+	uid, err1 := strconv.ParseInt(parts[1], 10, 64)
+	exp, err2 := strconv.ParseInt(parts[3], 10, 64)
+	if err1 != nil || err2 != nil || uid <= 0 || parts[2] == "" {
+		return session{}, false
+	}
+	sess := session{UserID: uid, ID: parts[2], Expires: time.Unix(exp, 0)}
+	if !s.now().Before(sess.Expires) {
+		return session{}, false
+	}
+	return sess, true
+}
+
+func (s *sessions) secureFor(r *http.Request) bool { return s.secure || r.TLS != nil }
+
+// start signs userID in on this browser with a fresh session id.
+func (s *sessions) start(w http.ResponseWriter, r *http.Request, userID int64) session {
+	sess := session{UserID: userID, ID: randomID(), Expires: s.now().Add(sessionTTL).Truncate(time.Second)}
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: s.encode(sess), Path: "/",
+		Expires: sess.Expires, MaxAge: int(sessionTTL / time.Second),
+		HttpOnly: true, Secure: s.secureFor(r), SameSite: http.SameSiteLaxMode,
+	})
+	return sess
+}
+
+// end signs this browser out.
+func (s *sessions) end(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secureFor(r), SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// read returns the request's valid session, if any.
+func (s *sessions) read(r *http.Request) (session, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return session{}, false
+	}
+	return s.decode(c.Value)
+}
+
+type sessionKey struct{}
+
+// load puts the request's session (or the zero session) in its context.
+func (s *sessions) load(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sess, ok := s.read(r); ok {
+			r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sessionFrom returns the session load found; UserID 0 means signed out.
+func sessionFrom(ctx context.Context) session {
+	sess, _ := ctx.Value(sessionKey{}).(session)
+	return sess
+}

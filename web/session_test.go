@@ -1,0 +1,76 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSessionCookieRoundTrip(t *testing.T) {
+	s := newSessions([]byte("a secret of enough length"), false)
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/signin", nil)
+	started := s.start(w, r, 42)
+	c := w.Result().Cookies()[0]
+	if c.Name != sessionCookie || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure {
+		t.Fatalf("cookie attributes: %+v", c)
+	}
+	r2 := httptest.NewRequest("GET", "/", nil)
+	r2.AddCookie(c)
+	got, ok := s.read(r2)
+	if !ok || got.UserID != 42 || got.ID != started.ID {
+		t.Fatalf("read = %+v, %v; want user 42, id %s", got, ok, started.ID)
+	}
+}
+
+func TestSessionCookieSecure(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		secure bool
+		tls    bool
+	}{{"prod mode", true, false}, {"served over TLS", false, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSessions([]byte("a secret of enough length"), tt.secure)
+			r := httptest.NewRequest("POST", "/signin", nil)
+			if !tt.tls {
+				r.TLS = nil
+			} else {
+				r = httptest.NewRequest("POST", "https://example.com/signin", nil)
+			}
+			w := httptest.NewRecorder()
+			s.start(w, r, 1)
+			if c := w.Result().Cookies()[0]; !c.Secure {
+				t.Fatalf("cookie not Secure: %+v", c)
+			}
+		})
+	}
+}
+
+func TestSessionCookieRejects(t *testing.T) {
+	now := time.Now()
+	s := newSessions([]byte("a secret of enough length"), false)
+	s.now = func() time.Time { return now }
+	good := s.encode(session{UserID: 7, ID: "abc", Expires: now.Add(time.Hour)})
+	other := newSessions([]byte("another secret, also long"), false)
+	tests := []struct{ name, value string }{
+		{"empty", ""},
+		{"garbage", "hello"},
+		{"other secret", other.encode(session{UserID: 7, ID: "abc", Expires: now.Add(time.Hour)})},
+		{"user swapped", strings.Replace(good, "v1.7.", "v1.8.", 1)},
+		{"signature cut", good[:strings.LastIndexByte(good, '.')]},
+		{"expired", s.encode(session{UserID: 7, ID: "abc", Expires: now.Add(-time.Second)})},
+		{"zero user", s.encode(session{UserID: 0, ID: "abc", Expires: now.Add(time.Hour)})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, ok := s.decode(tt.value); ok {
+				t.Fatalf("decode(%q) = %+v, accepted", tt.value, got)
+			}
+		})
+	}
+	if _, ok := s.decode(good); !ok {
+		t.Fatal("the good cookie was refused")
+	}
+}
