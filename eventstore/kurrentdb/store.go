@@ -139,7 +139,7 @@ func Open(ctx context.Context, url string, cfg Config, logger *slog.Logger) (*St
 // start checks the server, sets the floor, subscribes to what $all will
 // receive, and reads the head of the log, in that order: an event appended
 // after the head was read is then always seen by the follower.
-func (s *Store) start(ctx context.Context) (*kurrentdb.Subscription, uint64, error) {
+func (s *Store) start(ctx context.Context) (*liveSub, uint64, error) {
 	// The first call connects (the client discovers the node lazily); it
 	// also gives the last event of the whole server log.
 	last, err := s.lastOfServer(ctx)
@@ -164,7 +164,7 @@ func (s *Store) start(ctx context.Context) (*kurrentdb.Subscription, uint64, err
 	}
 	head, err := s.readAllBackwards(ctx, eventstore.End, 1)
 	if err != nil {
-		_ = live.Close()
+		live.close()
 		return nil, 0, err
 	}
 	if len(head) == 0 {
@@ -222,13 +222,14 @@ func (s *Store) isClosed() bool {
 }
 
 // opError names why an operation on behalf of a caller whose context is
-// ctx failed: the caller's context, the store closing, or err.
+// ctx failed on KurrentDB with err: the caller's context ending, or the
+// store closing (which cancels reads), or else err itself.
 func (s *Store) opError(ctx context.Context, op, stream string, err error) error {
 	switch {
-	case ctx.Err() != nil:
-		err = ctx.Err()
-	case s.isClosed():
-		err = eventstore.ErrClosed
+	case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
+		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+	case s.isClosed() && !errors.Is(err, eventstore.ErrClosed):
+		err = fmt.Errorf("%w (%v)", eventstore.ErrClosed, err)
 	}
 	var e *eventstore.Error
 	if errors.As(err, &e) {

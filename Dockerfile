@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+#
+# Videologue in a container: a static binary on a distroless base, run as
+# an unprivileged user. The browser bundle (web/static/app.js) is committed
+# and embedded by the Go build, so no Node.js is needed here.
+#
+#   docker build -t videologue .
+#   docker run -p 4000:4000 -v videologue-data:/data videologue
+#
+# See docs/DEPLOYMENT.md for the store flags (--store, --store-url) and the
+# compose file beside this one.
+
+FROM golang:1.26 AS build
+WORKDIR /src
+# Modules first, so that editing the code does not download them again.
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+# Pure Go: pebble, pgx and the KurrentDB client need no cgo, and a static
+# binary runs on the distroless base.
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/videologue ./cmd/videologue \
+ && mkdir -p /out/data
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/videologue /usr/local/bin/videologue
+# The embedded log lives in /data. The directory exists in the image,
+# owned by the nonroot user (65532), so that a named volume mounted there
+# starts writable for it.
+COPY --from=build --chown=65532:65532 /out/data /data
+VOLUME ["/data"]
+USER nonroot:nonroot
+EXPOSE 4000
+ENTRYPOINT ["/usr/local/bin/videologue"]
+CMD ["serve", "--addr", "0.0.0.0:4000", "--data", "/data"]
