@@ -71,7 +71,10 @@ type tokenPayload struct {
 	Iat int64  `json:"iat"` // signed at, unix milliseconds
 }
 
-var b64 = base64.RawURLEncoding
+// b64 decodes strictly: the spare bits of a final character must be zero,
+// so that a signature has exactly one spelling and a token cannot be
+// altered without breaking it.
+var b64 = base64.RawURLEncoding.Strict()
 
 // Sign returns a token for userID, valid for MaxAge from now.
 func (t *Tokens) Sign(userID int64) string {

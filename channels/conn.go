@@ -32,7 +32,9 @@ type conn struct {
 	logger    *slog.Logger
 	bucket    *bucket
 
-	out        chan outMsg
+	qmu        sync.Mutex
+	queue      []outMsg      // frames waiting for the writer, at most cfg.QueueSize
+	wake       chan struct{} // poked when queue becomes non-empty
 	quit       chan struct{} // closed by shut: the connection is ending
 	once       sync.Once
 	closeCode  int    // set once, before quit is closed
@@ -53,7 +55,7 @@ func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity) *con
 	return &conn{
 		srv: s, ws: ws, id: id, user: user, addr: addr, userAgent: r.UserAgent(),
 		logger:     s.logger.With("conn", id, "user_id", user.id),
-		out:        make(chan outMsg, s.cfg.QueueSize),
+		wake:       make(chan struct{}, 1),
 		quit:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		sessions:   make(map[string]*session),
@@ -80,6 +82,12 @@ func (c *conn) serve(ctx context.Context) {
 
 func (c *conn) readLoop(ctx context.Context) {
 	c.ws.SetReadLimit(int64(4 * c.srv.cfg.MaxFrameBytes))
+	// The writer writes frames to the socket itself (see writeLoop), so
+	// pongs go through it too.
+	c.ws.SetPingHandler(func(data string) error {
+		c.send(outMsg{op: opPong, payload: []byte(data)})
+		return nil
+	})
 	for {
 		if err := c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout)); err != nil {
 			return
@@ -98,11 +106,14 @@ func (c *conn) readLoop(ctx context.Context) {
 	}
 }
 
-// writeLoop is the connection's only writer.
+// writeLoop is the connection's only writer. It takes everything queued
+// at once and writes it with as few syscalls as possible: one websocket
+// message per frame, many messages per write, in a buffer borrowed from a
+// pool so that an idle connection holds none.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	defer c.ws.Close() // also ends the reader's ReadMessage
-	var buf []byte
+	var batch []outMsg
 	for {
 		select {
 		case <-c.quit:
@@ -111,23 +122,70 @@ func (c *conn) writeLoop() {
 		default:
 		}
 		select {
-		case m := <-c.out:
-			buf = m.appendTo(buf[:0])
-			_ = c.ws.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-			if err := c.ws.WriteMessage(websocket.TextMessage, buf); err != nil {
-				c.logger.Debug("socket write failed", "err", err)
-				c.shut(websocket.CloseAbnormalClosure, "", true)
-				return
-			}
-			if cap(buf) > 64<<10 { // do not keep a huge join reply's buffer
-				buf = nil
-			}
+		case <-c.wake:
 		case <-c.quit:
 			c.writeClose()
 			return
 		}
+		c.qmu.Lock()
+		batch, c.queue = c.queue, batch[:0]
+		c.qmu.Unlock()
+		if err := c.writeBatch(batch); err != nil {
+			c.logger.Debug("socket write failed", "err", err)
+			c.shut(websocket.CloseAbnormalClosure, "", true)
+			return
+		}
+		clear(batch)         // drop the payloads
+		if cap(batch) > 16 { // an idle connection keeps no burst's slice
+			batch = nil
+		}
 	}
 }
+
+// writeBuffers are the writers' buffers, shared by all connections.
+var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk+4096); return &b }}
+
+const writeChunk = 32 << 10
+
+func (c *conn) writeBatch(batch []outMsg) error {
+	bp := writeBuffers.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= 4*writeChunk {
+			*bp = buf[:0]
+			writeBuffers.Put(bp)
+		}
+	}()
+	nc := c.ws.NetConn()
+	_ = nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	for i := range batch {
+		m := &batch[i]
+		if len(m.payload) > bigPayload && m.op == 0 {
+			// A large payload (a crowded presence_state, a long join
+			// reply) is written where it lies, not copied.
+			buf = appendWSHead(buf, m)
+			vec := net.Buffers{buf, m.payload, closeBracket}
+			if _, err := vec.WriteTo(nc); err != nil {
+				return err
+			}
+			buf = buf[:0]
+			continue
+		}
+		buf = appendWSFrame(buf, m)
+		if len(buf) >= writeChunk || i == len(batch)-1 {
+			if _, err := nc.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	return nil
+}
+
+// bigPayload is the size above which a payload is not copied to be sent.
+const bigPayload = 8 << 10
+
+var closeBracket = []byte("]")
 
 func (c *conn) writeClose() {
 	if c.closeCode == websocket.CloseAbnormalClosure { // nothing can be sent
@@ -146,10 +204,20 @@ func (c *conn) send(m outMsg) {
 		return
 	default:
 	}
-	select {
-	case c.out <- m:
-	default:
-		c.logger.Info("disconnecting slow client: outgoing queue full", "queue", cap(c.out))
+	c.qmu.Lock()
+	full := len(c.queue) >= c.srv.cfg.QueueSize
+	if !full {
+		c.queue = append(c.queue, m)
+	}
+	c.qmu.Unlock()
+	if !full {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	} else {
+		c.logger.Info("disconnecting slow client: outgoing queue full", "queue", c.srv.cfg.QueueSize)
+		c.srv.cfg.Observer.QueueDropped()
 		c.shut(websocket.ClosePolicyViolation, "too slow: messages were not read in time", false)
 		// A write in progress to a client that does not read would keep
 		// the writer up to WriteTimeout: give it one more second.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -31,6 +32,12 @@ func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 			c.replyErr(&f, tooLarge)
 		} else {
 			c.pushError(tooLarge.Error())
+		}
+		return
+	}
+	if !utf8.Valid(data) { // RFC 6455: a text frame is UTF-8; json would silently replace the bytes
+		if c.admit() {
+			c.pushError("frames must be valid UTF-8 text")
 		}
 		return
 	}
@@ -141,7 +148,7 @@ func (c *conn) join(ctx context.Context, f *inbound) {
 		device = deviceFromUserAgent(c.userAgent)
 	}
 	s := &session{c: c, hub: h, topic: f.topic, joinRef: f.joinRef, videoID: videoID, presenceRef: newPresenceRef(), device: device}
-	if err := h.join(jctx, s, f.ref, params.lastSeen); err != nil {
+	if err := h.join(jctx, s, f.ref, params); err != nil {
 		c.srv.hubs.release(h)
 		c.replyErr(f, err)
 		return

@@ -33,7 +33,10 @@
 //
 // Each connection has one bounded queue and one writer goroutine: a
 // broadcast enqueues without ever waiting, and a connection whose queue is
-// full is disconnected. Each video has at most one hub per process, fed by
+// full is disconnected. The writer takes the whole queue at once and
+// writes it as websocket messages, one per frame, many per syscall, from
+// a pooled buffer: an idle connection holds no buffer and no queue. Each
+// video has at most one hub per process, fed by
 // one subscription to the video-<id> stream (and one to viewers-<id>); the
 // hub folds the stream into the video's current annotations. A joining
 // session registers under the hub's lock: its reply carries the live
@@ -51,6 +54,24 @@
 // ViewerLeft. The presence a client sees is folded from that stream by the
 // hub, so viewers connected to other processes sharing the store appear as
 // well. Diffs are coalesced over Config.PresenceWindow. Node records each
-// process run in the nodes stream and, at start, closes the viewings left
-// open by a previous run that died.
+// process run in the nodes stream (NodeStarted, then NodeHeartbeat every
+// NodeConfig.HeartbeatInterval) and follows the whole log into an index of
+// open viewings and of each node's last heartbeat. At start it closes the
+// viewings left open by a previous run that died; then, every
+// SweepInterval, it closes with ViewerLeft{Reason: "node_lost"} those of
+// any node silent for longer than NodeConfig.Timeout. So viewers of a
+// killed node leave the presence list within Timeout + SweepInterval
+// (+ PresenceWindow) of its last heartbeat: 15 s + 5 s by default.
+// Several live nodes may close the same viewing; presence ignores a leave
+// for a viewing already closed.
+//
+// # Rejoining after edits and deletes
+//
+// Every push carries "rev", the number of events of the video's stream it
+// brings the client to, and the join reply carries the rev it reflects. A
+// client that rejoins with {"last_seen_id": N, "last_seen_rev": R} gets,
+// beside the annotations after N, "updated" (current state of the
+// annotations up to N edited after R) and "deleted" (ids of those deleted
+// after R), so that it ends with the log's fold. Without last_seen_rev
+// the reply is {"annotations": [...], "rev": R} as before.
 package channels

@@ -2,6 +2,7 @@ package channels
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
@@ -88,10 +89,76 @@ type outMsg struct {
 	joinRef, ref string // "" is null
 	topic, event string
 	payload      []byte
+	op           byte // 0: a Phoenix frame; opPong: a pong with payload
+}
+
+// Websocket opcodes that the writer sends itself.
+const (
+	opText = 0x1
+	opPong = 0xA
+)
+
+// appendWSHead appends the websocket header of m and its frame up to its
+// payload; the payload and "]" follow it on the wire.
+func appendWSHead(b []byte, m *outMsg) []byte {
+	var pre [maxRefLen*2 + maxTopicLen + maxEventLen + 64]byte
+	head := m.appendHead(pre[:0])
+	b = appendWSHeader(b, len(head)+len(m.payload)+1)
+	return append(b, head...)
+}
+
+func appendWSHeader(b []byte, n int) []byte {
+	switch {
+	case n < 126:
+		return append(b, 0x80|opText, byte(n))
+	case n < 1<<16:
+		return binary.BigEndian.AppendUint16(append(b, 0x80|opText, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 0x80|opText, 127), uint64(n))
+	}
+}
+
+// appendWSFrame appends m as one unmasked, unfragmented websocket message
+// (RFC 6455 section 5.2), as a server sends it.
+func appendWSFrame(b []byte, m *outMsg) []byte {
+	if m.op == opPong {
+		b = append(b, 0x80|opPong, byte(len(m.payload)))
+		return append(b, m.payload...)
+	}
+	// Reserve the longest header, encode, then close the gap.
+	start := len(b)
+	b = append(b, make([]byte, 10)...)
+	b = m.appendTo(b)
+	n := len(b) - start - 10
+	var hdr [10]byte
+	hdr[0] = 0x80 | opText
+	h := 2
+	switch {
+	case n < 126:
+		hdr[1] = byte(n)
+	case n < 1<<16:
+		hdr[1] = 126
+		binary.BigEndian.PutUint16(hdr[2:], uint16(n))
+		h = 4
+	default:
+		hdr[1] = 127
+		binary.BigEndian.PutUint64(hdr[2:], uint64(n))
+		h = 10
+	}
+	copy(b[start:], hdr[:h])
+	copy(b[start+h:], b[start+10:])
+	return b[:start+h+n]
 }
 
 // appendTo encodes m as [join_ref, ref, topic, event, payload].
 func (m *outMsg) appendTo(b []byte) []byte {
+	b = m.appendHead(b)
+	b = append(b, m.payload...)
+	return append(b, ']')
+}
+
+// appendHead encodes m up to its payload: [join_ref, ref, topic, event,
+func (m *outMsg) appendHead(b []byte) []byte {
 	b = append(b, '[')
 	b = appendOptString(b, m.joinRef)
 	b = append(b, ',')
@@ -100,9 +167,7 @@ func (m *outMsg) appendTo(b []byte) []byte {
 	b = appendString(b, m.topic)
 	b = append(b, ',')
 	b = appendString(b, m.event)
-	b = append(b, ',')
-	b = append(b, m.payload...)
-	return append(b, ']')
+	return append(b, ',')
 }
 
 func appendOptString(b []byte, s string) []byte {

@@ -1,6 +1,7 @@
 package channels
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
 	"strings"
@@ -152,5 +153,37 @@ func TestNonNegInt(t *testing.T) {
 		if _, ok := nonNegInt(json.RawMessage(raw)); ok {
 			t.Errorf("nonNegInt(%s) accepted", raw)
 		}
+	}
+}
+
+func TestAppendWSFrameLengths(t *testing.T) {
+	for _, n := range []int{0, 1, 100, 125, 126, 127, 1000, 65535, 65536, 200000} {
+		m := outMsg{joinRef: "1", topic: "videos:1", event: "new_annotation", payload: []byte(`{"body":"` + strings.Repeat("x", n) + `"}`)}
+		want := m.appendTo(nil)
+		got := appendWSFrame([]byte("prefix"), &m)
+		if split := append(appendWSHead([]byte("prefix"), &m), append(m.payload, ']')...); string(split) != string(got) {
+			t.Fatalf("%d: the header and head written before the payload differ from the whole frame", n)
+		}
+		if string(got[:6]) != "prefix" {
+			t.Fatalf("%d: clobbered what came before", n)
+		}
+		f := got[6:]
+		if f[0] != 0x81 {
+			t.Fatalf("%d: first byte %#x, want FIN+text", n, f[0])
+		}
+		size, h := int(f[1]), 2
+		switch size {
+		case 126:
+			size, h = int(binary.BigEndian.Uint16(f[2:])), 4
+		case 127:
+			size, h = int(binary.BigEndian.Uint64(f[2:])), 10
+		}
+		if size != len(want) || string(f[h:]) != string(want) {
+			t.Fatalf("%d: header says %d bytes, frame has %d, want %d", n, size, len(f)-h, len(want))
+		}
+	}
+	pong := appendWSFrame(nil, &outMsg{op: opPong, payload: []byte("hi")})
+	if string(pong) != "\x8a\x02hi" {
+		t.Fatalf("pong %q", pong)
 	}
 }

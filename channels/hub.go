@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -35,6 +37,7 @@ type hub struct {
 	pCaught   bool
 	rev       int64 // last video revision applied, -1 none
 	ann       domain.Annotations
+	changes   []change // edits and deletes, in revision order
 	pres      *presence
 	sessions  map[*session]struct{}
 }
@@ -175,11 +178,12 @@ func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) {
 		return
 	}
 	h.rev = int64(ev.Revision)
-	event, payload, err := h.fold(ev)
+	event, payload, err := h.fold(ev, h.rev+1)
 	if err != nil {
 		logger.Error("undecodable event skipped", "stream", ev.Stream, "revision", ev.Revision, "err", err)
 		return
 	}
+	sent := 0
 	for s := range h.sessions {
 		if h.rev <= s.lastRev { // already in what this session was given
 			continue
@@ -187,12 +191,21 @@ func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) {
 		s.lastRev = h.rev
 		if payload != nil {
 			s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: event, payload: payload})
+			sent++
 		}
+	}
+	if payload != nil {
+		h.srv.cfg.Observer.Broadcast(sent)
 	}
 }
 
-// fold applies ev to the annotations and returns what to push, if any.
-func (h *hub) fold(ev *eventstore.RecordedEvent) (event string, payload []byte, err error) {
+// change is an edit or delete of annotation id at client revision rev.
+type change struct{ rev, id int64 }
+
+// fold applies ev, which brings the video to client revision rev (see
+// joinReply), to the annotations and returns what to push, if any. Each
+// payload is encoded once, carries rev, and is shared by every session.
+func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, payload []byte, err error) {
 	switch ev.Type {
 	case domain.TypeAnnotationPosted:
 		var e domain.AnnotationPosted
@@ -200,14 +213,15 @@ func (h *hub) fold(ev *eventstore.RecordedEvent) (event string, payload []byte, 
 			return "", nil, err
 		}
 		a := h.ann.Posted(h.videoID, ev.Revision, e, ev.RecordedAt)
-		return "new_annotation", annotationPayload(a), nil
+		return "new_annotation", annotationPayload(a, rev), nil
 	case domain.TypeAnnotationEdited:
 		var e domain.AnnotationEdited
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			return "", nil, err
 		}
 		if a := h.ann.Edited(e, ev.RecordedAt); a != nil {
-			return "annotation_updated", annotationPayload(a), nil
+			h.changes = append(h.changes, change{rev: rev, id: a.ID})
+			return "annotation_updated", annotationPayload(a, rev), nil
 		}
 	case domain.TypeAnnotationDeleted:
 		var e domain.AnnotationDeleted
@@ -215,11 +229,46 @@ func (h *hub) fold(ev *eventstore.RecordedEvent) (event string, payload []byte, 
 			return "", nil, err
 		}
 		if a := h.ann.Deleted(e); a != nil {
-			b, _ := json.Marshal(map[string]int64{"id": a.ID})
+			h.changes = append(h.changes, change{rev: rev, id: a.ID})
+			b, _ := json.Marshal(struct {
+				ID  int64 `json:"id"`
+				Rev int64 `json:"rev"`
+			}{a.ID, rev})
 			return "annotation_deleted", b, nil
 		}
 	}
 	return "", nil, nil
+}
+
+// catchUp is what a client that has applied everything up to lastSeen
+// (an id) and, when hasRev, up to client revision lastRev is missing:
+// the live annotations after lastSeen, and the annotations up to
+// lastSeen that were edited (current state) or deleted since lastRev.
+func (h *hub) catchUp(p joinParams) []byte {
+	after := h.ann.LiveAfter(p.lastSeen)
+	if !p.hasRev {
+		return joinReply(after, h.rev+1, nil, nil)
+	}
+	from := sort.Search(len(h.changes), func(i int) bool { return h.changes[i].rev > p.lastRev })
+	seen := make(map[int64]bool)
+	updated, deleted := []domain.Annotation{}, []int64{}
+	for i := len(h.changes) - 1; i >= from; i-- { // newest first: each id once
+		id := h.changes[i].id
+		if id > p.lastSeen || seen[id] {
+			continue
+		}
+		seen[id] = true
+		if a, ok := h.ann.Get(id); ok {
+			if a.Deleted {
+				deleted = append(deleted, id)
+			} else {
+				updated = append(updated, *a)
+			}
+		}
+	}
+	sort.Slice(updated, func(i, j int) bool { return updated[i].ID < updated[j].ID })
+	slices.Sort(deleted)
+	return joinReply(after, h.rev+1, updated, deleted)
 }
 
 // onViewers folds one message of the viewers stream and reports whether a
@@ -265,7 +314,7 @@ func (h *hub) flush() {
 // join reply (ref) with every live annotation after lastSeen, then the
 // presence_state, so that nothing for s can precede them and everything
 // after the reply's state follows.
-func (h *hub) join(ctx context.Context, s *session, ref string, lastSeen int64) error {
+func (h *hub) join(ctx context.Context, s *session, ref string, p joinParams) error {
 	select {
 	case <-h.ready:
 	case <-ctx.Done():
@@ -276,7 +325,7 @@ func (h *hub) join(ctx context.Context, s *session, ref string, lastSeen int64) 
 	if h.failed != nil {
 		return errUnavailable
 	}
-	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: joinReply(h.ann.LiveAfter(lastSeen))})
+	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: h.catchUp(p)})
 	s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()})
 	s.lastRev = h.rev
 	h.sessions[s] = struct{}{}

@@ -25,11 +25,18 @@ type NodeConfig struct {
 	// Addr is where it listens, for the record.
 	Addr string
 	// HeartbeatInterval is how often NodeHeartbeat is appended (default
-	// 30 s). A node silent for three intervals is presumed dead.
+	// 5 s).
 	HeartbeatInterval time.Duration
+	// Timeout is how long a node may stay silent before it is presumed
+	// dead and its viewings are closed (default 3 x HeartbeatInterval).
+	Timeout time.Duration
+	// SweepInterval is how often the open viewings are checked against
+	// the nodes' heartbeats (default HeartbeatInterval). Viewers of a
+	// killed node leave within Timeout + SweepInterval.
+	SweepInterval time.Duration
 	// Exclusive says the store belongs to this process alone (the
-	// embedded log, which a lock keeps to one process): every viewing of
-	// any other run is then stale.
+	// embedded log, which a lock keeps to one process): at start, every
+	// viewing of any other run is then stale.
 	Exclusive bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -38,7 +45,9 @@ type NodeConfig struct {
 // Node is one run of a server process, recorded in the nodes stream:
 // NodeStarted, a NodeHeartbeat every interval, NodeStopped. Its id names
 // the viewers this run tracks, so that the viewings of a run that died can
-// be closed by the next run or (several nodes) by a live peer.
+// be closed by the next run or by a live peer. It follows the whole log
+// to keep an index of the open viewings and of the nodes' last signs of
+// life, and sweeps that index periodically (see Sweep).
 type Node struct {
 	id     string
 	cfg    NodeConfig
@@ -46,11 +55,19 @@ type Node struct {
 	logger *slog.Logger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	index   *viewings
+	lastPos uint64 // last log position folded into index
 }
 
-// StartNode records a new run: first it closes the viewings that dead
-// runs left open (see Sweep), then it appends NodeStarted and starts the
-// heartbeat, which runs until Stop or until ctx ends.
+// nodeBuffer is the log subscription's buffer.
+const nodeBuffer = 4096
+
+// StartNode records a new run: it folds the log into its index, closes
+// the viewings that dead runs left open (see Sweep), appends NodeStarted,
+// and starts the heartbeat, the periodic sweep and the index's follower,
+// which run until Stop or until ctx ends.
 func StartNode(ctx context.Context, store Store, cfg NodeConfig, logger *slog.Logger) (*Node, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -64,7 +81,13 @@ func StartNode(ctx context.Context, store Store, cfg NodeConfig, logger *slog.Lo
 	}
 	cfg.Name = strings.ReplaceAll(cfg.Name, "/", "-")
 	if cfg.HeartbeatInterval <= 0 {
-		cfg.HeartbeatInterval = 30 * time.Second
+		cfg.HeartbeatInterval = 5 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 3 * cfg.HeartbeatInterval
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = cfg.HeartbeatInterval
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -74,23 +97,31 @@ func StartNode(ctx context.Context, store Store, cfg NodeConfig, logger *slog.Lo
 	n := &Node{
 		id:  cfg.Name + "/" + cfg.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(rnd[:]),
 		cfg: cfg, store: store, logger: logger.With("node", cfg.Name),
+		index: newViewings(),
 	}
-	closed, err := n.Sweep(ctx)
+	rctx, cancel := context.WithCancel(ctx)
+	sub, err := n.catchUp(rctx)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	if closed > 0 {
-		n.logger.Info("closed viewings left open by dead nodes", "count", closed)
+	closed, err := n.sweep(ctx, cfg.Exclusive)
+	if err == nil {
+		if closed > 0 {
+			n.logger.Info("closed viewings left open by dead nodes", "count", closed)
+		}
+		err = n.record(ctx, domain.TypeNodeStarted, domain.NodeStarted{Node: n.id, Addr: cfg.Addr, At: cfg.Now().UTC()})
 	}
-	if err := n.record(ctx, domain.TypeNodeStarted, domain.NodeStarted{Node: n.id, Addr: cfg.Addr, At: cfg.Now().UTC()}); err != nil {
+	if err != nil {
+		sub.Close()
+		cancel()
 		return nil, err
 	}
-	hctx, cancel := context.WithCancel(ctx)
 	n.cancel = cancel
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		n.heartbeat(hctx)
+		n.run(rctx, sub)
 	}()
 	return n, nil
 }
@@ -98,23 +129,101 @@ func StartNode(ctx context.Context, store Store, cfg NodeConfig, logger *slog.Lo
 // ID is this run's node id: "<name>/<start time>-<random>".
 func (n *Node) ID() string { return n.id }
 
-func (n *Node) heartbeat(ctx context.Context) {
-	t := time.NewTicker(n.cfg.HeartbeatInterval)
-	defer t.Stop()
+// catchUp subscribes to the log after what the index holds and folds it
+// until the subscription has caught up.
+func (n *Node) catchUp(ctx context.Context) (*eventstore.Subscription, error) {
+	n.mu.Lock()
+	from := eventstore.Start()
+	if n.lastPos > 0 {
+		from = eventstore.After(n.lastPos)
+	}
+	n.mu.Unlock()
+	sub, err := n.store.SubscribeToAll(ctx, from, eventstore.SubscribeOptions{Buffer: nodeBuffer})
+	if err != nil {
+		return nil, fmt.Errorf("node %s: follow the log: %w", n.id, err)
+	}
+	for m := range sub.Messages() {
+		if m.CaughtUp {
+			return sub, nil
+		}
+		n.fold(m.Event)
+	}
+	err = sub.Err()
+	if err == nil {
+		err = ctx.Err()
+	}
+	return nil, fmt.Errorf("node %s: follow the log: %w", n.id, err)
+}
+
+func (n *Node) fold(ev *eventstore.RecordedEvent) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if ev.Position <= n.lastPos {
+		return
+	}
+	n.lastPos = ev.Position
+	if err := n.index.apply(ev); err != nil {
+		n.logger.Error("undecodable event skipped", "stream", ev.Stream, "position", ev.Position, "err", err)
+	}
+}
+
+// run follows the log, beats and sweeps until ctx ends.
+func (n *Node) run(ctx context.Context, sub *eventstore.Subscription) {
+	beat := time.NewTicker(n.cfg.HeartbeatInterval)
+	defer beat.Stop()
+	sweep := time.NewTicker(n.cfg.SweepInterval)
+	defer sweep.Stop()
+	defer func() {
+		if sub != nil {
+			sub.Close()
+		}
+	}()
+	var msgs <-chan eventstore.Message
+	if sub != nil {
+		msgs = sub.Messages()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case m, ok := <-msgs:
+			if ok {
+				if !m.CaughtUp {
+					n.fold(m.Event)
+				}
+				continue
+			}
+			if err := sub.Err(); ctx.Err() == nil {
+				n.logger.Warn("node's log subscription ended; resuming", "err", err)
+			}
+			sub, msgs = nil, nil // resumed at the next sweep tick
+		case <-beat.C:
 			if err := n.record(ctx, domain.TypeNodeHeartbeat, domain.NodeHeartbeat{Node: n.id, At: n.cfg.Now().UTC()}); err != nil && ctx.Err() == nil {
 				n.logger.Error("node heartbeat failed", "err", err)
+			}
+		case <-sweep.C:
+			if sub == nil {
+				next, err := n.catchUp(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						n.logger.Error("node cannot follow the log", "err", err)
+					}
+					continue
+				}
+				sub, msgs = next, next.Messages()
+			}
+			if closed, err := n.sweep(ctx, false); err != nil && ctx.Err() == nil {
+				n.logger.Error("sweep of dead nodes' viewers failed", "err", err)
+			} else if closed > 0 {
+				n.logger.Info("closed viewings of dead nodes", "count", closed)
 			}
 		}
 	}
 }
 
-// Stop ends the heartbeat and appends NodeStopped. Call it after the
-// socket server's Shutdown, once this node's viewers have left.
+// Stop ends the heartbeat, the sweep and the log's follower, and appends
+// NodeStopped. Call it after the socket server's Shutdown, once this
+// node's viewers have left.
 func (n *Node) Stop(ctx context.Context) error {
 	n.cancel()
 	n.wg.Wait()

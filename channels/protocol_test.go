@@ -156,8 +156,8 @@ func TestMalformedFramesKeepTheSocket(t *testing.T) {
 		{"ref object", websocket.TextMessage, `[null,{},"phoenix","heartbeat",{}]`, "ref"},
 		{"payload array", websocket.TextMessage, `[null,"1","phoenix","heartbeat",[]]`, "payload"},
 		{"binary", websocket.BinaryMessage, "\x00\x01\x02", "binary frames are not supported"},
-		// JSON decoding turns invalid UTF-8 into U+FFFD: a topic nobody serves.
-		{"invalid utf-8", websocket.TextMessage, "[null,\"1\",\"\xff\",\"heartbeat\",{}]", "unmatched topic"},
+		// Refused before JSON decoding, which would turn it into U+FFFD.
+		{"invalid utf-8", websocket.TextMessage, "[null,\"1\",\"\xff\",\"heartbeat\",{}]", "valid UTF-8"},
 	}
 	for _, tc := range cases {
 		n := c.count()

@@ -22,8 +22,9 @@ type Store interface {
 	Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error)
 	// SubscribeToStream feeds the hubs.
 	SubscribeToStream(ctx context.Context, stream string, from eventstore.From, opts eventstore.SubscribeOptions) (*eventstore.Subscription, error)
-	// ReadAll finds the viewings a dead node left open.
-	ReadAll(ctx context.Context, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error)
+	// SubscribeToAll feeds the Node's index of open viewings and node
+	// lives, from which it closes the viewings of dead nodes.
+	SubscribeToAll(ctx context.Context, from eventstore.From, opts eventstore.SubscribeOptions) (*eventstore.Subscription, error)
 }
 
 // Tokens verifies the signed token a client connects with.
@@ -101,6 +102,9 @@ type Config struct {
 	HubLinger time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Observer is told of broadcasts and slow-client disconnects
+	// (default: nobody).
+	Observer Observer
 }
 
 func (c Config) withDefaults() Config {
@@ -132,6 +136,9 @@ func (c Config) withDefaults() Config {
 	defDur(&c.HubLinger, 10*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 	return c
 }
@@ -167,11 +174,15 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 	s.hubs = newHubs(s)
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   1024,
-		WriteBufferSize:  2048,
-		WriteBufferPool:  &sync.Pool{},
-		Subprotocols:     []string{"phoenix"},
-		CheckOrigin:      func(*http.Request) bool { return true }, // checked before, in ServeHTTP
+		// 0: reuse the 4 KiB reader net/http allocated before the hijack
+		// rather than allocate another. The writer writes its own frames
+		// (see conn.writeLoop); gorilla's write buffer serves only
+		// control frames, from a pool.
+		ReadBufferSize:  0,
+		WriteBufferSize: 256,
+		WriteBufferPool: &sync.Pool{},
+		Subprotocols:    []string{"phoenix"},
+		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, in ServeHTTP
 	}
 	return s
 }

@@ -23,36 +23,16 @@ type nodeSeen struct {
 	stopped bool
 }
 
-// viewings is the index of open viewings and node lives, folded from the
-// whole log. It is rebuilt at each start; the projections of issue 5 will
-// keep it checkpointed instead.
+// viewings is the index of open viewings and node lives, folded
+// incrementally from the whole log by the Node that owns it (under its
+// mu). It is rebuilt at each start.
 type viewings struct {
 	open  map[string]openViewing // by connection id
 	nodes map[string]*nodeSeen
 }
 
-const sweepPage = 4096
-
-// scanViewings reads the log from the start and folds the viewer and node
-// events.
-func scanViewings(ctx context.Context, store Store) (*viewings, error) {
-	v := &viewings{open: make(map[string]openViewing), nodes: make(map[string]*nodeSeen)}
-	from := uint64(1)
-	for {
-		evs, err := store.ReadAll(ctx, eventstore.Forwards, from, sweepPage)
-		if err != nil {
-			return nil, fmt.Errorf("scan viewings: %w", err)
-		}
-		for i := range evs {
-			if err := v.apply(&evs[i]); err != nil {
-				return nil, fmt.Errorf("scan viewings: position %d: %w", evs[i].Position, err)
-			}
-		}
-		if len(evs) < sweepPage {
-			return v, nil
-		}
-		from = evs[len(evs)-1].Position + 1
-	}
+func newViewings() *viewings {
+	return &viewings{open: make(map[string]openViewing), nodes: make(map[string]*nodeSeen)}
 }
 
 func (v *viewings) apply(ev *eventstore.RecordedEvent) error {
@@ -100,37 +80,58 @@ func (v *viewings) node(id string) *nodeSeen {
 
 // Sweep closes, with ViewerLeft events, the viewings whose node is dead:
 // those of an earlier run of this node ("node_restarted"), and those of
-// other nodes that stopped or fell silent for three heartbeat intervals
-// ("node_lost"; with Exclusive, every other node). It returns how many it
-// closed. Closing one twice (two nodes sweeping at once) is harmless: the
-// second ViewerLeft of a viewing changes nothing.
+// other nodes that stopped or have been silent for longer than
+// NodeConfig.Timeout ("node_lost"). It returns how many it closed. The
+// node runs it every SweepInterval, and at start, where with Exclusive
+// every other node counts as dead.
+//
+// Several live nodes may sweep the same dead node at once: each appends
+// its own ViewerLeft, and the second leave of a viewing changes nothing
+// (presence folding ignores a leave for a viewing already closed).
 func (n *Node) Sweep(ctx context.Context) (int, error) {
-	v, err := scanViewings(ctx, n.store)
-	if err != nil {
-		return 0, err
-	}
+	return n.sweep(ctx, false)
+}
+
+func (n *Node) sweep(ctx context.Context, exclusive bool) (int, error) {
 	now := n.cfg.Now()
-	closed := 0
-	for ref, o := range v.open {
+	type closing struct {
+		ref string
+		o   openViewing
+		why string
+	}
+	var todo []closing
+	n.mu.Lock()
+	for ref, o := range n.index.open {
 		node := o.joined.Node
 		if node == n.id {
 			continue
 		}
 		why := ""
-		switch seen := v.nodes[node]; {
+		switch seen := n.index.nodes[node]; {
 		case nodeName(node) == n.cfg.Name:
 			why = "node_restarted"
-		case n.cfg.Exclusive, seen == nil, seen.stopped, now.Sub(seen.last) > 3*n.cfg.HeartbeatInterval:
+		case exclusive, seen == nil, seen.stopped, now.Sub(seen.last) > n.cfg.Timeout:
 			why = "node_lost"
 		default:
 			continue // alive elsewhere
 		}
-		data, _ := json.Marshal(domain.ViewerLeft{UserID: o.joined.UserID, ConnectionID: ref, Node: node, Reason: why, At: now.UTC()})
-		if _, err := n.store.Append(ctx, domain.ViewersStream(o.videoID), eventstore.Any,
-			eventstore.EventData{Type: domain.TypeViewerLeft, Data: data}); err != nil {
-			return closed, fmt.Errorf("sweep: %w", err)
-		}
-		closed++
+		// Out of the index now, so that the next sweep does not close it
+		// again before its ViewerLeft comes back through the log.
+		delete(n.index.open, ref)
+		todo = append(todo, closing{ref, o, why})
 	}
-	return closed, nil
+	n.mu.Unlock()
+	for i, c := range todo {
+		data, _ := json.Marshal(domain.ViewerLeft{UserID: c.o.joined.UserID, ConnectionID: c.ref, Node: c.o.joined.Node, Reason: c.why, At: now.UTC()})
+		if _, err := n.store.Append(ctx, domain.ViewersStream(c.o.videoID), eventstore.Any,
+			eventstore.EventData{Type: domain.TypeViewerLeft, Data: data}); err != nil {
+			n.mu.Lock() // retried at the next sweep
+			for _, r := range todo[i:] {
+				n.index.open[r.ref] = r.o
+			}
+			n.mu.Unlock()
+			return i, fmt.Errorf("sweep: %w", err)
+		}
+	}
+	return len(todo), nil
 }

@@ -43,12 +43,15 @@ func parseVideoTopic(topic string) (int64, bool) {
 // joinParams are what a client may say when it joins.
 type joinParams struct {
 	lastSeen int64
+	lastRev  int64 // last_seen_rev: the last client revision applied
+	hasRev   bool
 	device   string
 }
 
 func parseJoinParams(payload json.RawMessage) (joinParams, error) {
 	var raw struct {
 		LastSeen json.RawMessage `json:"last_seen_id"`
+		LastRev  json.RawMessage `json:"last_seen_rev"`
 		Device   json.RawMessage `json:"device"`
 	}
 	if err := json.Unmarshal(payload, &raw); err != nil {
@@ -61,6 +64,13 @@ func parseJoinParams(payload json.RawMessage) (joinParams, error) {
 			return joinParams{}, refuse("last_seen_id must be an integer of 0 or more")
 		}
 		p.lastSeen = n
+	}
+	if len(raw.LastRev) > 0 && string(raw.LastRev) != "null" {
+		n, ok := nonNegInt(raw.LastRev)
+		if !ok {
+			return joinParams{}, refuse("last_seen_rev must be an integer of 0 or more")
+		}
+		p.lastRev, p.hasRev = n, true
 	}
 	if len(raw.Device) > 0 && string(raw.Device) != "null" {
 		var d string
@@ -223,6 +233,7 @@ type annotationJSON struct {
 	User       userJSON `json:"user"`
 	InsertedAt string   `json:"inserted_at"`
 	EditedAt   string   `json:"edited_at,omitempty"`
+	Rev        int64    `json:"rev,omitempty"` // in pushes only
 }
 
 type userJSON struct {
@@ -244,20 +255,42 @@ func toJSON(a *domain.Annotation) annotationJSON {
 	return j
 }
 
-func annotationPayload(a *domain.Annotation) []byte {
-	b, _ := json.Marshal(toJSON(a))
+// annotationPayload is a pushed annotation, with the client revision the
+// push brings the video to.
+func annotationPayload(a *domain.Annotation, rev int64) []byte {
+	j := toJSON(a)
+	j.Rev = rev
+	b, _ := json.Marshal(j)
 	return b
 }
 
-// joinReply is the ok reply of a join: {"annotations": [...]}.
-func joinReply(list []domain.Annotation) []byte {
-	out := make([]annotationJSON, len(list))
-	for i := range list {
-		out[i] = toJSON(&list[i])
+// joinReply is the ok reply of a join:
+//
+//	{"annotations": [...], "rev": R}
+//	{"annotations": [...], "rev": R, "updated": [...], "deleted": [ids]}
+//
+// The second form answers a join with last_seen_rev. R, the client
+// revision, is how many events of the video's stream the reply reflects;
+// every push carries the R it brings the video to, so that a client can
+// send the last one it applied as last_seen_rev when it rejoins.
+func joinReply(list []domain.Annotation, rev int64, updated []domain.Annotation, deleted []int64) []byte {
+	conv := func(list []domain.Annotation) []annotationJSON {
+		out := make([]annotationJSON, len(list))
+		for i := range list {
+			out[i] = toJSON(&list[i])
+		}
+		return out
 	}
-	b, _ := json.Marshal(struct {
+	r := struct {
 		Annotations []annotationJSON `json:"annotations"`
-	}{out})
+		Rev         int64            `json:"rev"`
+		Updated     []annotationJSON `json:"updated,omitempty"`
+		Deleted     []int64          `json:"deleted,omitempty"`
+	}{Annotations: conv(list), Rev: rev, Deleted: deleted}
+	if updated != nil {
+		r.Updated = conv(updated)
+	}
+	b, _ := json.Marshal(r)
 	return replyOK(b)
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -160,12 +162,21 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil || mt != "application/json" {
 		return errUnsupported
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return &requestError{http.StatusRequestEntityTooLarge, "request body too large: at most " + strconv.FormatInt(tooLarge.Limit, 10) + " bytes"}
 		}
+		return &requestError{http.StatusBadRequest, "request body could not be read"}
+	}
+	// encoding/json would replace invalid bytes with U+FFFD and store
+	// something the client never sent.
+	if !utf8.Valid(body) {
+		return &requestError{http.StatusBadRequest, "request body must be valid UTF-8"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
 		return &requestError{http.StatusBadRequest, "malformed JSON body: expected an object"}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {

@@ -1,6 +1,7 @@
 // Package web is Videologue's HTTP edge: one chi router that mounts the
 // socket (/socket/websocket), the JSON API (/api, used by tools, tests and
-// the load tool), the health check, and the HTML pages. Errors become HTTP
+// the load tool), the health and readiness checks (/healthz, /readyz),
+// the Prometheus metrics (/metrics), and the HTML pages. Errors become HTTP
 // statuses in exactly one place (writeError); clients never see internal
 // error text.
 package web
@@ -48,6 +49,14 @@ type Deps struct {
 	// Socket serves /socket/websocket (a *channels.Server); nil leaves it
 	// unmounted.
 	Socket http.Handler
+	// Metrics serves /metrics (Prometheus); nil leaves it unmounted.
+	Metrics http.Handler
+	// Ready says whether the server can serve: nil when it can, else why
+	// not (shutting down, log closed). /readyz answers 503 with the reason.
+	// Nil Ready means always ready.
+	Ready func() error
+	// Analysis serves the analysts' and auditors' routes (analyst.go, audit.go); nil leaves them unmounted.
+	Analysis *AnalysisDeps
 }
 
 // Config tunes the edge. The zero value is usable.
@@ -89,11 +98,16 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 	}
 	s := &Server{cfg: cfg, deps: deps, logger: logger, router: chi.NewRouter(), auth: newAddrLimiter(cfg.AuthRate, cfg.AuthBurst)}
 	r := s.router
-	r.Use(s.recoverer)
+	r.Use(s.logRequests, s.recoverer)
 	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	if deps.Metrics != nil {
+		r.Handle("/metrics", deps.Metrics)
+	}
 	if deps.Socket != nil {
 		r.Handle("/socket/websocket", deps.Socket)
 	}
+	s.mountAnalysis(r) // analysts and auditors: analyst.go, audit.go
 	r.Route("/api", s.mountAPI)
 	s.mountPages(r) // the HTML pages: pages*.go
 	return s
@@ -104,6 +118,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz tells load balancers whether to send traffic here: 503 while
+// the server shuts down or its log is closed, so they stop before the
+// sockets are told to go away.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if s.deps.Ready != nil {
+		if err := s.deps.Ready(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready: " + err.Error() + "\n"))
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ready\n"))
 }
 
 // recoverer turns a handler's panic into a 500 and a log line with the

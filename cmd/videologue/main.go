@@ -27,6 +27,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		serveCommand(),
+		projectionsCommand(),
+		replayCommand(),
+		auditCommand(),
+		usersCommand(),
 	}
 }
 

@@ -11,19 +11,24 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/videologue/videologue/accounts"
 	"github.com/videologue/videologue/annotations"
 	"github.com/videologue/videologue/auth"
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/channels"
-	"github.com/videologue/videologue/eventstore/pebble"
+	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/internal/metrics"
 	"github.com/videologue/videologue/web"
 )
 
 func serveCommand() command {
-	return command{name: "serve", summary: "run the server (HTTP, JSON API, socket) on the embedded log", run: runServe}
+	return command{name: "serve", summary: "run the server (HTTP, JSON API, socket) on the embedded log or a shared store", run: runServe}
 }
 
 // devSecret signs tokens in development only: --env prod refuses it.
@@ -37,6 +42,15 @@ type ServeConfig struct {
 	Env     string // "dev" or "prod"
 	Origins []string
 	Node    string
+	Store   StoreConfig
+	// Heartbeat and NodeTimeout: how often this node records that it is
+	// alive, and after how much silence a node's viewers are closed.
+	Heartbeat   time.Duration
+	NodeTimeout time.Duration
+	// LoadTest lifts the per-user and per-address rate limits and makes
+	// password hashing cheap, so that cmd/vlload can sign in thousands of
+	// users and post from loopback. Development only.
+	LoadTest bool
 }
 
 func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
@@ -45,12 +59,19 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:4000", "address to listen on")
-	fs.StringVar(&c.Data, "data", "./data", "directory of the embedded event log")
+	fs.StringVar(&c.Data, "data", "./data", "directory of the embedded event log and of this node's own files (one per node; with a shared store, the log is elsewhere)")
 	fs.StringVar(&c.Secret, "secret", os.Getenv("VIDEOLOGUE_SECRET"), "secret that signs tokens (default $VIDEOLOGUE_SECRET; required with --env prod)")
 	fs.StringVar(&c.Env, "env", "dev", "dev or prod")
 	fs.StringVar(&origins, "origin", "", "comma-separated hosts browsers may open sockets from (default: the host of the request)")
-	fs.StringVar(&c.Node, "node", "", "stable name of this server among several (default: the host name)")
+	fs.StringVar(&c.Node, "node", "", "name of this server, stable across restarts and unique among the running nodes of a shared store (default: the host name; with a shared store, host name and port)")
+	fs.DurationVar(&c.Heartbeat, "heartbeat", 5*time.Second, "how often this node records a heartbeat in the log")
+	fs.DurationVar(&c.NodeTimeout, "node-timeout", 15*time.Second, "silence after which a node is presumed dead and its viewers leave the presence list (checked every --heartbeat)")
+	fs.BoolVar(&c.LoadTest, "load-test", false, "dev only: no per-user push or per-address sign-in limits and cheap password hashes, for cmd/vlload")
+	addStoreFlags(fs, &c.Store)
 	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := c.Store.check(); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -67,6 +88,9 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 			c.Secret = devSecret
 		}
 	case "prod":
+		if c.LoadTest {
+			return c, errors.New("refusing to start: --load-test is for development only, not with --env prod")
+		}
 		if c.Secret == "" || c.Secret == devSecret {
 			return c, errors.New("refusing to start: --env prod needs a secret of your own in --secret or VIDEOLOGUE_SECRET")
 		}
@@ -108,13 +132,17 @@ type Main struct {
 	Config ServeConfig
 	Logger *slog.Logger
 
-	Store    *pebble.Store
+	Store    eventstore.Store
 	Accounts *accounts.Service
 	Catalog  *catalog.Service
 	Node     *channels.Node
 	Socket   *channels.Server
 	HTTP     *http.Server
 
+	// Registry holds the Prometheus metrics served at /metrics.
+	Registry *prometheus.Registry
+
+	closing  atomic.Bool // Close has begun: /readyz says 503
 	listener net.Listener
 	served   chan struct{} // closed when the HTTP server stops serving
 	serveErr error         // why; valid once served is closed
@@ -129,34 +157,65 @@ func NewMain(cfg ServeConfig, logger *slog.Logger) *Main {
 // starts serving. It returns once the server listens.
 func (m *Main) Run(ctx context.Context) error {
 	var err error
-	if m.Store, err = pebble.Open(m.Config.Data, pebble.Config{}, m.Logger); err != nil {
+	if m.Store, err = openStore(ctx, m.Config, m.Logger); err != nil {
 		return err
 	}
+	m.Registry = prometheus.NewRegistry()
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	met := metrics.New(m.Registry)
+	// Everything but Close goes through the instrumented store, so that
+	// each append is timed and counted; m.Store stays the backend itself.
+	store := met.Store(m.Store)
 	tokens, err := auth.NewTokens(auth.TokenConfig{Secret: []byte(m.Config.Secret)})
 	if err != nil {
 		return err
 	}
-	m.Accounts = accounts.New(m.Store, accounts.Config{}, m.Logger)
+	var acfg accounts.Config
+	scfg := channels.Config{AllowedOrigins: m.Config.Origins}
+	wcfg := web.Config{Secure: m.Config.Env == "prod", CookieSecret: []byte(m.Config.Secret)}
+	if m.Config.LoadTest {
+		m.Logger.Warn("--load-test: rate limits lifted and password hashes cheap; never expose this server")
+		acfg.Hash = auth.Params{Memory: 64, Time: 1, Threads: 1}
+		scfg.PushRate, scfg.PushBurst, scfg.FloodStrikes = 1e6, 1e6, 1e6
+		wcfg.AuthRate, wcfg.AuthBurst = 1e6, 1e6
+	}
+	m.Accounts = accounts.New(store, acfg, m.Logger)
 	if err := m.Accounts.Start(ctx); err != nil {
 		return err
 	}
-	m.Catalog = catalog.New(m.Store, m.Logger)
+	m.Catalog = catalog.New(store, m.Logger)
 	if err := m.Catalog.Start(ctx); err != nil {
 		return err
 	}
 	// The embedded log is locked to this process: any viewing still open
-	// in it is a ghost of an earlier run.
-	m.Node, err = channels.StartNode(ctx, m.Store, channels.NodeConfig{Name: m.Config.Node, Addr: m.Config.Addr, Exclusive: true}, m.Logger)
+	// in it is a ghost of an earlier run. A shared log also holds the
+	// viewings of live peers.
+	if m.Config.Node == "" {
+		m.Config.Node = defaultNodeName(m.Config)
+	}
+	if m.Config.Store.Shared() {
+		m.warnLiveNamesake(ctx)
+	}
+	m.Node, err = channels.StartNode(ctx, store, channels.NodeConfig{
+		Name: m.Config.Node, Addr: m.Config.Addr, HeartbeatInterval: m.Config.Heartbeat, Timeout: m.Config.NodeTimeout,
+		Exclusive: !m.Config.Store.Shared(),
+	}, m.Logger)
 	if err != nil {
 		return err
 	}
-	m.Socket = channels.New(channels.Config{Node: m.Node.ID(), AllowedOrigins: m.Config.Origins}, channels.Deps{
-		Store: m.Store, Tokens: tokens, Users: m.Accounts, Videos: m.Catalog,
-		Annotations: annotations.New(m.Store, m.Catalog),
+	scfg.Node = m.Node.ID()
+	scfg.Observer = met
+	m.Socket = channels.New(scfg, channels.Deps{
+		Store: store, Tokens: tokens, Users: m.Accounts, Videos: m.Catalog,
+		Annotations: annotations.New(store, m.Catalog),
 	}, m.Logger)
-	handler := web.New(web.Config{Secure: m.Config.Env == "prod", CookieSecret: []byte(m.Config.Secret)}, web.Deps{
+	handler := web.New(wcfg, web.Deps{
 		Accounts: m.Accounts, Videos: m.Catalog, Tokens: tokens, Socket: m.Socket,
+		Metrics: metrics.Handler(m.Registry), Ready: m.ready,
 	}, m.Logger)
+	met.Gauge("connections", "Open sockets.", func() float64 { return float64(m.Socket.Connections()) })
+	// Projection lag: a projections.Runner that serve runs registers its
+	// lag gauges with runner.Register(m.Registry).
 	m.HTTP = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -170,7 +229,15 @@ func (m *Main) Run(ctx context.Context) error {
 		m.serveErr = m.HTTP.Serve(m.listener)
 		close(m.served)
 	}()
-	m.Logger.Info("videologue serving", "addr", m.listener.Addr().String(), "data", m.Config.Data, "node", m.Node.ID(), "env", m.Config.Env)
+	m.Logger.Info("videologue serving", "addr", m.listener.Addr().String(), "store", m.Config.Store.Kind, "data", m.Config.Data, "node", m.Node.ID(), "env", m.Config.Env)
+	return nil
+}
+
+// ready is /readyz: the log is open and the hubs run until Close begins.
+func (m *Main) ready() error {
+	if m.closing.Load() {
+		return errors.New("shutting down")
+	}
 	return nil
 }
 
@@ -191,6 +258,7 @@ func (m *Main) ServeErr() error { return m.serveErr }
 func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	m.closing.Store(true)
 	var errs []error
 	if m.listener != nil {
 		if err := m.HTTP.Shutdown(ctx); err != nil {

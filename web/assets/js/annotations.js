@@ -2,8 +2,10 @@
 // each shown once playback reaches its moment, clickable to seek there.
 //
 // Annotations are kept by id, so one delivered twice (a join reply after a
-// reconnect overlapping a live push) is rendered once; lastSeenId is what
-// the channel's join params send back on every rejoin.
+// reconnect overlapping a live push) is rendered once; lastSeenId and
+// lastSeenRev (the video's revision: every push and join reply carries
+// one) are what the channel's join params send back on every rejoin, so
+// the server also sends the edits and deletes this page missed.
 import {formatTime, el} from "./format.js"
 import {AnnotationEditor} from "./editor.js"
 
@@ -22,15 +24,16 @@ export class AnnotationPanel {
     this.items = new Map() // id -> {ann, node}
     this.gone = new Set() // ids deleted while this page was open
     this.lastSeenId = 0
+    this.lastSeenRev = 0
     this.reached = 0 // furthest playback position seen, ms
     this.editor = new AnnotationEditor(channel,
       id => this.items.has(id) ? this.items.get(id).ann : null,
       id => { if(this.items.has(id)){ this.fill(this.items.get(id)) } })
     this.composer = new Composer(root, channel, player)
 
-    channel.on("new_annotation", ann => this.upsert(ann, true))
-    channel.on("annotation_updated", payload => this.upsert(payload.annotation || payload, false))
-    channel.on("annotation_deleted", ({id}) => this.remove(id))
+    channel.on("new_annotation", ann => { this.upsert(ann, true); this.applied(ann.rev) })
+    channel.on("annotation_updated", payload => { this.upsert(payload.annotation || payload, false); this.applied(payload.rev) })
+    channel.on("annotation_deleted", ({id, rev}) => { this.remove(id); this.applied(rev) })
 
     this.list.addEventListener("click", e => this.clicked(e))
     this.list.addEventListener("keydown", e => {
@@ -44,10 +47,18 @@ export class AnnotationPanel {
     this.tick()
   }
 
-  // caughtUp takes a join reply: the annotations after lastSeenId.
-  caughtUp(annotations){
-    annotations.forEach(ann => this.upsert(ann, false))
+  // caughtUp takes a join reply: the annotations after lastSeenId, and
+  // those up to it that were edited or deleted after lastSeenRev.
+  caughtUp({annotations, updated, deleted, rev}){
+    ;(annotations || []).forEach(ann => this.upsert(ann, false))
+    ;(updated || []).forEach(ann => this.upsert(ann, false))
+    ;(deleted || []).forEach(id => this.remove(id))
+    this.applied(rev)
     this.tick()
+  }
+
+  applied(rev){
+    if(typeof rev === "number"){ this.lastSeenRev = Math.max(this.lastSeenRev, rev) }
   }
 
   upsert(ann, live){

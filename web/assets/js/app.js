@@ -15,16 +15,17 @@ function mountWatch(root){
   let player = createPlayer(document.getElementById("player"), root.dataset)
 
   // The params function runs again on every rejoin, so after a dropped
-  // connection the server sends exactly the annotations this page missed.
+  // connection the server sends exactly the annotations this page missed,
+  // and the edits and deletes of those it had.
   let panel = null
-  let channel = socket.channel("videos:" + videoId, () => ({last_seen_id: panel.lastSeenId}))
+  let channel = socket.channel("videos:" + videoId, () => ({last_seen_id: panel.lastSeenId, last_seen_rev: panel.lastSeenRev}))
   panel = new AnnotationPanel(root, {channel, player, userId})
   new PresenceList(document.getElementById("presence"), document.getElementById("watcher-count"), channel, userId)
   indicator.watch(socket, channel)
 
   channel.join()
-    .receive("ok", ({annotations}) => {
-      panel.caughtUp(annotations || [])
+    .receive("ok", reply => {
+      panel.caughtUp(reply || {})
       indicator.update()
     })
     .receive("error", ({reason}) => indicator.failed(reason))

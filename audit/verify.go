@@ -1,0 +1,230 @@
+// Package audit holds the auditors' check of the log itself: Verify walks
+// the tamper-evident hash chain (see eventstore.ChainHasher) and names the
+// first event that does not match.
+package audit
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/videologue/videologue/eventstore"
+)
+
+// Log is what Verify reads.
+type Log interface {
+	ReadAll(ctx context.Context, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error)
+}
+
+// ErrNoChain: the log's backend keeps no hash chain (its hashes are zero).
+var ErrNoChain = errors.New("the log keeps no hash chain")
+
+// MismatchError names the first event whose stored hash is not the hash
+// of its content chained to the previous event's stored hash: that event
+// or its predecessor was altered, or events between them were removed.
+type MismatchError struct {
+	Position uint64
+	ID       string
+	Stream   string
+	Revision uint64
+	Type     string
+	// Previous is the position of the event it chains to (0 for the first
+	// event of the log).
+	Previous uint64
+	Stored   [32]byte
+	Computed [32]byte
+	Reason   string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("event at position %d (%s revision %d, %s, id %s) does not match the hash chain: %s (stored %s, computed %s)",
+		e.Position, e.Stream, e.Revision, e.Type, e.ID, e.Reason, hex.EncodeToString(e.Stored[:8]), hex.EncodeToString(e.Computed[:8]))
+}
+
+// Options tune Verify. The zero value is usable.
+type Options struct {
+	// Workers verify ranges of the log in parallel (default GOMAXPROCS):
+	// each event's check needs only its predecessor's stored hash.
+	Workers int
+	// RangeSize is how many events one worker takes at a time (default
+	// 65536) and PageSize how many it reads at once (default 8192).
+	RangeSize, PageSize int
+	// Progress, if set, is called from the workers as ranges complete,
+	// with the number of events verified so far and the head.
+	Progress func(done, head uint64)
+}
+
+// Report is what a verification found.
+type Report struct {
+	Events   uint64   // events verified
+	Head     uint64   // position of the last event
+	HeadHash [32]byte // its hash: record it to detect a later truncation
+	Elapsed  time.Duration
+}
+
+// Verify checks the whole log's hash chain: every event's stored hash must
+// be the hash of its content chained to the stored hash of the event
+// before it, positions must increase, and the first event chains to the
+// zero hash. It returns the Report and, when the chain breaks, a
+// *MismatchError naming the first event that does not match. Removing
+// events from the end of the log cannot be seen from the log alone:
+// compare HeadHash with one recorded earlier.
+func Verify(ctx context.Context, log Log, opts Options) (Report, error) {
+	start := time.Now()
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.RangeSize <= 0 {
+		opts.RangeSize = 1 << 16
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 8192
+	}
+	var rep Report
+	last, err := log.ReadAll(ctx, eventstore.Backwards, eventstore.End, 1)
+	if err != nil {
+		return rep, fmt.Errorf("audit: verify: %w", err)
+	}
+	if len(last) == 0 {
+		return rep, nil
+	}
+	rep.Head, rep.HeadHash = last[0].Position, last[0].Hash
+	first, err := log.ReadAll(ctx, eventstore.Forwards, 0, 1)
+	if err != nil {
+		return rep, fmt.Errorf("audit: verify: %w", err)
+	}
+	if first[0].Hash == ([32]byte{}) && rep.HeadHash == ([32]byte{}) {
+		return rep, ErrNoChain
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next     atomic.Uint64 // first position of the next range to take
+		verified atomic.Uint64
+		mu       sync.Mutex
+		found    *MismatchError
+		failed   error
+		wg       sync.WaitGroup
+	)
+	next.Store(first[0].Position)
+	report := func(m *MismatchError, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if m != nil && (found == nil || m.Position < found.Position) {
+			found = m
+		}
+		if err != nil && failed == nil {
+			failed = err
+		}
+	}
+	// stop says whether a range from pos on can no longer matter: a
+	// mismatch was found before it (ranges are taken in order, so every
+	// range before the mismatch is being or has been verified).
+	stop := func(pos uint64) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return failed != nil || (found != nil && found.Position < pos)
+	}
+	for range opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := eventstore.NewChainHasher()
+			for {
+				lo := next.Add(uint64(opts.RangeSize)) - uint64(opts.RangeSize)
+				if lo > rep.Head || stop(lo) {
+					return
+				}
+				hi := min(lo+uint64(opts.RangeSize)-1, rep.Head)
+				n, m, err := verifyRange(ctx, log, h, lo, hi, opts.PageSize)
+				if err != nil && ctx.Err() == nil {
+					report(nil, err)
+					return
+				}
+				if m != nil {
+					report(m, nil)
+					return
+				}
+				done := verified.Add(n)
+				if opts.Progress != nil {
+					opts.Progress(done, rep.Head)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rep.Events, rep.Elapsed = verified.Load(), time.Since(start)
+	if failed != nil {
+		return rep, fmt.Errorf("audit: verify: %w", failed)
+	}
+	if found != nil {
+		return rep, found
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// verifyRange checks the events with positions in [lo, hi] against the
+// stored hash of the event before lo.
+func verifyRange(ctx context.Context, log Log, h *eventstore.ChainHasher, lo, hi uint64, pageSize int) (uint64, *MismatchError, error) {
+	var prev [32]byte
+	var prevPos uint64
+	if lo > 1 {
+		before, err := log.ReadAll(ctx, eventstore.Backwards, lo-1, 1)
+		if err != nil {
+			return 0, nil, err
+		}
+		if len(before) > 0 {
+			prev, prevPos = before[0].Hash, before[0].Position
+		}
+	}
+	var n uint64
+	for from := lo; from <= hi; {
+		page, err := log.ReadAll(ctx, eventstore.Forwards, from, pageSize)
+		if err != nil {
+			return n, nil, err
+		}
+		if len(page) == 0 {
+			return n, nil, nil
+		}
+		for i := range page {
+			ev := &page[i]
+			if ev.Position > hi {
+				return n, nil, nil
+			}
+			if m := check(h, prev, prevPos, ev); m != nil {
+				return n, m, nil
+			}
+			prev, prevPos = ev.Hash, ev.Position
+			n++
+		}
+		from = page[len(page)-1].Position + 1
+	}
+	return n, nil, nil
+}
+
+func check(h *eventstore.ChainHasher, prev [32]byte, prevPos uint64, ev *eventstore.RecordedEvent) *MismatchError {
+	sum := h.Sum(prev, ev)
+	var reason string
+	switch {
+	case ev.Position <= prevPos:
+		reason = fmt.Sprintf("position does not increase after %d", prevPos)
+	case sum != ev.Hash:
+		reason = "stored hash differs from the hash of the event's content and its predecessor's hash"
+		if ev.Position != prevPos+1 {
+			reason += fmt.Sprintf(" (events %d to %d are missing)", prevPos+1, ev.Position-1)
+		}
+	default:
+		return nil
+	}
+	return &MismatchError{Position: ev.Position, ID: ev.ID, Stream: ev.Stream, Revision: ev.Revision, Type: ev.Type,
+		Previous: prevPos, Stored: ev.Hash, Computed: sum, Reason: reason}
+}

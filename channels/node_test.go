@@ -1,0 +1,113 @@
+package channels_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/videologue/videologue/annotations"
+	"github.com/videologue/videologue/channels"
+	"github.com/videologue/videologue/domain"
+)
+
+// TestDeadNodeViewersExpire runs a second node on the env's store, with
+// its own socket server, and kills it: its heartbeats stop and nothing of
+// a shutdown is recorded, while its sockets stay open. A third node
+// sweeping the store closes its viewings within timeout + sweep interval,
+// and viewers on the sweeper's node see them leave.
+func TestDeadNodeViewersExpire(t *testing.T) {
+	e := newEnv(t, permissive())
+	const beat, timeout = 50 * time.Millisecond, 300 * time.Millisecond
+	fast := channels.NodeConfig{HeartbeatInterval: beat, Timeout: timeout}
+
+	doomedCtx, kill := context.WithCancel(t.Context())
+	cfg := fast
+	cfg.Name = "doomed"
+	doomed, err := channels.StartNode(doomedCtx, e.store, cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg := permissive()
+	scfg.Node = doomed.ID()
+	srv := channels.New(scfg, channels.Deps{
+		Store: e.store, Tokens: e.tokens, Users: e.accounts, Videos: e.catalog,
+		Annotations: annotations.New(e.store, e.catalog),
+	}, testLogger(t))
+	mux := http.NewServeMux()
+	mux.Handle("/socket/websocket", srv)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		shutdown(t, srv)
+		hs.Close()
+	})
+
+	cfg = fast
+	cfg.Name = "sweeper"
+	sweeper, err := channels.StartNode(t.Context(), e.store, cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The env's socket now belongs to the sweeper, whose heartbeats keep
+	// its own viewers alive.
+	scfg = permissive()
+	scfg.Node = sweeper.ID()
+	live := channels.New(scfg, channels.Deps{
+		Store: e.store, Tokens: e.tokens, Users: e.accounts, Videos: e.catalog,
+		Annotations: annotations.New(e.store, e.catalog),
+	}, testLogger(t))
+	e.swapHandler(t, live)
+	t.Cleanup(func() {
+		shutdown(t, live)
+		_ = sweeper.Stop(context.WithoutCancel(t.Context()))
+	})
+
+	owner, _, otok := e.user("here")
+	ghost, _, gtok := e.user("ghost")
+	vid := e.video(owner)
+	topic := "videos:" + itoa(vid)
+	here := e.dial(otok)
+	here.mustJoin(topic, map[string]any{})
+
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket/websocket?vsn=2.0.0&token=" + gtok
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	join, _ := json.Marshal([]any{"1", "1", topic, "phx_join", map[string]any{}})
+	if err := ws.WriteMessage(websocket.TextMessage, join); err != nil {
+		t.Fatal(err)
+	}
+	both := map[string]int{key(owner): 1, key(ghost): 1}
+	here.awaitPresence(t, topic, both)
+
+	// Several sweeps while the doomed node beats: it is alive.
+	time.Sleep(3 * timeout)
+	here.awaitPresence(t, topic, both)
+
+	killed := time.Now()
+	kill()
+	here.awaitPresence(t, topic, map[string]int{key(owner): 1})
+	took := time.Since(killed)
+	t.Logf("viewer of the killed node left the presence list %v after the kill (bound: timeout %v + sweep %v)", took, timeout, beat)
+	if took > 2*(timeout+beat)+time.Second {
+		t.Fatalf("took %v", took)
+	}
+	var reasons []string
+	for _, ev := range e.readStream(domain.ViewersStream(vid)) {
+		if ev.Type == domain.TypeViewerLeft {
+			var l domain.ViewerLeft
+			_ = json.Unmarshal(ev.Data, &l)
+			reasons = append(reasons, l.Reason)
+		}
+	}
+	if len(reasons) == 0 || reasons[0] != "node_lost" {
+		t.Fatalf("leaves recorded: %v, want node_lost", reasons)
+	}
+}

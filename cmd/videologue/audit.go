@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/videologue/videologue/audit"
+	"github.com/videologue/videologue/export"
+	"github.com/videologue/videologue/projections"
+)
+
+func auditCommand() command {
+	return command{name: "audit", summary: "for auditors: verify the log's hash chain, who commented when (trail), Web Annotation export (jsonld)", run: runAudit}
+}
+
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `Usage: videologue audit WHAT [flags]
+
+  verify    walk the log's hash chain; name the first event that does not match (exit 1)
+  trail     every annotation event, by --user, --video and [--from, --to), with who and from where
+  jsonld    a video's annotations as W3C Web Annotations (JSON-LD)
+
+Flags:`)
+		fs.PrintDefaults()
+	}
+	var c logFlags
+	addLogFlags(fs, &c)
+	workers := fs.Int("workers", 0, "verify: parallel workers (default: one per core)")
+	user := fs.String("user", "", "trail: only this user (name)")
+	video := fs.Int64("video", 0, "trail: only this video; jsonld: the video")
+	from := fs.String("from", "", "trail: start of the window")
+	to := fs.String("to", "", "trail: end of the window, exclusive")
+	format := fs.String("format", "ndjson", "trail: ndjson or csv")
+	base := fs.String("base", "http://127.0.0.1:4000", "jsonld: the site's address, for the annotations' IRIs")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errors.New("say what to audit")
+	}
+	logger := toolLogger(stderr)
+	switch pos[0] {
+	case "verify":
+		store, err := c.openLog(ctx, logger)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		bar := newProgress(stderr, "verifying")
+		rep, err := audit.Verify(ctx, store, audit.Options{Workers: *workers, Progress: bar.update})
+		bar.done()
+		if err != nil {
+			return err
+		}
+		rate := float64(rep.Events) / max(rep.Elapsed.Seconds(), 1e-9)
+		fmt.Fprintf(stdout, "ok: %d events verified in %s (%.0f events/s)\nhead: position %d, hash %s\n",
+			rep.Events, rep.Elapsed.Round(time.Millisecond), rate, rep.Head, hex.EncodeToString(rep.HeadHash[:]))
+		return nil
+	case "trail":
+		now := time.Now()
+		f := projections.AuditFilter{VideoID: *video}
+		if f.From, err = projections.ParseTime(*from, now); err != nil {
+			return fmt.Errorf("--from: %w", err)
+		}
+		if f.To, err = projections.ParseTime(*to, now); err != nil {
+			return fmt.Errorf("--to: %w", err)
+		}
+		fm, err := export.ParseFormat(*format)
+		if err != nil {
+			return err
+		}
+		_, db, closeBoth, err := c.openBoth(ctx, stderr, logger)
+		if err != nil {
+			return err
+		}
+		defer closeBoth()
+		if *user != "" {
+			u, err := db.UserByName(ctx, *user)
+			if err != nil {
+				return fmt.Errorf("user %q: %w", *user, err)
+			}
+			f.UserID = u.ID
+		}
+		w := export.Entries(stdout, fm)
+		if err := db.Audit(ctx, f, w.Write); err != nil {
+			return err
+		}
+		return w.Flush()
+	case "jsonld":
+		if *video <= 0 {
+			return errors.New("--video is required")
+		}
+		_, db, closeBoth, err := c.openBoth(ctx, stderr, logger)
+		if err != nil {
+			return err
+		}
+		defer closeBoth()
+		v, err := db.Video(ctx, *video)
+		if err != nil {
+			return fmt.Errorf("video %d: %w", *video, err)
+		}
+		return export.WebAnnotations(stdout, webCollection(*base, v), func(yield func(projections.Annotation) error) error {
+			return db.Annotations(ctx, v.ID, yield)
+		})
+	default:
+		fs.Usage()
+		return fmt.Errorf("unknown audit %s", strconv.Quote(pos[0]))
+	}
+}
+
+// webCollection names a video's Web Annotation export under base, the way
+// the HTTP API does.
+func webCollection(base string, v projections.Video) export.Collection {
+	vid := strconv.FormatInt(v.ID, 10)
+	return export.Collection{
+		ID:            base + "/api/videos/" + vid + "/annotations.jsonld",
+		Label:         v.Title,
+		Video:         v.URL,
+		AnnotationIRI: func(id int64) string { return base + "/api/videos/" + vid + "/annotations/" + strconv.FormatInt(id, 10) },
+		UserIRI:       func(id int64) string { return base + "/users/" + strconv.FormatInt(id, 10) },
+	}
+}
+

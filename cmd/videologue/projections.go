@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/projections"
+)
+
+func projectionsCommand() command {
+	return command{name: "projections", summary: "rebuild the read models from the log (rebuild [NAME]), or show where they stand (status)", run: runProjections}
+}
+
+// logFlags are the flags of the tools that read the log and the read
+// models. With the embedded log the server must be stopped: both
+// databases are locked to one process.
+type logFlags struct {
+	Data       string
+	ReadModels string
+	Store      StoreConfig
+}
+
+func addLogFlags(fs *flag.FlagSet, c *logFlags) {
+	fs.StringVar(&c.Data, "data", "./data", "directory of the embedded event log")
+	fs.StringVar(&c.ReadModels, "readmodels", "", "directory of the read models (default <data>/readmodels)")
+	addStoreFlags(fs, &c.Store)
+}
+
+func (c *logFlags) readModelsDir() string {
+	if c.ReadModels != "" {
+		return c.ReadModels
+	}
+	return filepath.Join(c.Data, "readmodels")
+}
+
+// openLog opens the event log.
+func (c *logFlags) openLog(ctx context.Context, logger *slog.Logger) (eventstore.Store, error) {
+	if err := c.Store.check(); err != nil {
+		return nil, err
+	}
+	s, err := openStore(ctx, ServeConfig{Data: c.Data, Store: c.Store}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("%w (is the server running? stop it first)", err)
+	}
+	return s, nil
+}
+
+// openBoth opens the log and the read models, brought up to date with the
+// log in batches.
+func (c *logFlags) openBoth(ctx context.Context, stderr io.Writer, logger *slog.Logger) (eventstore.Store, *projections.DB, func(), error) {
+	store, err := c.openLog(ctx, logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, err := projections.Open(c.readModelsDir(), projections.Config{}, logger)
+	if err != nil {
+		store.Close()
+		return nil, nil, nil, fmt.Errorf("%w (is the server running? stop it first)", err)
+	}
+	closeBoth := func() {
+		db.Close()
+		store.Close()
+	}
+	bar := newProgress(stderr, "catching up")
+	if _, err := projections.CatchUp(ctx, db, store, projections.Builtin(), projections.BatchOptions{Progress: bar.update}, logger); err != nil {
+		closeBoth()
+		return nil, nil, nil, err
+	}
+	bar.done()
+	return store, db, closeBoth, nil
+}
+
+// parseArgs parses flags that may come before or after the positional
+// arguments, and returns the positional ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func toolLogger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func runProjections(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("projections", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: videologue projections rebuild [NAME] [flags]   rebuild one read model (or all) from position 0\n       videologue projections status [flags]           each read model's checkpoint and lag\n\nRead models: "+strings.Join(projectionNames(), ", ")+"\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	var c logFlags
+	addLogFlags(fs, &c)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return errors.New("missing rebuild or status")
+	}
+	logger := toolLogger(stderr)
+	switch pos[0] {
+	case "rebuild":
+		if len(pos) > 2 {
+			return fmt.Errorf("unexpected arguments: %v", pos[2:])
+		}
+		ps, err := selectProjections(pos[1:])
+		if err != nil {
+			return err
+		}
+		return rebuild(ctx, &c, ps, stdout, stderr, logger)
+	case "status":
+		return status(ctx, &c, stdout, logger)
+	default:
+		fs.Usage()
+		return fmt.Errorf("unknown projections command %q", pos[0])
+	}
+}
+
+func projectionNames() []string {
+	var names []string
+	for _, p := range projections.Builtin() {
+		names = append(names, p.Name())
+	}
+	return names
+}
+
+func selectProjections(names []string) ([]projections.Projection, error) {
+	all := projections.Builtin()
+	if len(names) == 0 {
+		return all, nil
+	}
+	for _, p := range all {
+		if p.Name() == names[0] {
+			return []projections.Projection{p}, nil
+		}
+	}
+	return nil, fmt.Errorf("%w %q: choose one of %s", projections.ErrUnknownProjection, names[0], strings.Join(projectionNames(), ", "))
+}
+
+func rebuild(ctx context.Context, c *logFlags, ps []projections.Projection, stdout, stderr io.Writer, logger *slog.Logger) error {
+	store, err := c.openLog(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	// No write-ahead log while rebuilding: an interrupted rebuild resumes
+	// from its last batch (projections catch up when next opened).
+	db, err := projections.Open(c.readModelsDir(), projections.Config{DisableWAL: true}, logger)
+	if err != nil {
+		return fmt.Errorf("%w (is the server running? stop it first)", err)
+	}
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name())
+	}
+	bar := newProgress(stderr, "rebuilding "+strings.Join(names, ", "))
+	res, err := projections.Rebuild(ctx, db, store, ps, projections.BatchOptions{Progress: bar.update}, logger)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	bar.done()
+	rate := float64(res.Events) / max(res.Elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(stdout, "rebuilt %s from %d events in %s (%.0f events/s)\n", strings.Join(names, ", "), res.Events, res.Elapsed.Round(time.Millisecond), rate)
+	for _, name := range names {
+		if n := res.Poisoned[name]; n > 0 {
+			fmt.Fprintf(stdout, "  %s: %d events could not be applied (see the poison records)\n", name, n)
+		}
+	}
+	return nil
+}
+
+func status(ctx context.Context, c *logFlags, stdout io.Writer, logger *slog.Logger) error {
+	store, err := c.openLog(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	db, err := projections.Open(c.readModelsDir(), projections.Config{}, logger)
+	if err != nil {
+		return fmt.Errorf("%w (is the server running? stop it first)", err)
+	}
+	defer db.Close()
+	last, err := store.ReadAll(ctx, eventstore.Backwards, eventstore.End, 1)
+	if err != nil {
+		return err
+	}
+	var head uint64
+	if len(last) > 0 {
+		head = last[0].Position
+	}
+	fmt.Fprintf(stdout, "log head: %d\n", head)
+	for _, name := range projectionNames() {
+		cp, err := db.Checkpoint(name)
+		if err != nil {
+			return err
+		}
+		poisoned := 0
+		if err := db.Poisoned(ctx, name, func(projections.Poisoned) error { poisoned++; return nil }); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%-10s at %-10d behind %-10d poisoned %d\n", name, cp.Position, head-min(head, cp.Position), poisoned)
+	}
+	return nil
+}
+
+// progress draws a progress bar on a terminal line, at most ten times a
+// second.
+type progress struct {
+	w     io.Writer
+	label string
+	start time.Time
+
+	mu   sync.Mutex
+	last time.Time
+	drew bool
+}
+
+func newProgress(w io.Writer, label string) *progress {
+	return &progress{w: w, label: label, start: time.Now()}
+}
+
+func (p *progress) update(done, total uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if now.Sub(p.last) < 100*time.Millisecond && done < total {
+		return
+	}
+	p.last, p.drew = now, true
+	const width = 30
+	frac := 1.0
+	if total > 0 {
+		frac = min(1, float64(done)/float64(total))
+	}
+	n := int(frac * width)
+	rate := float64(done) / max(now.Sub(p.start).Seconds(), 1e-9)
+	fmt.Fprintf(p.w, "\r%s [%s%s] %3.0f%% %d/%d events, %.0f/s ", p.label, strings.Repeat("#", n), strings.Repeat(".", width-n), frac*100, done, total, rate)
+}
+
+// done ends the bar's line, if one was drawn.
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drew {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// ReadModels is serve's read models: the projections' database, caught up
+// with the log in batches, then kept up to date through the watermill
+// router until Close.
+type ReadModels struct {
+	DB     *projections.DB
+	Runner *projections.Runner
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// StartReadModels opens the read models in dir, catches them up with log,
+// registers their lag metrics in reg (when not nil) and starts their
+// runner. Close stops it.
+func StartReadModels(ctx context.Context, dir string, log projections.Log, reg prometheus.Registerer, logger *slog.Logger) (*ReadModels, error) {
+	db, err := projections.Open(dir, projections.Config{}, logger)
+	if err != nil {
+		return nil, err
+	}
+	ps := projections.Builtin()
+	if _, err := projections.CatchUp(ctx, db, log, ps, projections.BatchOptions{}, logger); err != nil {
+		db.Close()
+		return nil, err
+	}
+	runner, err := projections.NewRunner(db, log, ps, projections.RunnerConfig{}, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if reg != nil {
+		if err := runner.Register(reg); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	rm := &ReadModels{DB: db, Runner: runner, cancel: cancel, done: make(chan error, 1)}
+	go func() { rm.done <- runner.Run(ctx) }()
+	return rm, nil
+}
+
+// Close stops the runner, waits for it, and closes the database.
+func (rm *ReadModels) Close() error {
+	rm.cancel()
+	err := <-rm.done
+	return errors.Join(err, rm.DB.Close())
+}

@@ -1,0 +1,73 @@
+// Command vlload puts a Videologue server under load over the Phoenix
+// Channels protocol and reports what its viewers experienced.
+//
+// It signs in N users through the JSON API, connects each to one video,
+// posts M annotations at a given rate from a few posters, and reports
+// connect+join time, deliveries per second, post-to-receipt latency, server
+// RSS per connection (with --server-pid, from /proc), and per client gaps or
+// duplicates: each client must receive exactly the posted ids, in order.
+//
+// The server must run with `videologue serve --load-test` (dev only), which
+// lifts the per-user and per-address rate limits. See docs/BENCHMARKS-load.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+)
+
+// config is what vlload is told on its command line.
+type config struct {
+	url       string
+	users     int
+	posters   int
+	posts     int
+	rate      float64 // annotations per second in all; 0: as fast as the server answers
+	window    int     // unanswered posts per poster when rate is 0
+	serverPID int
+	connects  int // concurrent connects+joins
+	drain     time.Duration
+	idle      time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("vlload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.url, "url", "http://127.0.0.1:4000", "base URL of the server")
+	fs.IntVar(&c.users, "users", 2000, "viewers to sign in, connect and join (N)")
+	fs.IntVar(&c.posters, "posters", 4, "connections that post (extra sockets of the first users)")
+	fs.IntVar(&c.posts, "posts", 1000, "annotations to post in all (M)")
+	fs.Float64Var(&c.rate, "rate", 100, "annotations per second in all; 0 posts as fast as the server answers (saturation)")
+	fs.IntVar(&c.window, "window", 16, "with --rate 0: posts each poster keeps in flight")
+	fs.IntVar(&c.serverPID, "server-pid", 0, "pid of the server, to report its RSS per connection (Linux /proc)")
+	fs.IntVar(&c.connects, "connects", 2000, "connects+joins in flight at once")
+	fs.DurationVar(&c.drain, "drain", 10*time.Second, "how long to wait for the last deliveries after the last post")
+	fs.DurationVar(&c.idle, "idle", 2*time.Second, "settling time before reading the server's RSS after connecting")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if c.users < 1 || c.posters < 1 || c.posts < 1 || c.posters > c.users || c.window < 1 || c.connects < 1 {
+		return c, errors.New("need --users >= --posters >= 1, --posts >= 1, --window >= 1, --connects >= 1")
+	}
+	return c, nil
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "vlload:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	a := &api{base: cfg.url, http: &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64},
+	}}
+	runID := strconv.FormatInt(time.Now().Unix()%1e6, 36)
+
+	// Sign in.
+	start := time.Now()
+	tokens := make([]string, cfg.users)
+	err := parallel(ctx, cfg.users, 16, func(i int) error {
+		t, err := a.signIn(ctx, "vl"+runID+"-"+strconv.Itoa(i))
+		tokens[i] = t
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sign in: %w", err)
+	}
+	fmt.Fprintf(out, "signed in %d users in %v\n", cfg.users, time.Since(start).Round(time.Millisecond))
+	vid, err := a.addVideo(ctx, tokens[0])
+	if err != nil {
+		return err
+	}
+	topic := "videos:" + strconv.FormatInt(vid, 10)
+
+	// Connect and join.
+	var rssBefore int64
+	if cfg.serverPID > 0 {
+		if rssBefore, err = rssKiB(cfg.serverPID); err != nil {
+			return err
+		}
+	}
+	viewers := make([]*viewer, cfg.users)
+	start = time.Now()
+	err = parallel(ctx, cfg.users, cfg.connects, func(i int) error {
+		v, err := connect(ctx, cfg.url, tokens[i], topic)
+		viewers[i] = v
+		return err
+	})
+	joinTime := time.Since(start)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	for _, v := range viewers {
+		go v.read()
+	}
+	defer func() {
+		for _, v := range viewers {
+			v.ws.Close()
+		}
+	}()
+	fmt.Fprintf(out, "connect+join of %d viewers: %v\n", cfg.users, joinTime.Round(time.Millisecond))
+	if cfg.serverPID > 0 {
+		time.Sleep(cfg.idle)
+		after, err := rssKiB(cfg.serverPID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "server RSS: %d KiB before, %d KiB after: %.1f KiB per idle connection\n",
+			rssBefore, after, float64(after-rssBefore)/float64(cfg.users))
+	}
+	hctx, stopBeat := context.WithCancel(ctx)
+	defer stopBeat()
+	go heartbeat(hctx, viewers)
+
+	posters := make([]*viewer, cfg.posters)
+	for i := range posters {
+		if posters[i], err = connect(ctx, cfg.url, tokens[i], topic); err != nil {
+			return fmt.Errorf("poster: %w", err)
+		}
+		go posters[i].read()
+		defer posters[i].ws.Close()
+	}
+
+	// Post.
+	serverCPU, ownCPU := cpuTime(cfg.serverPID), cpuTime(os.Getpid())
+	firstPost := time.Now()
+	var wg sync.WaitGroup
+	var sendErr atomic.Value
+	for p, pv := range posters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := post(ctx, cfg, p, pv, topic, firstPost); err != nil {
+				sendErr.Store(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := sendErr.Load().(error); err != nil {
+		return fmt.Errorf("post: %w", err)
+	}
+	var posted []int64
+	refused := 0
+	deadline := time.Now().Add(cfg.drain)
+	for _, pv := range posters { // wait for every reply
+		for {
+			pv.mu.Lock()
+			n := len(pv.replies)
+			pv.mu.Unlock()
+			if n >= postsOf(cfg, slices.Index(posters, pv)) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		pv.mu.Lock()
+		for _, id := range pv.replies {
+			if id > 0 {
+				posted = append(posted, id)
+			} else {
+				refused++
+			}
+		}
+		pv.mu.Unlock()
+	}
+	postTime := time.Since(firstPost)
+	slices.Sort(posted)
+	fmt.Fprintf(out, "posted %d annotations (%d refused, %d unanswered) in %v: %.0f/s\n",
+		len(posted), refused, cfg.posts-len(posted)-refused, postTime.Round(time.Millisecond), float64(len(posted))/postTime.Seconds())
+
+	// Wait for deliveries.
+	for time.Now().Before(deadline) {
+		done := true
+		for _, v := range viewers {
+			v.mu.Lock()
+			n := len(v.ids)
+			v.mu.Unlock()
+			if n < len(posted) {
+				done = false
+				break
+			}
+		}
+		if done {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // let any duplicate arrive
+	busy := time.Since(firstPost)
+	if cfg.serverPID > 0 {
+		fmt.Fprintf(out, "CPU while posting and delivering (%v): server %.0f%%, vlload %.0f%% of one core\n", busy.Round(time.Millisecond),
+			100*(cpuTime(cfg.serverPID)-serverCPU).Seconds()/busy.Seconds(), 100*(cpuTime(os.Getpid())-ownCPU).Seconds()/busy.Seconds())
+	}
+	report(out, cfg, viewers, posted, firstPost)
+	return nil
+}
+
+func postsOf(cfg config, p int) int {
+	n := cfg.posts / cfg.posters
+	if p < cfg.posts%cfg.posters {
+		n++
+	}
+	return n
+}
+
+// post sends poster p's share: annotations i = p, p+P, ... at start +
+// i/rate, or with rate 0 as fast as replies come back, window in flight.
+func post(ctx context.Context, cfg config, p int, v *viewer, topic string, start time.Time) error {
+	sent := 0
+	for i := p; i < cfg.posts; i += cfg.posters {
+		if cfg.rate > 0 {
+			at := start.Add(time.Duration(float64(i) / cfg.rate * float64(time.Second)))
+			if d := time.Until(at); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		} else {
+			for {
+				v.mu.Lock()
+				inflight := sent - len(v.replies)
+				v.mu.Unlock()
+				if inflight < cfg.window {
+					break
+				}
+				select {
+				case <-v.replyC:
+				case <-time.After(10 * time.Millisecond):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		msg := `["1","p` + strconv.Itoa(i) + `",` + strconv.Quote(topic) +
+			`,"new_annotation",{"body":"t=` + strconv.FormatInt(time.Now().UnixNano(), 10) + `","at":0}]`
+		if err := v.write(msg); err != nil {
+			return err
+		}
+		sent++
+	}
+	return nil
+}
+
+func heartbeat(ctx context.Context, viewers []*viewer) {
+	t := time.NewTicker(25 * time.Second)
+	defer t.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, v := range viewers {
+				_ = v.write(`[null,"h` + strconv.Itoa(n) + `","phoenix","heartbeat",{}]`)
+			}
+		}
+	}
+}
+
+// report checks each viewer against the posted ids and prints the numbers.
+func report(out io.Writer, cfg config, viewers []*viewer, posted []int64, firstPost time.Time) {
+	var lat []int64
+	deliveries, exact, gaps, dups, disorder, closed := 0, 0, 0, 0, 0, 0
+	for _, v := range viewers {
+		v.mu.Lock()
+		ids := slices.Clone(v.ids)
+		lat = append(lat, v.lat...)
+		if v.readErr != nil {
+			closed++
+		}
+		v.mu.Unlock()
+		deliveries += len(ids)
+		if slices.Equal(ids, posted) {
+			exact++
+			continue
+		}
+		seen := make(map[int64]int, len(ids))
+		for i, id := range ids {
+			seen[id]++
+			if i > 0 && id <= ids[i-1] {
+				disorder++
+			}
+		}
+		for _, id := range posted {
+			if seen[id] == 0 {
+				gaps++
+			}
+		}
+		for _, n := range seen {
+			if n > 1 {
+				dups += n - 1
+			}
+		}
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return time.Duration(lat[min(len(lat)-1, int(p*float64(len(lat))))])
+	}
+	// Deliveries per second: from the first post to the last receipt.
+	var lastAt int64
+	for _, v := range viewers {
+		v.mu.Lock()
+		lastAt = max(lastAt, v.lastAt)
+		v.mu.Unlock()
+	}
+	span := max(time.Millisecond, time.Duration(lastAt-firstPost.UnixNano()))
+	fmt.Fprintf(out, "deliveries: %d of %d expected, in %v: %.0f/s\n",
+		deliveries, len(posted)*len(viewers), span.Round(time.Millisecond), float64(deliveries)/span.Seconds())
+	fmt.Fprintf(out, "latency post->receipt: p50 %v, p99 %v, max %v\n",
+		pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), pct(1).Round(10*time.Microsecond))
+	fmt.Fprintf(out, "viewers exact: %d of %d; missing %d, duplicated %d, out of order %d, sockets closed %d\n",
+		exact, len(viewers), gaps, dups, disorder, closed)
+}
+
+// parallel runs fn(0..n-1) with at most width at once and returns the
+// first error.
+func parallel(ctx context.Context, n, width int, fn func(i int) error) error {
+	var next atomic.Int64
+	var first atomic.Value
+	var wg sync.WaitGroup
+	for range min(n, width) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil || first.Load() != nil {
+					return
+				}
+				if err := fn(i); err != nil {
+					first.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := first.Load().(error); err != nil {
+		return err
+	}
+	return ctx.Err()
+}

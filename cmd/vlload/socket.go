@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// viewer is one socket joined to the video. Its reader records the
+// annotations it receives, in order, with their latency.
+type viewer struct {
+	ws    *websocket.Conn
+	topic string
+
+	wmu sync.Mutex // writers: posters and the heartbeat
+
+	// Written by the reader only; read once it has ended or under mu.
+	mu      sync.Mutex
+	ids     []int64
+	lat     []int64 // nanoseconds from post to receipt
+	lastAt  int64   // unix nanoseconds of the last receipt
+	replies map[string]int64
+	replyC  chan struct{} // poked on each reply to a post
+	readErr error
+}
+
+var dialer = &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024}
+
+// connect dials the socket and joins topic; it returns once the join reply
+// arrived.
+func connect(ctx context.Context, base, token, topic string) (*viewer, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	u.Scheme = map[string]string{"https": "wss"}[u.Scheme]
+	if u.Scheme == "" {
+		u.Scheme = "ws"
+	}
+	u.Path = "/socket/websocket"
+	u.RawQuery = url.Values{"vsn": {"2.0.0"}, "token": {token}}.Encode()
+	ws, _, err := dialer.DialContext(ctx, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	v := &viewer{ws: ws, topic: topic, replies: map[string]int64{}, replyC: make(chan struct{}, 1)}
+	if err := v.write(`["1","1",` + strconv.Quote(topic) + `,"phx_join",{}]`); err != nil {
+		ws.Close()
+		return nil, err
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	head := make([]byte, 128)
+	for {
+		// Read only the head of each frame: the presence_state of a
+		// crowded video is large, and only the join reply matters here.
+		_, r, err := ws.NextReader()
+		if err == nil {
+			var n int
+			n, err = io.ReadFull(r, head)
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				err = nil
+			}
+			msg := head[:n]
+			if err == nil {
+				_, err = io.Copy(io.Discard, r)
+			}
+			if err == nil && bytes.HasPrefix(msg, []byte(`["1","1",`)) && bytes.Contains(msg, []byte(`"phx_reply"`)) {
+				if !bytes.Contains(msg, []byte(`"status":"ok"`)) {
+					ws.Close()
+					return nil, fmt.Errorf("join refused: %s", msg)
+				}
+				_ = ws.SetReadDeadline(time.Time{})
+				return v, nil
+			}
+		}
+		if err != nil {
+			ws.Close()
+			return nil, fmt.Errorf("join: %w", err)
+		}
+	}
+}
+
+func (v *viewer) write(msg string) error {
+	v.wmu.Lock()
+	defer v.wmu.Unlock()
+	_ = v.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return v.ws.WriteMessage(websocket.TextMessage, []byte(msg))
+}
+
+var (
+	newAnnotation = []byte(`"new_annotation",{`)
+	idKey         = []byte(`"id":`)
+	bodyKey       = []byte(`"body":"t=`)
+)
+
+// read records what arrives until the socket closes. It parses only what
+// it needs, so that one core can follow hundreds of thousands of frames a
+// second.
+func (v *viewer) read() {
+	buf := make([]byte, 0, 1024)
+	for {
+		_, r, err := v.ws.NextReader()
+		if err != nil {
+			v.mu.Lock()
+			v.readErr = err
+			v.mu.Unlock()
+			return
+		}
+		buf, err = readAll(r, buf[:0])
+		if err != nil {
+			continue
+		}
+		now := time.Now().UnixNano()
+		if i := bytes.Index(buf, newAnnotation); i >= 0 {
+			rest := buf[i+len(newAnnotation)-1:]
+			id, sent := field(rest, idKey), field(rest, bodyKey)
+			v.mu.Lock()
+			v.ids = append(v.ids, id)
+			v.lat = append(v.lat, now-sent)
+			v.lastAt = now
+			v.mu.Unlock()
+			continue
+		}
+		if bytes.Contains(buf, []byte(`"phx_reply"`)) && bytes.Contains(buf, []byte(`"p`)) {
+			v.onReply(buf)
+		}
+	}
+}
+
+// onReply records the id a post was given: ["1","p<n>",topic,"phx_reply",...].
+func (v *viewer) onReply(buf []byte) {
+	var f [5]json.RawMessage
+	if json.Unmarshal(buf, &f) != nil {
+		return
+	}
+	var ref string
+	if json.Unmarshal(f[1], &ref) != nil || len(ref) == 0 || ref[0] != 'p' {
+		return
+	}
+	var r struct {
+		Status   string `json:"status"`
+		Response struct {
+			ID     int64  `json:"id"`
+			Reason string `json:"reason"`
+		} `json:"response"`
+	}
+	_ = json.Unmarshal(f[4], &r)
+	id := r.Response.ID
+	if r.Status != "ok" {
+		id = -1
+	}
+	v.mu.Lock()
+	v.replies[ref] = id
+	v.mu.Unlock()
+	select {
+	case v.replyC <- struct{}{}:
+	default:
+	}
+}
+
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// field reads the decimal integer after key in b, or 0.
+func field(b, key []byte) int64 {
+	i := bytes.Index(b, key)
+	if i < 0 {
+		return 0
+	}
+	var n int64
+	for _, c := range b[i+len(key):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}

@@ -1,0 +1,153 @@
+// Package export writes what analysts and auditors take away: timelines,
+// annotations, viewing sessions and audit trails as NDJSON or CSV, and a
+// video's annotations as W3C Web Annotations (JSON-LD). Every writer
+// streams: records are written as they are given, through a small
+// buffer, so an export of any size needs constant memory.
+package export
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/videologue/videologue/projections"
+)
+
+// Format is an export format.
+type Format string
+
+const (
+	NDJSON Format = "ndjson" // one JSON object per line
+	CSV    Format = "csv"    // RFC 4180, with a header row
+)
+
+// ParseFormat accepts "ndjson" (or "jsonl") and "csv".
+func ParseFormat(s string) (Format, error) {
+	switch strings.ToLower(s) {
+	case "ndjson", "jsonl":
+		return NDJSON, nil
+	case "csv":
+		return CSV, nil
+	}
+	return "", fmt.Errorf("export: unknown format %q: use ndjson or csv", s)
+}
+
+// ContentType is the media type of f.
+func (f Format) ContentType() string {
+	if f == CSV {
+		return "text/csv; charset=utf-8"
+	}
+	return "application/x-ndjson"
+}
+
+// Writer writes records of type T in a format.
+type Writer[T any] struct {
+	bw     *bufio.Writer
+	csv    *csv.Writer
+	enc    *json.Encoder
+	header []string
+	row    func(T) []string
+	wrote  bool
+}
+
+func newWriter[T any](w io.Writer, f Format, header []string, row func(T) []string) *Writer[T] {
+	x := &Writer[T]{bw: bufio.NewWriterSize(w, 32<<10), header: header, row: row}
+	if f == CSV {
+		x.csv = csv.NewWriter(x.bw)
+	} else {
+		x.enc = json.NewEncoder(x.bw)
+		x.enc.SetEscapeHTML(false)
+	}
+	return x
+}
+
+// Write writes one record.
+func (x *Writer[T]) Write(v T) error {
+	if x.enc != nil {
+		return x.enc.Encode(v)
+	}
+	if !x.wrote {
+		x.wrote = true
+		if err := x.csv.Write(x.header); err != nil {
+			return err
+		}
+	}
+	return x.csv.Write(x.row(v))
+}
+
+// Flush writes what is buffered (and a CSV header even when no record
+// was written).
+func (x *Writer[T]) Flush() error {
+	if x.csv != nil {
+		if !x.wrote {
+			x.wrote = true
+			if err := x.csv.Write(x.header); err != nil {
+				return err
+			}
+		}
+		x.csv.Flush()
+		if err := x.csv.Error(); err != nil {
+			return err
+		}
+	}
+	return x.bw.Flush()
+}
+
+// Entries writes timeline or audit entries.
+func Entries(w io.Writer, f Format) *Writer[projections.Entry] {
+	return newWriter(w, f, []string{"position", "time", "kind", "video_id", "user_id", "username", "annotation_id", "at_ms", "body", "previous_body", "connection_id", "client_addr", "device", "reason"},
+		func(e projections.Entry) []string {
+			at := ""
+			if e.Kind.IsAnnotation() {
+				at = strconv.FormatInt(e.At, 10)
+			}
+			ann := ""
+			if e.AnnotationID != 0 {
+				ann = strconv.FormatInt(e.AnnotationID, 10)
+			}
+			return []string{u64(e.Position), ts(e.Time), string(e.Kind), i64(e.VideoID), i64(e.UserID), text(e.Username), ann, at,
+				text(e.Body), text(e.Previous), text(e.ConnectionID), text(e.ClientAddr), text(e.Device), text(e.Reason)}
+		})
+}
+
+// Annotations writes annotations.
+func Annotations(w io.Writer, f Format) *Writer[projections.Annotation] {
+	return newWriter(w, f, []string{"id", "video_id", "at_ms", "user_id", "username", "body", "posted_at", "edited_at", "edits"},
+		func(a projections.Annotation) []string {
+			return []string{i64(a.ID), i64(a.VideoID), i64(a.At), i64(a.UserID), text(a.Username), text(a.Body), ts(a.PostedAt), ts(a.EditedAt), i64(a.Edits)}
+		})
+}
+
+// Sessions writes viewing sessions; now is the end of those still open
+// for their length.
+func Sessions(w io.Writer, f Format, now time.Time) *Writer[projections.Session] {
+	return newWriter(w, f, []string{"video_id", "user_id", "username", "connection_id", "device", "joined_at", "left_at", "seconds", "reason"},
+		func(s projections.Session) []string {
+			return []string{i64(s.VideoID), i64(s.UserID), text(s.Username), text(s.ConnectionID), text(s.Device), ts(s.JoinedAt), ts(s.LeftAt),
+				strconv.FormatFloat(s.Length(now).Seconds(), 'f', 3, 64), text(s.Reason)}
+		})
+}
+
+func u64(n uint64) string { return strconv.FormatUint(n, 10) }
+func i64(n int64) string  { return strconv.FormatInt(n, 10) }
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// text guards a user-supplied cell against spreadsheet formula injection:
+// a cell that a spreadsheet would evaluate gets a leading apostrophe.
+func text(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}

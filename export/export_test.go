@@ -1,0 +1,154 @@
+package export_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/videologue/videologue/export"
+	"github.com/videologue/videologue/projections"
+)
+
+var when = time.Date(2025, 3, 1, 12, 0, 0, 500_000_000, time.UTC)
+
+func entries() []projections.Entry {
+	return []projections.Entry{
+		{Position: 7, Time: when, Kind: projections.KindPosted, VideoID: 1, UserID: 2, Username: "ann", AnnotationID: 3, At: 0, Body: "=HYPERLINK(\"x\")", ConnectionID: "c1", ClientAddr: "10.0.0.1"},
+		{Position: 8, Time: when.Add(time.Second), Kind: projections.KindJoined, VideoID: 1, UserID: 4, Username: "bob", ConnectionID: "c2", Device: "desktop"},
+		{Position: 9, Time: when.Add(2 * time.Second), Kind: projections.KindEdited, VideoID: 1, UserID: 2, AnnotationID: 3, At: 0, Body: "line\nbreak, \"quoted\"", Previous: "old"},
+	}
+}
+
+func TestEntriesCSV(t *testing.T) {
+	var buf bytes.Buffer
+	w := export.Entries(&buf, export.CSV)
+	for _, e := range entries() {
+		if err := w.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 || rows[0][0] != "position" || rows[0][8] != "body" {
+		t.Fatalf("rows %q", rows)
+	}
+	if rows[1][8] != "'=HYPERLINK(\"x\")" {
+		t.Errorf("a formula is not neutralized: %q", rows[1][8])
+	}
+	if rows[1][7] != "0" || rows[2][7] != "" || rows[2][6] != "" {
+		t.Errorf("at/annotation columns: %q %q", rows[1], rows[2])
+	}
+	if rows[3][8] != "line\nbreak, \"quoted\"" || rows[3][9] != "old" || rows[1][1] != "2025-03-01T12:00:00.5Z" {
+		t.Errorf("row %q", rows[3])
+	}
+}
+
+func TestEntriesNDJSON(t *testing.T) {
+	var buf bytes.Buffer
+	w := export.Entries(&buf, export.NDJSON)
+	for _, e := range entries() {
+		if err := w.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	sc := bufio.NewScanner(&buf)
+	var kinds []string
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		kinds = append(kinds, m["kind"].(string))
+		if m["kind"] == "viewer_joined" {
+			if _, ok := m["at"]; ok {
+				t.Errorf("a viewer event has an at: %v", m)
+			}
+		} else if m["at"] != 0.0 {
+			t.Errorf("an annotation at 0 lost its at: %v", m)
+		}
+	}
+	if strings.Join(kinds, ",") != "annotation_posted,viewer_joined,annotation_edited" {
+		t.Fatalf("kinds %v", kinds)
+	}
+}
+
+func TestEmptyCSVHasHeader(t *testing.T) {
+	var buf bytes.Buffer
+	w := export.Sessions(&buf, export.CSV, when)
+	w.Flush()
+	if !strings.HasPrefix(buf.String(), "video_id,user_id,") {
+		t.Fatalf("%q", buf.String())
+	}
+}
+
+func TestWebAnnotations(t *testing.T) {
+	anns := []projections.Annotation{
+		{ID: 1, VideoID: 9, UserID: 2, Username: "ann", Body: "<b>hi</b>", At: 12500, PostedAt: when},
+		{ID: 4, VideoID: 9, UserID: 3, Username: "bob", Body: "later", At: 61000, PostedAt: when, EditedAt: when.Add(time.Minute)},
+	}
+	var buf bytes.Buffer
+	c := export.Collection{ID: "https://v.example/api/videos/9/annotations.jsonld", Label: "Talk", Video: "https://cdn.example/talk.mp4",
+		AnnotationIRI: func(id int64) string { return fmt.Sprintf("https://v.example/api/videos/9/annotations/%d", id) },
+		UserIRI:       func(id int64) string { return fmt.Sprintf("https://v.example/users/%d", id) }}
+	err := export.WebAnnotations(&buf, c, func(yield func(projections.Annotation) error) error {
+		for _, a := range anns {
+			if err := yield(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Context string `json:"@context"`
+		Type    string
+		Total   int
+		First   struct {
+			Type  string
+			Items []struct {
+				ID, Type, Motivation, Created, Modified string
+				Body                                    struct{ Type, Value, Format string }
+				Target                                  struct {
+					Source   string
+					Selector struct{ Type, ConformsTo, Value string }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	if doc.Context != "http://www.w3.org/ns/anno.jsonld" || doc.Type != "AnnotationCollection" || doc.Total != 2 || doc.First.Type != "AnnotationPage" || len(doc.First.Items) != 2 {
+		t.Fatalf("document %+v", doc)
+	}
+	a := doc.First.Items[0]
+	if a.Type != "Annotation" || a.Motivation != "commenting" || a.Body.Type != "TextualBody" || a.Body.Value != "<b>hi</b>" ||
+		a.Target.Source != "https://cdn.example/talk.mp4" || a.Target.Selector.Type != "FragmentSelector" ||
+		a.Target.Selector.ConformsTo != "http://www.w3.org/TR/media-frags/" || a.Target.Selector.Value != "t=12.5" || a.Modified != "" {
+		t.Fatalf("item %+v", a)
+	}
+	if b := doc.First.Items[1]; b.Target.Selector.Value != "t=61" || b.Modified == "" {
+		t.Fatalf("item %+v", b)
+	}
+}
+
+func TestMediaFragment(t *testing.T) {
+	for ms, want := range map[int64]string{0: "t=0", 1: "t=0.001", 12500: "t=12.5", 3600000: "t=3600"} {
+		if got := export.MediaFragment(ms); got != want {
+			t.Errorf("MediaFragment(%d) = %q, want %q", ms, got, want)
+		}
+	}
+}

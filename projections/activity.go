@@ -1,0 +1,224 @@
+package projections
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/videologue/videologue/domain"
+)
+
+// activityProjection keeps, per video: its annotations with their current
+// text (by id and in video-time order) and every version of each (for
+// as-of-T), its viewing sessions, its timeline of events, and its
+// counts.
+type activityProjection struct{}
+
+func (activityProjection) Name() string { return NameActivity }
+func (activityProjection) Prefix() byte { return nsActivity }
+
+// streamVideo returns the video id of a video-<id> or viewers-<id> stream.
+func streamVideo(stream, prefix string) (int64, bool) {
+	rest, ok := strings.CutPrefix(stream, prefix)
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil && id > 0
+}
+
+func (p activityProjection) Apply(w *Writer, ev *Event) error {
+	var vid int64
+	var ok bool
+	switch ev.Type {
+	case domain.TypeAnnotationPosted, domain.TypeAnnotationEdited, domain.TypeAnnotationDeleted:
+		vid, ok = streamVideo(ev.Stream, "video-")
+	case domain.TypeViewerJoined, domain.TypeViewerLeft:
+		vid, ok = streamVideo(ev.Stream, "viewers-")
+	}
+	if !ok {
+		return nil
+	}
+	body, err := ev.Body()
+	if err != nil {
+		return err
+	}
+	switch x := body.(type) {
+	case *domain.AnnotationPosted:
+		return p.posted(w, vid, ev, x)
+	case *domain.AnnotationEdited:
+		return p.changed(w, vid, ev, KindEdited, x.AnnotationID, x.UserID, x.Body)
+	case *domain.AnnotationDeleted:
+		return p.changed(w, vid, ev, KindDeleted, x.AnnotationID, x.UserID, "")
+	case *domain.ViewerJoined:
+		return p.joined(w, vid, ev, x)
+	case *domain.ViewerLeft:
+		return p.left(w, vid, ev, x)
+	}
+	return nil
+}
+
+// entryFor starts the timeline entry of ev.
+func entryFor(vid int64, ev *Event, kind Kind) Entry {
+	m := ev.Metadata()
+	return Entry{Position: ev.Position, Time: ev.RecordedAt, Kind: kind, VideoID: vid, ConnectionID: m.ConnectionID, ClientAddr: m.ClientAddr}
+}
+
+func (p activityProjection) posted(w *Writer, vid int64, ev *Event, x *domain.AnnotationPosted) error {
+	e := entryFor(vid, ev, KindPosted)
+	a := Annotation{ID: domain.IDFromRevision(ev.Revision), VideoID: vid, UserID: x.UserID, Username: x.Username, Body: x.Body, At: x.At, PostedAt: ev.RecordedAt}
+	v := version{kind: KindPosted, time: ev.RecordedAt, body: x.Body, userID: x.UserID, username: x.Username, at: x.At}
+	e.UserID, e.Username, e.AnnotationID, e.At, e.Body = x.UserID, x.Username, a.ID, x.At, x.Body
+	return p.store(w, vid, ev, &e, &a, &v)
+}
+
+// changed applies an edit (body is the new text) or a delete.
+func (p activityProjection) changed(w *Writer, vid int64, ev *Event, kind Kind, id, userID int64, body string) error {
+	e := entryFor(vid, ev, kind)
+	e.UserID, e.AnnotationID = userID, id
+	raw, ok, err := w.Get(newKey(nsActivity, 'a').i64(vid).i64(id))
+	if err != nil {
+		return err
+	}
+	var a Annotation
+	if ok {
+		if a, err = decodeAnnotation(raw); err != nil {
+			return err
+		}
+	}
+	e.Username, e.At, e.Previous = a.Username, a.At, a.Body
+	if !ok || a.Deleted {
+		// The commands refuse this; should the log hold it anyway, it is
+		// history but changes nothing.
+		return p.record(w, vid, &e, nil)
+	}
+	if kind == KindEdited {
+		e.Body = body
+		a.Body, a.EditedAt = body, ev.RecordedAt
+		a.Edits++
+	} else {
+		a.Deleted, a.DeletedAt = true, ev.RecordedAt
+	}
+	v := version{kind: kind, time: ev.RecordedAt, body: e.Body}
+	return p.store(w, vid, ev, &e, &a, &v)
+}
+
+// store writes an annotation's new state and version, and its event.
+func (p activityProjection) store(w *Writer, vid int64, ev *Event, e *Entry, a *Annotation, v *version) error {
+	w.Set(newKey(nsActivity, 'a').i64(vid).i64(a.ID), encodeAnnotation(nil, a))
+	w.Put(newKey(nsActivity, 'h').i64(vid).i64(a.At).i64(a.ID).u64(ev.Position), encodeVersion(nil, v))
+	return p.record(w, vid, e, func(c *Counts) {
+		switch e.Kind {
+		case KindPosted:
+			c.Posted++
+			c.Live++
+		case KindEdited:
+			c.Edited++
+		case KindDeleted:
+			c.Deleted++
+			c.Live--
+		}
+	})
+}
+
+func (p activityProjection) joined(w *Writer, vid int64, ev *Event, x *domain.ViewerJoined) error {
+	e := entryFor(vid, ev, KindJoined)
+	e.UserID, e.Username, e.Device = x.UserID, x.Username, x.Device
+	if x.ConnectionID != "" {
+		e.ConnectionID = x.ConnectionID
+	}
+	ck := newKey(nsActivity, 'k').i64(vid).str(e.ConnectionID)
+	_, open, err := p.session(w, vid, ck)
+	if err != nil {
+		return err
+	}
+	if open { // a second join of an open viewing
+		return p.record(w, vid, &e, nil)
+	}
+	suffix := newKey().t(ev.RecordedAt).u64(ev.Position)
+	s := Session{VideoID: vid, UserID: x.UserID, Username: x.Username, ConnectionID: e.ConnectionID, Device: x.Device, Node: x.Node, JoinedAt: ev.RecordedAt}
+	w.Set(append(newKey(nsActivity, 's').i64(vid), suffix...), encodeSession(nil, &s))
+	w.Set(ck, suffix)
+	return p.record(w, vid, &e, func(c *Counts) {
+		c.Joins++
+		c.Watching++
+		if c.Watching > c.Peak {
+			c.Peak, c.PeakAt = c.Watching, ev.RecordedAt
+		}
+	})
+}
+
+func (p activityProjection) left(w *Writer, vid int64, ev *Event, x *domain.ViewerLeft) error {
+	e := entryFor(vid, ev, KindLeft)
+	e.UserID, e.Reason = x.UserID, x.Reason
+	if x.ConnectionID != "" {
+		e.ConnectionID = x.ConnectionID
+	}
+	ck := newKey(nsActivity, 'k').i64(vid).str(e.ConnectionID)
+	sk, open, err := p.session(w, vid, ck)
+	if err != nil {
+		return err
+	}
+	if !open { // unknown, or already closed: a second leave changes nothing
+		return p.record(w, vid, &e, nil)
+	}
+	raw, _, err := w.Get(sk)
+	if err != nil {
+		return err
+	}
+	s, err := decodeSession(raw)
+	if err != nil {
+		return err
+	}
+	e.Username, e.Device = s.Username, s.Device
+	s.LeftAt, s.Reason = ev.RecordedAt, x.Reason
+	w.Set(sk, encodeSession(nil, &s))
+	return p.record(w, vid, &e, func(c *Counts) {
+		c.Leaves++
+		c.Watching--
+	})
+}
+
+// session finds the session of connection key ck: its key, and whether
+// it is open.
+func (p activityProjection) session(w *Writer, vid int64, ck []byte) ([]byte, bool, error) {
+	suffix, ok, err := w.Get(ck)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	sk := append(newKey(nsActivity, 's').i64(vid), suffix...)
+	raw, ok, err := w.Get(sk)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	s, err := decodeSession(raw)
+	if err != nil {
+		return nil, false, err
+	}
+	return sk, s.Open(), nil
+}
+
+// record adds e to the video's timeline and updates its counts.
+func (p activityProjection) record(w *Writer, vid int64, e *Entry, count func(*Counts)) error {
+	w.Put(newKey(nsActivity, 't').i64(vid).t(e.Time).u64(e.Position), encodeEntry(nil, e))
+	ck := newKey(nsActivity, 'c').i64(vid)
+	raw, ok, err := w.Get(ck)
+	if err != nil {
+		return err
+	}
+	c := Counts{VideoID: vid}
+	if ok {
+		if c, err = decodeCounts(raw); err != nil {
+			return err
+		}
+	}
+	c.Events++
+	if c.FirstAt.IsZero() {
+		c.FirstAt = e.Time
+	}
+	c.LastAt = e.Time
+	if count != nil {
+		count(&c)
+	}
+	w.Set(ck, encodeCounts(nil, &c))
+	return nil
+}

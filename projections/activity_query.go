@@ -1,0 +1,88 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Counts returns video vid's running totals (zero for a video without
+// activity).
+func (d *DB) Counts(ctx context.Context, vid int64) (Counts, error) {
+	v, closer, err := d.db.Get(newKey(nsActivity, 'c').i64(vid))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Counts{VideoID: vid}, nil
+	}
+	if err != nil {
+		return Counts{}, &Error{Op: "counts", Err: err}
+	}
+	defer closer.Close()
+	return decodeCounts(v)
+}
+
+// Annotations calls fn for each live annotation of video vid with its
+// current text, in video-time order (then id), until fn returns an error.
+// It streams: memory stays bounded however many there are.
+func (d *DB) Annotations(ctx context.Context, vid int64, fn func(Annotation) error) error {
+	return d.annotationsAt(ctx, vid, time.Unix(0, math.MaxInt64), fn)
+}
+
+// Annotation returns annotation id of video vid as it is now, deleted or
+// not.
+func (d *DB) Annotation(ctx context.Context, vid, id int64) (Annotation, bool, error) {
+	raw, closer, err := d.db.Get(newKey(nsActivity, 'a').i64(vid).i64(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Annotation{}, false, nil
+	}
+	if err != nil {
+		return Annotation{}, false, &Error{Op: "query", Err: err}
+	}
+	defer closer.Close()
+	a, err := decodeAnnotation(raw)
+	return a, err == nil, err
+}
+
+// Timeline calls fn for every event of video vid with a server time in
+// [from, to) (zero bounds are open), in time order, until fn returns an
+// error. Memory stays bounded however long the timeline.
+func (d *DB) Timeline(ctx context.Context, vid int64, from, to time.Time, fn func(Entry) error) error {
+	lo, hi := timeRange(newKey(nsActivity, 't').i64(vid), from, to)
+	return d.scanRange(ctx, lo, hi, func(_, v []byte) error {
+		e, err := decodeEntry(v)
+		if err != nil {
+			return err
+		}
+		return fn(e)
+	})
+}
+
+// Sessions calls fn for every viewing session of video vid that overlaps
+// [from, to) (zero bounds are open), in order of joining.
+func (d *DB) Sessions(ctx context.Context, vid int64, from, to time.Time, fn func(Session) error) error {
+	lo, hi := timeRange(newKey(nsActivity, 's').i64(vid), time.Time{}, to)
+	return d.scanRange(ctx, lo, hi, func(_, v []byte) error {
+		s, err := decodeSession(v)
+		if err != nil {
+			return err
+		}
+		if !from.IsZero() && !s.Open() && s.LeftAt.Before(from) {
+			return nil
+		}
+		return fn(s)
+	})
+}
+
+// Viewers returns the sessions of video vid watching now.
+func (d *DB) Viewers(ctx context.Context, vid int64) ([]Session, error) {
+	var out []Session
+	err := d.Sessions(ctx, vid, time.Time{}, time.Time{}, func(s Session) error {
+		if s.Open() {
+			out = append(out, s)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,133 @@
+package projections
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+)
+
+// Config tunes the read-model database. The zero value is usable.
+type Config struct {
+	// CacheBytes is pebble's block cache (default 256 MiB): as-of-T and
+	// statistics scan a video's history, fast only from memory.
+	CacheBytes int64
+	// DisableWAL skips pebble's write-ahead log, for an offline rebuild:
+	// a crash then loses the batches since the last flush, but batches
+	// stay whole, so each checkpoint still matches its model and the
+	// next run resumes from it. Close flushes.
+	DisableWAL bool
+}
+
+// DB is the read-model database. It is safe for concurrent use; each
+// projection is written by one goroutine at a time (the runner's or a
+// rebuild's).
+type DB struct {
+	db     *pebble.DB
+	cfg    Config
+	logger *slog.Logger
+}
+
+// Open opens or creates the read-model database in dir.
+func Open(dir string, cfg Config, logger *slog.Logger) (*DB, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CacheBytes <= 0 {
+		cfg.CacheBytes = 256 << 20
+	}
+	cache := pebble.NewCache(cfg.CacheBytes)
+	defer cache.Unref()
+	opts := &pebble.Options{
+		Cache:        cache,
+		Logger:       pebbleLogger{logger},
+		MemTableSize: 128 << 20,
+		DisableWAL:   cfg.DisableWAL,
+	}
+	for i := range opts.Levels {
+		// Projections look up keys that mostly do not exist yet (a new
+		// viewer's session): bloom filters answer those without a read.
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, &Error{Op: "open", Err: fmt.Errorf("read models in %s: %w", dir, err)}
+	}
+	return &DB{db: db, cfg: cfg, logger: logger}, nil
+}
+
+// Close flushes and closes the database.
+func (d *DB) Close() error {
+	var errs []error
+	if d.cfg.DisableWAL {
+		if err := d.db.Flush(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := d.db.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return &Error{Op: "close", Err: err}
+	}
+	return nil
+}
+
+// Checkpoint is how far a projection has applied the log.
+type Checkpoint struct {
+	// Position is the global position of the last event applied; 0 before
+	// any.
+	Position uint64
+	// RecordedAt is that event's server time.
+	RecordedAt time.Time
+}
+
+// Checkpoint returns the projection's checkpoint as committed.
+func (d *DB) Checkpoint(name string) (Checkpoint, error) {
+	v, closer, err := d.db.Get(checkpointKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Checkpoint{}, nil
+	}
+	if err != nil {
+		return Checkpoint{}, &Error{Op: "checkpoint", Projection: name, Err: err}
+	}
+	defer closer.Close()
+	return decodeCheckpoint(v)
+}
+
+func encodeCheckpoint(c Checkpoint) []byte {
+	b := make([]byte, 0, 16)
+	b = binary.BigEndian.AppendUint64(b, c.Position)
+	return binary.BigEndian.AppendUint64(b, timeKey(c.RecordedAt))
+}
+
+func decodeCheckpoint(v []byte) (Checkpoint, error) {
+	if len(v) != 16 {
+		return Checkpoint{}, &Error{Op: "checkpoint", Err: errCorrupt}
+	}
+	return Checkpoint{Position: binary.BigEndian.Uint64(v), RecordedAt: keyTime(binary.BigEndian.Uint64(v[8:]))}, nil
+}
+
+// commit applies b atomically; sync waits for the write-ahead log to
+// reach the disk (without a WAL, nothing is durable before a flush).
+func (d *DB) commit(b *pebble.Batch, sync bool) error {
+	opt := pebble.NoSync
+	if sync && !d.cfg.DisableWAL {
+		opt = pebble.Sync
+	}
+	if err := b.Commit(opt); err != nil {
+		return &Error{Op: "commit", Err: fmt.Errorf("%w: %w", ErrStorage, err)}
+	}
+	return nil
+}
+
+// pebbleLogger routes pebble's logs to slog; fatal stays fatal.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (q pebbleLogger) Infof(format string, args ...any)  { q.l.Debug(fmt.Sprintf(format, args...)) }
+func (q pebbleLogger) Errorf(format string, args ...any) { q.l.Error(fmt.Sprintf(format, args...)) }
+func (q pebbleLogger) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }

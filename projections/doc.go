@@ -1,0 +1,36 @@
+// Package projections builds Videologue's read models from the event log
+// and answers the analysts' and auditors' questions from them.
+//
+// # Storage
+//
+// Every read model lives in one local pebble database (by default
+// <data>/readmodels), apart from the log. Each projection owns a key
+// prefix (see keys.go) and a checkpoint: the global position of the last
+// event it has applied.
+//
+// # Checkpoints are atomic with the model
+//
+// A projection applies an event through a Writer, which stages the
+// event's writes; the runner then puts them and the projection's new
+// checkpoint in one pebble batch and commits it. The model and the
+// checkpoint therefore move together or not at all: after a crash the
+// projection resumes after its checkpoint, so no event is counted twice
+// and none is skipped. An event at or below the checkpoint (a
+// redelivery) is acknowledged without being applied again.
+//
+// # Watermill
+//
+// The running server consumes the log through a watermill message.Router:
+// Subscriber adapts eventstore.SubscribeToAll to message.Subscriber (one
+// topic per projection, starting after its checkpoint; one message at a
+// time, the next only after Ack, a Nack redelivers), and each projection
+// is a consumer handler behind the Recoverer, Retry and PoisonQueue
+// middleware. An event a projection cannot apply even after retries goes
+// to the poison queue, which records it with the projection's checkpoint
+// in one batch; a storage failure is not poison: it is nacked and
+// redelivered until it succeeds.
+//
+// Rebuilding from position 0 (videologue projections rebuild) feeds the
+// same Apply methods in large batches instead of one message per event;
+// see Rebuild.
+package projections

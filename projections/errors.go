@@ -1,0 +1,47 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrStorage marks a failure of the read-model database itself. It is
+	// never poison: the event is redelivered until the write succeeds.
+	ErrStorage = errors.New("read model storage failed")
+	// ErrUnknownProjection: no projection has that name.
+	ErrUnknownProjection = errors.New("unknown projection")
+	// ErrBadEvent marks an event a projection cannot decode. After the
+	// retries it goes to the poison queue.
+	ErrBadEvent = errors.New("undecodable event")
+
+	errCorrupt = errors.New("corrupt read-model record")
+)
+
+// Error gives context to a failed read-model operation, like
+// io/fs.PathError.
+type Error struct {
+	Op         string // "open", "apply", "commit", "query", ...
+	Projection string
+	Err        error
+}
+
+func (e *Error) Error() string {
+	if e.Projection == "" {
+		return "projections: " + e.Op + ": " + e.Err.Error()
+	}
+	return fmt.Sprintf("projections: %s %s: %v", e.Op, e.Projection, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// transient reports whether err should be redelivered rather than
+// poisoned: storage failures and a stopping consumer.
+func transient(err error) bool {
+	return errors.Is(err, ErrStorage) || isCanceled(err)
+}
+
+func isCanceled(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,176 @@
+package projections
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+)
+
+// Event is a log event on its way to the projections. Its data and
+// metadata are decoded once, however many projections look at it. It is
+// used by one goroutine.
+type Event struct {
+	*eventstore.RecordedEvent
+
+	meta     eventstore.Metadata
+	metaDone bool
+	body     any
+	bodyErr  error
+	bodyDone bool
+}
+
+// NewEvent wraps ev for the projections.
+func NewEvent(ev *eventstore.RecordedEvent) *Event { return &Event{RecordedEvent: ev} }
+
+// Metadata returns the conventional metadata of the event (see
+// eventstore.DecodeMetadata).
+func (e *Event) Metadata() eventstore.Metadata {
+	if !e.metaDone {
+		e.meta, e.metaDone = decodeMetadata(e.RecordedEvent.Metadata), true
+	}
+	return e.meta
+}
+
+// Body returns the event's data decoded as its domain type, as a pointer
+// (*domain.AnnotationPosted, ...), or nil for a type the projections do
+// not know. Data that does not decode gives an error wrapping
+// ErrBadEvent.
+func (e *Event) Body() (any, error) {
+	if !e.bodyDone {
+		e.body, e.bodyErr = decodeBody(e.Type, e.Data)
+		if e.bodyErr != nil {
+			e.bodyErr = fmt.Errorf("%w: %s at %d: %w", ErrBadEvent, e.Type, e.Position, e.bodyErr)
+		}
+		e.bodyDone = true
+	}
+	return e.body, e.bodyErr
+}
+
+func decodeBody(typ string, data []byte) (any, error) {
+	switch typ {
+	case domain.TypeAnnotationPosted:
+		x := new(domain.AnnotationPosted)
+		return x, unmarshal(data, x, func(k []byte, v fval) bool {
+			switch string(k) {
+			case "user_id":
+				return v.int(&x.UserID)
+			case "username":
+				return v.str(&x.Username)
+			case "body":
+				return v.str(&x.Body)
+			case "at":
+				return v.int(&x.At)
+			}
+			return false
+		})
+	case domain.TypeAnnotationEdited:
+		x := new(domain.AnnotationEdited)
+		return x, unmarshal(data, x, func(k []byte, v fval) bool {
+			switch string(k) {
+			case "annotation_id":
+				return v.int(&x.AnnotationID)
+			case "user_id":
+				return v.int(&x.UserID)
+			case "body":
+				return v.str(&x.Body)
+			}
+			return false
+		})
+	case domain.TypeAnnotationDeleted:
+		x := new(domain.AnnotationDeleted)
+		return x, unmarshal(data, x, func(k []byte, v fval) bool {
+			switch string(k) {
+			case "annotation_id":
+				return v.int(&x.AnnotationID)
+			case "user_id":
+				return v.int(&x.UserID)
+			}
+			return false
+		})
+	case domain.TypeViewerJoined:
+		x := new(domain.ViewerJoined)
+		return x, unmarshal(data, x, func(k []byte, v fval) bool {
+			switch string(k) {
+			case "user_id":
+				return v.int(&x.UserID)
+			case "username":
+				return v.str(&x.Username)
+			case "connection_id":
+				return v.str(&x.ConnectionID)
+			case "node":
+				return v.str(&x.Node)
+			case "device":
+				return v.str(&x.Device)
+			case "at":
+				return v.time(&x.At)
+			}
+			return false
+		})
+	case domain.TypeViewerLeft:
+		x := new(domain.ViewerLeft)
+		return x, unmarshal(data, x, func(k []byte, v fval) bool {
+			switch string(k) {
+			case "user_id":
+				return v.int(&x.UserID)
+			case "connection_id":
+				return v.str(&x.ConnectionID)
+			case "node":
+				return v.str(&x.Node)
+			case "reason":
+				return v.str(&x.Reason)
+			case "at":
+				return v.time(&x.At)
+			}
+			return false
+		})
+	case domain.TypeUserRegistered:
+		x := new(domain.UserRegistered)
+		return x, json.Unmarshal(data, x)
+	case domain.TypeRoleGranted:
+		x := new(domain.RoleGranted)
+		return x, json.Unmarshal(data, x)
+	case domain.TypeVideoAdded:
+		x := new(domain.VideoAdded)
+		return x, json.Unmarshal(data, x)
+	}
+	return nil, nil
+}
+
+// unmarshal decodes data into v with the flat reader, or with
+// encoding/json where that cannot.
+func unmarshal(data []byte, v any, field func(k []byte, v fval) bool) error {
+	if flatObject(data, field) {
+		return nil
+	}
+	reflect.ValueOf(v).Elem().SetZero() // forget what the flat reader set
+	return json.Unmarshal(data, v)
+}
+
+func decodeMetadata(raw []byte) eventstore.Metadata {
+	var m eventstore.Metadata
+	if len(raw) == 0 {
+		return m
+	}
+	ok := flatObject(raw, func(k []byte, v fval) bool {
+		switch string(k) {
+		case "user_id":
+			return v.str(&m.UserID)
+		case "connection_id":
+			return v.str(&m.ConnectionID)
+		case "client_addr":
+			return v.str(&m.ClientAddr)
+		case "correlation_id":
+			return v.str(&m.CorrelationID)
+		case "causation_id":
+			return v.str(&m.CausationID)
+		}
+		return false
+	})
+	if ok {
+		return m
+	}
+	return eventstore.DecodeMetadata(raw)
+}

@@ -1,0 +1,157 @@
+package projections
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// A rebuild decodes a million small JSON objects; encoding/json costs
+// several microseconds each. flatObject reads the common case, a flat
+// object of plain scalars, in a fraction of that, and says when it cannot
+// (an escaped or non-UTF-8 string, a nested value, an unknown field, a
+// type mismatch): the caller then uses encoding/json, so the result is
+// always what encoding/json would give. TestFlatJSONAgreesWithEncodingJSON
+// checks it.
+
+// fval is one scalar value of a flat object.
+type fval struct {
+	kind byte   // '"' string, '0' number, 't' true, 'f' false, 'n' null
+	raw  []byte // the string's bytes without quotes, or the number's text
+	full []byte // the value as written, quotes included
+}
+
+// str stores a string value in s (null leaves s unchanged, as
+// encoding/json does).
+func (v fval) str(s *string) bool {
+	switch v.kind {
+	case '"':
+		*s = string(v.raw)
+		return true
+	case 'n':
+		return true
+	}
+	return false
+}
+
+// int stores an integer value in n.
+func (v fval) int(n *int64) bool {
+	switch v.kind {
+	case '0':
+		x, err := strconv.ParseInt(unsafe.String(unsafe.SliceData(v.raw), len(v.raw)), 10, 64)
+		if err != nil {
+			return false
+		}
+		*n = x
+		return true
+	case 'n':
+		return true
+	}
+	return false
+}
+
+// time stores a time value in t the way encoding/json does.
+func (v fval) time(t *time.Time) bool {
+	if v.kind == 'n' {
+		return true
+	}
+	return v.kind == '"' && t.UnmarshalJSON(v.full) == nil
+}
+
+// flatObject calls field for each member of the JSON object p, in order.
+// It returns false when p is not a flat object of plain scalars, or when
+// field returns false.
+func flatObject(p []byte, field func(key []byte, v fval) bool) bool {
+	i := skipSpace(p, 0)
+	if i >= len(p) || p[i] != '{' {
+		return false
+	}
+	i = skipSpace(p, i+1)
+	if i < len(p) && p[i] == '}' {
+		return skipSpace(p, i+1) == len(p)
+	}
+	for {
+		if i >= len(p) || p[i] != '"' {
+			return false
+		}
+		key, next, ok := plainString(p, i)
+		if !ok {
+			return false
+		}
+		i = skipSpace(p, next)
+		if i >= len(p) || p[i] != ':' {
+			return false
+		}
+		i = skipSpace(p, i+1)
+		if i >= len(p) {
+			return false
+		}
+		var v fval
+		start := i
+		switch c := p[i]; {
+		case c == '"':
+			s, next, ok := plainString(p, i)
+			if !ok {
+				return false
+			}
+			v, i = fval{kind: '"', raw: s}, next
+		case c == '-' || (c >= '0' && c <= '9'):
+			j := i + 1
+			for j < len(p) && (p[j] >= '0' && p[j] <= '9' || p[j] == '.' || p[j] == 'e' || p[j] == 'E' || p[j] == '+' || p[j] == '-') {
+				j++
+			}
+			v, i = fval{kind: '0', raw: p[i:j]}, j
+		case c == 't' && hasPrefix(p[i:], "true"):
+			v, i = fval{kind: 't'}, i+4
+		case c == 'f' && hasPrefix(p[i:], "false"):
+			v, i = fval{kind: 'f'}, i+5
+		case c == 'n' && hasPrefix(p[i:], "null"):
+			v, i = fval{kind: 'n'}, i+4
+		default:
+			return false // an object or an array
+		}
+		v.full = p[start:i]
+		if !field(key, v) {
+			return false
+		}
+		i = skipSpace(p, i)
+		if i >= len(p) {
+			return false
+		}
+		if p[i] == '}' {
+			return skipSpace(p, i+1) == len(p)
+		}
+		if p[i] != ',' {
+			return false
+		}
+		i = skipSpace(p, i+1)
+	}
+}
+
+// plainString reads the string starting at p[i] == '"'. ok is false for a
+// string that needs decoding: escapes, control characters, invalid UTF-8.
+func plainString(p []byte, i int) (s []byte, next int, ok bool) {
+	ascii := true
+	for j := i + 1; j < len(p); j++ {
+		switch c := p[j]; {
+		case c == '"':
+			s = p[i+1 : j]
+			return s, j + 1, ascii || utf8.Valid(s)
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	return nil, 0, false
+}
+
+func skipSpace(p []byte, i int) int {
+	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func hasPrefix(p []byte, s string) bool { return len(p) >= len(s) && string(p[:len(s)]) == s }

@@ -1,0 +1,268 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/videologue/videologue/eventstore"
+)
+
+// BatchOptions tune Rebuild and CatchUp. The zero value is usable.
+type BatchOptions struct {
+	// BatchEvents is how many log events go into one committed batch
+	// (default 16384).
+	BatchEvents int
+	// PageSize is how many events are read from the log at once (default
+	// 4096).
+	PageSize int
+	// Progress, if set, is called after each committed batch with the
+	// position reached and the head of the log when the run started.
+	Progress func(done, head uint64)
+	// Sync fsyncs each batch. Without it a crash may lose the last
+	// batches, never split one: the next run resumes from the
+	// checkpoints.
+	Sync bool
+}
+
+// BatchResult tells what a Rebuild or CatchUp did.
+type BatchResult struct {
+	Events   uint64            // log events read
+	Head     uint64            // the head of the log when the run started
+	Poisoned map[string]uint64 // per projection, events it could not apply
+	Elapsed  time.Duration
+}
+
+// Rebuild clears the projections ps (their models, checkpoints and
+// poison records) and applies the whole log to them again from position
+// 0. It feeds the same Apply methods as the Runner, but commits large
+// batches instead of one event at a time: every batch carries the
+// checkpoints of its events, so an interrupted rebuild resumes with
+// CatchUp. It must not run while a Runner on db is running.
+func Rebuild(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOptions, logger *slog.Logger) (BatchResult, error) {
+	b := db.db.NewBatch()
+	for _, p := range ps {
+		prefix := []byte{p.Prefix()}
+		pp := poisonPrefix(p.Name())
+		err := errors.Join(
+			b.DeleteRange(prefix, upper(prefix), nil),
+			b.DeleteRange(pp, upper(pp), nil),
+			b.Delete(checkpointKey(p.Name()), nil),
+		)
+		if err != nil {
+			b.Close()
+			return BatchResult{}, &Error{Op: "rebuild", Projection: p.Name(), Err: err}
+		}
+	}
+	if err := db.commit(b, true); err != nil {
+		b.Close()
+		return BatchResult{}, err
+	}
+	b.Close()
+	return catchUp(ctx, db, log, ps, opts, true, logger)
+}
+
+// batchState is one projection's progress in a batched run.
+type batchState struct {
+	p        Projection
+	w        Writer
+	cp       Checkpoint
+	dirty    bool
+	poisoned uint64
+}
+
+// CatchUp applies the log after each projection's checkpoint in large
+// batches (see Rebuild), up to the head of the log as it is when CatchUp
+// starts. It must not run while a Runner on db is running.
+func CatchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOptions, logger *slog.Logger) (BatchResult, error) {
+	return catchUp(ctx, db, log, ps, opts, false, logger)
+}
+
+// catchUp is CatchUp; cleared says that the projections' records were
+// just cleared, so that what they did not write since does not exist.
+func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOptions, cleared bool, logger *slog.Logger) (BatchResult, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.BatchEvents <= 0 {
+		opts.BatchEvents = 16384
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 4096
+	}
+	start := time.Now()
+	res := BatchResult{Poisoned: map[string]uint64{}}
+	states := make([]*batchState, len(ps))
+	from := uint64(0)
+	for i, p := range ps {
+		cp, err := db.Checkpoint(p.Name())
+		if err != nil {
+			return res, err
+		}
+		states[i] = &batchState{p: p, cp: cp}
+		if i == 0 || cp.Position < from {
+			from = cp.Position
+		}
+	}
+	last, err := log.ReadAll(ctx, eventstore.Backwards, eventstore.End, 1)
+	if err != nil {
+		return res, fmt.Errorf("projections: catch up: %w", err)
+	}
+	if len(last) == 0 || len(states) == 0 {
+		return res, nil
+	}
+	res.Head = last[0].Position
+	if cleared {
+		for _, st := range states {
+			st.w.written = newAbsentFilter(res.Head)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	pages := make(chan []eventstore.RecordedEvent, 4)
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // reads ahead while the batch is applied: the two use different cores
+		defer wg.Done()
+		defer close(pages)
+		readErr = readPages(ctx, log, from+1, res.Head, opts.PageSize, pages)
+	}()
+	defer func() {
+		cancel()
+		for range pages { // unblock the reader
+		}
+		wg.Wait()
+	}()
+
+	n := 0
+	// commit writes the batch: each projection's pending writes, once per
+	// key, with its checkpoint.
+	commit := func(pos uint64) error {
+		b := db.db.NewBatch()
+		defer b.Close()
+		var err error
+		for _, st := range states {
+			if st.dirty {
+				err = errors.Join(err, st.w.commitTo(b), b.Set(checkpointKey(st.p.Name()), encodeCheckpoint(st.cp), nil))
+				st.dirty = false
+			}
+		}
+		if err == nil {
+			err = db.commit(b, opts.Sync)
+		}
+		if err != nil {
+			return &Error{Op: "commit", Err: errors.Join(ErrStorage, err)}
+		}
+		n = 0
+		if opts.Progress != nil {
+			opts.Progress(pos, res.Head)
+		}
+		return nil
+	}
+	var pos uint64
+	for page := range pages {
+		for i := range page {
+			ev := NewEvent(&page[i])
+			for _, st := range states {
+				if ev.Position <= st.cp.Position {
+					continue
+				}
+				if err := applyInBatch(st, db, ev, logger); err != nil {
+					return res, err
+				}
+				st.cp, st.dirty = Checkpoint{Position: ev.Position, RecordedAt: ev.RecordedAt}, true
+			}
+			pos = ev.Position
+			res.Events++
+			if n++; n >= opts.BatchEvents {
+				if err := commit(pos); err != nil {
+					return res, err
+				}
+			}
+		}
+	}
+	if readErr != nil {
+		return res, fmt.Errorf("projections: read the log: %w", readErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	if err := commit(pos); err != nil {
+		return res, err
+	}
+	for _, st := range states {
+		res.Poisoned[st.p.Name()] = st.poisoned
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// readPages sends the events in [from, head] a page at a time.
+func readPages(ctx context.Context, log Log, from, head uint64, size int, out chan<- []eventstore.RecordedEvent) error {
+	for from <= head {
+		page, err := log.ReadAll(ctx, eventstore.Forwards, from, size)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		if page[len(page)-1].Position > head {
+			n := 0
+			for n < len(page) && page[n].Position <= head {
+				n++
+			}
+			page = page[:n]
+		}
+		select {
+		case out <- page:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if len(page) < size {
+			return nil
+		}
+		from = page[len(page)-1].Position + 1
+	}
+	return nil
+}
+
+// applyInBatch applies ev to one projection, adding its writes to the
+// projection's pending batch. A storage failure aborts the run; any other
+// failure (or panic) is poison, recorded in place of the event's writes,
+// as the Runner's poison queue would.
+func applyInBatch(st *batchState, db *DB, ev *Event, logger *slog.Logger) error {
+	st.w.begin(db.db)
+	err := safeApply(st.p, &st.w, ev)
+	if err == nil {
+		st.w.accept()
+		return nil
+	}
+	if errors.Is(err, ErrStorage) {
+		return &Error{Op: "apply", Projection: st.p.Name(), Err: err}
+	}
+	st.w.begin(db.db) // drop what the event staged
+	msg := toMessage(ev.RecordedEvent)
+	rec, _ := json.Marshal(Poisoned{Projection: st.p.Name(), Position: ev.Position, UUID: msg.UUID, Reason: err.Error(),
+		Metadata: msg.Metadata, Payload: string(msg.Payload), At: time.Now().UTC()})
+	st.poisoned++
+	logger.Error("projection skipped a poisoned event", "projection", st.p.Name(), "position", ev.Position, "type", ev.Type, "reason", err)
+	st.w.Put(poisonKey(st.p.Name(), ev.Position), rec)
+	st.w.accept()
+	return nil
+}
+
+func safeApply(p Projection, w *Writer, ev *Event) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic applying event at %d: %v\n%s", ev.Position, v, debug.Stack())
+		}
+	}()
+	return p.Apply(w, ev)
+}

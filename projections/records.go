@@ -1,0 +1,240 @@
+package projections
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Kind names what happened in an Entry. The strings are stable: they
+// appear in exports.
+type Kind string
+
+const (
+	KindPosted  Kind = "annotation_posted"
+	KindEdited  Kind = "annotation_edited"
+	KindDeleted Kind = "annotation_deleted"
+	KindJoined  Kind = "viewer_joined"
+	KindLeft    Kind = "viewer_left"
+)
+
+var kindCodes = [...]Kind{1: KindPosted, 2: KindEdited, 3: KindDeleted, 4: KindJoined, 5: KindLeft}
+
+func kindCode(k Kind) uint64 {
+	for i, x := range kindCodes {
+		if x == k && i > 0 {
+			return uint64(i)
+		}
+	}
+	return 0
+}
+
+func kindOf(code uint64) Kind {
+	if code < uint64(len(kindCodes)) {
+		return kindCodes[code]
+	}
+	return ""
+}
+
+// IsAnnotation reports whether k is an annotation event.
+func (k Kind) IsAnnotation() bool { return k == KindPosted || k == KindEdited || k == KindDeleted }
+
+// Entry is one event of a video's history as analysts and auditors see
+// it: the server time, who, and what, with what the log's metadata
+// recorded of where it came from.
+type Entry struct {
+	Position     uint64
+	Time         time.Time // server time (RecordedAt)
+	Kind         Kind
+	VideoID      int64
+	UserID       int64
+	Username     string // as the event or the annotation recorded it
+	AnnotationID int64  // annotation events
+	At           int64  // annotation events: milliseconds into the video
+	Body         string // posted, edited: the text from then on
+	Previous     string // edited, deleted: the text before
+	ConnectionID string // viewer events: the viewing; annotation events: the socket, from metadata
+	ClientAddr   string // from metadata
+	Device       string // viewer_joined
+	Reason       string // viewer_left
+}
+
+func encodeEntry(b []byte, e *Entry) []byte {
+	return enc(b).u(e.Position).t(e.Time).u(kindCode(e.Kind)).i(e.VideoID).i(e.UserID).s(e.Username).
+		i(e.AnnotationID).i(e.At).s(e.Body).s(e.Previous).s(e.ConnectionID).s(e.ClientAddr).s(e.Device).s(e.Reason)
+}
+
+func decodeEntry(p []byte) (Entry, error) {
+	d := dec{p: p}
+	e := Entry{Position: d.u(), Time: d.t(), Kind: kindOf(d.u()), VideoID: d.i(), UserID: d.i(), Username: d.s(),
+		AnnotationID: d.i(), At: d.i(), Body: d.s(), Previous: d.s(), ConnectionID: d.s(), ClientAddr: d.s(), Device: d.s(), Reason: d.s()}
+	return e, d.err
+}
+
+// MarshalJSON writes the fields that apply to the entry's kind.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	type annotation struct {
+		Position     uint64    `json:"position"`
+		Time         time.Time `json:"time"`
+		Kind         Kind      `json:"kind"`
+		VideoID      int64     `json:"video_id"`
+		UserID       int64     `json:"user_id"`
+		Username     string    `json:"username,omitempty"`
+		AnnotationID int64     `json:"annotation_id"`
+		At           int64     `json:"at"`
+		Body         string    `json:"body,omitempty"`
+		Previous     string    `json:"previous_body,omitempty"`
+		ConnectionID string    `json:"connection_id,omitempty"`
+		ClientAddr   string    `json:"client_addr,omitempty"`
+	}
+	type viewer struct {
+		Position     uint64    `json:"position"`
+		Time         time.Time `json:"time"`
+		Kind         Kind      `json:"kind"`
+		VideoID      int64     `json:"video_id"`
+		UserID       int64     `json:"user_id"`
+		Username     string    `json:"username,omitempty"`
+		ConnectionID string    `json:"connection_id,omitempty"`
+		ClientAddr   string    `json:"client_addr,omitempty"`
+		Device       string    `json:"device,omitempty"`
+		Reason       string    `json:"reason,omitempty"`
+	}
+	if e.Kind.IsAnnotation() {
+		return json.Marshal(annotation{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Body, e.Previous, e.ConnectionID, e.ClientAddr})
+	}
+	return json.Marshal(viewer{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.ConnectionID, e.ClientAddr, e.Device, e.Reason})
+}
+
+// Annotation is an annotation as the activity model holds it now.
+type Annotation struct {
+	ID        int64     `json:"id"`
+	VideoID   int64     `json:"video_id"`
+	UserID    int64     `json:"user_id"`
+	Username  string    `json:"username"`
+	Body      string    `json:"body"`
+	At        int64     `json:"at"` // milliseconds into the video
+	PostedAt  time.Time `json:"posted_at"`
+	EditedAt  time.Time `json:"edited_at,omitzero"`
+	DeletedAt time.Time `json:"deleted_at,omitzero"`
+	Deleted   bool      `json:"deleted,omitempty"`
+	Edits     int64     `json:"edits,omitempty"`
+}
+
+func encodeAnnotation(b []byte, a *Annotation) []byte {
+	return enc(b).i(a.ID).i(a.VideoID).i(a.UserID).s(a.Username).s(a.Body).i(a.At).
+		t(a.PostedAt).t(a.EditedAt).t(a.DeletedAt).b(a.Deleted).i(a.Edits)
+}
+
+func decodeAnnotation(p []byte) (Annotation, error) {
+	d := dec{p: p}
+	a := Annotation{ID: d.i(), VideoID: d.i(), UserID: d.i(), Username: d.s(), Body: d.s(), At: d.i(),
+		PostedAt: d.t(), EditedAt: d.t(), DeletedAt: d.t(), Deleted: d.b(), Edits: d.i()}
+	return a, d.err
+}
+
+// version is one step of an annotation's history: the key holds its
+// position; posted versions carry what never changes.
+type version struct {
+	kind     Kind
+	time     time.Time
+	body     string
+	userID   int64 // posted only
+	username string
+	at       int64
+}
+
+func encodeVersion(b []byte, v *version) []byte {
+	e := enc(b).u(kindCode(v.kind)).t(v.time).s(v.body)
+	if v.kind == KindPosted {
+		e = e.i(v.userID).s(v.username).i(v.at)
+	}
+	return e
+}
+
+// decodeVersion decodes a version recorded at or before t; later ones
+// come back with only kind and time, their strings left undecoded.
+func decodeVersion(p []byte, t time.Time) (version, error) {
+	d := dec{p: p}
+	v := version{kind: kindOf(d.u()), time: d.t()}
+	if v.time.After(t) {
+		return v, d.err
+	}
+	v.body = d.s()
+	if v.kind == KindPosted {
+		v.userID, v.username, v.at = d.i(), d.s(), d.i()
+	}
+	return v, d.err
+}
+
+// Session is one viewing: a connection of a user watching a video.
+type Session struct {
+	VideoID      int64     `json:"video_id"`
+	UserID       int64     `json:"user_id"`
+	Username     string    `json:"username"`
+	ConnectionID string    `json:"connection_id"`
+	Device       string    `json:"device,omitempty"`
+	Node         string    `json:"node,omitempty"`
+	JoinedAt     time.Time `json:"joined_at"`
+	LeftAt       time.Time `json:"left_at,omitzero"` // zero while watching
+	Reason       string    `json:"reason,omitempty"`
+}
+
+// Open reports whether the session is still watching.
+func (s Session) Open() bool { return s.LeftAt.IsZero() }
+
+// Length is how long the session lasted, or has lasted by now.
+func (s Session) Length(now time.Time) time.Duration {
+	end := s.LeftAt
+	if end.IsZero() {
+		end = now
+	}
+	if end.Before(s.JoinedAt) {
+		return 0
+	}
+	return end.Sub(s.JoinedAt)
+}
+
+// WatchingAt reports whether the session was watching at t.
+func (s Session) WatchingAt(t time.Time) bool {
+	return !s.JoinedAt.After(t) && (s.LeftAt.IsZero() || s.LeftAt.After(t))
+}
+
+func encodeSession(b []byte, s *Session) []byte {
+	return enc(b).i(s.VideoID).i(s.UserID).s(s.Username).s(s.ConnectionID).s(s.Device).s(s.Node).
+		t(s.JoinedAt).t(s.LeftAt).s(s.Reason)
+}
+
+func decodeSession(p []byte) (Session, error) {
+	d := dec{p: p}
+	s := Session{VideoID: d.i(), UserID: d.i(), Username: d.s(), ConnectionID: d.s(), Device: d.s(), Node: d.s(),
+		JoinedAt: d.t(), LeftAt: d.t(), Reason: d.s()}
+	return s, d.err
+}
+
+// Counts are a video's running totals.
+type Counts struct {
+	VideoID  int64     `json:"video_id"`
+	Events   int64     `json:"events"`
+	Posted   int64     `json:"annotations_posted"`
+	Edited   int64     `json:"annotations_edited"`
+	Deleted  int64     `json:"annotations_deleted"`
+	Live     int64     `json:"annotations"` // posted and not deleted
+	Joins    int64     `json:"viewer_joins"`
+	Leaves   int64     `json:"viewer_leaves"`
+	Watching int64     `json:"watching"` // connections watching now
+	Peak     int64     `json:"peak_watching"`
+	PeakAt   time.Time `json:"peak_at,omitzero"`
+	FirstAt  time.Time `json:"first_event_at,omitzero"`
+	LastAt   time.Time `json:"last_event_at,omitzero"`
+}
+
+func encodeCounts(b []byte, c *Counts) []byte {
+	return enc(b).i(c.VideoID).i(c.Events).i(c.Posted).i(c.Edited).i(c.Deleted).i(c.Live).i(c.Joins).i(c.Leaves).
+		i(c.Watching).i(c.Peak).t(c.PeakAt).t(c.FirstAt).t(c.LastAt)
+}
+
+func decodeCounts(p []byte) (Counts, error) {
+	d := dec{p: p}
+	c := Counts{VideoID: d.i(), Events: d.i(), Posted: d.i(), Edited: d.i(), Deleted: d.i(), Live: d.i(), Joins: d.i(),
+		Leaves: d.i(), Watching: d.i(), Peak: d.i(), PeakAt: d.t(), FirstAt: d.t(), LastAt: d.t()}
+	return c, d.err
+}

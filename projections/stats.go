@@ -1,0 +1,213 @@
+package projections
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"time"
+)
+
+// Stats summarize a video's activity over a wall-clock window.
+type Stats struct {
+	VideoID int64         `json:"video_id"`
+	From    time.Time     `json:"from"`
+	To      time.Time     `json:"to"`
+	Step    time.Duration `json:"step_ns"`
+	// Viewers is the number of connections watching over time: one point
+	// per step, with the count at its start and the most during it.
+	Viewers []ViewerPoint `json:"viewers"`
+	// Peak is the most connections watching at once in the window, first
+	// reached at PeakAt.
+	Peak   int       `json:"peak_viewers"`
+	PeakAt time.Time `json:"peak_at,omitzero"`
+	// Heatmap counts the annotations posted in the window by the second
+	// of the video they are pinned to: where people comment. Seconds
+	// without any are left out.
+	Heatmap []HeatCell `json:"heatmap"`
+	// Posted, Edited and Deleted count annotation events in the window.
+	Posted  int64 `json:"annotations_posted"`
+	Edited  int64 `json:"annotations_edited"`
+	Deleted int64 `json:"annotations_deleted"`
+	// Sessions summarizes the viewing sessions that overlap the window;
+	// a session still open counts up to To.
+	Sessions SessionStats `json:"sessions"`
+}
+
+// ViewerPoint is the audience during one step of Stats.
+type ViewerPoint struct {
+	T        time.Time `json:"t"`
+	Watching int       `json:"watching"`
+	Max      int       `json:"max"`
+}
+
+// HeatCell is the number of annotations pinned to one second of a video.
+type HeatCell struct {
+	Second      int64 `json:"second"`
+	Annotations int64 `json:"annotations"`
+}
+
+// SessionStats describe viewing sessions and their lengths.
+type SessionStats struct {
+	Count   int           `json:"count"`
+	Open    int           `json:"open"`
+	Viewers int           `json:"distinct_users"`
+	Total   time.Duration `json:"total_ns"`
+	Mean    time.Duration `json:"mean_ns"`
+	Median  time.Duration `json:"median_ns"`
+	P90     time.Duration `json:"p90_ns"`
+	Max     time.Duration `json:"max_ns"`
+	// Lengths is a histogram: how many sessions lasted under each bound
+	// (the last bound is open).
+	Lengths []LengthBucket `json:"lengths"`
+}
+
+// LengthBucket counts sessions shorter than Under (0: the rest).
+type LengthBucket struct {
+	Under time.Duration `json:"under_ns"`
+	Count int           `json:"count"`
+}
+
+var lengthBounds = []time.Duration{10 * time.Second, time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 0}
+
+// maxPoints bounds the viewers series whatever step is asked for.
+const maxPoints = 10000
+
+// Stats computes the statistics of video vid over [from, to). A zero from
+// is the video's first event, a zero to is now; step 0 picks about 120
+// points.
+func (d *DB) Stats(ctx context.Context, vid int64, from, to time.Time, step time.Duration, now time.Time) (Stats, error) {
+	if from.IsZero() || to.IsZero() {
+		c, err := d.Counts(ctx, vid)
+		if err != nil {
+			return Stats{}, err
+		}
+		if from.IsZero() {
+			from = c.FirstAt
+		}
+		if to.IsZero() {
+			to = now
+		}
+	}
+	if !to.After(from) {
+		to = from.Add(time.Second)
+	}
+	window := to.Sub(from)
+	if step <= 0 {
+		step = max(time.Second, (window / 120).Round(time.Second))
+	}
+	if window/step > maxPoints {
+		step = window / maxPoints
+	}
+	st := Stats{VideoID: vid, From: from, To: to, Step: step, Viewers: []ViewerPoint{}, Heatmap: []HeatCell{}}
+	if err := d.viewerStats(ctx, vid, &st); err != nil {
+		return Stats{}, err
+	}
+	heat := map[int64]int64{}
+	err := d.Timeline(ctx, vid, from, to, func(e Entry) error {
+		switch e.Kind {
+		case KindPosted:
+			st.Posted++
+			heat[e.At/1000]++
+		case KindEdited:
+			st.Edited++
+		case KindDeleted:
+			st.Deleted++
+		}
+		return nil
+	})
+	if err != nil {
+		return Stats{}, err
+	}
+	for s, n := range heat {
+		st.Heatmap = append(st.Heatmap, HeatCell{Second: s, Annotations: n})
+	}
+	slices.SortFunc(st.Heatmap, func(a, b HeatCell) int { return cmp.Compare(a.Second, b.Second) })
+	return st, nil
+}
+
+// viewerStats fills the viewers series, the peak and the session
+// summary from the sessions overlapping the window.
+func (d *DB) viewerStats(ctx context.Context, vid int64, st *Stats) error {
+	type delta struct {
+		t time.Time
+		d int
+	}
+	var deltas []delta
+	var lengths []time.Duration
+	users := map[int64]bool{}
+	base := 0 // watching at From
+	err := d.Sessions(ctx, vid, st.From, st.To, func(s Session) error {
+		if !s.Open() && !s.LeftAt.After(st.From) {
+			return nil
+		}
+		end := s.LeftAt
+		if s.Open() {
+			st.Sessions.Open++
+			end = st.To
+		}
+		lengths = append(lengths, max(0, end.Sub(s.JoinedAt)))
+		users[s.UserID] = true
+		if s.JoinedAt.After(st.From) {
+			deltas = append(deltas, delta{s.JoinedAt, +1})
+		} else {
+			base++
+		}
+		if !s.Open() && s.LeftAt.Before(st.To) {
+			deltas = append(deltas, delta{s.LeftAt, -1})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Leaves before joins at the same instant: a reconnect is not a peak.
+	slices.SortFunc(deltas, func(a, b delta) int { return cmp.Or(a.t.Compare(b.t), cmp.Compare(a.d, b.d)) })
+	cur, i := base, 0
+	st.Peak, st.PeakAt = base, st.From
+	apply := func(until time.Time, inclusive bool) int {
+		most := cur
+		for ; i < len(deltas) && (deltas[i].t.Before(until) || inclusive && deltas[i].t.Equal(until)); i++ {
+			cur += deltas[i].d
+			most = max(most, cur)
+			if cur > st.Peak {
+				st.Peak, st.PeakAt = cur, deltas[i].t
+			}
+		}
+		return most
+	}
+	for t := st.From; t.Before(st.To); t = t.Add(st.Step) {
+		apply(t, true) // what happened at the point's instant counts in it
+		p := ViewerPoint{T: t, Watching: cur}
+		p.Max = apply(t.Add(st.Step), false)
+		st.Viewers = append(st.Viewers, p)
+	}
+	if st.Peak == 0 {
+		st.PeakAt = time.Time{}
+	}
+	summarize(&st.Sessions, lengths, len(users))
+	return nil
+}
+
+func summarize(ss *SessionStats, lengths []time.Duration, users int) {
+	ss.Count, ss.Viewers = len(lengths), users
+	for _, b := range lengthBounds {
+		ss.Lengths = append(ss.Lengths, LengthBucket{Under: b})
+	}
+	if len(lengths) == 0 {
+		return
+	}
+	slices.Sort(lengths)
+	for _, l := range lengths {
+		ss.Total += l
+		for i, b := range lengthBounds {
+			if b == 0 || l < b {
+				ss.Lengths[i].Count++
+				break
+			}
+		}
+	}
+	ss.Mean = ss.Total / time.Duration(len(lengths))
+	ss.Median = lengths[len(lengths)/2]
+	ss.P90 = lengths[min(len(lengths)-1, len(lengths)*9/10)]
+	ss.Max = lengths[len(lengths)-1]
+}

@@ -1,0 +1,207 @@
+package projections
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// maxCached bounds a Writer's cache between commits; past it the cache
+// starts over after the next commit.
+const maxCached = 1 << 18
+
+// Writer stages the writes of one event for a projection, and reads the
+// model as they would leave it. Staging makes an event all-or-nothing: if
+// Apply fails, its writes are dropped, while the earlier events of a
+// rebuild batch stay.
+//
+// There are two kinds of record. Set and Delete write records that the
+// projection reads back with Get (counters, open sessions, current
+// annotations): they go through a write-through cache, so that reading
+// them again costs no lookup, and a batch writes each only once. Put
+// writes records that the projection never reads back (timeline entries,
+// versions): they are only logged, and written sorted at commit. Get does
+// not see a Put of an earlier event.
+//
+// A Writer is used by one goroutine.
+type Writer struct {
+	r     pebble.Reader // the committed model
+	ops   []stagedOp    // this event's writes
+	arena []byte
+
+	// Accepted since the last commit: the logged Puts and the keys Set
+	// or Deleted (dirty in cache).
+	log      []loggedPut
+	logArena []byte
+	dirty    []string
+	cache    map[string]*cached
+
+	// written, when set, holds every key Set since the projection's
+	// records were cleared: a key not in it is absent.
+	written *absentFilter
+}
+
+type stagedOp struct {
+	kind           byte // 's' set, 'd' delete, 'p' put
+	k0, k1, v0, v1 int  // key and value as offsets into arena
+}
+
+type loggedPut struct{ k0, k1, v1 int } // offsets into logArena
+
+type cached struct {
+	v     []byte // nil: the key is absent
+	dirty bool   // changed since the last commit
+}
+
+func (w *Writer) begin(r pebble.Reader) {
+	w.r = r
+	w.ops = w.ops[:0]
+	w.arena = w.arena[:0]
+}
+
+func (w *Writer) stage(kind byte, k, v []byte) {
+	k0 := len(w.arena)
+	w.arena = append(w.arena, k...)
+	v0 := len(w.arena)
+	w.arena = append(w.arena, v...)
+	w.ops = append(w.ops, stagedOp{kind: kind, k0: k0, k1: v0, v0: v0, v1: len(w.arena)})
+}
+
+// Set stages key = value, a record Get reads back. Both are copied.
+func (w *Writer) Set(k, v []byte) { w.stage('s', k, v) }
+
+// Delete stages the removal of a record Get reads back.
+func (w *Writer) Delete(k []byte) { w.stage('d', k, nil) }
+
+// Put stages key = value, a record the projection never reads back.
+func (w *Writer) Put(k, v []byte) { w.stage('p', k, v) }
+
+// Get returns the value of a record written with Set, as this event's
+// staged writes leave it, and false when there is none. The value is
+// valid until Apply returns; the caller must not modify it.
+func (w *Writer) Get(k []byte) ([]byte, bool, error) {
+	for i := len(w.ops) - 1; i >= 0; i-- {
+		op := w.ops[i]
+		if bytes.Equal(w.arena[op.k0:op.k1], k) {
+			if op.kind == 'd' {
+				return nil, false, nil
+			}
+			return w.arena[op.v0:op.v1:op.v1], true, nil
+		}
+	}
+	if c, ok := w.cache[string(k)]; ok {
+		return c.v, c.v != nil, nil
+	}
+	if w.written != nil && !w.written.mayContain(k) {
+		return nil, false, nil
+	}
+	v, closer, err := w.r.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		w.remember(k, nil, false)
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, errors.Join(ErrStorage, err)
+	}
+	out := make([]byte, len(v), len(v)+1) // never nil, even when empty
+	copy(out, v)
+	closer.Close()
+	w.remember(k, out, false)
+	return out, true, nil
+}
+
+func (w *Writer) remember(k, v []byte, dirty bool) {
+	if w.cache == nil {
+		w.cache = make(map[string]*cached, 1024)
+	}
+	if c, ok := w.cache[string(k)]; ok {
+		if dirty && !c.dirty {
+			w.dirty = append(w.dirty, string(k))
+		}
+		c.v, c.dirty = v, c.dirty || dirty
+		return
+	}
+	key := string(k)
+	w.cache[key] = &cached{v: v, dirty: dirty}
+	if dirty {
+		w.dirty = append(w.dirty, key)
+	}
+}
+
+// set records a Set in the cache, reusing the cached value's buffer: a
+// value Get returned is not used after its Apply returns.
+func (w *Writer) set(k, v []byte) {
+	if c, ok := w.cache[string(k)]; ok && c.v != nil && cap(c.v) > len(v) {
+		if !c.dirty {
+			w.dirty = append(w.dirty, string(k))
+		}
+		c.v, c.dirty = append(c.v[:0], v...), true
+		return
+	}
+	w.remember(k, append(make([]byte, 0, len(v)+1), v...), true)
+}
+
+// accept takes this event's staged writes: the event is applied, they
+// will be in the next commit.
+func (w *Writer) accept() {
+	for _, op := range w.ops {
+		k, v := w.arena[op.k0:op.k1], w.arena[op.v0:op.v1]
+		switch op.kind {
+		case 'p':
+			k0 := len(w.logArena)
+			w.logArena = append(w.logArena, k...)
+			k1 := len(w.logArena)
+			w.logArena = append(w.logArena, v...)
+			w.log = append(w.log, loggedPut{k0, k1, len(w.logArena)})
+		case 'd':
+			w.remember(k, nil, true)
+		default:
+			w.set(k, v)
+			if w.written != nil {
+				w.written.add(k)
+			}
+		}
+	}
+	w.ops, w.arena = w.ops[:0], w.arena[:0]
+}
+
+// commitTo writes everything accepted since the last commit into b: the
+// logged Puts sorted by key (pebble inserts runs of sorted keys much
+// faster), and each changed record once.
+func (w *Writer) commitTo(b *pebble.Batch) error {
+	a := w.logArena
+	slices.SortStableFunc(w.log, func(x, y loggedPut) int { return bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]) })
+	for _, p := range w.log {
+		if err := b.Set(a[p.k0:p.k1], a[p.k1:p.v1], nil); err != nil {
+			return errors.Join(ErrStorage, err)
+		}
+	}
+	slices.Sort(w.dirty)
+	for _, k := range w.dirty {
+		c := w.cache[k]
+		var err error
+		if c.v == nil {
+			err = b.Delete([]byte(k), nil)
+		} else {
+			err = b.Set([]byte(k), c.v, nil)
+		}
+		if err != nil {
+			return errors.Join(ErrStorage, err)
+		}
+		c.dirty = false
+	}
+	w.log, w.logArena, w.dirty = w.log[:0], w.logArena[:0], w.dirty[:0]
+	if len(w.cache) > maxCached {
+		w.cache = nil
+	}
+	return nil
+}
+
+// forget drops everything accepted and cached: after a failed commit the
+// cache is ahead of the database.
+func (w *Writer) forget() {
+	w.cache, w.written = nil, nil
+	w.log, w.logArena, w.dirty = w.log[:0], w.logArena[:0], w.dirty[:0]
+}

@@ -1,0 +1,370 @@
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/videologue/videologue/accounts"
+	"github.com/videologue/videologue/audit"
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/export"
+	"github.com/videologue/videologue/projections"
+)
+
+// ReadModels is what the analysts' and auditors' routes read (a
+// *projections.DB).
+type ReadModels interface {
+	Video(ctx context.Context, id int64) (projections.Video, error)
+	Counts(ctx context.Context, vid int64) (projections.Counts, error)
+	Timeline(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Entry) error) error
+	Sessions(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Session) error) error
+	Annotations(ctx context.Context, vid int64, fn func(projections.Annotation) error) error
+	StateAt(ctx context.Context, vid int64, t time.Time) (projections.State, error)
+	Stats(ctx context.Context, vid int64, from, to time.Time, step time.Duration, now time.Time) (projections.Stats, error)
+	Audit(ctx context.Context, f projections.AuditFilter, fn func(projections.Entry) error) error
+	UserByName(ctx context.Context, name string) (projections.User, error)
+}
+
+// AnalysisDeps are the services behind the analysts' and auditors' routes.
+type AnalysisDeps struct {
+	ReadModels ReadModels
+	// Log is the event log, for /api/audit/verify; nil leaves that route
+	// unmounted.
+	Log audit.Log
+}
+
+// The replay page's script and styles ship inside the binary, beside the
+// site's own assets.
+var (
+	//go:embed static/replay.js static/analyst.css
+	analysisStatic embed.FS
+)
+
+// analysis serves the analysts' API and replay page (this file) and the
+// auditors' (audit.go). Analysts and auditors use the JSON API with a
+// bearer token, or their browser session on the pages and from the
+// pages' scripts (GET only: nothing here changes state).
+type analysis struct {
+	srv  *Server
+	deps AnalysisDeps
+	site *site // the pages' sessions and templates; nil: no pages
+	now  func() time.Time
+}
+
+// mountAnalysis mounts the analyst and auditor routes when Deps.Analysis
+// is set.
+func (s *Server) mountAnalysis(r chi.Router) {
+	if s.deps.Analysis == nil || s.deps.Analysis.ReadModels == nil {
+		return
+	}
+	a := &analysis{srv: s, deps: *s.deps.Analysis, now: time.Now}
+	if len(s.cfg.CookieSecret) >= 16 {
+		// A site of its own over the same secret reads the same session
+		// cookies and CSRF tokens as the other pages.
+		a.site = newSite(s.cfg.CookieSecret, s.cfg.Secure, s.deps.Accounts, s.deps.Videos, s.deps.Tokens, s.logger)
+		if err := a.addPages(); err != nil {
+			panic(err) // embedded templates: a parse error is a build defect
+		}
+	} else {
+		s.logger.Warn("web: no cookie secret: the replay and audit pages are not served (the API is)")
+	}
+	r.Route("/api/videos/{id}/", func(r chi.Router) {
+		r.Get("/timeline", a.timeline)
+		r.Get("/state", a.state)
+		r.Get("/stats", a.stats)
+		r.Get("/sessions", a.sessions)
+		r.Get("/export/annotations", a.exportAnnotations)
+		r.Get("/annotations.jsonld", a.webAnnotations) // auditors: audit.go
+	})
+	r.Get("/api/audit/annotations", a.auditTrail)
+	if a.deps.Log != nil {
+		r.Get("/api/audit/verify", a.verify)
+	}
+	if a.site != nil {
+		r.With(secureHeaders(s.cfg.Secure)).Get("/static/replay.js", a.asset("static/replay.js", "text/javascript; charset=utf-8"))
+		r.With(secureHeaders(s.cfg.Secure)).Get("/static/analyst.css", a.asset("static/analyst.css", "text/css; charset=utf-8"))
+		r.Group(func(r chi.Router) {
+			r.Use(a.site.pageMiddleware)
+			r.Get("/replay/{id}", a.replayPage)
+			r.Get("/audit", a.auditPage)
+		})
+	}
+}
+
+// addPages adds the analysts' and auditors' templates to the site's
+// renderer, each inside the site's layout.
+func (a *analysis) addPages() error {
+	for _, name := range []string{"analyst_replay", "audit_trail"} {
+		base, ok := a.site.view.pages["error"]
+		if !ok {
+			return errors.New("web: no error page to take the layout from")
+		}
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html")
+		if err != nil {
+			return err
+		}
+		a.site.view.pages[name] = t
+	}
+	return nil
+}
+
+func (a *analysis) asset(name, contentType string) http.HandlerFunc {
+	body, err := analysisStatic.ReadFile(name)
+	if err != nil {
+		panic(err) // embedded above
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = w.Write(body)
+	}
+}
+
+// user authenticates the request (a bearer token, or else the session
+// cookie) and checks that its user may act as role.
+func (a *analysis) user(r *http.Request, role domain.Role) (accounts.User, error) {
+	var u accounts.User
+	var err error
+	if r.Header.Get("Authorization") != "" || a.site == nil {
+		u, err = a.srv.bearer(r)
+	} else if sess, ok := a.site.sessions.read(r); ok {
+		u, err = a.srv.deps.Accounts.Get(r.Context(), sess.UserID)
+		if errors.Is(err, domain.ErrNotFound) {
+			err = errUnauthorized
+		}
+	} else {
+		err = errUnauthorized
+	}
+	if err != nil {
+		return accounts.User{}, err
+	}
+	if !u.Can(role) {
+		return u, domain.ErrForbidden
+	}
+	return u, nil
+}
+
+// window is a video and a wall-clock window from the request.
+type window struct {
+	video    projections.Video
+	from, to time.Time
+}
+
+func badRequest(msg string) error { return &requestError{http.StatusBadRequest, msg} }
+
+// begin authenticates r for role and reads its video and window.
+func (a *analysis) begin(r *http.Request, role domain.Role) (window, error) {
+	if _, err := a.user(r, role); err != nil {
+		return window{}, err
+	}
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		return window{}, domain.ErrNotFound
+	}
+	var wdw window
+	if wdw.video, err = a.deps.ReadModels.Video(r.Context(), id); err != nil {
+		return window{}, err
+	}
+	q, now := r.URL.Query(), a.now()
+	if wdw.from, err = projections.ParseTime(q.Get("from"), now); err != nil {
+		return window{}, badRequest("from: " + err.Error())
+	}
+	if wdw.to, err = projections.ParseTime(q.Get("to"), now); err != nil {
+		return window{}, badRequest("to: " + err.Error())
+	}
+	return wdw, nil
+}
+
+func format(r *http.Request) (export.Format, error) {
+	f := r.URL.Query().Get("format")
+	if f == "" {
+		return export.NDJSON, nil
+	}
+	fm, err := export.ParseFormat(f)
+	if err != nil {
+		return "", badRequest("format must be ndjson or csv")
+	}
+	return fm, nil
+}
+
+// stream starts a streamed export; the status is sent, so a later error
+// can only cut the body short (and is logged).
+func (a *analysis) stream(w http.ResponseWriter, r *http.Request, f export.Format, name string) {
+	h := w.Header()
+	h.Set("Content-Type", f.ContentType())
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Disposition", `attachment; filename="`+name+"."+string(f)+`"`)
+	w.WriteHeader(http.StatusOK)
+}
+
+func (a *analysis) streamFailed(r *http.Request, err error) {
+	if err != nil && r.Context().Err() == nil {
+		a.srv.logger.Error("export cut short", "path", r.URL.Path, "err", err)
+	}
+}
+
+func (a *analysis) fail(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, a.srv.logger, err)
+}
+
+// timeline streams every event of the video in the window, in order.
+func (a *analysis) timeline(w http.ResponseWriter, r *http.Request) {
+	wdw, err := a.begin(r, domain.RoleAnalyst)
+	if err == nil {
+		var f export.Format
+		if f, err = format(r); err == nil {
+			a.stream(w, r, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-timeline")
+			out := export.Entries(w, f)
+			err = a.deps.ReadModels.Timeline(r.Context(), wdw.video.ID, wdw.from, wdw.to, out.Write)
+			a.streamFailed(r, errors.Join(err, out.Flush()))
+			return
+		}
+	}
+	a.fail(w, r, err)
+}
+
+// sessions streams the viewing sessions overlapping the window.
+func (a *analysis) sessions(w http.ResponseWriter, r *http.Request) {
+	wdw, err := a.begin(r, domain.RoleAnalyst)
+	if err == nil {
+		var f export.Format
+		if f, err = format(r); err == nil {
+			a.stream(w, r, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-sessions")
+			out := export.Sessions(w, f, a.now())
+			err = a.deps.ReadModels.Sessions(r.Context(), wdw.video.ID, wdw.from, wdw.to, out.Write)
+			a.streamFailed(r, errors.Join(err, out.Flush()))
+			return
+		}
+	}
+	a.fail(w, r, err)
+}
+
+// exportAnnotations streams the video's annotations as they are now, in
+// video-time order.
+func (a *analysis) exportAnnotations(w http.ResponseWriter, r *http.Request) {
+	wdw, err := a.begin(r, domain.RoleAnalyst)
+	if err == nil {
+		var f export.Format
+		if f, err = format(r); err == nil {
+			a.stream(w, r, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-annotations")
+			out := export.Annotations(w, f)
+			err = a.deps.ReadModels.Annotations(r.Context(), wdw.video.ID, out.Write)
+			a.streamFailed(r, errors.Join(err, out.Flush()))
+			return
+		}
+	}
+	a.fail(w, r, err)
+}
+
+// state answers the video as of ?at= (default now).
+func (a *analysis) state(w http.ResponseWriter, r *http.Request) {
+	wdw, err := a.begin(r, domain.RoleAnalyst)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	at := a.now()
+	if s := r.URL.Query().Get("at"); s != "" {
+		if at, err = projections.ParseTime(s, at); err != nil {
+			a.fail(w, r, badRequest("at: "+err.Error()))
+			return
+		}
+	}
+	st, err := a.deps.ReadModels.StateAt(r.Context(), wdw.video.ID, at)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// stats answers the video's statistics over the window (?step= sets the
+// resolution of the viewers series).
+func (a *analysis) stats(w http.ResponseWriter, r *http.Request) {
+	wdw, err := a.begin(r, domain.RoleAnalyst)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var step time.Duration
+	if s := r.URL.Query().Get("step"); s != "" {
+		if step, err = time.ParseDuration(s); err != nil || step <= 0 {
+			a.fail(w, r, badRequest("step must be a duration such as 30s or 5m"))
+			return
+		}
+	}
+	st, err := a.deps.ReadModels.Stats(r.Context(), wdw.video.ID, wdw.from, wdw.to, step, a.now())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// pageUser returns the signed-in user of a page if they may act as role;
+// otherwise it answers (sign in, or 403) and returns false.
+func (a *analysis) pageUser(w http.ResponseWriter, r *http.Request, role domain.Role) bool {
+	if a.site.requireUser(w, r) == nil {
+		return false
+	}
+	_, err := a.user(r, role)
+	switch {
+	case errors.Is(err, domain.ErrForbidden):
+		a.site.fail(w, r, http.StatusForbidden, "Not for your role",
+			"This page is for "+string(role)+"s. An admin can grant you the role: videologue users grant NAME "+string(role)+".")
+		return false
+	case err != nil:
+		a.site.internalError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// replayView is what the replay page shows.
+type replayView struct {
+	Video  projections.Video
+	Counts projections.Counts
+	From   string // RFC 3339, for the script
+	To     string
+}
+
+// replayPage plays a video's session history back (static/replay.js).
+func (a *analysis) replayPage(w http.ResponseWriter, r *http.Request) {
+	if !a.pageUser(w, r, domain.RoleAnalyst) {
+		return
+	}
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		a.site.notFound(w, r)
+		return
+	}
+	v, err := a.deps.ReadModels.Video(r.Context(), id)
+	if errors.Is(err, domain.ErrNotFound) {
+		a.site.notFound(w, r)
+		return
+	}
+	if err != nil {
+		a.site.internalError(w, r, err)
+		return
+	}
+	c, err := a.deps.ReadModels.Counts(r.Context(), id)
+	if err != nil {
+		a.site.internalError(w, r, err)
+		return
+	}
+	view := replayView{Video: v, Counts: c}
+	if !c.FirstAt.IsZero() {
+		// From a moment before the first event, so that playing shows it
+		// happen.
+		view.From, view.To = c.FirstAt.Add(-time.Second).Format(time.RFC3339Nano), c.LastAt.Add(time.Millisecond).Format(time.RFC3339Nano)
+	}
+	a.site.view.render(w, http.StatusOK, "analyst_replay", a.site.page(w, r, "Replay · "+v.Title, "analyst", view))
+}
