@@ -37,9 +37,13 @@ func (w wmLogger) log(level slog.Level, msg string, err error, fields watermill.
 func (w wmLogger) Error(msg string, err error, fields watermill.LogFields) {
 	w.log(slog.LevelError, msg, err, fields)
 }
-func (w wmLogger) Info(msg string, fields watermill.LogFields)  { w.log(slog.LevelDebug, msg, nil, fields) }
-func (w wmLogger) Debug(msg string, fields watermill.LogFields) { w.log(slog.LevelDebug, msg, nil, fields) }
-func (w wmLogger) Trace(string, watermill.LogFields)            {}
+func (w wmLogger) Info(msg string, fields watermill.LogFields) {
+	w.log(slog.LevelDebug, msg, nil, fields)
+}
+func (w wmLogger) Debug(msg string, fields watermill.LogFields) {
+	w.log(slog.LevelDebug, msg, nil, fields)
+}
+func (w wmLogger) Trace(string, watermill.LogFields) {}
 func (w wmLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
 	return wmLogger{l: w.l, fields: w.fields.Add(fields)}
 }

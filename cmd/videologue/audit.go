@@ -124,11 +124,12 @@ Flags:`)
 func webCollection(base string, v projections.Video) export.Collection {
 	vid := strconv.FormatInt(v.ID, 10)
 	return export.Collection{
-		ID:            base + "/api/videos/" + vid + "/annotations.jsonld",
-		Label:         v.Title,
-		Video:         v.URL,
-		AnnotationIRI: func(id int64) string { return base + "/api/videos/" + vid + "/annotations/" + strconv.FormatInt(id, 10) },
-		UserIRI:       func(id int64) string { return base + "/users/" + strconv.FormatInt(id, 10) },
+		ID:    base + "/api/videos/" + vid + "/annotations.jsonld",
+		Label: v.Title,
+		Video: v.URL,
+		AnnotationIRI: func(id int64) string {
+			return base + "/api/videos/" + vid + "/annotations/" + strconv.FormatInt(id, 10)
+		},
+		UserIRI: func(id int64) string { return base + "/users/" + strconv.FormatInt(id, 10) },
 	}
 }
-

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -34,6 +35,12 @@ func TestParseServe(t *testing.T) {
 	c, err = parseServe([]string{"--env", "prod", "--origin", "a.example, b.example:8443"}, &stderr)
 	if err != nil || len(c.Origins) != 2 || c.Origins[1] != "b.example:8443" {
 		t.Fatalf("prod with env secret: %+v, %v", c, err)
+	}
+	if _, err := parseServe([]string{"--env", "prod", "--secret", strings.Repeat("s", 40), "--load-test"}, &stderr); err == nil || !strings.Contains(err.Error(), "--load-test") {
+		t.Fatalf("--load-test with --env prod: %v, want a refusal", err)
+	}
+	if c, err := parseServe([]string{"--heartbeat", "2s", "--node-timeout", "7s"}, &stderr); err != nil || c.Heartbeat != 2*time.Second || c.NodeTimeout != 7*time.Second {
+		t.Fatalf("--heartbeat/--node-timeout: %+v, %v", c, err)
 	}
 	if _, err := parseServe([]string{"--env", "staging"}, &stderr); err == nil {
 		t.Fatal("unknown env accepted")
