@@ -37,14 +37,15 @@ func (d *DB) StateAt(ctx context.Context, vid int64, t time.Time) (State, error)
 	}
 	lo, hi := timeRange(newKey(nsActivity, 's').i64(vid), time.Time{}, t.Add(time.Nanosecond))
 	err = d.scanRange(ctx, lo, hi, func(_, v []byte) error {
+		if s, dd := decodeSessionTimes(v); dd.err != nil || !s.WatchingAt(t) {
+			return dd.err
+		}
 		s, err := decodeSession(v)
 		if err != nil {
 			return err
 		}
-		if s.WatchingAt(t) {
-			s.LeftAt, s.Reason = time.Time{}, ""
-			st.Viewers = append(st.Viewers, s)
-		}
+		s.LeftAt, s.Reason = time.Time{}, ""
+		st.Viewers = append(st.Viewers, s)
 		return nil
 	})
 	if err != nil {

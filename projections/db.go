@@ -125,6 +125,16 @@ func (d *DB) commit(b *pebble.Batch, sync bool) error {
 	return nil
 }
 
+// empty reports whether no key lies in [lo, hi).
+func (d *DB) empty(lo, hi []byte) (bool, error) {
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return false, err
+	}
+	found := it.First()
+	return !found, errors.Join(it.Error(), it.Close())
+}
+
 // pebbleLogger routes pebble's logs to slog; fatal stays fatal.
 type pebbleLogger struct{ l *slog.Logger }
 

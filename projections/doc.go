@@ -30,7 +30,23 @@
 // in one batch; a storage failure is not poison: it is nacked and
 // redelivered until it succeeds.
 //
-// Rebuilding from position 0 (videologue projections rebuild) feeds the
-// same Apply methods in large batches instead of one message per event;
-// see Rebuild.
+// A handler hands its message to the projection's worker goroutine,
+// owned by Runner.Run, which applies and commits it; a panic there is
+// raised again in the handler, for the Recoverer.
+//
+// # Batches
+//
+// Rebuilding from position 0 (videologue projections rebuild) and catching
+// up at start (CatchUp) feed the same Apply methods in large batches
+// instead of one message per event: each batch commits the events' writes
+// with the checkpoints of the last event it holds, so an interrupted run
+// resumes where its last batch ended. See Writer for how a projection's
+// writes are staged, cached and committed.
+//
+// # Queries
+//
+// The read models answer the analysts (Timeline, StateAt, Stats,
+// Sessions, Annotations) and the auditors (Audit) from range scans that
+// page through the database, so exports of any size stream in constant
+// memory.
 package projections

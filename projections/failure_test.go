@@ -154,7 +154,10 @@ func TestRedeliveryIsIdempotent(t *testing.T) {
 	// The same through watermill: the handler gets a message it has
 	// already applied, and acks it without applying it again.
 	before, _ := e.db.Counts(ctx, 1)
-	h := r.handler(r.byName[NameActivity])
+	st := r.byName[NameActivity]
+	go r.work(st)
+	defer close(st.work)
+	h := r.handler(st)
 	for i := range evs {
 		if err := h(toMessage(&evs[i])); err != nil {
 			t.Fatal(err)

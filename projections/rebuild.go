@@ -49,11 +49,15 @@ func Rebuild(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	for _, p := range ps {
 		prefix := []byte{p.Prefix()}
 		pp := poisonPrefix(p.Name())
-		err := errors.Join(
-			b.DeleteRange(prefix, upper(prefix), nil),
-			b.DeleteRange(pp, upper(pp), nil),
-			b.Delete(checkpointKey(p.Name()), nil),
-		)
+		var err error
+		for _, r := range [][2][]byte{{prefix, upper(prefix)}, {pp, upper(pp)}} {
+			// A range deletion slows every later scan until compactions
+			// drop it: none where there is nothing to delete.
+			if empty, eerr := db.empty(r[0], r[1]); eerr != nil || !empty {
+				err = errors.Join(err, eerr, b.DeleteRange(r[0], r[1], nil))
+			}
+		}
+		err = errors.Join(err, b.Delete(checkpointKey(p.Name()), nil))
 		if err != nil {
 			b.Close()
 			return BatchResult{}, &Error{Op: "rebuild", Projection: p.Name(), Err: err}

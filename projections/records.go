@@ -198,16 +198,23 @@ func (s Session) WatchingAt(t time.Time) bool {
 	return !s.JoinedAt.After(t) && (s.LeftAt.IsZero() || s.LeftAt.After(t))
 }
 
+// A session's times come first, so that a scan for the sessions
+// watching at an instant decodes the rest only of those.
 func encodeSession(b []byte, s *Session) []byte {
-	return enc(b).i(s.VideoID).i(s.UserID).s(s.Username).s(s.ConnectionID).s(s.Device).s(s.Node).
-		t(s.JoinedAt).t(s.LeftAt).s(s.Reason)
+	return enc(b).t(s.JoinedAt).t(s.LeftAt).i(s.VideoID).i(s.UserID).s(s.Username).s(s.ConnectionID).s(s.Device).s(s.Node).s(s.Reason)
 }
 
 func decodeSession(p []byte) (Session, error) {
-	d := dec{p: p}
-	s := Session{VideoID: d.i(), UserID: d.i(), Username: d.s(), ConnectionID: d.s(), Device: d.s(), Node: d.s(),
-		JoinedAt: d.t(), LeftAt: d.t(), Reason: d.s()}
+	s, d := decodeSessionTimes(p)
+	s.VideoID, s.UserID, s.Username, s.ConnectionID, s.Device, s.Node, s.Reason = d.i(), d.i(), d.s(), d.s(), d.s(), d.s(), d.s()
 	return s, d.err
+}
+
+// decodeSessionTimes decodes only when a session began and ended; d
+// continues with the rest.
+func decodeSessionTimes(p []byte) (Session, *dec) {
+	d := &dec{p: p}
+	return Session{JoinedAt: d.t(), LeftAt: d.t()}, d
 }
 
 // Counts are a video's running totals.

@@ -24,7 +24,7 @@ echo "== go test"
 raced="./eventstore/... ./channels/..."
 go test -count=1 -race -timeout 20m $raced
 others=$(go list ./... | grep -v -e /eventstore -e /channels)
-go test -count=1 -timeout 30m $others
+go test -count=1 -timeout 10m $others
 
 # Fuzz targets run briefly; their seed corpora also run as plain tests above.
 if [ -x scripts/fuzz.sh ]; then

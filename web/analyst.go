@@ -182,7 +182,7 @@ func (a *analysis) begin(r *http.Request, role domain.Role) (window, error) {
 	return wdw, nil
 }
 
-func format(r *http.Request) (export.Format, error) {
+func exportFormat(r *http.Request) (export.Format, error) {
 	f := r.URL.Query().Get("format")
 	if f == "" {
 		return export.NDJSON, nil
@@ -196,7 +196,7 @@ func format(r *http.Request) (export.Format, error) {
 
 // stream starts a streamed export; the status is sent, so a later error
 // can only cut the body short (and is logged).
-func (a *analysis) stream(w http.ResponseWriter, r *http.Request, f export.Format, name string) {
+func (a *analysis) stream(w http.ResponseWriter, f export.Format, name string) {
 	h := w.Header()
 	h.Set("Content-Type", f.ContentType())
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -220,8 +220,8 @@ func (a *analysis) timeline(w http.ResponseWriter, r *http.Request) {
 	wdw, err := a.begin(r, domain.RoleAnalyst)
 	if err == nil {
 		var f export.Format
-		if f, err = format(r); err == nil {
-			a.stream(w, r, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-timeline")
+		if f, err = exportFormat(r); err == nil {
+			a.stream(w, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-timeline")
 			out := export.Entries(w, f)
 			err = a.deps.ReadModels.Timeline(r.Context(), wdw.video.ID, wdw.from, wdw.to, out.Write)
 			a.streamFailed(r, errors.Join(err, out.Flush()))
@@ -236,8 +236,8 @@ func (a *analysis) sessions(w http.ResponseWriter, r *http.Request) {
 	wdw, err := a.begin(r, domain.RoleAnalyst)
 	if err == nil {
 		var f export.Format
-		if f, err = format(r); err == nil {
-			a.stream(w, r, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-sessions")
+		if f, err = exportFormat(r); err == nil {
+			a.stream(w, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-sessions")
 			out := export.Sessions(w, f, a.now())
 			err = a.deps.ReadModels.Sessions(r.Context(), wdw.video.ID, wdw.from, wdw.to, out.Write)
 			a.streamFailed(r, errors.Join(err, out.Flush()))
@@ -253,8 +253,8 @@ func (a *analysis) exportAnnotations(w http.ResponseWriter, r *http.Request) {
 	wdw, err := a.begin(r, domain.RoleAnalyst)
 	if err == nil {
 		var f export.Format
-		if f, err = format(r); err == nil {
-			a.stream(w, r, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-annotations")
+		if f, err = exportFormat(r); err == nil {
+			a.stream(w, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-annotations")
 			out := export.Annotations(w, f)
 			err = a.deps.ReadModels.Annotations(r.Context(), wdw.video.ID, out.Write)
 			a.streamFailed(r, errors.Join(err, out.Flush()))

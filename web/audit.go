@@ -59,12 +59,12 @@ func (a *analysis) auditTrail(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	fm, err := format(r)
+	fm, err := exportFormat(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.stream(w, r, fm, "annotation-trail")
+	a.stream(w, fm, "annotation-trail")
 	out := export.Entries(w, fm)
 	err = a.deps.ReadModels.Audit(r.Context(), f, out.Write)
 	a.streamFailed(r, errors.Join(err, out.Flush()))

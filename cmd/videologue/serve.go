@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -139,6 +140,9 @@ type Main struct {
 	Socket   *channels.Server
 	HTTP     *http.Server
 
+	// ReadModels are the projections analysts and auditors query.
+	ReadModels *ReadModels
+
 	// Registry holds the Prometheus metrics served at /metrics.
 	Registry *prometheus.Registry
 
@@ -209,13 +213,17 @@ func (m *Main) Run(ctx context.Context) error {
 		Store: store, Tokens: tokens, Users: m.Accounts, Videos: m.Catalog,
 		Annotations: annotations.New(store, m.Catalog),
 	}, m.Logger)
+	// Read models are local to this node (under --data), caught up from
+	// the log at start and then followed live; their lag is on /metrics.
+	if m.ReadModels, err = StartReadModels(ctx, filepath.Join(m.Config.Data, "readmodels"), store, m.Registry, m.Logger); err != nil {
+		return err
+	}
 	handler := web.New(wcfg, web.Deps{
 		Accounts: m.Accounts, Videos: m.Catalog, Tokens: tokens, Socket: m.Socket,
 		Metrics: metrics.Handler(m.Registry), Ready: m.ready,
+		Analysis: &web.AnalysisDeps{ReadModels: m.ReadModels.DB, Log: store},
 	}, m.Logger)
 	met.Gauge("connections", "Open sockets.", func() float64 { return float64(m.Socket.Connections()) })
-	// Projection lag: a projections.Runner that serve runs registers its
-	// lag gauges with runner.Register(m.Registry).
 	m.HTTP = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -284,6 +292,11 @@ func (m *Main) Close() error {
 	}
 	if m.Catalog != nil {
 		m.Catalog.Close()
+	}
+	if m.ReadModels != nil {
+		if err := m.ReadModels.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("read models: %w", err))
+		}
 	}
 	if m.Store != nil {
 		if err := m.Store.Close(); err != nil {

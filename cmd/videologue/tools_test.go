@@ -6,8 +6,12 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
@@ -127,5 +131,45 @@ func TestAnalystAndAuditorTools(t *testing.T) {
 	code, _, errs = runTool(t, "audit", "verify", "--data", dir)
 	if code != 1 || !strings.Contains(errs, "event at position 7 (video-1 revision 2") {
 		t.Fatalf("verify of a tampered log: %d %q", code, errs)
+	}
+}
+
+// StartReadModels is how serve runs the read models: caught up at start,
+// then live through the router, with their lag registered.
+func TestStartReadModels(t *testing.T) {
+	dir := t.TempDir()
+	seedLog(t, dir)
+	s, err := pebble.Open(dir, pebble.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	reg := prometheus.NewRegistry()
+	rm, err := StartReadModels(t.Context(), filepath.Join(dir, "readmodels"), s, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := rm.DB.Counts(t.Context(), 1); err != nil || c.Posted != 5 {
+		t.Fatalf("caught up: %+v, %v", c, err)
+	}
+	data, _ := json.Marshal(domain.AnnotationPosted{UserID: 1, Username: "alice", Body: "live", At: 1})
+	res, err := s.Append(t.Context(), domain.VideoStream(1), eventstore.Any, eventstore.EventData{Type: domain.TypeAnnotationPosted, Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := rm.Runner.WaitFor(ctx, res.LastPosition); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := rm.DB.Counts(t.Context(), 1); c.Posted != 6 {
+		t.Fatalf("live: %+v", c)
+	}
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) == 0 {
+		t.Fatalf("metrics: %v %v", mfs, err)
+	}
+	if err := rm.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,0 +1,99 @@
+package projections
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+)
+
+// flatCases are event data that the flat reader takes, and data it must
+// hand over to encoding/json.
+var flatCases = []string{
+	`{"user_id":3,"username":"ann","body":"hello","at":1500}`,
+	` { "user_id" : 3 , "username" : "ann" , "body" : "hé ✓" , "at" : 0 } `,
+	`{"user_id":3,"username":"ann","body":"a \"quoted\" \u00e9 \n line","at":1}`,
+	`{"user_id":3,"username":"ann","body":"bad \xff utf8","at":1}`,
+	`{"user_id":null,"username":null,"body":"x","at":null}`,
+	`{"USER_ID":7,"Body":"case"}`,
+	`{"user_id":1,"extra":{"nested":[1,2]},"body":"x"}`,
+	`{"user_id":1,"unknown":"x"}`,
+	`{"user_id":1.5}`,
+	`{"user_id":1e3}`,
+	`{"user_id":-42}`,
+	`{"user_id":99999999999999999999}`,
+	`{"user_id":"7"}`,
+	`{"body":"first","body":"second"}`,
+	`{"body":true}`,
+	`{}`,
+	`[]`,
+	`"string"`,
+	`{"annotation_id":4,"user_id":2,"body":"edited"}`,
+	`{"user_id":2,"username":"bob","connection_id":"c1","node":"n","device":"phone","at":"2025-03-01T12:00:00.123Z"}`,
+	`{"user_id":2,"connection_id":"c1","node":"n","reason":"left","at":"not a time"}`,
+	`{"user_id":2,"connection_id":"c1","at":"2025-03-01T12:00:00+02:00"}`,
+	`{"user_id":1,"body":"tab	inside"}`,
+}
+
+var flatTypes = []string{domain.TypeAnnotationPosted, domain.TypeAnnotationEdited, domain.TypeAnnotationDeleted, domain.TypeViewerJoined, domain.TypeViewerLeft}
+
+// decodeWithJSON is the reference: what encoding/json makes of data.
+func decodeWithJSON(typ string, data []byte) (any, error) {
+	var v any
+	switch typ {
+	case domain.TypeAnnotationPosted:
+		v = new(domain.AnnotationPosted)
+	case domain.TypeAnnotationEdited:
+		v = new(domain.AnnotationEdited)
+	case domain.TypeAnnotationDeleted:
+		v = new(domain.AnnotationDeleted)
+	case domain.TypeViewerJoined:
+		v = new(domain.ViewerJoined)
+	case domain.TypeViewerLeft:
+		v = new(domain.ViewerLeft)
+	}
+	return v, json.Unmarshal(data, v)
+}
+
+func checkFlat(t *testing.T, typ string, data []byte) {
+	got, gerr := decodeBody(typ, data)
+	want, werr := decodeWithJSON(typ, data)
+	if (gerr == nil) != (werr == nil) {
+		t.Fatalf("%s %q: error %v, encoding/json says %v", typ, data, gerr, werr)
+	}
+	if werr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s %q:\n got %+v\nwant %+v", typ, data, got, want)
+	}
+	m, wm := decodeMetadata(data), eventstore.DecodeMetadata(data)
+	if m != wm {
+		t.Fatalf("metadata %q:\n got %+v\nwant %+v", data, m, wm)
+	}
+}
+
+func TestFlatJSONAgreesWithEncodingJSON(t *testing.T) {
+	for _, c := range flatCases {
+		for _, typ := range flatTypes {
+			checkFlat(t, typ, []byte(c))
+		}
+	}
+	meta := `{"user_id":"3","connection_id":"c-9","client_addr":"10.0.0.1","correlation_id":"x","causation_id":"y"}`
+	if m := decodeMetadata([]byte(meta)); m.ConnectionID != "c-9" || m.ClientAddr != "10.0.0.1" || m.CausationID != "y" {
+		t.Fatalf("metadata %+v", m)
+	}
+}
+
+func FuzzFlatJSON(f *testing.F) {
+	for _, c := range flatCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		if !json.Valid([]byte(data)) {
+			return // the log holds valid JSON only
+		}
+		for _, typ := range flatTypes {
+			checkFlat(t, typ, []byte(data))
+		}
+	})
+}
