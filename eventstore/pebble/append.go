@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,8 +37,9 @@ type group struct {
 	startHash [32]byte
 	now       time.Time
 	lastPos   uint64
-	pending   atomic.Int32 // appenders still awaiting the fsync
-	syncOnce  sync.Once
+	pending   atomic.Int32  // appenders still awaiting the fsync
+	waiter    atomic.Bool   // an appender is waiting for the fsync
+	synced    chan struct{} // closed once it is done; syncErr says how
 	syncErr   error
 }
 
@@ -130,7 +130,7 @@ func (s *Store) commitLoop() {
 }
 
 func (s *Store) newGroup() *group {
-	return &group{batch: s.db.NewBatch(), startPos: s.nextPos, startHash: s.lastHash, now: time.Now().UTC()}
+	return &group{batch: s.db.NewBatch(), startPos: s.nextPos, startHash: s.lastHash, now: time.Now().UTC(), synced: make(chan struct{})}
 }
 
 // stage checks r against the committer's view of every stream and encodes
@@ -239,8 +239,10 @@ func (s *Store) awaitDurable(r *appendReq) error {
 	g := r.g
 	defer s.syncing.Done()
 	// pebble's Batch.SyncWait is not safe for concurrent callers: the
-	// group's first appender waits, the others wait for it.
-	g.syncOnce.Do(func() {
+	// group's first appender waits and publishes, then wakes all the
+	// others at once (a sync.Once would hand its mutex from one waiter to
+	// the next, waking them one by one).
+	if g.waiter.CompareAndSwap(false, true) {
 		g.syncErr = g.batch.SyncWait()
 		if g.syncErr != nil {
 			// The log on disk may now end anywhere in this group; only a
@@ -248,10 +250,13 @@ func (s *Store) awaitDurable(r *appendReq) error {
 			if s.failed.CompareAndSwap(nil, &g.syncErr) {
 				s.logger.Error("event log sync failed; the store refuses writes until reopened", "err", g.syncErr)
 			}
-			return
+		} else {
+			s.publish(g.lastPos)
 		}
-		s.publish(g.lastPos)
-	})
+		close(g.synced)
+	} else {
+		<-g.synced
+	}
 	err := g.syncErr
 	if g.pending.Add(-1) == 0 {
 		g.batch.Close()
