@@ -12,7 +12,7 @@ import (
 )
 
 // Benchmarks of the read models; results and commands are in
-// docs/BENCHMARKS-projections.md. The fixtures are built once per test
+// docs/BENCHMARKS.md. The fixtures are built once per test
 // binary in a temp dir that TestMain removes, or, when
 // VIDEOLOGUE_BENCH_FIXTURES names a directory, kept there and reused.
 

@@ -8,7 +8,7 @@
 // duplicates: each client must receive exactly the posted ids, in order.
 //
 // The server must run with `videologue serve --load-test` (dev only), which
-// lifts the per-user and per-address rate limits. See docs/BENCHMARKS-load.md.
+// lifts the per-user and per-address rate limits. See docs/BENCHMARKS.md.
 package main
 
 import (
