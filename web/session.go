@@ -72,8 +72,10 @@ func (s *sessions) decode(v string) (session, bool) {
 		return session{}, false
 	}
 	payload, sig := v[:i], v[i+1:]
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.mac(payload)) {
+	// Compare the canonical encoding: decoding would accept other
+	// spellings of the same signature (spare bits, skipped newlines).
+	want := base64.RawURLEncoding.EncodeToString(s.mac(payload))
+	if !hmac.Equal([]byte(sig), []byte(want)) {
 		return session{}, false
 	}
 	parts := strings.Split(payload, ".")
