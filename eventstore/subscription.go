@@ -66,11 +66,11 @@ func (s *Subscription) Close() {
 	<-s.done
 }
 
-// Pager reads the events after cursor, at most limit of them, in order:
-// for a stream subscription cursor is a revision, for the whole log a
-// position. When started is false nothing has been delivered yet and the
-// pager reads from the very first event.
-type Pager func(ctx context.Context, cursor uint64, started bool, limit int) ([]RecordedEvent, error)
+// Pager reads at most limit events in order, starting at from (inclusive):
+// a revision for a stream subscription, a position for the whole log. It
+// is a forward read; the engine works out from, so that every backend
+// agrees on what "after the cursor" means.
+type Pager func(ctx context.Context, from uint64, limit int) ([]RecordedEvent, error)
 
 // Feed is what a backend gives Subscribe.
 type Feed struct {
@@ -140,11 +140,25 @@ func (r *runner) dropped(err error) error {
 	return &SubscriptionDroppedError{Stream: r.f.Stream, Checkpoint: r.cursor, Delivered: r.started, Err: err}
 }
 
+// next is the first revision or position not yet delivered; 0 before
+// anything, which reads a stream from revision 0 and the log from its
+// first position.
+func (r *runner) next() uint64 {
+	if r.started {
+		return r.cursor + 1
+	}
+	return 0
+}
+
 func (r *runner) run(ctx context.Context) error {
 	_, r.lastPos = r.f.Signal.Wait()
 	for {
 		wake, _ := r.f.Signal.Wait()
-		events, err := r.f.Page(ctx, r.cursor, r.started, r.opts.PageSize)
+		var events []RecordedEvent
+		err := ctx.Err()
+		if err == nil {
+			events, err = r.f.Page(ctx, r.next(), r.opts.PageSize)
+		}
 		if err != nil {
 			return r.end(ctx, err)
 		}

@@ -58,11 +58,8 @@ func (m *memLog) ReadAll(ctx context.Context, dir eventstore.Direction, from uin
 func (m *memLog) SubscribeToAll(ctx context.Context, from eventstore.From, opts eventstore.SubscribeOptions) (*eventstore.Subscription, error) {
 	return eventstore.Subscribe(ctx, eventstore.Feed{
 		Stream: eventstore.AllStream,
-		Page: func(ctx context.Context, cursor uint64, started bool, limit int) ([]eventstore.RecordedEvent, error) {
-			if started {
-				cursor++
-			}
-			return m.ReadAll(ctx, eventstore.Forwards, cursor, limit)
+		Page: func(ctx context.Context, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+			return m.ReadAll(ctx, eventstore.Forwards, from, limit)
 		},
 		Last:   func(context.Context) (uint64, bool, error) { return uint64(len(m.events)), len(m.events) > 0, nil },
 		Signal: m.signal,

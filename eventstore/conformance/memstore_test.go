@@ -228,14 +228,11 @@ func (s *memStore) SubscribeToAll(ctx context.Context, from eventstore.From, opt
 	from = s.mutateFrom(from)
 	return eventstore.Subscribe(ctx, eventstore.Feed{
 		Stream: eventstore.AllStream,
-		Page: func(_ context.Context, cursor uint64, started bool, limit int) ([]eventstore.RecordedEvent, error) {
-			if started {
-				cursor++
+		Page: func(_ context.Context, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+			if s.mut == "sub-skip" && from > 3 {
+				from++
 			}
-			if s.mut == "sub-skip" && cursor > 3 {
-				cursor++
-			}
-			return s.readAll(eventstore.Forwards, cursor, limit), nil
+			return s.readAll(eventstore.Forwards, from, limit), nil
 		},
 		Last: func(context.Context) (uint64, bool, error) {
 			evs := s.readAll(eventstore.Backwards, eventstore.End, 1)
@@ -259,11 +256,8 @@ func (s *memStore) SubscribeToStream(ctx context.Context, stream string, from ev
 	from = s.mutateFrom(from)
 	return eventstore.Subscribe(ctx, eventstore.Feed{
 		Stream: stream,
-		Page: func(_ context.Context, cursor uint64, started bool, limit int) ([]eventstore.RecordedEvent, error) {
-			if started {
-				cursor++
-			}
-			return s.readStream(stream, eventstore.Forwards, cursor, limit), nil
+		Page: func(_ context.Context, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+			return s.readStream(stream, eventstore.Forwards, from, limit), nil
 		},
 		Last: func(context.Context) (uint64, bool, error) {
 			evs := s.readStream(stream, eventstore.Backwards, eventstore.End, 1)

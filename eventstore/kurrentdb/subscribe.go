@@ -23,11 +23,7 @@ func (s *Store) SubscribeToStream(ctx context.Context, stream string, from event
 	}
 	return s.subscribe(ctx, eventstore.Feed{
 		Stream: stream,
-		Page: func(ctx context.Context, cursor uint64, started bool, limit int) ([]eventstore.RecordedEvent, error) {
-			from := uint64(0)
-			if started {
-				from = cursor + 1
-			}
+		Page: func(ctx context.Context, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
 			return s.page(ctx, func(ctx context.Context) ([]eventstore.RecordedEvent, error) {
 				return s.readStream(ctx, stream, eventstore.Forwards, from, limit)
 			})
@@ -49,11 +45,7 @@ func (s *Store) SubscribeToStream(ctx context.Context, stream string, from event
 func (s *Store) SubscribeToAll(ctx context.Context, from eventstore.From, opts eventstore.SubscribeOptions) (*eventstore.Subscription, error) {
 	return s.subscribe(ctx, eventstore.Feed{
 		Stream: eventstore.AllStream,
-		Page: func(ctx context.Context, cursor uint64, started bool, limit int) ([]eventstore.RecordedEvent, error) {
-			from := uint64(0)
-			if started {
-				from = cursor + 1
-			}
+		Page: func(ctx context.Context, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
 			return s.page(ctx, func(ctx context.Context) ([]eventstore.RecordedEvent, error) {
 				return s.readAllForwards(ctx, from, limit)
 			})

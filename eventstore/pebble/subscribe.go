@@ -13,14 +13,8 @@ func (s *Store) SubscribeToAll(ctx context.Context, from eventstore.From, opts e
 	}
 	return eventstore.Subscribe(ctx, eventstore.Feed{
 		Stream: eventstore.AllStream,
-		Page: func(ctx context.Context, cursor uint64, started bool, limit int) ([]eventstore.RecordedEvent, error) {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if started {
-				cursor++
-			}
-			return s.readAll(eventstore.Forwards, cursor, limit)
+		Page: func(_ context.Context, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+			return s.readAll(eventstore.Forwards, from, limit)
 		},
 		Last: func(context.Context) (uint64, bool, error) {
 			head := s.durable.Load()
@@ -41,14 +35,8 @@ func (s *Store) SubscribeToStream(ctx context.Context, stream string, from event
 	}
 	return eventstore.Subscribe(ctx, eventstore.Feed{
 		Stream: stream,
-		Page: func(ctx context.Context, cursor uint64, started bool, limit int) ([]eventstore.RecordedEvent, error) {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if started {
-				cursor++
-			}
-			return s.readStream(stream, eventstore.Forwards, cursor, limit)
+		Page: func(_ context.Context, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+			return s.readStream(stream, eventstore.Forwards, from, limit)
 		},
 		Last: func(context.Context) (uint64, bool, error) {
 			evs, err := s.readStream(stream, eventstore.Backwards, eventstore.End, 1)

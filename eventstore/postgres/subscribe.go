@@ -13,11 +13,8 @@ func (s *Store) SubscribeToAll(ctx context.Context, from eventstore.From, opts e
 	}
 	return eventstore.Subscribe(ctx, eventstore.Feed{
 		Stream: eventstore.AllStream,
-		Page: func(ctx context.Context, cursor uint64, started bool, limit int) ([]eventstore.RecordedEvent, error) {
-			if started {
-				cursor++
-			}
-			return s.readAll(ctx, eventstore.Forwards, cursor, limit)
+		Page: func(ctx context.Context, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+			return s.readAll(ctx, eventstore.Forwards, from, limit)
 		},
 		Last: func(ctx context.Context) (uint64, bool, error) {
 			var head int64
@@ -41,11 +38,8 @@ func (s *Store) SubscribeToStream(ctx context.Context, stream string, from event
 	}
 	return eventstore.Subscribe(ctx, eventstore.Feed{
 		Stream: stream,
-		Page: func(ctx context.Context, cursor uint64, started bool, limit int) ([]eventstore.RecordedEvent, error) {
-			if started {
-				cursor++
-			}
-			return s.readStream(ctx, stream, eventstore.Forwards, cursor, limit)
+		Page: func(ctx context.Context, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+			return s.readStream(ctx, stream, eventstore.Forwards, from, limit)
 		},
 		Last: func(ctx context.Context) (uint64, bool, error) {
 			evs, err := s.readStream(ctx, stream, eventstore.Backwards, eventstore.End, 1)
