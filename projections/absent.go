@@ -1,49 +1,56 @@
 package projections
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"math/bits"
+)
 
 // absentFilter is a bloom filter of the keys a Writer has Set since its
 // projection's records were cleared (a rebuild). A key it has never seen
 // cannot exist, so Get answers "absent" without asking the database:
 // most lookups of a rebuild are of keys that do not exist yet (a new
 // viewer's session). False positives only cost a lookup.
+//
+// It is blocked: all the bits of a key are in one 64-byte block, so a
+// lookup or an insert touches one cache line, and the block and the bits
+// come from shifts and masks rather than divisions.
 type absentFilter struct {
-	seed maphash.Seed
-	bits []uint64
+	seed   maphash.Seed
+	blocks [][8]uint64
+	shift  uint // the block is the hash's top bits
 }
 
-const absentProbes = 7
+const absentProbes = 6
 
-// newAbsentFilter sizes the filter for about n keys at 10 bits each.
+// newAbsentFilter sizes the filter for about n keys at 10 bits or more
+// each.
 func newAbsentFilter(n uint64) *absentFilter {
-	words := max(1024, (n*10+63)/64)
-	return &absentFilter{seed: maphash.MakeSeed(), bits: make([]uint64, words)}
+	lg := max(4, bits.Len64(n*10/512)) // log2 of the number of blocks
+	return &absentFilter{seed: maphash.MakeSeed(), blocks: make([][8]uint64, 1<<lg), shift: uint(64 - lg)}
 }
 
-func (f *absentFilter) probes(k []byte) (h1, h2 uint64) {
+// probe returns k's block and a second hash to take its bits from.
+func (f *absentFilter) probe(k []byte) (*[8]uint64, uint64) {
 	h := maphash.Bytes(f.seed, k)
-	return h, h>>32 | h<<32 | 1
+	g := (h ^ h>>31) * 0xbf58476d1ce4e5b9 // mixed again: independent of the block
+	return &f.blocks[h>>f.shift], g ^ g>>29
 }
 
 func (f *absentFilter) add(k []byte) {
-	h, d := f.probes(k)
-	n := uint64(len(f.bits)) * 64
+	b, g := f.probe(k)
 	for range absentProbes {
-		b := h % n
-		f.bits[b/64] |= 1 << (b % 64)
-		h += d
+		b[g>>6&7] |= 1 << (g & 63)
+		g >>= 9
 	}
 }
 
 func (f *absentFilter) mayContain(k []byte) bool {
-	h, d := f.probes(k)
-	n := uint64(len(f.bits)) * 64
+	b, g := f.probe(k)
 	for range absentProbes {
-		b := h % n
-		if f.bits[b/64]&(1<<(b%64)) == 0 {
+		if b[g>>6&7]&(1<<(g&63)) == 0 {
 			return false
 		}
-		h += d
+		g >>= 9
 	}
 	return true
 }

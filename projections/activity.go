@@ -104,8 +104,8 @@ func (p activityProjection) changed(w *Writer, vid int64, ev *Event, kind Kind, 
 
 // store writes an annotation's new state and version, and its event.
 func (p activityProjection) store(w *Writer, vid int64, ev *Event, e *Entry, a *Annotation, v *version) error {
-	w.Set(newKey(nsActivity, 'a').i64(vid).i64(a.ID), encodeAnnotation(nil, a))
-	w.Put(newKey(nsActivity, 'h').i64(vid).i64(a.At).i64(a.ID).u64(ev.Position), encodeVersion(nil, v))
+	w.Set(newKey(nsActivity, 'a').i64(vid).i64(a.ID), encodeAnnotation(w.buf(), a))
+	w.Put(newKey(nsActivity, 'h').i64(vid).i64(a.At).i64(a.ID).u64(ev.Position), encodeVersion(w.buf(), v))
 	return p.record(w, vid, e, func(c *Counts) {
 		switch e.Kind {
 		case KindPosted:
@@ -136,7 +136,7 @@ func (p activityProjection) joined(w *Writer, vid int64, ev *Event, x *domain.Vi
 	}
 	suffix := newKey().t(ev.RecordedAt).u64(ev.Position)
 	s := Session{VideoID: vid, UserID: x.UserID, Username: x.Username, ConnectionID: e.ConnectionID, Device: x.Device, Node: x.Node, JoinedAt: ev.RecordedAt}
-	w.Set(append(newKey(nsActivity, 's').i64(vid), suffix...), encodeSession(nil, &s))
+	w.Set(append(newKey(nsActivity, 's').i64(vid), suffix...), encodeSession(w.buf(), &s))
 	w.Set(ck, suffix)
 	return p.record(w, vid, &e, func(c *Counts) {
 		c.Joins++
@@ -171,7 +171,7 @@ func (p activityProjection) left(w *Writer, vid int64, ev *Event, x *domain.View
 	}
 	e.Username, e.Device = s.Username, s.Device
 	s.LeftAt, s.Reason = ev.RecordedAt, x.Reason
-	w.Set(sk, encodeSession(nil, &s))
+	w.Set(sk, encodeSession(w.buf(), &s))
 	return p.record(w, vid, &e, func(c *Counts) {
 		c.Leaves++
 		c.Watching--
@@ -199,7 +199,7 @@ func (p activityProjection) session(w *Writer, vid int64, ck []byte) ([]byte, bo
 
 // record adds e to the video's timeline and updates its counts.
 func (p activityProjection) record(w *Writer, vid int64, e *Entry, count func(*Counts)) error {
-	w.Put(newKey(nsActivity, 't').i64(vid).t(e.Time).u64(e.Position), encodeEntry(nil, e))
+	w.Put(newKey(nsActivity, 't').i64(vid).t(e.Time).u64(e.Position), encodeEntry(w.buf(), e))
 	ck := newKey(nsActivity, 'c').i64(vid)
 	raw, ok, err := w.Get(ck)
 	if err != nil {
@@ -219,6 +219,6 @@ func (p activityProjection) record(w *Writer, vid int64, e *Entry, count func(*C
 	if count != nil {
 		count(&c)
 	}
-	w.Set(ck, encodeCounts(nil, &c))
+	w.Set(ck, encodeCounts(w.buf(), &c))
 	return nil
 }

@@ -43,7 +43,7 @@ func (auditProjection) Apply(w *Writer, ev *Event) error {
 		e = entryFor(vid, ev, KindDeleted)
 		e.UserID, e.AnnotationID = x.UserID, x.AnnotationID
 	}
-	w.Put(newKey(nsAudit).t(e.Time).u64(e.Position), encodeEntry(nil, &e))
+	w.Put(newKey(nsAudit).t(e.Time).u64(e.Position), encodeEntry(w.buf(), &e))
 	return nil
 }
 

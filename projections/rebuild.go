@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/videologue/videologue/eventstore"
 )
 
@@ -145,10 +147,11 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	}()
 
 	n := 0
+	size := 0 // of the last batch: the next is about as large
 	// commit writes the batch: each projection's pending writes, once per
 	// key, with its checkpoint.
 	commit := func(pos uint64) error {
-		b := db.db.NewBatch()
+		b := db.db.NewBatch(pebble.WithInitialSizeBytes(size + size/8))
 		defer b.Close()
 		var err error
 		for _, st := range states {
@@ -158,6 +161,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 			}
 		}
 		if err == nil {
+			size = len(b.Repr())
 			err = db.commit(b, opts.Sync)
 		}
 		if err != nil {

@@ -38,7 +38,7 @@ func (usersProjection) Apply(w *Writer, ev *Event) error {
 	switch e := body.(type) {
 	case *domain.UserRegistered:
 		u := User{ID: domain.IDFromRevision(ev.Revision), Username: e.Username, RegisteredAt: ev.RecordedAt}
-		w.Set(newKey(nsUsers, 'i').i64(u.ID), encodeUser(nil, &u))
+		w.Set(newKey(nsUsers, 'i').i64(u.ID), encodeUser(w.buf(), &u))
 		w.Put(newKey(nsUsers, 'n').str(strings.ToLower(e.Username)), newKey().i64(u.ID))
 	case *domain.RoleGranted:
 		k := newKey(nsUsers, 'i').i64(e.UserID)
@@ -53,7 +53,7 @@ func (usersProjection) Apply(w *Writer, ev *Event) error {
 		if !slices.Contains(u.Roles, e.Role) {
 			u.Roles = append(u.Roles, e.Role)
 			slices.Sort(u.Roles)
-			w.Set(k, encodeUser(nil, &u))
+			w.Set(k, encodeUser(w.buf(), &u))
 		}
 	}
 	return nil

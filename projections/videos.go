@@ -37,7 +37,7 @@ func (videosProjection) Apply(w *Writer, ev *Event) error {
 	}
 	e := body.(*domain.VideoAdded)
 	v := Video{ID: domain.IDFromRevision(ev.Revision), UserID: e.UserID, Title: e.Title, URL: e.URL, Slug: e.Slug, AddedAt: ev.RecordedAt}
-	w.Put(newKey(nsVideos).i64(v.ID), encodeVideo(nil, &v))
+	w.Put(newKey(nsVideos).i64(v.ID), encodeVideo(w.buf(), &v))
 	return nil
 }
 

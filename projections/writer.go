@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"slices"
+	"strings"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -35,8 +37,16 @@ type Writer struct {
 	// or Deleted (dirty in cache).
 	log      []loggedPut
 	logArena []byte
-	dirty    []string
+	dirty    []*cached
 	cache    map[string]*cached
+	// slab holds the cache's keys, values and entries: a rebuild caches
+	// a quarter of a million records, and allocating each one apart cost
+	// more in garbage collection than the rest of the cache.
+	slab    []byte
+	entries []cached
+
+	scratch []byte // see buf
+	getKey  []byte // the key of a database lookup
 
 	// written, when set, holds every key Set since the projection's
 	// records were cleared: a key not in it is absent.
@@ -51,6 +61,7 @@ type stagedOp struct {
 type loggedPut struct{ k0, k1, v1 int } // offsets into logArena
 
 type cached struct {
+	key   string // the map's key
 	v     []byte // nil: the key is absent
 	dirty bool   // changed since the last commit
 }
@@ -97,7 +108,10 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 	if w.written != nil && !w.written.mayContain(k) {
 		return nil, false, nil
 	}
-	v, closer, err := w.r.Get(k)
+	// A copy, so that the caller's key (built on its stack) does not
+	// escape through the interface.
+	w.getKey = append(w.getKey[:0], k...)
+	v, closer, err := w.r.Get(w.getKey)
 	if errors.Is(err, pebble.ErrNotFound) {
 		w.remember(k, nil, false)
 		return nil, false, nil
@@ -105,11 +119,52 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, errors.Join(ErrStorage, err)
 	}
-	out := make([]byte, len(v), len(v)+1) // never nil, even when empty
+	out := w.alloc(len(v), len(v)+valueSlack) // never nil, even when empty
 	copy(out, v)
 	closer.Close()
 	w.remember(k, out, false)
 	return out, true, nil
+}
+
+// valueSlack is the room left after a cached value, so that a record
+// rewritten a little longer (a counter gaining a digit) stays in place.
+const valueSlack = 8
+
+// slabChunk is how much slab memory is allocated at a time.
+const slabChunk = 1 << 20
+
+// alloc returns a buffer of length n and capacity c from the slab. It
+// stays valid until the cache is dropped.
+func (w *Writer) alloc(n, c int) []byte {
+	if c > slabChunk/4 {
+		return make([]byte, n, c)
+	}
+	if cap(w.slab)-len(w.slab) < c {
+		w.slab = make([]byte, 0, slabChunk)
+	}
+	b := w.slab[len(w.slab) : len(w.slab)+n : len(w.slab)+c]
+	w.slab = w.slab[:len(w.slab)+c]
+	return b
+}
+
+// newEntry returns a zero cache entry; entries come from a slice, a
+// chunk at a time.
+func (w *Writer) newEntry() *cached {
+	if len(w.entries) == cap(w.entries) {
+		w.entries = make([]cached, 0, 4096)
+	}
+	w.entries = w.entries[:len(w.entries)+1]
+	return &w.entries[len(w.entries)-1]
+}
+
+// buf returns an empty buffer to encode a key or a value in. Set, Put
+// and Delete copy what they are given, so the buffer serves again once
+// the record is staged; it is never the buffer of a value Get returned.
+func (w *Writer) buf() []byte {
+	if cap(w.scratch) == 0 {
+		w.scratch = make([]byte, 0, 4096)
+	}
+	return w.scratch[:0]
 }
 
 func (w *Writer) remember(k, v []byte, dirty bool) {
@@ -118,15 +173,21 @@ func (w *Writer) remember(k, v []byte, dirty bool) {
 	}
 	if c, ok := w.cache[string(k)]; ok {
 		if dirty && !c.dirty {
-			w.dirty = append(w.dirty, string(k))
+			w.dirty = append(w.dirty, c)
 		}
 		c.v, c.dirty = v, c.dirty || dirty
 		return
 	}
-	key := string(k)
-	w.cache[key] = &cached{v: v, dirty: dirty}
+	// The key's bytes are in the slab and never change: the string can
+	// share them.
+	kb := w.alloc(len(k), len(k))
+	copy(kb, k)
+	key := unsafe.String(unsafe.SliceData(kb), len(kb))
+	c := w.newEntry()
+	c.key, c.v, c.dirty = key, v, dirty
+	w.cache[key] = c
 	if dirty {
-		w.dirty = append(w.dirty, key)
+		w.dirty = append(w.dirty, c)
 	}
 }
 
@@ -135,12 +196,14 @@ func (w *Writer) remember(k, v []byte, dirty bool) {
 func (w *Writer) set(k, v []byte) {
 	if c, ok := w.cache[string(k)]; ok && c.v != nil && cap(c.v) > len(v) {
 		if !c.dirty {
-			w.dirty = append(w.dirty, string(k))
+			w.dirty = append(w.dirty, c)
 		}
 		c.v, c.dirty = append(c.v[:0], v...), true
 		return
 	}
-	w.remember(k, append(make([]byte, 0, len(v)+1), v...), true)
+	b := w.alloc(len(v), len(v)+valueSlack)
+	copy(b, v)
+	w.remember(k, b, true)
 }
 
 // accept takes this event's staged writes: the event is applied, they
@@ -178,14 +241,14 @@ func (w *Writer) commitTo(b *pebble.Batch) error {
 			return errors.Join(ErrStorage, err)
 		}
 	}
-	slices.Sort(w.dirty)
-	for _, k := range w.dirty {
-		c := w.cache[k]
+	slices.SortFunc(w.dirty, func(x, y *cached) int { return strings.Compare(x.key, y.key) })
+	for _, c := range w.dirty {
+		k := unsafe.Slice(unsafe.StringData(c.key), len(c.key)) // pebble copies it
 		var err error
 		if c.v == nil {
-			err = b.Delete([]byte(k), nil)
+			err = b.Delete(k, nil)
 		} else {
-			err = b.Set([]byte(k), c.v, nil)
+			err = b.Set(k, c.v, nil)
 		}
 		if err != nil {
 			return errors.Join(ErrStorage, err)
@@ -194,7 +257,7 @@ func (w *Writer) commitTo(b *pebble.Batch) error {
 	}
 	w.log, w.logArena, w.dirty = w.log[:0], w.logArena[:0], w.dirty[:0]
 	if len(w.cache) > maxCached {
-		w.cache = nil
+		w.dropCache()
 	}
 	return nil
 }
@@ -202,6 +265,11 @@ func (w *Writer) commitTo(b *pebble.Batch) error {
 // forget drops everything accepted and cached: after a failed commit the
 // cache is ahead of the database.
 func (w *Writer) forget() {
-	w.cache, w.written = nil, nil
+	w.dropCache()
+	w.written = nil
 	w.log, w.logArena, w.dirty = w.log[:0], w.logArena[:0], w.dirty[:0]
+}
+
+func (w *Writer) dropCache() {
+	w.cache, w.slab, w.entries = nil, nil, nil
 }
