@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -19,9 +20,13 @@ type identity struct {
 	username string
 }
 
-// conn is one socket. Its reader is the goroutine of ServeHTTP, which owns
-// sessions and strikes; its writer is the one goroutine that writes to the
-// websocket; anyone may send (enqueue) or shut it.
+// conn is one socket. Its reader, a goroutine of the Server's, reads
+// frames and ends the connection. The frames it reads queue for a handler
+// goroutine, which owns sessions and strikes; the frames anyone sends
+// queue for a writer goroutine, the only one that writes. Both are started
+// when their queue fills and end when it is empty, so that an idle
+// connection costs one goroutine with a small stack: the handler's deep
+// and varied work (joins, appends) never grows the reader's.
 type conn struct {
 	srv       *Server
 	ws        *websocket.Conn
@@ -32,16 +37,24 @@ type conn struct {
 	logger    *slog.Logger
 	bucket    *bucket
 
-	qmu        sync.Mutex
-	queue      []outMsg      // frames waiting for the writer, at most cfg.QueueSize
-	wake       chan struct{} // poked when queue becomes non-empty
-	quit       chan struct{} // closed by shut: the connection is ending
-	once       sync.Once
-	closeCode  int    // set once, before quit is closed
-	closeText  string // idem
-	writerDone chan struct{}
+	qmu       sync.Mutex
+	queue     []outMsg // frames waiting for the writer, at most cfg.QueueSize
+	writer    bool     // the writer goroutine is running; only it writes
+	writers   sync.WaitGroup
+	deadline  time.Time // the socket's write deadline; the writer's
+	quit      chan struct{} // closed by shut: the connection is ending
+	ended     atomic.Bool   // quit is closed; cheaper to ask on every frame
+	once      sync.Once
+	closeCode int    // set once, before quit is closed
+	closeText string // idem
 
-	// Owned by the reader.
+	imu      sync.Mutex
+	inbox    []inFrame     // frames read, waiting for the handler
+	handler  bool          // the handler goroutine is running
+	room     chan struct{} // poked when the handler takes frames from a full inbox
+	handlers sync.WaitGroup
+
+	// Owned by the handler.
 	sessions map[string]*session
 	strikes  int
 }
@@ -52,24 +65,31 @@ func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity) *con
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		addr = host
 	}
-	return &conn{
+	c := &conn{
 		srv: s, ws: ws, id: id, user: user, addr: addr, userAgent: r.UserAgent(),
-		logger:     s.logger.With("conn", id, "user_id", user.id),
-		wake:       make(chan struct{}, 1),
-		quit:       make(chan struct{}),
-		writerDone: make(chan struct{}),
-		sessions:   make(map[string]*session),
+		logger:   s.logger.With("conn", id, "user_id", user.id),
+		quit:     make(chan struct{}),
+		room:     make(chan struct{}, 1),
+		sessions: make(map[string]*session),
 	}
+	return c
 }
 
 // serve runs the connection until it closes, then records its viewers
-// leaving. ctx is the request's.
+// leaving. ctx carries nothing of the upgrade request, which has ended.
 func (c *conn) serve(ctx context.Context) {
 	c.bucket = c.srv.limits.acquire(c.user.id)
 	defer c.srv.limits.release(c.user.id)
-	go c.writeLoop()
 	c.readLoop(ctx)
 	c.shut(websocket.CloseNormalClosure, "", false)
+	c.handlers.Wait() // from here the sessions are the reader's
+	// Once quit is closed, a sender that takes qmu sends nothing; one that
+	// took it before has finished starting its writer.
+	c.qmu.Lock()
+	c.qmu.Unlock() //nolint:staticcheck // a barrier, see above
+	c.writers.Wait()
+	c.writeClose()
+	c.ws.Close()
 	// The client is gone; what remains must be recorded even while the
 	// server shuts down, within a bound.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -77,13 +97,12 @@ func (c *conn) serve(ctx context.Context) {
 	for _, s := range c.sessions {
 		c.endSession(ctx, s, "disconnected")
 	}
-	<-c.writerDone
 }
 
 func (c *conn) readLoop(ctx context.Context) {
 	c.ws.SetReadLimit(int64(4 * c.srv.cfg.MaxFrameBytes))
-	// The writer writes frames to the socket itself (see writeLoop), so
-	// pongs go through it too.
+	// Frames are written by senders and the writer (see send), so pongs
+	// go that way too.
 	c.ws.SetPingHandler(func(data string) error {
 		c.send(outMsg{op: opPong, payload: []byte(data)})
 		return nil
@@ -92,51 +111,118 @@ func (c *conn) readLoop(ctx context.Context) {
 		if err := c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout)); err != nil {
 			return
 		}
+		// shut closes quit before it cuts the read short: checked after
+		// the deadline is set, one or the other ends this loop.
+		if c.ending() {
+			return
+		}
 		mt, data, err := c.ws.ReadMessage()
 		if err != nil {
 			c.logger.Debug("socket read ended", "err", err)
 			return
 		}
-		select {
-		case <-c.quit:
+		if !c.received(ctx, inFrame{mt, data}) {
 			return
-		default:
 		}
-		c.handle(ctx, mt, data)
 	}
 }
 
-// writeLoop is the connection's only writer. It takes everything queued
-// at once and writes it with as few syscalls as possible: one websocket
-// message per frame, many messages per write, in a buffer borrowed from a
-// pool so that an idle connection holds none.
+// inFrame is a frame read, waiting to be handled.
+type inFrame struct {
+	mt   int
+	data []byte
+}
+
+// maxInbox is how many frames the reader reads ahead of the handler; then
+// it stops reading, and the client's writes wait in the socket.
+const maxInbox = 16
+
+// received queues f for the handler, and starts it if it is not running.
+// It waits while the inbox is full, and reports false if the connection
+// ends meanwhile.
+func (c *conn) received(ctx context.Context, f inFrame) bool {
+	for {
+		c.imu.Lock()
+		if c.ending() {
+			c.imu.Unlock()
+			return false
+		}
+		if len(c.inbox) < maxInbox {
+			c.inbox = append(c.inbox, f)
+			if !c.handler {
+				c.handler = true
+				c.handlers.Add(1)
+				go c.handleLoop(ctx)
+			}
+			c.imu.Unlock()
+			return true
+		}
+		c.imu.Unlock()
+		select {
+		case <-c.room:
+		case <-c.quit:
+			return false
+		}
+	}
+}
+
+// handleLoop handles the frames read, in order, until there are none or
+// the connection ends.
+func (c *conn) handleLoop(ctx context.Context) {
+	defer c.handlers.Done()
+	for {
+		c.imu.Lock()
+		if len(c.inbox) == 0 || c.ending() {
+			c.inbox = nil
+			c.handler = false
+			c.imu.Unlock()
+			return
+		}
+		f := c.inbox[0]
+		c.inbox[0] = inFrame{}
+		c.inbox = c.inbox[1:]
+		if len(c.inbox) == maxInbox-1 {
+			select {
+			case c.room <- struct{}{}:
+			default:
+			}
+		}
+		c.imu.Unlock()
+		c.handle(ctx, f.mt, f.data)
+	}
+}
+
+func (c *conn) ending() bool { return c.ended.Load() }
+
+// writeLoop writes what is queued until nothing is, or the connection
+// ends. It takes the whole queue at once and writes it with as few
+// syscalls as possible: one websocket message per frame, many messages
+// per write, in a buffer borrowed from a pool.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	defer c.ws.Close() // also ends the reader's ReadMessage
+	defer c.writers.Done()
 	var batch []outMsg
 	for {
-		select {
-		case <-c.quit:
-			c.writeClose()
-			return
-		default:
-		}
-		select {
-		case <-c.wake:
-		case <-c.quit:
-			c.writeClose()
-			return
-		}
 		c.qmu.Lock()
+		if len(c.queue) == 0 || c.ending() {
+			if cap(batch) <= 4 && cap(c.queue) == 0 { // the next frame needs no allocation
+				c.queue = batch[:0]
+			}
+			c.writer = false
+			c.qmu.Unlock()
+			return
+		}
 		batch, c.queue = c.queue, batch[:0]
 		c.qmu.Unlock()
 		if err := c.writeBatch(batch); err != nil {
 			c.logger.Debug("socket write failed", "err", err)
 			c.shut(websocket.CloseAbnormalClosure, "", true)
+			c.qmu.Lock()
+			c.writer = false
+			c.qmu.Unlock()
 			return
 		}
 		clear(batch)         // drop the payloads
-		if cap(batch) > 16 { // an idle connection keeps no burst's slice
+		if cap(batch) > 16 { // no burst's slice is kept
 			batch = nil
 		}
 	}
@@ -157,7 +243,13 @@ func (c *conn) writeBatch(batch []outMsg) error {
 		}
 	}()
 	nc := c.ws.NetConn()
-	_ = nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	// A write that makes no progress for WriteTimeout fails. Moving the
+	// deadline costs a timer update: it is moved only once half of it is
+	// used up, so a write gets between half and all of WriteTimeout.
+	if now, wt := time.Now(), c.srv.cfg.WriteTimeout; c.deadline.Sub(now) < wt/2 {
+		c.deadline = now.Add(wt)
+		_ = nc.SetWriteDeadline(c.deadline)
+	}
 	for i := range batch {
 		m := &batch[i]
 		if len(m.payload) > bigPayload && m.op == 0 {
@@ -195,27 +287,27 @@ func (c *conn) writeClose() {
 	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 }
 
-// send enqueues m without waiting. A connection whose queue is full is
-// too slow for its viewers: it is shut, and its client will rejoin and
-// catch up exactly.
+// send sends m without waiting: straight to the socket when nothing is
+// queued and the kernel takes it at once, through the queue otherwise. A
+// connection whose queue is full is too slow for its viewers: it is shut,
+// and its client will rejoin and catch up exactly.
 func (c *conn) send(m outMsg) {
-	select {
-	case <-c.quit:
-		return
-	default:
-	}
 	c.qmu.Lock()
+	if c.ending() {
+		c.qmu.Unlock()
+		return
+	}
 	full := len(c.queue) >= c.srv.cfg.QueueSize
 	if !full {
 		c.queue = append(c.queue, m)
+		if !c.writer {
+			c.writer = true
+			c.writers.Add(1)
+			go c.writeLoop()
+		}
 	}
 	c.qmu.Unlock()
-	if !full {
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
-	} else {
+	if full {
 		c.logger.Info("disconnecting slow client: outgoing queue full", "queue", c.srv.cfg.QueueSize)
 		c.srv.cfg.Observer.QueueDropped()
 		c.shut(websocket.ClosePolicyViolation, "too slow: messages were not read in time", false)
@@ -226,17 +318,21 @@ func (c *conn) send(m outMsg) {
 }
 
 // shut ends the connection with a close frame of code and text (the
-// first call decides them). With hard, pending reads and writes fail at
-// once, for when the client cannot be waited for.
+// first call decides them): the reader's pending read ends at once, and
+// the reader closes the socket once the writer, if any, is done. With
+// hard, a pending write fails at once too, for when the client cannot be
+// waited for.
 func (c *conn) shut(code int, text string, hard bool) {
 	c.once.Do(func() {
 		c.closeCode, c.closeText = code, text
+		c.ended.Store(true)
 		close(c.quit)
 	})
+	// The reader ends the connection: cut its read short.
+	now := time.Now()
+	_ = c.ws.NetConn().SetReadDeadline(now)
 	if hard {
-		now := time.Now()
 		_ = c.ws.NetConn().SetWriteDeadline(now)
-		_ = c.ws.NetConn().SetReadDeadline(now)
 	}
 }
 

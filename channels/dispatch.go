@@ -15,7 +15,7 @@ import (
 	"github.com/videologue/videologue/eventstore"
 )
 
-// handle runs one inbound frame. It is called by the reader only.
+// handle runs one inbound frame. It is called by the handler only.
 func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 	if mt != websocket.TextMessage {
 		if c.admit() {

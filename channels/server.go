@@ -174,11 +174,12 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 	s.hubs = newHubs(s)
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		// 0: reuse the 4 KiB reader net/http allocated before the hijack
-		// rather than allocate another. The writer writes its own frames
-		// (see conn.writeLoop); gorilla's write buffer serves only
-		// control frames, from a pool.
-		ReadBufferSize:  0,
+		// Clients send small frames (pushes, heartbeats): a 1 KiB
+		// buffer, not the 4 KiB net/http read the request with, which
+		// goes with the handler (see ServeHTTP). The writer writes its
+		// own frames (see conn.writeLoop); gorilla's write buffer serves
+		// only control frames, from a pool.
+		ReadBufferSize:  1024,
 		WriteBufferSize: 256,
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{"phoenix"},
@@ -225,18 +226,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.connsWG.Add(1)
 	s.mu.Unlock()
-	defer s.connsWG.Done()
 
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.connsWG.Done()
 		return // the upgrader has answered
 	}
 	c := newConn(s, ws, r, identity{id: userID, username: username})
 	if !s.track(c) {
 		c.shut(websocket.CloseGoingAway, "server shutting down", false)
 	}
-	c.serve(r.Context())
-	s.untrack(c)
+	// The socket is served by a goroutine of the Server's (Shutdown waits
+	// for it), not by net/http's: once this handler returns, net/http lets
+	// go of the request and the connection's buffers, which an idle socket
+	// would otherwise hold for its whole life.
+	go func() {
+		defer s.connsWG.Done()
+		c.serve(context.Background())
+		s.untrack(c)
+	}()
 }
 
 // requestToken finds the token in the query or in the subprotocols.

@@ -26,7 +26,7 @@ type session struct {
 	lastRev int64       // last video revision delivered; guarded by hub.mu
 	gone    atomic.Bool // the hub failed and dropped the session
 
-	// Owned by the connection's reader.
+	// Owned by the connection's handler.
 	tracked bool // its ViewerJoined is in the log
 	ended   bool
 }
