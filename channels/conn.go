@@ -41,7 +41,7 @@ type conn struct {
 	queue     []outMsg // frames waiting for the writer, at most cfg.QueueSize
 	writer    bool     // the writer goroutine is running; only it writes
 	writers   sync.WaitGroup
-	deadline  time.Time // the socket's write deadline; the writer's
+	deadline  time.Time     // the socket's write deadline; the writer's
 	quit      chan struct{} // closed by shut: the connection is ending
 	ended     atomic.Bool   // quit is closed; cheaper to ask on every frame
 	once      sync.Once
