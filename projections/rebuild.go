@@ -148,11 +148,38 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 
 	n := 0
 	size := 0 // of the last batch: the next is about as large
+	// A batch commits in the background while the next events apply: it
+	// holds what the writers' caches hold (see Writer.trim), and one
+	// commits at a time, in order.
+	var inflight chan error // nil when no commit is under way
+	var inflightPos uint64
+	wait := func() error {
+		if inflight == nil {
+			return nil
+		}
+		err := <-inflight
+		inflight = nil
+		if err != nil {
+			return &Error{Op: "commit", Err: errors.Join(ErrStorage, err)}
+		}
+		if opts.Progress != nil {
+			opts.Progress(inflightPos, res.Head)
+		}
+		return nil
+	}
+	defer func() {
+		if inflight != nil { // an error return: the commit still has an owner
+			<-inflight
+		}
+	}()
 	// commit writes the batch: each projection's pending writes, once per
-	// key, with its checkpoint.
-	commit := func(pos uint64) error {
+	// key, with its checkpoint. It returns once the batch is committed if
+	// last is set or a writer dropped its cache.
+	commit := func(pos uint64, last bool) error {
+		if err := wait(); err != nil {
+			return err
+		}
 		b := db.db.NewBatch(pebble.WithInitialSizeBytes(size + size/8))
-		defer b.Close()
 		var err error
 		for _, st := range states {
 			if st.dirty {
@@ -160,16 +187,26 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 				st.dirty = false
 			}
 		}
-		if err == nil {
-			size = len(b.Repr())
-			err = db.commit(b, opts.Sync)
-		}
 		if err != nil {
+			b.Close()
 			return &Error{Op: "commit", Err: errors.Join(ErrStorage, err)}
 		}
+		for _, st := range states {
+			if st.w.trim() {
+				last = true
+			}
+		}
+		size = len(b.Repr())
+		done := make(chan error, 1)
+		go func() {
+			err := db.commit(b, opts.Sync)
+			b.Close()
+			done <- err
+		}()
+		inflight, inflightPos = done, pos
 		n = 0
-		if opts.Progress != nil {
-			opts.Progress(pos, res.Head)
+		if last {
+			return wait()
 		}
 		return nil
 	}
@@ -189,7 +226,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 			pos = ev.Position
 			res.Events++
 			if n++; n >= opts.BatchEvents {
-				if err := commit(pos); err != nil {
+				if err := commit(pos, false); err != nil {
 					return res, err
 				}
 			}
@@ -201,7 +238,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	if err := commit(pos); err != nil {
+	if err := commit(pos, true); err != nil {
 		return res, err
 	}
 	for _, st := range states {

@@ -256,10 +256,20 @@ func (w *Writer) commitTo(b *pebble.Batch) error {
 		c.dirty = false
 	}
 	w.log, w.logArena, w.dirty = w.log[:0], w.logArena[:0], w.dirty[:0]
-	if len(w.cache) > maxCached {
-		w.dropCache()
-	}
 	return nil
+}
+
+// trim drops the cache, once commitTo has written it, if it has grown
+// past maxCached, and reports whether it did. Until the batch commitTo
+// wrote is committed, the cache is what answers Get for its keys: a
+// caller that commits in the background must wait for that commit
+// before the next Get when trim drops the cache.
+func (w *Writer) trim() bool {
+	if len(w.cache) <= maxCached {
+		return false
+	}
+	w.dropCache()
+	return true
 }
 
 // forget drops everything accepted and cached: after a failed commit the
