@@ -31,11 +31,15 @@
 //
 // # Exactly once, in order
 //
-// Each connection has one bounded queue and one writer goroutine: a
-// broadcast enqueues without ever waiting, and a connection whose queue is
-// full is disconnected. The writer takes the whole queue at once and
-// writes it as websocket messages, one per frame, many per syscall, from
-// a pooled buffer: an idle connection holds no buffer and no queue. Each
+// Each connection has one bounded queue and at most one writer goroutine:
+// a broadcast enqueues without ever waiting, and a connection whose queue
+// is full is disconnected. The writer, started when the queue fills and
+// gone when it is empty, takes the whole queue at once and writes it as
+// websocket messages, one per frame, many per syscall, from a pooled
+// buffer. Frames read from the client likewise queue (at most 16) for a
+// handler goroutine started on demand, and the goroutine net/http ran the
+// upgrade on returns: an idle connection is one goroutine blocked in a
+// read, with a small stack, a 1 KiB read buffer and no write buffer. Each
 // video has at most one hub per process, fed by
 // one subscription to the video-<id> stream (and one to viewers-<id>); the
 // hub folds the stream into the video's current annotations. A joining
