@@ -57,6 +57,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return fmt.Errorf("connect: %w", err)
 	}
 	for _, v := range viewers {
+		v.expect(cfg.posts)
 		go v.read()
 	}
 	defer func() {
