@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +59,51 @@ type Options struct {
 	// Progress, if set, is called from the workers as ranges complete,
 	// with the number of events verified so far and the head.
 	Progress func(done, head uint64)
+	// Anchors are positions and hashes recorded outside the log earlier
+	// (a Report's Head and HeadHash): the log must still hold each, which
+	// the chain alone cannot show when events were removed from its end
+	// or the whole chain was recomputed over altered events.
+	Anchors []Anchor
+}
+
+// Anchor is an event's position and stored hash, kept outside the log.
+// Its text form, as ParseAnchor reads it, is "POSITION:HEXHASH".
+type Anchor struct {
+	Position uint64
+	Hash     [32]byte
+}
+
+func (a Anchor) String() string { return fmt.Sprintf("%d:%s", a.Position, hex.EncodeToString(a.Hash[:])) }
+
+// ParseAnchor reads "POSITION:HEXHASH", as Anchor.String writes it.
+func ParseAnchor(s string) (Anchor, error) {
+	var a Anchor
+	posText, hashText, ok := strings.Cut(strings.TrimSpace(s), ":")
+	if !ok {
+		return a, fmt.Errorf("anchor %q: want POSITION:HASH, as verify prints it", s)
+	}
+	pos, err := strconv.ParseUint(posText, 10, 64)
+	if err != nil || pos == 0 {
+		return a, fmt.Errorf("anchor %q: the position must be a positive integer", s)
+	}
+	h, err := hex.DecodeString(hashText)
+	if err != nil || len(h) != len(a.Hash) {
+		return a, fmt.Errorf("anchor %q: the hash must be %d hexadecimal digits", s, 2*len(a.Hash))
+	}
+	a.Position = pos
+	copy(a.Hash[:], h)
+	return a, nil
+}
+
+// AnchorError says that the log no longer holds what an anchor recorded.
+type AnchorError struct {
+	Anchor Anchor
+	Head   uint64 // the log's last position now (0: empty)
+	Reason string
+}
+
+func (e *AnchorError) Error() string {
+	return fmt.Sprintf("anchor %d:%s does not hold: %s", e.Anchor.Position, hex.EncodeToString(e.Anchor.Hash[:8]), e.Reason)
 }
 
 // Report is what a verification found.
@@ -72,8 +119,10 @@ type Report struct {
 // before it, positions must increase, and the first event chains to the
 // zero hash. It returns the Report and, when the chain breaks, a
 // *MismatchError naming the first event that does not match. Removing
-// events from the end of the log cannot be seen from the log alone:
-// compare HeadHash with one recorded earlier.
+// events from the end of the log, or recomputing the whole chain over
+// altered events, cannot be seen from the log alone: a chain that holds is
+// then checked against opts.Anchors, hashes recorded earlier, and the
+// first that the log no longer holds is returned as an *AnchorError.
 func Verify(ctx context.Context, log Log, opts Options) (Report, error) {
 	start := time.Now()
 	if opts.Workers <= 0 {
@@ -91,6 +140,9 @@ func Verify(ctx context.Context, log Log, opts Options) (Report, error) {
 		return rep, fmt.Errorf("audit: verify: %w", err)
 	}
 	if len(last) == 0 {
+		if len(opts.Anchors) > 0 {
+			return rep, &AnchorError{Anchor: opts.Anchors[0], Reason: "the log is empty: every event was removed"}
+		}
 		return rep, nil
 	}
 	rep.Head, rep.HeadHash = last[0].Position, last[0].Hash
@@ -169,7 +221,30 @@ func Verify(ctx context.Context, log Log, opts Options) (Report, error) {
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
+	for _, a := range opts.Anchors {
+		if err := checkAnchor(ctx, log, a, rep.Head); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
+}
+
+// checkAnchor reports an *AnchorError if the log no longer holds a.
+func checkAnchor(ctx context.Context, log Log, a Anchor, head uint64) error {
+	if a.Position > head {
+		return &AnchorError{Anchor: a, Head: head, Reason: fmt.Sprintf("the log now ends at position %d: events were removed from its end", head)}
+	}
+	evs, err := log.ReadAll(ctx, eventstore.Forwards, a.Position, 1)
+	if err != nil {
+		return fmt.Errorf("audit: verify: anchor at %d: %w", a.Position, err)
+	}
+	switch {
+	case len(evs) == 0 || evs[0].Position != a.Position:
+		return &AnchorError{Anchor: a, Head: head, Reason: fmt.Sprintf("there is no event at position %d any more: events were removed", a.Position)}
+	case evs[0].Hash != a.Hash:
+		return &AnchorError{Anchor: a, Head: head, Reason: fmt.Sprintf("the event at position %d has another hash now: the history up to it was rewritten and its chain recomputed", a.Position)}
+	}
+	return nil
 }
 
 // verifyRange checks the events with positions in [lo, hi] against the

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -262,6 +263,29 @@ func TestStateStatsAndAuditAPI(t *testing.T) {
 	code, _, body = e.get("bob", "/api/audit/verify")
 	if code != 200 || !strings.Contains(body, `"ok":true`) {
 		t.Fatalf("verify: %d %s", code, body)
+	}
+	// The head it reports is an anchor for later checks.
+	var rep struct {
+		Head     uint64 `json:"head"`
+		HeadHash string `json:"head_hash"`
+	}
+	if err := json.Unmarshal([]byte(body), &rep); err != nil || rep.Head == 0 || len(rep.HeadHash) != 64 {
+		t.Fatalf("verify report: %v %s", err, body)
+	}
+	anchor := func(pos uint64) string {
+		return "/api/audit/verify?anchor=" + strconv.FormatUint(pos, 10) + ":" + rep.HeadHash
+	}
+	if code, _, body := e.get("bob", anchor(rep.Head)); code != 200 {
+		t.Fatalf("verify against its own head: %d %s", code, body)
+	}
+	if code, _, body := e.get("bob", anchor(rep.Head+5)); code != 409 || !strings.Contains(body, "removed from its end") {
+		t.Fatalf("verify against an anchor past the end: %d %s", code, body)
+	}
+	if code, _, body := e.get("bob", anchor(rep.Head-1)); code != 409 || !strings.Contains(body, "rewritten") {
+		t.Fatalf("verify against a wrong hash: %d %s", code, body)
+	}
+	if code, _, body := e.get("bob", "/api/audit/verify?anchor=12:nothex"); code != 400 || !strings.Contains(body, "hexadecimal") {
+		t.Fatalf("verify with a malformed anchor: %d %s", code, body)
 	}
 }
 

@@ -109,15 +109,32 @@ func siteBase(r *http.Request) string {
 }
 
 // verify walks the log's hash chain: 200 with the head's hash when it
-// holds, 409 naming the first event that does not match.
+// holds, 409 naming the first event that does not match. Each ?anchor=
+// POSITION:HASH (a head reported earlier) must still be in the log, or
+// it is 409 saying why.
 func (a *analysis) verify(w http.ResponseWriter, r *http.Request) {
 	if _, err := a.user(r, domain.RoleAuditor); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	rep, err := audit.Verify(r.Context(), a.deps.Log, audit.Options{})
+	var opts audit.Options
+	for _, text := range r.URL.Query()["anchor"] {
+		an, err := audit.ParseAnchor(text)
+		if err != nil {
+			a.fail(w, r, &requestError{http.StatusBadRequest, err.Error()})
+			return
+		}
+		opts.Anchors = append(opts.Anchors, an)
+	}
+	rep, err := audit.Verify(r.Context(), a.deps.Log, opts)
 	var m *audit.MismatchError
+	var an *audit.AnchorError
 	switch {
+	case errors.As(err, &an):
+		writeJSON(w, http.StatusConflict, map[string]any{
+			"ok": false, "verified": rep.Events, "head": rep.Head,
+			"anchor": map[string]any{"anchor": an.Anchor.String(), "reason": an.Reason},
+		})
 	case errors.As(err, &m):
 		writeJSON(w, http.StatusConflict, map[string]any{
 			"ok": false, "verified": rep.Events, "head": rep.Head,

@@ -25,7 +25,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: videologue audit WHAT [flags]
 
-  verify    walk the log's hash chain; name the first event that does not match (exit 1)
+  verify    walk the log's hash chain; name the first event that does not match (exit 1);
+            with --anchor, also check that the log still holds what an earlier verify printed
   trail     every annotation event, by --user, --video and [--from, --to), with who and from where
   jsonld    a video's annotations as W3C Web Annotations (JSON-LD)
 
@@ -35,6 +36,8 @@ Flags:`)
 	var c logFlags
 	addLogFlags(fs, &c)
 	workers := fs.Int("workers", 0, "verify: parallel workers (default: one per core)")
+	var anchors anchorList
+	fs.Var(&anchors, "anchor", "verify: POSITION:HASH that an earlier verify printed, kept outside the log; repeatable. Catches events removed from the end and a chain recomputed over altered events")
 	user := fs.String("user", "", "trail: only this user (name)")
 	video := fs.Int64("video", 0, "trail: only this video; jsonld: the video")
 	from := fs.String("from", "", "trail: start of the window")
@@ -58,7 +61,7 @@ Flags:`)
 		}
 		defer store.Close()
 		bar := newProgress(stderr, "verifying")
-		rep, err := audit.Verify(ctx, store, audit.Options{Workers: *workers, Progress: bar.update})
+		rep, err := audit.Verify(ctx, store, audit.Options{Workers: *workers, Progress: bar.update, Anchors: anchors})
 		bar.done()
 		if err != nil {
 			return err
@@ -66,6 +69,12 @@ Flags:`)
 		rate := float64(rep.Events) / max(rep.Elapsed.Seconds(), 1e-9)
 		fmt.Fprintf(stdout, "ok: %d events verified in %s (%.0f events/s)\nhead: position %d, hash %s\n",
 			rep.Events, rep.Elapsed.Round(time.Millisecond), rate, rep.Head, hex.EncodeToString(rep.HeadHash[:]))
+		if len(anchors) > 0 {
+			fmt.Fprintf(stdout, "anchors held: %d\n", len(anchors))
+		}
+		if rep.Head > 0 {
+			fmt.Fprintf(stdout, "anchor for later checks (keep it outside this machine): --anchor %s\n", audit.Anchor{Position: rep.Head, Hash: rep.HeadHash})
+		}
 		return nil
 	case "trail":
 		now := time.Now()
@@ -132,4 +141,18 @@ func webCollection(base string, v projections.Video) export.Collection {
 		},
 		UserIRI: func(id int64) string { return base + "/users/" + strconv.FormatInt(id, 10) },
 	}
+}
+
+// anchorList is the repeatable --anchor flag.
+type anchorList []audit.Anchor
+
+func (l *anchorList) String() string { return fmt.Sprint([]audit.Anchor(*l)) }
+
+func (l *anchorList) Set(s string) error {
+	a, err := audit.ParseAnchor(s)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, a)
+	return nil
 }

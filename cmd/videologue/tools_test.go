@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,18 @@ func TestAnalystAndAuditorTools(t *testing.T) {
 	code, out, errs = runTool(t, "audit", "verify", "--data", dir)
 	if code != 0 || !strings.Contains(out, "ok: 12 events verified") {
 		t.Fatalf("verify: %d %q %q", code, out, errs)
+	}
+	// It prints an anchor; the intact log holds it, and a malformed one is
+	// refused before anything is read.
+	anchor := regexp.MustCompile(`--anchor (\d+:[0-9a-f]{64})`).FindStringSubmatch(out)
+	if anchor == nil {
+		t.Fatalf("verify printed no anchor: %q", out)
+	}
+	if code, out, errs := runTool(t, "audit", "verify", "--anchor", anchor[1], "--data", dir); code != 0 || !strings.Contains(out, "anchors held: 1") {
+		t.Fatalf("verify --anchor on the intact log: %d %q %q", code, out, errs)
+	}
+	if code, _, errs := runTool(t, "audit", "verify", "--anchor", "12", "--data", dir); code == 0 || !strings.Contains(errs, "POSITION:HASH") {
+		t.Fatalf("verify with a malformed anchor: %d %q", code, errs)
 	}
 	// Alter an annotation behind the store's back: verify names it.
 	if err := pebble.Tamper(dir, 7, func(rec []byte) []byte { return bytes.Replace(rec, []byte("note 2"), []byte("note X"), 1) }); err != nil {
