@@ -20,12 +20,22 @@ var (
 )
 
 // bigStore returns the directory of a closed store holding bigLog 200-byte
-// events over 1,000 streams, built once per test binary.
+// events over 1,000 streams, built once per test binary. With
+// VIDEOLOGUE_BENCH_LOG set, the store lives in that directory and is built
+// only if the directory does not exist yet, so that runs can share it.
 func bigStore(b *testing.B) string {
 	bigOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "videologue-bench-")
-		if err != nil {
-			b.Fatal(err)
+		dir := os.Getenv("VIDEOLOGUE_BENCH_LOG")
+		if dir != "" {
+			if _, err := os.Stat(dir); err == nil {
+				bigDir = dir
+				return
+			}
+		} else {
+			var err error
+			if dir, err = os.MkdirTemp("", "videologue-bench-"); err != nil {
+				b.Fatal(err)
+			}
 		}
 		s := openBench(b, dir)
 		ctx := context.Background()

@@ -134,7 +134,7 @@ func (c *chunkReader) next() (rec []byte, pos uint64, ok bool, err error) {
 		}
 		return nil, 0, false, nil
 	}
-	n, w := binary.Uvarint(c.p)
+	n, w := uvarint(c.p)
 	if w <= 0 || uint64(len(c.p)-w) < n {
 		return nil, 0, false, errCorrupt
 	}
@@ -158,7 +158,7 @@ func decodeRecord(rec []byte, pos uint64, ev *eventstore.RecordedEvent) error {
 	p := rec[49:]
 	var fields [5][]byte
 	for i := range fields {
-		n, w := binary.Uvarint(p)
+		n, w := uvarint(p)
 		if w <= 0 || uint64(len(p)-w) < n {
 			return errCorrupt
 		}
@@ -174,6 +174,18 @@ func decodeRecord(rec []byte, pos uint64, ev *eventstore.RecordedEvent) error {
 	ev.Data = nilIfEmpty(fields[3])
 	ev.Metadata = nilIfEmpty(fields[4])
 	return nil
+}
+
+// uvarint is binary.Uvarint with the lengths of most fields, one or two
+// bytes, decoded inline.
+func uvarint(b []byte) (uint64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return uint64(b[0]), 1
+	}
+	if len(b) > 1 && b[1] < 0x80 {
+		return uint64(b[0]&0x7f) | uint64(b[1])<<7, 2
+	}
+	return binary.Uvarint(b)
 }
 
 // aliasString makes a string that shares b's memory: the read path copies

@@ -2,6 +2,7 @@ package pebble
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -24,43 +25,125 @@ func (s *Store) readCheck(ctx context.Context, op, stream string) error {
 	}
 }
 
-// pager accumulates the records of a read. They are copied out of pebble's
-// buffers into one arena that is never written again, and decoded only at
-// the end, so that events may alias the arena (which append may move while
-// it grows).
+// pager accumulates the events of a read. The wanted records of each chunk
+// are copied out of pebble's buffers in one piece, into memory that is
+// never written again, and decoded from there: the events' strings and
+// slices alias that copy, so a page costs a few allocations rather than
+// five per event, and nothing is zeroed only to be overwritten.
 type pager struct {
-	arena []byte
-	pos   []uint64
-	ends  []int
-	limit int
+	events []eventstore.RecordedEvent
+	limit  int
+	offs   []int // scratch: record boundaries within a chunk
 }
 
-func newPager(limit int) *pager {
-	n := min(limit, 4096)
-	return &pager{arena: make([]byte, 0, n*320), pos: make([]uint64, 0, n), ends: make([]int, 0, n), limit: limit}
+// newPager returns a pager for at most limit events, expecting about want.
+func newPager(limit, want int) *pager {
+	return &pager{events: make([]eventstore.RecordedEvent, 0, min(limit, want)), limit: limit}
 }
 
-func (p *pager) full() bool { return len(p.pos) >= p.limit }
+func (p *pager) full() bool { return len(p.events) >= p.limit }
 
-func (p *pager) add(pos uint64, rec []byte) {
-	p.arena = append(p.arena, rec...)
-	p.pos = append(p.pos, pos)
-	p.ends = append(p.ends, len(p.arena))
-}
-
-func (p *pager) finish() ([]eventstore.RecordedEvent, error) {
-	if len(p.pos) == 0 {
-		return nil, nil
+func (p *pager) finish() []eventstore.RecordedEvent {
+	if len(p.events) == 0 {
+		return nil
 	}
-	events := make([]eventstore.RecordedEvent, len(p.pos))
-	start := 0
-	for i, end := range p.ends {
-		if err := decodeRecord(p.arena[start:end:end], p.pos[i], &events[i]); err != nil {
-			return nil, fmt.Errorf("event at position %d: %w", p.pos[i], err)
+	return p.events
+}
+
+// chunk adds the records of c with positions in [lo, hi], in direction
+// dir, until p is full.
+func (p *pager) chunk(c *chunkReader, lo, hi uint64, dir eventstore.Direction) error {
+	if dir == eventstore.Backwards {
+		return p.chunkBackwards(c, lo, hi)
+	}
+	for c.left > 0 && c.pos < lo {
+		if _, _, _, err := c.next(); err != nil {
+			return err
 		}
-		start = end
 	}
-	return events, nil
+	// A chunk's positions are consecutive: the count wanted is known, and
+	// when it is the rest of the chunk, so is where it ends.
+	n := min(c.left, hi-c.pos+1, uint64(p.limit-len(p.events)))
+	if c.left == 0 || c.pos > hi || n == 0 {
+		return nil
+	}
+	run := c.p
+	if n < c.left {
+		end := *c
+		for range n {
+			if _, _, _, err := end.next(); err != nil {
+				return err
+			}
+		}
+		run = run[:len(run)-len(end.p)]
+	}
+	r := chunkReader{p: append([]byte(nil), run...), left: n, pos: c.pos}
+	for {
+		rec, pos, more, err := r.next()
+		if err != nil || !more {
+			return err
+		}
+		if err := p.decode(rec, pos); err != nil {
+			return err
+		}
+	}
+}
+
+// chunkBackwards adds the records of c with positions in [lo, hi], newest
+// first, until p is full.
+func (p *pager) chunkBackwards(c *chunkReader, lo, hi uint64) error {
+	base := c.p
+	p.offs = p.offs[:0] // where each wanted record starts in base
+	end := 0            // where the last one ends
+	var first uint64
+	for {
+		off := len(base) - len(c.p)
+		_, pos, more, err := c.next()
+		if err != nil {
+			return err
+		}
+		if !more || pos > hi {
+			break
+		}
+		if pos < lo {
+			continue
+		}
+		if len(p.offs) == 0 {
+			first = pos
+		}
+		p.offs = append(p.offs, off)
+		end = len(base) - len(c.p)
+	}
+	if len(p.offs) == 0 {
+		return nil
+	}
+	// Keep the newest records that fit.
+	skip := max(0, len(p.offs)-(p.limit-len(p.events)))
+	seg := append([]byte(nil), base[p.offs[skip]:end]...)
+	first += uint64(skip)
+	// c.next has checked every boundary.
+	shift := p.offs[skip]
+	for i := len(p.offs) - 1; i >= skip; i-- {
+		o := p.offs[i] - shift
+		n, w := binary.Uvarint(seg[o:])
+		if err := p.decode(seg[o+w:o+w+int(n)], first+uint64(i-skip)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *pager) decode(rec []byte, pos uint64) error {
+	n := len(p.events)
+	if n < cap(p.events) {
+		p.events = p.events[:n+1] // already zero: no need to write it
+	} else {
+		p.events = append(p.events, eventstore.RecordedEvent{})
+	}
+	if err := decodeRecord(rec, pos, &p.events[n]); err != nil {
+		return fmt.Errorf("event at position %d: %w", pos, err)
+	}
+	return nil
 }
 
 // chunks iterates the event chunks up to and including position hi.
@@ -96,48 +179,14 @@ func scan(it *pebble.Iterator, lo, hi uint64, dir eventstore.Direction, p *pager
 		if err != nil {
 			return fmt.Errorf("chunk at position %d: %w", first, err)
 		}
-		if dir == eventstore.Backwards && c.last() < lo {
+		last := c.last()
+		if dir == eventstore.Backwards && last < lo {
 			break
 		}
-		if dir == eventstore.Forwards {
-			for !p.full() {
-				rec, pos, more, err := c.next()
-				if err != nil {
-					return fmt.Errorf("chunk at position %d: %w", first, err)
-				}
-				if !more || pos > hi {
-					break
-				}
-				if pos >= lo {
-					p.add(pos, rec)
-				}
-			}
-			if c.last() >= hi {
-				break
-			}
-			continue
+		if err := p.chunk(&c, lo, hi, dir); err != nil {
+			return fmt.Errorf("chunk at position %d: %w", first, err)
 		}
-		// Backwards: collect the chunk's wanted records, then add them
-		// newest first.
-		recs := make([][]byte, 0, c.left)
-		var poss []uint64
-		for {
-			rec, pos, more, err := c.next()
-			if err != nil {
-				return fmt.Errorf("chunk at position %d: %w", first, err)
-			}
-			if !more || pos > hi {
-				break
-			}
-			if pos >= lo {
-				recs = append(recs, rec)
-				poss = append(poss, pos)
-			}
-		}
-		for i := len(recs) - 1; i >= 0 && !p.full(); i-- {
-			p.add(poss[i], recs[i])
-		}
-		if first <= lo {
+		if (dir == eventstore.Forwards && last >= hi) || (dir == eventstore.Backwards && first <= lo) {
 			break
 		}
 	}
@@ -188,11 +237,13 @@ func (s *Store) readAll(dir eventstore.Direction, from uint64, limit int) ([]eve
 		return nil, err
 	}
 	defer it.Close()
-	p := newPager(min(limit, int(min(hi-lo+1, maxReadLimit))))
+	// Positions have no holes: the read returns exactly this many events.
+	n := int(min(hi-lo+1, uint64(limit)))
+	p := newPager(n, n)
 	if err := scan(it, lo, hi, dir, p); err != nil {
 		return nil, err
 	}
-	return p.finish()
+	return p.finish(), nil
 }
 
 // ReadStream implements eventstore.Store.
@@ -234,8 +285,7 @@ func (s *Store) readStream(stream string, dir eventstore.Direction, from uint64,
 		return nil, err
 	}
 	defer ev.Close()
-	p := newPager(min(limit, 64))
-	p.limit = limit
+	p := newPager(limit, 64)
 	var ok bool
 	if dir == eventstore.Forwards {
 		// The entry holding revision from starts at or before it.
@@ -281,7 +331,7 @@ func (s *Store) readStream(stream string, dir eventstore.Direction, from uint64,
 	if err := idx.Error(); err != nil {
 		return nil, err
 	}
-	return p.finish()
+	return p.finish(), nil
 }
 
 // lastIndexEntry returns the stream's last append, durable or not.
