@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 )
 
 // Config tunes the read-model database. The zero value is usable.
@@ -53,6 +54,14 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*DB, error) {
 		// viewer's session): bloom filters answer those without a read.
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
+	// Only the last level is compressed: everything a rebuild writes is
+	// flushed to L0 and compacted on down, and snappy at every step (and
+	// decompressing to compact) cost a tenth of a rebuild's CPU; the
+	// levels above the last hold a small share of the data.
+	for i := range opts.Levels {
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	opts.Levels[len(opts.Levels)-1].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, &Error{Op: "open", Err: fmt.Errorf("read models in %s: %w", dir, err)}

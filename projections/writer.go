@@ -167,16 +167,13 @@ func (w *Writer) buf() []byte {
 	return w.scratch[:0]
 }
 
-func (w *Writer) remember(k, v []byte, dirty bool) {
+// entry returns k's cache entry, making an empty one if there is none.
+func (w *Writer) entry(k []byte) *cached {
 	if w.cache == nil {
 		w.cache = make(map[string]*cached, 1024)
 	}
 	if c, ok := w.cache[string(k)]; ok {
-		if dirty && !c.dirty {
-			w.dirty = append(w.dirty, c)
-		}
-		c.v, c.dirty = v, c.dirty || dirty
-		return
+		return c
 	}
 	// The key's bytes are in the slab and never change: the string can
 	// share them.
@@ -184,26 +181,40 @@ func (w *Writer) remember(k, v []byte, dirty bool) {
 	copy(kb, k)
 	key := unsafe.String(unsafe.SliceData(kb), len(kb))
 	c := w.newEntry()
-	c.key, c.v, c.dirty = key, v, dirty
+	c.key = key
 	w.cache[key] = c
-	if dirty {
+	return c
+}
+
+// remember caches k = v (v nil: absent); dirty marks a write to commit.
+// v is kept, not copied.
+func (w *Writer) remember(k, v []byte, dirty bool) { w.mark(w.entry(k), v, dirty) }
+
+func (w *Writer) mark(c *cached, v []byte, dirty bool) {
+	if dirty && !c.dirty {
 		w.dirty = append(w.dirty, c)
 	}
+	c.v, c.dirty = v, c.dirty || dirty
 }
 
 // set records a Set in the cache, reusing the cached value's buffer: a
 // value Get returned is not used after its Apply returns.
 func (w *Writer) set(k, v []byte) {
-	if c, ok := w.cache[string(k)]; ok && c.v != nil && cap(c.v) > len(v) {
-		if !c.dirty {
-			w.dirty = append(w.dirty, c)
-		}
-		c.v, c.dirty = append(c.v[:0], v...), true
-		return
+	c := w.entry(k)
+	had := c.v != nil
+	if had && cap(c.v) >= len(v) {
+		w.mark(c, append(c.v[:0], v...), true)
+	} else {
+		b := w.alloc(len(v), len(v)+valueSlack)
+		copy(b, v)
+		w.mark(c, b, true)
 	}
-	b := w.alloc(len(v), len(v)+valueSlack)
-	copy(b, v)
-	w.remember(k, b, true)
+	// A key with a value in the cache was Set, or read from the
+	// database, where it is only if it was Set since the clearing: the
+	// filter has it already.
+	if !had && w.written != nil {
+		w.written.add(k)
+	}
 }
 
 // accept takes this event's staged writes: the event is applied, they
@@ -222,9 +233,6 @@ func (w *Writer) accept() {
 			w.remember(k, nil, true)
 		default:
 			w.set(k, v)
-			if w.written != nil {
-				w.written.add(k)
-			}
 		}
 	}
 	w.ops, w.arena = w.ops[:0], w.arena[:0]
@@ -280,6 +288,9 @@ func (w *Writer) forget() {
 	w.log, w.logArena, w.dirty = w.log[:0], w.logArena[:0], w.dirty[:0]
 }
 
+// dropCache empties the cache, keeping the map's room: it will grow as
+// large again.
 func (w *Writer) dropCache() {
-	w.cache, w.slab, w.entries = nil, nil, nil
+	clear(w.cache)
+	w.slab, w.entries = nil, nil
 }
