@@ -11,7 +11,7 @@ import (
 
 // Event is a log event on its way to the projections. Its data and
 // metadata are decoded once, however many projections look at it. It is
-// used by one goroutine.
+// used by one goroutine at a time.
 type Event struct {
 	*eventstore.RecordedEvent
 
@@ -24,6 +24,13 @@ type Event struct {
 
 // NewEvent wraps ev for the projections.
 func NewEvent(ev *eventstore.RecordedEvent) *Event { return &Event{RecordedEvent: ev} }
+
+// decode decodes the event's data and metadata now rather than when a
+// projection first asks: a rebuild's reader does it on its own core.
+func (e *Event) decode() {
+	e.Body()
+	e.Metadata()
+}
 
 // Metadata returns the conventional metadata of the event (see
 // eventstore.DecodeMetadata).

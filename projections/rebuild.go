@@ -130,11 +130,11 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
-	pages := make(chan []eventstore.RecordedEvent, 4)
+	pages := make(chan []Event, 4)
 	var readErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // reads ahead while the batch is applied: the two use different cores
+	go func() { // reads and decodes ahead while the batch is applied: the two use different cores
 		defer wg.Done()
 		defer close(pages)
 		readErr = readPages(ctx, log, from+1, res.Head, opts.PageSize, pages)
@@ -213,7 +213,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	var pos uint64
 	for page := range pages {
 		for i := range page {
-			ev := NewEvent(&page[i])
+			ev := &page[i]
 			for _, st := range states {
 				if ev.Position <= st.cp.Position {
 					continue
@@ -248,8 +248,9 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	return res, nil
 }
 
-// readPages sends the events in [from, head] a page at a time.
-func readPages(ctx context.Context, log Log, from, head uint64, size int, out chan<- []eventstore.RecordedEvent) error {
+// readPages sends the events in [from, head] a page at a time, their
+// data and metadata decoded.
+func readPages(ctx context.Context, log Log, from, head uint64, size int, out chan<- []Event) error {
 	for from <= head {
 		page, err := log.ReadAll(ctx, eventstore.Forwards, from, size)
 		if err != nil {
@@ -265,8 +266,13 @@ func readPages(ctx context.Context, log Log, from, head uint64, size int, out ch
 			}
 			page = page[:n]
 		}
+		evs := make([]Event, len(page))
+		for i := range page {
+			evs[i].RecordedEvent = &page[i]
+			evs[i].decode()
+		}
 		select {
-		case out <- page:
+		case out <- evs:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"slices"
 	"strings"
@@ -243,7 +244,14 @@ func (w *Writer) accept() {
 // faster), and each changed record once.
 func (w *Writer) commitTo(b *pebble.Batch) error {
 	a := w.logArena
-	slices.SortStableFunc(w.log, func(x, y loggedPut) int { return bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]) })
+	// Of two Puts of one key the later wins: ties go by offset, the order
+	// they were logged in.
+	slices.SortFunc(w.log, func(x, y loggedPut) int {
+		if c := bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.k0, y.k0)
+	})
 	for _, p := range w.log {
 		if err := b.Set(a[p.k0:p.k1], a[p.k1:p.v1], nil); err != nil {
 			return errors.Join(ErrStorage, err)
