@@ -52,6 +52,9 @@ type ServeConfig struct {
 	// password hashing cheap, so that cmd/vlload can sign in thousands of
 	// users and post from loopback. Development only.
 	LoadTest bool
+	// DebugAddr, if set, is a second listener serving Go's profiler
+	// (/debug/pprof/), for operators; it has no authentication.
+	DebugAddr string
 }
 
 func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
@@ -68,6 +71,7 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 	fs.DurationVar(&c.Heartbeat, "heartbeat", 5*time.Second, "how often this node records a heartbeat in the log")
 	fs.DurationVar(&c.NodeTimeout, "node-timeout", 15*time.Second, "silence after which a node is presumed dead and its viewers leave the presence list (checked every --heartbeat)")
 	fs.BoolVar(&c.LoadTest, "load-test", false, "dev only: no per-user push or per-address sign-in limits and cheap password hashes, for cmd/vlload")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "address of a second listener serving Go's profiler at /debug/pprof/ (off by default; it has no authentication: bind it to localhost)")
 	addStoreFlags(fs, &c.Store)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -148,6 +152,7 @@ type Main struct {
 
 	closing  atomic.Bool // Close has begun: /readyz says 503
 	listener net.Listener
+	debug    *debugServer  // nil without DebugAddr
 	served   chan struct{} // closed when the HTTP server stops serving
 	serveErr error         // why; valid once served is closed
 }
@@ -237,6 +242,12 @@ func (m *Main) Run(ctx context.Context) error {
 		m.serveErr = m.HTTP.Serve(m.listener)
 		close(m.served)
 	}()
+	if m.Config.DebugAddr != "" {
+		if m.debug, err = startDebug(m.Config.DebugAddr); err != nil {
+			return err
+		}
+		m.Logger.Info("profiler serving", "addr", m.debug.Addr())
+	}
 	m.Logger.Info("videologue serving", "addr", m.listener.Addr().String(), "store", m.Config.Store.Kind, "data", m.Config.Data, "node", m.Node.ID(), "env", m.Config.Env)
 	return nil
 }
@@ -268,6 +279,9 @@ func (m *Main) Close() error {
 	defer cancel()
 	m.closing.Store(true)
 	var errs []error
+	if m.debug != nil {
+		m.debug.Close()
+	}
 	if m.listener != nil {
 		if err := m.HTTP.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))

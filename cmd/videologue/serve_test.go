@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -106,8 +107,8 @@ func TestMainGracefulShutdown(t *testing.T) {
 	if _, msg, err := ws.ReadMessage(); err != nil || !strings.Contains(string(msg), `"status":"ok"`) {
 		t.Fatalf("join: %s %v", msg, err)
 	}
-	// The reader records the viewing before it reads again, so the
-	// shutdown below finds it recorded.
+	// The join's handling records the viewing, and shutdown waits for a
+	// handling under way, so the shutdown below finds it recorded.
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,5 +135,36 @@ func TestMainGracefulShutdown(t *testing.T) {
 	}
 	if len(nodes) != 2 || nodes[0].Type != domain.TypeNodeStarted || nodes[1].Type != domain.TypeNodeStopped {
 		t.Fatalf("nodes stream: %d events", len(nodes))
+	}
+}
+
+// --debug-addr serves the profiler on its own listener, never on the site,
+// and Close stops it.
+func TestDebugListener(t *testing.T) {
+	m := NewMain(ServeConfig{Addr: "127.0.0.1:0", Data: t.TempDir(), Secret: devSecret, Env: "dev", Node: "t", DebugAddr: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	debug := "http://" + m.debug.Addr() + "/debug/pprof/"
+	if code, body := get(debug); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("profiler index: %d %.200s", code, body)
+	}
+	if code, _ := get("http://" + m.Addr() + "/debug/pprof/"); code != 404 {
+		t.Fatalf("the site serves the profiler: %d", code)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := get(debug); code != 0 {
+		t.Fatalf("profiler still serving after Close: %d", code)
 	}
 }
