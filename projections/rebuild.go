@@ -148,9 +148,12 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 
 	n := 0
 	size := 0 // of the last batch: the next is about as large
-	// A batch commits in the background while the next events apply: it
-	// holds what the writers' caches hold (see Writer.trim), and one
-	// commits at a time, in order.
+	// A batch commits in the background while the next events apply, one
+	// at a time, in order. The background writes the batch's Puts (sorted,
+	// which costs) and commits; the records Set are copied out of the
+	// writers' caches first, into a batch of their own appended to it.
+	// Until the batch is committed the caches answer Get for its keys (see
+	// Writer.trim).
 	var inflight chan error // nil when no commit is under way
 	var inflightPos uint64
 	wait := func() error {
@@ -172,23 +175,26 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 			<-inflight
 		}
 	}()
+	var puts []*putLog
 	// commit writes the batch: each projection's pending writes, once per
 	// key, with its checkpoint. It returns once the batch is committed if
 	// last is set or a writer dropped its cache.
 	commit := func(pos uint64, last bool) error {
-		if err := wait(); err != nil {
+		if err := wait(); err != nil { // and the put logs are free again
 			return err
 		}
-		b := db.db.NewBatch(pebble.WithInitialSizeBytes(size + size/8))
+		sets := db.db.NewBatch()
+		puts = puts[:0]
 		var err error
 		for _, st := range states {
 			if st.dirty {
-				err = errors.Join(err, st.w.commitTo(b), b.Set(checkpointKey(st.p.Name()), encodeCheckpoint(st.cp), nil))
+				puts = append(puts, st.w.takePuts())
+				err = errors.Join(err, st.w.commitSetsTo(sets), sets.Set(checkpointKey(st.p.Name()), encodeCheckpoint(st.cp), nil))
 				st.dirty = false
 			}
 		}
 		if err != nil {
-			b.Close()
+			sets.Close()
 			return &Error{Op: "commit", Err: errors.Join(ErrStorage, err)}
 		}
 		for _, st := range states {
@@ -196,11 +202,22 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 				last = true
 			}
 		}
-		size = len(b.Repr())
 		done := make(chan error, 1)
 		go func() {
-			err := db.commit(b, opts.Sync)
+			b := db.db.NewBatch(pebble.WithInitialSizeBytes(size + size/8))
+			var err error
+			for _, p := range puts {
+				err = errors.Join(err, p.writeTo(b))
+			}
+			if err == nil {
+				err = b.Apply(sets, nil)
+			}
+			if err == nil {
+				size = len(b.Repr())
+				err = db.commit(b, opts.Sync)
+			}
 			b.Close()
+			sets.Close()
 			done <- err
 		}()
 		inflight, inflightPos = done, pos

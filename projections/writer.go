@@ -36,8 +36,8 @@ type Writer struct {
 
 	// Accepted since the last commit: the logged Puts and the keys Set
 	// or Deleted (dirty in cache).
-	log      []loggedPut
-	logArena []byte
+	puts     putLog
+	spare    putLog // see takePuts
 	dirty    []*cached
 	cache    map[string]*cached
 	// slab holds the cache's keys, values and entries: a rebuild caches
@@ -59,7 +59,41 @@ type stagedOp struct {
 	k0, k1, v0, v1 int  // key and value as offsets into arena
 }
 
-type loggedPut struct{ k0, k1, v1 int } // offsets into logArena
+// putLog is the Puts accepted since a commit, in the order accepted.
+type putLog struct {
+	log   []loggedPut
+	arena []byte
+}
+
+type loggedPut struct{ k0, k1, v1 int } // offsets into arena
+
+func (p *putLog) add(k, v []byte) {
+	k0 := len(p.arena)
+	p.arena = append(p.arena, k...)
+	k1 := len(p.arena)
+	p.arena = append(p.arena, v...)
+	p.log = append(p.log, loggedPut{k0, k1, len(p.arena)})
+}
+
+// writeTo writes the Puts into b sorted by key (pebble inserts runs of
+// sorted keys much faster). Of two Puts of one key the later wins.
+func (p *putLog) writeTo(b *pebble.Batch) error {
+	a := p.arena
+	slices.SortFunc(p.log, func(x, y loggedPut) int {
+		if c := bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.k0, y.k0) // the order they were logged in
+	})
+	for _, e := range p.log {
+		if err := b.Set(a[e.k0:e.k1], a[e.k1:e.v1], nil); err != nil {
+			return errors.Join(ErrStorage, err)
+		}
+	}
+	return nil
+}
+
+func (p *putLog) reset() { p.log, p.arena = p.log[:0], p.arena[:0] }
 
 type cached struct {
 	key   string // the map's key
@@ -225,11 +259,7 @@ func (w *Writer) accept() {
 		k, v := w.arena[op.k0:op.k1], w.arena[op.v0:op.v1]
 		switch op.kind {
 		case 'p':
-			k0 := len(w.logArena)
-			w.logArena = append(w.logArena, k...)
-			k1 := len(w.logArena)
-			w.logArena = append(w.logArena, v...)
-			w.log = append(w.log, loggedPut{k0, k1, len(w.logArena)})
+			w.puts.add(k, v)
 		case 'd':
 			w.remember(k, nil, true)
 		default:
@@ -240,23 +270,27 @@ func (w *Writer) accept() {
 }
 
 // commitTo writes everything accepted since the last commit into b: the
-// logged Puts sorted by key (pebble inserts runs of sorted keys much
-// faster), and each changed record once.
+// logged Puts sorted by key, and each changed record once.
 func (w *Writer) commitTo(b *pebble.Batch) error {
-	a := w.logArena
-	// Of two Puts of one key the later wins: ties go by offset, the order
-	// they were logged in.
-	slices.SortFunc(w.log, func(x, y loggedPut) int {
-		if c := bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.k0, y.k0)
-	})
-	for _, p := range w.log {
-		if err := b.Set(a[p.k0:p.k1], a[p.k1:p.v1], nil); err != nil {
-			return errors.Join(ErrStorage, err)
-		}
+	if err := w.puts.writeTo(b); err != nil {
+		return err
 	}
+	w.puts.reset()
+	return w.commitSetsTo(b)
+}
+
+// takePuts hands over the Puts accepted since the last commit, for the
+// caller to write (putLog.writeTo) while the Writer goes on: it must be
+// done with them before it calls takePuts again, which reuses them.
+func (w *Writer) takePuts() *putLog {
+	w.puts, w.spare = w.spare, w.puts
+	w.puts.reset()
+	return &w.spare
+}
+
+// commitSetsTo writes each record changed since the last commit into b,
+// once; with takePuts, it is commitTo.
+func (w *Writer) commitSetsTo(b *pebble.Batch) error {
 	slices.SortFunc(w.dirty, func(x, y *cached) int { return strings.Compare(x.key, y.key) })
 	for _, c := range w.dirty {
 		k := unsafe.Slice(unsafe.StringData(c.key), len(c.key)) // pebble copies it
@@ -271,7 +305,7 @@ func (w *Writer) commitTo(b *pebble.Batch) error {
 		}
 		c.dirty = false
 	}
-	w.log, w.logArena, w.dirty = w.log[:0], w.logArena[:0], w.dirty[:0]
+	w.dirty = w.dirty[:0]
 	return nil
 }
 
@@ -293,7 +327,8 @@ func (w *Writer) trim() bool {
 func (w *Writer) forget() {
 	w.dropCache()
 	w.written = nil
-	w.log, w.logArena, w.dirty = w.log[:0], w.logArena[:0], w.dirty[:0]
+	w.puts.reset()
+	w.dirty = w.dirty[:0]
 }
 
 // dropCache empties the cache, keeping the map's room: it will grow as
