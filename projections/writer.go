@@ -36,10 +36,10 @@ type Writer struct {
 
 	// Accepted since the last commit: the logged Puts and the keys Set
 	// or Deleted (dirty in cache).
-	puts     putLog
-	spare    putLog // see takePuts
-	dirty    []*cached
-	cache    map[string]*cached
+	puts  putLog
+	spare putLog // see takePuts
+	dirty []*cached
+	cache map[string]*cached
 	// slab holds the cache's keys, values and entries: a rebuild caches
 	// a quarter of a million records, and allocating each one apart cost
 	// more in garbage collection than the rest of the cache.
