@@ -89,7 +89,7 @@ func (p activityProjection) changed(w *Writer, vid int64, ev *Event, kind Kind, 
 	if !ok || a.Deleted {
 		// The commands refuse this; should the log hold it anyway, it is
 		// history but changes nothing.
-		return p.record(w, vid, &e, nil)
+		return p.record(w, vid, &e, countsDelta{})
 	}
 	if kind == KindEdited {
 		e.Body = body
@@ -106,18 +106,16 @@ func (p activityProjection) changed(w *Writer, vid int64, ev *Event, kind Kind, 
 func (p activityProjection) store(w *Writer, vid int64, ev *Event, e *Entry, a *Annotation, v *version) error {
 	w.Set(newKey(nsActivity, 'a').i64(vid).i64(a.ID), encodeAnnotation(w.buf(), a))
 	w.Put(newKey(nsActivity, 'h').i64(vid).i64(a.At).i64(a.ID).u64(ev.Position), encodeVersion(w.buf(), v))
-	return p.record(w, vid, e, func(c *Counts) {
-		switch e.Kind {
-		case KindPosted:
-			c.Posted++
-			c.Live++
-		case KindEdited:
-			c.Edited++
-		case KindDeleted:
-			c.Deleted++
-			c.Live--
-		}
-	})
+	var d countsDelta
+	switch e.Kind {
+	case KindPosted:
+		d.posted, d.live = 1, 1
+	case KindEdited:
+		d.edited = 1
+	case KindDeleted:
+		d.deleted, d.live = 1, -1
+	}
+	return p.record(w, vid, e, d)
 }
 
 func (p activityProjection) joined(w *Writer, vid int64, ev *Event, x *domain.ViewerJoined) error {
@@ -132,19 +130,13 @@ func (p activityProjection) joined(w *Writer, vid int64, ev *Event, x *domain.Vi
 		return err
 	}
 	if open { // a second join of an open viewing
-		return p.record(w, vid, &e, nil)
+		return p.record(w, vid, &e, countsDelta{})
 	}
 	suffix := newKey().t(ev.RecordedAt).u64(ev.Position)
 	s := Session{VideoID: vid, UserID: x.UserID, Username: x.Username, ConnectionID: e.ConnectionID, Device: x.Device, Node: x.Node, JoinedAt: ev.RecordedAt}
 	w.Set(append(newKey(nsActivity, 's').i64(vid), suffix...), encodeSession(w.buf(), &s))
 	w.Set(ck, suffix)
-	return p.record(w, vid, &e, func(c *Counts) {
-		c.Joins++
-		c.Watching++
-		if c.Watching > c.Peak {
-			c.Peak, c.PeakAt = c.Watching, ev.RecordedAt
-		}
-	})
+	return p.record(w, vid, &e, countsDelta{joins: 1, watching: 1})
 }
 
 func (p activityProjection) left(w *Writer, vid int64, ev *Event, x *domain.ViewerLeft) error {
@@ -159,7 +151,7 @@ func (p activityProjection) left(w *Writer, vid int64, ev *Event, x *domain.View
 		return err
 	}
 	if !open { // unknown, or already closed: a second leave changes nothing
-		return p.record(w, vid, &e, nil)
+		return p.record(w, vid, &e, countsDelta{})
 	}
 	raw, _, err := w.Get(sk)
 	if err != nil {
@@ -172,10 +164,7 @@ func (p activityProjection) left(w *Writer, vid int64, ev *Event, x *domain.View
 	e.Username, e.Device = s.Username, s.Device
 	s.LeftAt, s.Reason = ev.RecordedAt, x.Reason
 	w.Set(sk, encodeSession(w.buf(), &s))
-	return p.record(w, vid, &e, func(c *Counts) {
-		c.Leaves++
-		c.Watching--
-	})
+	return p.record(w, vid, &e, countsDelta{leaves: 1, watching: -1})
 }
 
 // session finds the session of connection key ck: its key, and whether
@@ -197,8 +186,14 @@ func (p activityProjection) session(w *Writer, vid int64, ck []byte) ([]byte, bo
 	return sk, s.Open(), nil
 }
 
+// countsDelta is what an event changes in its video's counts, besides
+// the events and their times.
+type countsDelta struct {
+	posted, edited, deleted, live, joins, leaves, watching int64
+}
+
 // record adds e to the video's timeline and updates its counts.
-func (p activityProjection) record(w *Writer, vid int64, e *Entry, count func(*Counts)) error {
+func (p activityProjection) record(w *Writer, vid int64, e *Entry, d countsDelta) error {
 	w.Put(newKey(nsActivity, 't').i64(vid).t(e.Time).u64(e.Position), encodeEntry(w.buf(), e))
 	ck := newKey(nsActivity, 'c').i64(vid)
 	raw, ok, err := w.Get(ck)
@@ -216,8 +211,15 @@ func (p activityProjection) record(w *Writer, vid int64, e *Entry, count func(*C
 		c.FirstAt = e.Time
 	}
 	c.LastAt = e.Time
-	if count != nil {
-		count(&c)
+	c.Posted += d.posted
+	c.Edited += d.edited
+	c.Deleted += d.deleted
+	c.Live += d.live
+	c.Joins += d.joins
+	c.Leaves += d.leaves
+	c.Watching += d.watching
+	if d.watching > 0 && c.Watching > c.Peak { // a join
+		c.Peak, c.PeakAt = c.Watching, e.Time
 	}
 	w.Set(ck, encodeCounts(w.buf(), &c))
 	return nil

@@ -49,7 +49,7 @@ func poisonKey(name string, pos uint64) []byte {
 type key []byte
 
 func newKey(prefix ...byte) key {
-	k := make(key, 0, 32)
+	k := make(key, 0, 48) // room for the longest fixed key: stays on the stack
 	return append(k, prefix...)
 }
 

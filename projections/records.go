@@ -212,8 +212,8 @@ func decodeSession(p []byte) (Session, error) {
 
 // decodeSessionTimes decodes only when a session began and ended; d
 // continues with the rest.
-func decodeSessionTimes(p []byte) (Session, *dec) {
-	d := &dec{p: p}
+func decodeSessionTimes(p []byte) (Session, dec) {
+	d := dec{p: p}
 	return Session{JoinedAt: d.t(), LeftAt: d.t()}, d
 }
 
