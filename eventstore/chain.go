@@ -15,6 +15,8 @@ import (
 type ChainHasher struct {
 	h   hash.Hash
 	buf []byte
+	len [4]byte
+	sum [sha256.Size]byte
 }
 
 // NewChainHasher returns a hasher.
@@ -30,16 +32,16 @@ func (c *ChainHasher) Sum(prev [32]byte, ev *RecordedEvent) [32]byte {
 	b = binary.BigEndian.AppendUint64(b, ev.Revision)
 	b = binary.BigEndian.AppendUint64(b, ev.Position)
 	b = binary.BigEndian.AppendUint64(b, uint64(ev.RecordedAt.UnixNano()))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ev.Data)))
 	c.h.Reset()
 	c.h.Write(b)
-	c.h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(ev.Data))))
 	c.h.Write(ev.Data)
-	c.h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(ev.Metadata))))
+	binary.BigEndian.PutUint32(c.len[:], uint32(len(ev.Metadata)))
+	c.h.Write(c.len[:])
 	c.h.Write(ev.Metadata)
 	c.buf = b
-	var out [32]byte
-	c.h.Sum(out[:0])
-	return out
+	c.h.Sum(c.sum[:0])
+	return c.sum
 }
 
 func appendField(b []byte, s string) []byte {

@@ -142,7 +142,8 @@ func (s *Store) commitLoop() {
 }
 
 func (s *Store) newGroup() *group {
-	return &group{batch: s.db.NewBatch(), startPos: s.nextPos, startHash: s.lastHash, now: time.Now().UTC(), synced: make(chan struct{})}
+	// The chunk buffer is the committer's: flushChunk copies it into the batch.
+	return &group{batch: s.db.NewBatch(), chunk: s.chunk[:0], startPos: s.nextPos, startHash: s.lastHash, now: time.Now().UTC(), synced: make(chan struct{})}
 }
 
 // stage checks r against the committer's view of every stream and encodes
@@ -181,14 +182,15 @@ func (s *Store) stage(g *group, r *appendReq) {
 		}
 		ev.Hash = s.hasher.Sum(s.lastHash, &ev)
 		s.lastHash = ev.Hash
-		s.buf = appendRecord(s.buf[:0], &ev)
-		if g.chunkN > 0 && len(g.chunk)+len(s.buf) > chunkTarget {
+		n := recordLen(&ev)
+		if g.chunkN > 0 && len(g.chunk)+binary.MaxVarintLen64+n > chunkTarget {
 			g.flushChunk()
 		}
 		if g.chunkN == 0 {
 			g.chunkPos = ev.Position
 		}
-		g.chunk = appendBytes(g.chunk, s.buf)
+		g.chunk = binary.AppendUvarint(g.chunk, uint64(n))
+		g.chunk = appendRecord(g.chunk, &ev)
 		g.chunkN++
 		s.nextPos++
 	}
@@ -205,10 +207,14 @@ func (g *group) flushChunk() {
 	if g.chunkN == 0 {
 		return
 	}
-	v := make([]byte, 0, len(g.chunk)+binary.MaxVarintLen64)
-	v = binary.AppendUvarint(v, g.chunkN)
-	v = append(v, g.chunk...)
-	_ = g.batch.Set(eventKey(g.chunkPos), v, nil)
+	var count [binary.MaxVarintLen64]byte
+	c := binary.PutUvarint(count[:], g.chunkN)
+	op := g.batch.SetDeferred(9, c+len(g.chunk))
+	op.Key[0] = prefixEvent
+	binary.BigEndian.PutUint64(op.Key[1:], g.chunkPos)
+	copy(op.Value, count[:c])
+	copy(op.Value[c:], g.chunk)
+	_ = op.Finish()
 	g.chunk, g.chunkN = g.chunk[:0], 0
 }
 
@@ -216,6 +222,7 @@ func (g *group) flushChunk() {
 // answers g's appenders and rolls the committer's view back.
 func (s *Store) apply(g *group) bool {
 	g.flushChunk()
+	s.chunk = g.chunk[:0] // keep the grown buffer for the next group
 	g.lastPos = s.nextPos - 1
 	err := s.failure()
 	if err == nil {

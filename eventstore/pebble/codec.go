@@ -102,6 +102,20 @@ func appendRecord(b []byte, ev *eventstore.RecordedEvent) []byte {
 	return appendBytes(b, ev.Metadata)
 }
 
+// recordLen is len(appendRecord(nil, ev)).
+func recordLen(ev *eventstore.RecordedEvent) int {
+	return 49 + fieldLen(len(ev.ID)) + fieldLen(len(ev.Type)) + fieldLen(len(ev.Stream)) +
+		fieldLen(len(ev.Data)) + fieldLen(len(ev.Metadata))
+}
+
+func fieldLen(n int) int {
+	w := 1
+	for v := uint64(n); v >= 0x80; v >>= 7 {
+		w++
+	}
+	return w + n
+}
+
 func appendBytes[T ~string | ~[]byte](b []byte, s T) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)

@@ -36,7 +36,11 @@ func FuzzChunk(f *testing.F) {
 			// Input may use non-canonical varints; what we encode must
 			// decode to the same event.
 			var back eventstore.RecordedEvent
-			if err := decodeRecord(appendRecord(nil, &ev), pos, &back); err != nil {
+			enc := appendRecord(nil, &ev)
+			if len(enc) != recordLen(&ev) {
+				t.Fatalf("recordLen %d, encoded %d bytes", recordLen(&ev), len(enc))
+			}
+			if err := decodeRecord(enc, pos, &back); err != nil {
 				t.Fatalf("re-encoded record does not decode: %v", err)
 			}
 			if back.ID != ev.ID || back.Type != ev.Type || back.Stream != ev.Stream || back.Revision != ev.Revision ||

@@ -64,7 +64,7 @@ type Store struct {
 	nextPos  uint64
 	lastHash [32]byte
 	hasher   *eventstore.ChainHasher
-	buf      []byte
+	chunk    []byte // records of the chunk being built, reused
 }
 
 // Open opens or creates the log in dir. A directory that another process
