@@ -234,6 +234,12 @@ var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk+4
 const writeChunk = 32 << 10
 
 func (c *conn) writeBatch(batch []outMsg) error {
+	nc := c.ws.NetConn()
+	c.refreshDeadline(nc)
+	if len(batch) == 1 && batch[0].wire != nil { // the common case: one broadcast, already encoded
+		_, err := nc.Write(batch[0].wire)
+		return err
+	}
 	bp := writeBuffers.Get().(*[]byte)
 	buf := (*bp)[:0]
 	defer func() {
@@ -242,14 +248,6 @@ func (c *conn) writeBatch(batch []outMsg) error {
 			writeBuffers.Put(bp)
 		}
 	}()
-	nc := c.ws.NetConn()
-	// A write that makes no progress for WriteTimeout fails. Moving the
-	// deadline costs a timer update: it is moved only once half of it is
-	// used up, so a write gets between half and all of WriteTimeout.
-	if now, wt := time.Now(), c.srv.cfg.WriteTimeout; c.deadline.Sub(now) < wt/2 {
-		c.deadline = now.Add(wt)
-		_ = nc.SetWriteDeadline(c.deadline)
-	}
 	for i := range batch {
 		m := &batch[i]
 		if len(m.payload) > bigPayload && m.op == 0 {
@@ -272,6 +270,16 @@ func (c *conn) writeBatch(batch []outMsg) error {
 		}
 	}
 	return nil
+}
+
+// refreshDeadline gives the writes to come WriteTimeout to make progress.
+// Moving the deadline costs a timer update: it is moved only once half of
+// it is used up, so a write gets between half and all of WriteTimeout.
+func (c *conn) refreshDeadline(nc net.Conn) {
+	if now, wt := time.Now(), c.srv.cfg.WriteTimeout; c.deadline.Sub(now) < wt/2 {
+		c.deadline = now.Add(wt)
+		_ = nc.SetWriteDeadline(c.deadline)
+	}
 }
 
 // bigPayload is the size above which a payload is not copied to be sent.

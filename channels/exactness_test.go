@@ -94,7 +94,11 @@ func (w *watcher) waitFor(t testing.TB, id int64) {
 	deadline := time.Now().Add(20 * time.Second)
 	for w.last() < id {
 		if time.Now().After(deadline) {
-			t.Fatalf("watcher stuck at %d, waiting for %d", w.last(), id)
+			why := "its socket is open"
+			if w.c.isClosed() {
+				why = fmt.Sprintf("its socket closed: %v", w.c.closed)
+			}
+			t.Fatalf("watcher stuck at %d, waiting for %d; %s", w.last(), id, why)
 		}
 		w.c.tryAwait(w.c.count(), 50*time.Millisecond, func(frame) bool { return true })
 	}
@@ -264,7 +268,10 @@ func TestExactnessAcrossRestart(t *testing.T) {
 
 func TestSlowClientDisconnectedAlone(t *testing.T) {
 	cfg := permissive()
-	cfg.QueueSize = 16
+	// Small enough that the paused client overflows long before the 150
+	// posts end, large enough that the fast one, on a loaded machine,
+	// never falls that far behind.
+	cfg.QueueSize = 64
 	e := &env{t: t, dir: t.TempDir(), cfg: cfg, nodeName: "slow", tinyTCP: true}
 	e.start()
 	t.Cleanup(func() {

@@ -90,6 +90,37 @@ type outMsg struct {
 	topic, event string
 	payload      []byte
 	op           byte // 0: a Phoenix frame; opPong: a pong with payload
+	// wire, if set, is the whole websocket message, encoded once for the
+	// recipients of a broadcast that share a join_ref, and shared like
+	// payload; the other fields are then only for the record.
+	wire []byte
+}
+
+// broadcast encodes one broadcast for its recipients: the websocket
+// message of each join_ref is encoded once and shared. Clients number
+// their joins from a small counter, so most recipients share a few.
+type broadcast struct {
+	topic, event string
+	payload      []byte
+	wires        map[string][]byte
+}
+
+// to returns the message for a session joined with joinRef.
+func (b *broadcast) to(joinRef string) outMsg {
+	m := outMsg{joinRef: joinRef, topic: b.topic, event: b.event, payload: b.payload}
+	if len(b.payload) > bigPayload {
+		return m // written where it lies, see conn.writeBatch
+	}
+	w, ok := b.wires[joinRef]
+	if !ok {
+		if b.wires == nil {
+			b.wires = make(map[string][]byte, 4)
+		}
+		w = appendWSFrame(make([]byte, 0, len(b.payload)+len(b.topic)+len(b.event)+len(joinRef)+32), &m)
+		b.wires[joinRef] = w
+	}
+	m.wire = w
+	return m
 }
 
 // Websocket opcodes that the writer sends itself.
@@ -121,6 +152,9 @@ func appendWSHeader(b []byte, n int) []byte {
 // appendWSFrame appends m as one unmasked, unfragmented websocket message
 // (RFC 6455 section 5.2), as a server sends it.
 func appendWSFrame(b []byte, m *outMsg) []byte {
+	if m.wire != nil {
+		return append(b, m.wire...)
+	}
 	if m.op == opPong {
 		b = append(b, 0x80|opPong, byte(len(m.payload)))
 		return append(b, m.payload...)

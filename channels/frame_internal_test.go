@@ -187,3 +187,29 @@ func TestAppendWSFrameLengths(t *testing.T) {
 		t.Fatalf("pong %q", pong)
 	}
 }
+
+// A broadcast's messages are byte for byte those encoded one by one, and
+// recipients with the same join_ref share one encoding.
+func TestBroadcastEncodesOncePerJoinRef(t *testing.T) {
+	b := broadcast{topic: "videos:7", event: "new_annotation", payload: []byte(`{"id":1,"body":"\"hi\""}`)}
+	seen := map[string]*byte{}
+	for _, ref := range []string{"1", "3", "1", "", "3", "1"} {
+		m := b.to(ref)
+		plain := m
+		plain.wire = nil
+		if want := appendWSFrame(nil, &plain); string(m.wire) != string(want) {
+			t.Fatalf("join_ref %q: wire %q, want %q", ref, m.wire, want)
+		}
+		if p, ok := seen[ref]; ok && p != &m.wire[0] {
+			t.Fatalf("join_ref %q encoded twice", ref)
+		}
+		seen[ref] = &m.wire[0]
+	}
+	if len(b.wires) != 3 {
+		t.Fatalf("%d encodings for 3 join_refs", len(b.wires))
+	}
+	big := broadcast{topic: "videos:7", event: "presence_diff", payload: []byte(`{"joins":{` + strings.Repeat(" ", bigPayload) + `},"leaves":{}}`)}
+	if m := big.to("1"); m.wire != nil {
+		t.Fatal("a large payload was copied into a wire message; it is written where it lies")
+	}
+}

@@ -184,13 +184,14 @@ func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) {
 		return
 	}
 	sent := 0
+	b := broadcast{topic: h.topic, event: event, payload: payload}
 	for s := range h.sessions {
 		if h.rev <= s.lastRev { // already in what this session was given
 			continue
 		}
 		s.lastRev = h.rev
 		if payload != nil {
-			s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: event, payload: payload})
+			s.c.send(b.to(s.joinRef))
 			sent++
 		}
 	}
@@ -305,8 +306,9 @@ func (h *hub) flush() {
 	if payload == nil {
 		return
 	}
+	b := broadcast{topic: h.topic, event: "presence_diff", payload: payload}
 	for s := range h.sessions {
-		s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_diff", payload: payload})
+		s.c.send(b.to(s.joinRef))
 	}
 }
 
