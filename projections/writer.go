@@ -65,14 +65,23 @@ type putLog struct {
 	arena []byte
 }
 
-type loggedPut struct{ k0, k1, v1 int } // offsets into arena
+type loggedPut struct {
+	// The key's first 16 bytes, big endian, zero-padded: sorting compares
+	// them before it looks in the arena. Where they differ they order as
+	// the keys do (a key shorter than where they differ is a prefix of
+	// the other).
+	p0, p1     uint64
+	k0, k1, v1 int // key and value as offsets into arena
+}
 
 func (p *putLog) add(k, v []byte) {
+	var pre [16]byte
+	copy(pre[:], k)
 	k0 := len(p.arena)
 	p.arena = append(p.arena, k...)
 	k1 := len(p.arena)
 	p.arena = append(p.arena, v...)
-	p.log = append(p.log, loggedPut{k0, k1, len(p.arena)})
+	p.log = append(p.log, loggedPut{be64(pre[:8]), be64(pre[8:]), k0, k1, len(p.arena)})
 }
 
 // writeTo writes the Puts into b sorted by key (pebble inserts runs of
@@ -80,6 +89,12 @@ func (p *putLog) add(k, v []byte) {
 func (p *putLog) writeTo(b *pebble.Batch) error {
 	a := p.arena
 	slices.SortFunc(p.log, func(x, y loggedPut) int {
+		if x.p0 != y.p0 {
+			return cmp.Compare(x.p0, y.p0)
+		}
+		if x.p1 != y.p1 {
+			return cmp.Compare(x.p1, y.p1)
+		}
 		if c := bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]); c != 0 {
 			return c
 		}
