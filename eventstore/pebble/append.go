@@ -1,10 +1,13 @@
 package pebble
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +37,7 @@ type group struct {
 	chunkN    uint64
 	chunkPos  uint64 // position of its first event
 	undos     []undo
+	index     []indexEntryOf // the stream index entries of its appends
 	startPos  uint64
 	startHash [32]byte
 	now       time.Time
@@ -42,6 +46,12 @@ type group struct {
 	waiter    atomic.Bool   // an appender is waiting for the fsync
 	synced    chan struct{} // closed once it is done; syncErr says how
 	syncErr   error
+}
+
+// indexEntryOf is an index entry with its stream.
+type indexEntryOf struct {
+	stream string
+	indexEntry
 }
 
 type undo struct {
@@ -194,7 +204,7 @@ func (s *Store) stage(g *group, r *appendReq) {
 		g.chunkN++
 		s.nextPos++
 	}
-	_ = g.batch.Set(streamKey(r.stream, firstRev), appendIndexValue(nil, r.result.FirstPosition, uint64(len(r.events))), nil)
+	g.index = append(g.index, indexEntryOf{r.stream, indexEntry{firstRev: firstRev, firstPos: r.result.FirstPosition, count: uint64(len(r.events))}})
 	s.revs[r.stream] = cur
 	g.events += len(r.events)
 	r.result.LastPosition = s.nextPos - 1
@@ -218,11 +228,35 @@ func (g *group) flushChunk() {
 	g.chunk, g.chunkN = g.chunk[:0], 0
 }
 
+// writeIndex adds g's stream index entries to its batch in key order,
+// after its chunks (whose keys sort first): pebble inserts a batch into
+// its memtable one key at a time, and each search starts from where the
+// previous key went when the keys ascend.
+func (g *group) writeIndex() {
+	slices.SortFunc(g.index, func(a, b indexEntryOf) int {
+		if c := strings.Compare(a.stream, b.stream); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.firstRev, b.firstRev)
+	})
+	for _, e := range g.index {
+		op := g.batch.SetDeferred(len(e.stream)+10, 8+uvarintLen(e.count))
+		op.Key[0] = prefixStream
+		copy(op.Key[1:], e.stream)
+		op.Key[1+len(e.stream)] = 0
+		binary.BigEndian.PutUint64(op.Key[2+len(e.stream):], e.firstRev)
+		binary.BigEndian.PutUint64(op.Value, e.firstPos)
+		binary.PutUvarint(op.Value[8:], e.count)
+		_ = op.Finish()
+	}
+}
+
 // apply writes g to pebble without waiting for its fsync. On failure it
 // answers g's appenders and rolls the committer's view back.
 func (s *Store) apply(g *group) bool {
 	g.flushChunk()
 	s.chunk = g.chunk[:0] // keep the grown buffer for the next group
+	g.writeIndex()
 	g.lastPos = s.nextPos - 1
 	err := s.failure()
 	if err == nil {

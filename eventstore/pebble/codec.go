@@ -108,12 +108,14 @@ func recordLen(ev *eventstore.RecordedEvent) int {
 		fieldLen(len(ev.Data)) + fieldLen(len(ev.Metadata))
 }
 
-func fieldLen(n int) int {
+func fieldLen(n int) int { return uvarintLen(uint64(n)) + n }
+
+func uvarintLen(v uint64) int {
 	w := 1
-	for v := uint64(n); v >= 0x80; v >>= 7 {
+	for ; v >= 0x80; v >>= 7 {
 		w++
 	}
-	return w + n
+	return w
 }
 
 func appendBytes[T ~string | ~[]byte](b []byte, s T) []byte {
