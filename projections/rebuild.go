@@ -152,8 +152,8 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	// at a time, in order. The background writes the batch's Puts (sorted,
 	// which costs) and commits; the records Set are copied out of the
 	// writers' caches first, into a batch of their own appended to it.
-	// Until the batch is committed the caches answer Get for its keys (see
-	// Writer.trim).
+	// Until the batch is committed the caches answer Get for its keys
+	// (see Writer.trim).
 	var inflight chan error // nil when no commit is under way
 	var inflightPos uint64
 	wait := func() error {
@@ -178,7 +178,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	var puts []*putLog
 	// commit writes the batch: each projection's pending writes, once per
 	// key, with its checkpoint. It returns once the batch is committed if
-	// last is set or a writer dropped its cache.
+	// last is set.
 	commit := func(pos uint64, last bool) error {
 		if err := wait(); err != nil { // and the put logs are free again
 			return err
@@ -198,9 +198,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 			return &Error{Op: "commit", Err: errors.Join(ErrStorage, err)}
 		}
 		for _, st := range states {
-			if st.w.trim() {
-				last = true
-			}
+			st.w.trim()
 		}
 		done := make(chan error, 1)
 		go func() {

@@ -11,8 +11,11 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// maxCached bounds a Writer's cache between commits; past it the cache
-// starts over after the next commit.
+// maxCached bounds a Writer's cache between commits. The cache has two
+// generations: when the current one passes half of maxCached at a
+// commit, it becomes the previous one, and the one before is dropped.
+// What was used since stays cached: a Get found in the previous
+// generation moves to the current one.
 const maxCached = 1 << 18
 
 // Writer stages the writes of one event for a projection, and reads the
@@ -40,6 +43,7 @@ type Writer struct {
 	spare putLog // see takePuts
 	dirty []*cached
 	cache map[string]*cached
+	prev  map[string]*cached // the generation before: clean, read only
 	// slab holds the cache's keys, values and entries: a rebuild caches
 	// a quarter of a million records, and allocating each one apart cost
 	// more in garbage collection than the rest of the cache.
@@ -154,6 +158,15 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 	}
 	if c, ok := w.cache[string(k)]; ok {
 		return c.v, c.v != nil, nil
+	}
+	if c, ok := w.prev[string(k)]; ok {
+		var v []byte
+		if c.v != nil {
+			v = w.alloc(len(c.v), len(c.v)+valueSlack)
+			copy(v, c.v)
+		}
+		w.remember(k, v, false)
+		return v, v != nil, nil
 	}
 	if w.written != nil && !w.written.mayContain(k) {
 		return nil, false, nil
@@ -324,17 +337,19 @@ func (w *Writer) commitSetsTo(b *pebble.Batch) error {
 	return nil
 }
 
-// trim drops the cache, once commitTo has written it, if it has grown
-// past maxCached, and reports whether it did. Until the batch commitTo
-// wrote is committed, the cache is what answers Get for its keys: a
-// caller that commits in the background must wait for that commit
-// before the next Get when trim drops the cache.
-func (w *Writer) trim() bool {
-	if len(w.cache) <= maxCached {
-		return false
+// trim starts a new generation of the cache, once commitTo has written
+// it, if the current one has grown past half of maxCached. What it drops
+// is the generation before, whose records the batches before the one
+// commitTo wrote hold: a caller that commits in the background needs
+// only to have committed those.
+func (w *Writer) trim() {
+	if len(w.cache) <= maxCached/2 {
+		return
 	}
-	w.dropCache()
-	return true
+	old := w.prev
+	clear(old) // its room serves the next generation
+	w.prev, w.cache = w.cache, old
+	w.slab, w.entries = nil, nil
 }
 
 // forget drops everything accepted and cached: after a failed commit the
@@ -350,5 +365,6 @@ func (w *Writer) forget() {
 // large again.
 func (w *Writer) dropCache() {
 	clear(w.cache)
+	clear(w.prev)
 	w.slab, w.entries = nil, nil
 }
