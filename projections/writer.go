@@ -70,22 +70,22 @@ type putLog struct {
 }
 
 type loggedPut struct {
-	// The key's first 16 bytes, big endian, zero-padded: sorting compares
+	// The key's first 24 bytes, big endian, zero-padded: sorting compares
 	// them before it looks in the arena. Where they differ they order as
 	// the keys do (a key shorter than where they differ is a prefix of
 	// the other).
-	p0, p1     uint64
+	p0, p1, p2 uint64
 	k0, k1, v1 int // key and value as offsets into arena
 }
 
 func (p *putLog) add(k, v []byte) {
-	var pre [16]byte
+	var pre [24]byte
 	copy(pre[:], k)
 	k0 := len(p.arena)
 	p.arena = append(p.arena, k...)
 	k1 := len(p.arena)
 	p.arena = append(p.arena, v...)
-	p.log = append(p.log, loggedPut{be64(pre[:8]), be64(pre[8:]), k0, k1, len(p.arena)})
+	p.log = append(p.log, loggedPut{be64(pre[:8]), be64(pre[8:16]), be64(pre[16:]), k0, k1, len(p.arena)})
 }
 
 // writeTo writes the Puts into b sorted by key (pebble inserts runs of
@@ -98,6 +98,9 @@ func (p *putLog) writeTo(b *pebble.Batch) error {
 		}
 		if x.p1 != y.p1 {
 			return cmp.Compare(x.p1, y.p1)
+		}
+		if x.p2 != y.p2 {
+			return cmp.Compare(x.p2, y.p2)
 		}
 		if c := bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]); c != 0 {
 			return c
