@@ -23,7 +23,7 @@ func TestPutLogSortsAsKeysDo(t *testing.T) {
 	var want []kv
 	var p putLog
 	for i := range 5000 {
-		k := make([]byte, rng.IntN(24))
+		k := make([]byte, rng.IntN(40))
 		for j := range k {
 			k[j] = byte(rng.IntN(3)) // many shared prefixes, zeros and ties
 		}
