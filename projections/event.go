@@ -20,6 +20,7 @@ type Event struct {
 	body     any
 	bodyErr  error
 	bodyDone bool
+	strs     *strArena // where decoded strings go; nil: each its own
 }
 
 // NewEvent wraps ev for the projections.
@@ -36,7 +37,7 @@ func (e *Event) decode() {
 // eventstore.DecodeMetadata).
 func (e *Event) Metadata() eventstore.Metadata {
 	if !e.metaDone {
-		e.meta, e.metaDone = decodeMetadata(e.RecordedEvent.Metadata), true
+		e.meta, e.metaDone = decodeMetadataIn(e.RecordedEvent.Metadata, e.strs), true
 	}
 	return e.meta
 }
@@ -47,7 +48,7 @@ func (e *Event) Metadata() eventstore.Metadata {
 // ErrBadEvent.
 func (e *Event) Body() (any, error) {
 	if !e.bodyDone {
-		e.body, e.bodyErr = decodeBody(e.Type, e.Data)
+		e.body, e.bodyErr = decodeBodyIn(e.Type, e.Data, e.strs)
 		if e.bodyErr != nil {
 			e.bodyErr = fmt.Errorf("%w: %s at %d: %w", ErrBadEvent, e.Type, e.Position, e.bodyErr)
 		}
@@ -56,11 +57,14 @@ func (e *Event) Body() (any, error) {
 	return e.body, e.bodyErr
 }
 
-func decodeBody(typ string, data []byte) (any, error) {
+func decodeBody(typ string, data []byte) (any, error) { return decodeBodyIn(typ, data, nil) }
+
+// decodeBodyIn is decodeBody with its strings in a.
+func decodeBodyIn(typ string, data []byte, a *strArena) (any, error) {
 	switch typ {
 	case domain.TypeAnnotationPosted:
 		x := new(domain.AnnotationPosted)
-		return x, unmarshal(data, x, func(k []byte, v fval) bool {
+		return x, unmarshal(data, a, x, func(k []byte, v fval) bool {
 			switch string(k) {
 			case "user_id":
 				return v.int(&x.UserID)
@@ -75,7 +79,7 @@ func decodeBody(typ string, data []byte) (any, error) {
 		})
 	case domain.TypeAnnotationEdited:
 		x := new(domain.AnnotationEdited)
-		return x, unmarshal(data, x, func(k []byte, v fval) bool {
+		return x, unmarshal(data, a, x, func(k []byte, v fval) bool {
 			switch string(k) {
 			case "annotation_id":
 				return v.int(&x.AnnotationID)
@@ -88,7 +92,7 @@ func decodeBody(typ string, data []byte) (any, error) {
 		})
 	case domain.TypeAnnotationDeleted:
 		x := new(domain.AnnotationDeleted)
-		return x, unmarshal(data, x, func(k []byte, v fval) bool {
+		return x, unmarshal(data, a, x, func(k []byte, v fval) bool {
 			switch string(k) {
 			case "annotation_id":
 				return v.int(&x.AnnotationID)
@@ -99,7 +103,7 @@ func decodeBody(typ string, data []byte) (any, error) {
 		})
 	case domain.TypeViewerJoined:
 		x := new(domain.ViewerJoined)
-		return x, unmarshal(data, x, func(k []byte, v fval) bool {
+		return x, unmarshal(data, a, x, func(k []byte, v fval) bool {
 			switch string(k) {
 			case "user_id":
 				return v.int(&x.UserID)
@@ -118,7 +122,7 @@ func decodeBody(typ string, data []byte) (any, error) {
 		})
 	case domain.TypeViewerLeft:
 		x := new(domain.ViewerLeft)
-		return x, unmarshal(data, x, func(k []byte, v fval) bool {
+		return x, unmarshal(data, a, x, func(k []byte, v fval) bool {
 			switch string(k) {
 			case "user_id":
 				return v.int(&x.UserID)
@@ -148,20 +152,23 @@ func decodeBody(typ string, data []byte) (any, error) {
 
 // unmarshal decodes data into v with the flat reader, or with
 // encoding/json where that cannot.
-func unmarshal(data []byte, v any, field func(k []byte, v fval) bool) error {
-	if flatObject(data, field) {
+func unmarshal(data []byte, a *strArena, v any, field func(k []byte, v fval) bool) error {
+	if flatObjectIn(data, a, field) {
 		return nil
 	}
 	reflect.ValueOf(v).Elem().SetZero() // forget what the flat reader set
 	return json.Unmarshal(data, v)
 }
 
-func decodeMetadata(raw []byte) eventstore.Metadata {
+func decodeMetadata(raw []byte) eventstore.Metadata { return decodeMetadataIn(raw, nil) }
+
+// decodeMetadataIn is decodeMetadata with its strings in a.
+func decodeMetadataIn(raw []byte, a *strArena) eventstore.Metadata {
 	var m eventstore.Metadata
 	if len(raw) == 0 {
 		return m
 	}
-	ok := flatObject(raw, func(k []byte, v fval) bool {
+	ok := flatObjectIn(raw, a, func(k []byte, v fval) bool {
 		switch string(k) {
 		case "user_id":
 			return v.str(&m.UserID)

@@ -17,9 +17,10 @@ import (
 
 // fval is one scalar value of a flat object.
 type fval struct {
-	kind byte   // '"' string, '0' number, 't' true, 'f' false, 'n' null
-	raw  []byte // the string's bytes without quotes, or the number's text
-	full []byte // the value as written, quotes included
+	kind byte      // '"' string, '0' number, 't' true, 'f' false, 'n' null
+	raw  []byte    // the string's bytes without quotes, or the number's text
+	full []byte    // the value as written, quotes included
+	strs *strArena // where str copies strings to
 }
 
 // str stores a string value in s (null leaves s unchanged, as
@@ -27,7 +28,7 @@ type fval struct {
 func (v fval) str(s *string) bool {
 	switch v.kind {
 	case '"':
-		*s = string(v.raw)
+		*s = v.strs.str(v.raw)
 		return true
 	case 'n':
 		return true
@@ -59,10 +60,36 @@ func (v fval) time(t *time.Time) bool {
 	return v.kind == '"' && t.UnmarshalJSON(v.full) == nil
 }
 
+// strArena holds the strings decoded from a page of events, a chunk at a
+// time, instead of allocating each one: a rebuild decodes millions. A
+// string shares its chunk's bytes, which are never written again. The
+// nil arena allocates each string.
+type strArena struct{ chunk []byte }
+
+func (a *strArena) str(b []byte) string {
+	if a == nil || len(b) > 1024 {
+		return string(b)
+	}
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(a.chunk)-len(a.chunk) < len(b) {
+		a.chunk = make([]byte, 0, 64<<10)
+	}
+	n := len(a.chunk)
+	a.chunk = append(a.chunk, b...)
+	return unsafe.String(&a.chunk[n], len(b))
+}
+
 // flatObject calls field for each member of the JSON object p, in order.
 // It returns false when p is not a flat object of plain scalars, or when
 // field returns false.
 func flatObject(p []byte, field func(key []byte, v fval) bool) bool {
+	return flatObjectIn(p, nil, field)
+}
+
+// flatObjectIn is flatObject with the strings copied into a.
+func flatObjectIn(p []byte, a *strArena, field func(key []byte, v fval) bool) bool {
 	i := skipSpace(p, 0)
 	if i >= len(p) || p[i] != '{' {
 		return false
@@ -111,7 +138,7 @@ func flatObject(p []byte, field func(key []byte, v fval) bool) bool {
 		default:
 			return false // an object or an array
 		}
-		v.full = p[start:i]
+		v.full, v.strs = p[start:i], a
 		if !field(key, v) {
 			return false
 		}

@@ -58,7 +58,12 @@ func decodeWithJSON(typ string, data []byte) (any, error) {
 }
 
 func checkFlat(t *testing.T, typ string, data []byte) {
-	got, gerr := decodeBody(typ, data)
+	checkFlatIn(t, typ, data, nil)
+	checkFlatIn(t, typ, data, new(strArena))
+}
+
+func checkFlatIn(t *testing.T, typ string, data []byte, a *strArena) {
+	got, gerr := decodeBodyIn(typ, data, a)
 	want, werr := decodeWithJSON(typ, data)
 	if (gerr == nil) != (werr == nil) {
 		t.Fatalf("%s %q: error %v, encoding/json says %v", typ, data, gerr, werr)
@@ -66,7 +71,7 @@ func checkFlat(t *testing.T, typ string, data []byte) {
 	if werr == nil && !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s %q:\n got %+v\nwant %+v", typ, data, got, want)
 	}
-	m, wm := decodeMetadata(data), eventstore.DecodeMetadata(data)
+	m, wm := decodeMetadataIn(data, a), eventstore.DecodeMetadata(data)
 	if m != wm {
 		t.Fatalf("metadata %q:\n got %+v\nwant %+v", data, m, wm)
 	}

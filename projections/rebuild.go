@@ -282,8 +282,9 @@ func readPages(ctx context.Context, log Log, from, head uint64, size int, out ch
 			page = page[:n]
 		}
 		evs := make([]Event, len(page))
+		strs := new(strArena)
 		for i := range page {
-			evs[i].RecordedEvent = &page[i]
+			evs[i].RecordedEvent, evs[i].strs = &page[i], strs
 			evs[i].decode()
 		}
 		select {
