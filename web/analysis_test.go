@@ -215,9 +215,24 @@ func TestTimelineExports(t *testing.T) {
 		t.Fatalf("csv bodies: %q %q", rows[4][8], rows[3][8])
 	}
 	// A window that ends before the first post holds only the join.
-	_, _, body = e.get("dave", "/api/videos/1/timeline?to="+url.QueryEscape(firstTime(t, body, 2)))
+	csvBody := body
+	_, _, body = e.get("dave", "/api/videos/1/timeline?to="+url.QueryEscape(firstTime(t, csvBody, 2)))
 	if strings.Count(body, "\n") != 1 || !strings.Contains(body, "viewer_joined") {
 		t.Fatalf("windowed timeline: %q", body)
+	}
+	// Pages: the first N, then from the time of the last one on.
+	_, _, body = e.get("alice", "/api/videos/1/timeline?limit=2")
+	if strings.Count(body, "\n") != 2 || !strings.Contains(body, "viewer_joined") || strings.Contains(body, "annotation_edited") {
+		t.Fatalf("first page of 2: %q", body)
+	}
+	_, _, body = e.get("alice", "/api/videos/1/timeline?limit=3&from="+url.QueryEscape(firstTime(t, csvBody, 2)))
+	if strings.Count(body, "\n") != 3 || strings.Contains(body, "viewer_joined") || !strings.Contains(body, "annotation_posted") {
+		t.Fatalf("a page from the first post: %q", body)
+	}
+	for _, bad := range []string{"0", "-1", "x", "100001"} {
+		if code, _, body := e.get("alice", "/api/videos/1/timeline?limit="+bad); code != 400 || !strings.Contains(body, "limit") {
+			t.Errorf("limit=%s: %d %s", bad, code, body)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -215,20 +216,52 @@ func (a *analysis) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, r, a.srv.logger, err)
 }
 
-// timeline streams every event of the video in the window, in order.
+// timeline streams every event of the video in the window, in order; with
+// ?limit=N, only the first N (a page: the next starts at the time of the
+// last, whose position tells where exactly).
 func (a *analysis) timeline(w http.ResponseWriter, r *http.Request) {
 	wdw, err := a.begin(r, domain.RoleAnalyst)
+	limit := 0
+	if err == nil {
+		limit, err = pageLimit(r)
+	}
 	if err == nil {
 		var f export.Format
 		if f, err = exportFormat(r); err == nil {
 			a.stream(w, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-timeline")
 			out := export.Entries(w, f)
-			err = a.deps.ReadModels.Timeline(r.Context(), wdw.video.ID, wdw.from, wdw.to, out.Write)
+			n := 0
+			err = a.deps.ReadModels.Timeline(r.Context(), wdw.video.ID, wdw.from, wdw.to, func(e projections.Entry) error {
+				if limit > 0 && n == limit {
+					return errEnough
+				}
+				n++
+				return out.Write(e)
+			})
+			if errors.Is(err, errEnough) {
+				err = nil
+			}
 			a.streamFailed(r, errors.Join(err, out.Flush()))
 			return
 		}
 	}
 	a.fail(w, r, err)
+}
+
+// maxPage bounds ?limit=.
+const maxPage = 100_000
+
+// pageLimit reads ?limit=: 0 when absent (no limit).
+func pageLimit(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxPage {
+		return 0, badRequest(fmt.Sprintf("limit must be a whole number from 1 to %d", maxPage))
+	}
+	return n, nil
 }
 
 // sessions streams the viewing sessions overlapping the window.

@@ -147,8 +147,17 @@ func (tb *tab) waitFor(what, expr string) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
-		tb.fail("waiting for "+what+" ("+expr+")", err)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond)))
+		// Right after a navigation the poll may start in the document
+		// being replaced, whose context then vanishes: poll again.
+		if err != nil && strings.Contains(err.Error(), "Cannot find context with specified id") && ctx.Err() == nil {
+			continue
+		}
+		if err != nil {
+			tb.fail("waiting for "+what+" ("+expr+")", err)
+		}
+		return
 	}
 }
 

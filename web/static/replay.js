@@ -1,20 +1,31 @@
 // Videologue replay: plays a video's session history back at 1x to 32x,
 // viewers arriving and leaving and annotations appearing as they did.
 // It reads the timeline (NDJSON) of /api/videos/{id}/timeline with the
-// page's session, and renders every user-supplied text as text.
+// page's session, a page at a time as playback goes on, never the whole
+// history at once; a seek starts from the state as of that moment
+// (/api/videos/{id}/state?at=). Every user-supplied text is rendered as
+// text.
 (function () {
   "use strict";
   var root = document.getElementById("replay");
   if (!root || !root.dataset.from) return;
   var $ = function (id) { return document.getElementById(id); };
   var videoID = root.dataset.videoId;
+  var base = "/api/videos/" + encodeURIComponent(videoID);
   var t0 = Date.parse(root.dataset.from), t1 = Date.parse(root.dataset.to);
+  var total = root.dataset.events;
   var playBtn = $("replay-play"), speedSel = $("replay-speed"), skipBox = $("replay-skip");
   var seek = $("replay-seek"), clock = $("replay-clock"), status = $("replay-status");
   var viewersEl = $("replay-viewers"), annsEl = $("replay-annotations"), logEl = $("replay-log");
 
-  var events = [];      // the timeline, in order, with t = server time in ms
+  // Events per request (?page=N on the page's address changes it).
+  var PAGE = Math.max(1, Number(new URLSearchParams(location.search).get("page")) || 2000);
+  var events = [];      // loaded events not yet dropped, in order, with t = server time in ms
   var next = 0;         // index of the next event to apply
+  var cursor = null;    // {time, position} of the last event loaded: the next page starts there
+  var end = false;      // nothing is left to load
+  var loading = null;   // the page being fetched, if any
+  var gen = 0;          // bumped by each jump: a page fetched for an earlier one is dropped
   var now = t0;         // the replay's clock
   var playing = false, lastFrame = 0;
   var viewers = new Map();      // connection id -> {username, device}
@@ -91,10 +102,114 @@
     }
   }
 
-  function advanceTo(t, log) {
-    if (t < now) { reset(); log = false; }
+  function get(path) {
+    return fetch(base + path, { credentials: "same-origin", headers: { Accept: "application/json, application/x-ndjson" } })
+      .then(function (resp) {
+        if (!resp.ok) throw new Error("the server answered " + resp.status);
+        return resp;
+      });
+  }
+
+  function failed(err) {
+    stop();
+    status.textContent = "Could not load the history: " + err.message;
+  }
+
+  // loadPage fetches the events after the cursor, once at a time. Events
+  // share a time at most within one commit: if a whole page repeats the
+  // cursor's time, the next request asks for twice as many.
+  function loadPage() {
+    if (loading || end) return loading;
+    var g = gen, limit = PAGE;
+    var attempt = function () {
+      return get("/timeline?limit=" + limit + "&from=" + encodeURIComponent(cursor.time))
+        .then(function (resp) { return resp.text(); })
+        .then(function (text) {
+          if (g !== gen) return;
+          var lines = text.split("\n").filter(Boolean), added = 0;
+          lines.forEach(function (line) {
+            var e = JSON.parse(line);
+            if (e.time === cursor.time && e.position <= cursor.position) return; // in the last page
+            e.t = Date.parse(e.time);
+            events.push(e);
+            added++;
+          });
+          if (lines.length) {
+            var last = JSON.parse(lines[lines.length - 1]);
+            cursor = { time: last.time, position: last.position };
+          }
+          if (lines.length < limit) end = true;
+          else if (added === 0) { limit *= 2; return attempt(); }
+        });
+    };
+    loading = attempt().then(function () {
+      if (g !== gen) return;
+      loading = null;
+      advance(playing); // events at the clock's time, when it waited for them
+      render();
+    }, function (err) {
+      if (g === gen) { loading = null; failed(err); }
+    });
+    return loading;
+  }
+
+  // jump starts the replay over at t: from the state as of t, then the
+  // events from t on. Events at t itself may be applied twice, which
+  // changes nothing: each sets or removes what it names.
+  function jump(t) {
+    gen++;
+    var g = gen;
+    loading = null;
+    end = false;
+    events = [];
+    next = 0;
     now = t;
+    reset();
+    cursor = { time: new Date(t).toISOString(), position: -1 };
+    var state = t <= t0 ? Promise.resolve(null) : get("/state?at=" + encodeURIComponent(cursor.time)).then(function (resp) { return resp.json(); });
+    return state.then(function (st) {
+      if (g !== gen) return;
+      if (st) {
+        (st.viewers || []).forEach(function (v) {
+          viewers.set(v.connection_id, { username: v.username || ("user " + v.user_id), device: v.device || "" });
+        });
+        (st.annotations || []).forEach(function (a) {
+          annotations.set(a.id, { at: a.at, body: a.body, username: a.username || ("user " + a.user_id) });
+        });
+      }
+      render();
+      return loadPage();
+    }, function (err) {
+      if (g === gen) failed(err);
+    });
+  }
+
+  // advance applies the loaded events up to the clock, drops those applied
+  // long ago, and fetches the next page before the loaded ones run out.
+  function advance(log) {
     while (next < events.length && events[next].t <= now) apply(events[next++], log);
+    if (next >= PAGE) {
+      events = events.slice(next);
+      next = 0;
+    }
+    if (!end && events.length - next <= PAGE / 2) loadPage();
+  }
+
+  // lastLoaded is the time up to which the history is known.
+  function lastLoaded() {
+    if (end) return Infinity;
+    return events.length ? events[events.length - 1].t : -Infinity;
+  }
+
+  // advanceTo moves the clock to t: forward through the loaded events, or
+  // by a jump when t is behind the clock or past what is loaded.
+  function advanceTo(t, log) {
+    if (t < now || t > lastLoaded()) {
+      jump(t);
+      return;
+    }
+    now = t;
+    advance(log);
   }
 
   function render() {
@@ -130,18 +245,22 @@
     if (skipBox.checked && next < events.length && events[next].t - target > QUIET * speed) {
       target = events[next].t - 1000 * speed; // skip the quiet stretch
     }
+    // The clock waits at the end of what is loaded for the next page.
+    target = Math.max(now, Math.min(target, lastLoaded()));
     if (target >= t1) {
-      advanceTo(t1, true);
+      now = t1;
+      advance(true);
       stop();
     } else {
-      advanceTo(target, true);
+      now = target;
+      advance(true);
     }
     render();
     if (playing) requestAnimationFrame(frame);
   }
 
   function play() {
-    if (now >= t1) advanceTo(t0, false);
+    if (now >= t1) jump(t0);
     playing = true;
     lastFrame = 0;
     playBtn.textContent = "Pause";
@@ -159,24 +278,9 @@
   });
 
   playBtn.disabled = true;
-  fetch("/api/videos/" + encodeURIComponent(videoID) + "/timeline", { credentials: "same-origin", headers: { Accept: "application/x-ndjson" } })
-    .then(function (resp) {
-      if (!resp.ok) throw new Error("the server answered " + resp.status);
-      return resp.text();
-    })
-    .then(function (text) {
-      text.split("\n").forEach(function (line) {
-        if (!line) return;
-        var e = JSON.parse(line);
-        e.t = Date.parse(e.time);
-        events.push(e);
-      });
-      status.textContent = events.length + " events from " + stamp(t0) + " to " + stamp(t1) + ".";
-      playBtn.disabled = false;
-      advanceTo(t0, false);
-      render();
-    })
-    .catch(function (err) {
-      status.textContent = "Could not load the history: " + err.message;
-    });
+  jump(t0).then(function () {
+    if (status.textContent.indexOf("Could not") === 0) return;
+    status.textContent = total + " events from " + stamp(t0) + " to " + stamp(t1) + ".";
+    playBtn.disabled = false;
+  });
 })();
