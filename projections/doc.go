@@ -40,8 +40,10 @@
 // up at start (CatchUp) feed the same Apply methods in large batches
 // instead of one message per event: each batch commits the events' writes
 // with the checkpoints of the last event it holds, so an interrupted run
-// resumes where its last batch ended. See Writer for how a projection's
-// writes are staged, cached and committed.
+// resumes where its last batch ended. Three goroutines share the work: one
+// reads and decodes the log ahead, one applies the events, and one commits
+// the batch before (one batch at a time, in order). See Writer for how a
+// projection's writes are staged, cached and committed.
 //
 // # Queries
 //

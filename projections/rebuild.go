@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/videologue/videologue/eventstore"
 )
 
@@ -146,85 +144,12 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 		wg.Wait()
 	}()
 
-	n := 0
-	size := 0 // of the last batch: the next is about as large
-	// A batch commits in the background while the next events apply, one
-	// at a time, in order. The background writes the batch's Puts (sorted,
-	// which costs) and commits; the records Set are copied out of the
-	// writers' caches first, into a batch of their own appended to it.
-	// Until the batch is committed the caches answer Get for its keys
-	// (see Writer.trim).
-	var inflight chan error // nil when no commit is under way
-	var inflightPos uint64
-	wait := func() error {
-		if inflight == nil {
-			return nil
-		}
-		err := <-inflight
-		inflight = nil
-		if err != nil {
-			return &Error{Op: "commit", Err: errors.Join(ErrStorage, err)}
-		}
-		if opts.Progress != nil {
-			opts.Progress(inflightPos, res.Head)
-		}
-		return nil
+	c := &committer{db: db, sync: opts.Sync}
+	if opts.Progress != nil {
+		c.progress = func(pos uint64) { opts.Progress(pos, res.Head) }
 	}
-	defer func() {
-		if inflight != nil { // an error return: the commit still has an owner
-			<-inflight
-		}
-	}()
-	var puts []*putLog
-	// commit writes the batch: each projection's pending writes, once per
-	// key, with its checkpoint. It returns once the batch is committed if
-	// last is set.
-	commit := func(pos uint64, last bool) error {
-		if err := wait(); err != nil { // and the put logs are free again
-			return err
-		}
-		sets := db.db.NewBatch()
-		puts = puts[:0]
-		var err error
-		for _, st := range states {
-			if st.dirty {
-				puts = append(puts, st.w.takePuts())
-				err = errors.Join(err, st.w.commitSetsTo(sets), sets.Set(checkpointKey(st.p.Name()), encodeCheckpoint(st.cp), nil))
-				st.dirty = false
-			}
-		}
-		if err != nil {
-			sets.Close()
-			return &Error{Op: "commit", Err: errors.Join(ErrStorage, err)}
-		}
-		for _, st := range states {
-			st.w.trim()
-		}
-		done := make(chan error, 1)
-		go func() {
-			b := db.db.NewBatch(pebble.WithInitialSizeBytes(size + size/8))
-			var err error
-			for _, p := range puts {
-				err = errors.Join(err, p.writeTo(b))
-			}
-			if err == nil {
-				err = b.Apply(sets, nil)
-			}
-			if err == nil {
-				size = len(b.Repr())
-				err = db.commit(b, opts.Sync)
-			}
-			b.Close()
-			sets.Close()
-			done <- err
-		}()
-		inflight, inflightPos = done, pos
-		n = 0
-		if last {
-			return wait()
-		}
-		return nil
-	}
+	defer c.close()
+	n := 0 // events since the last commit
 	var pos uint64
 	for page := range pages {
 		for i := range page {
@@ -241,9 +166,10 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 			pos = ev.Position
 			res.Events++
 			if n++; n >= opts.BatchEvents {
-				if err := commit(pos, false); err != nil {
+				if err := c.commit(states, pos); err != nil {
 					return res, err
 				}
+				n = 0
 			}
 		}
 	}
@@ -253,7 +179,11 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	if err := commit(pos, true); err != nil {
+	err = c.commit(states, pos)
+	if err == nil {
+		err = c.wait()
+	}
+	if err != nil {
 		return res, err
 	}
 	for _, st := range states {
