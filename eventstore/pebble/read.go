@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -151,20 +152,55 @@ func (s *Store) chunks(hi uint64) (*pebble.Iterator, error) {
 	return s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixEvent}, UpperBound: eventKey(hi + 1)})
 }
 
+// chunkHint packs a chunk's first position and event count into one word,
+// or gives 0 when they do not fit.
+func chunkHint(first, count uint64) uint64 {
+	if first >= 1<<48 || count >= 1<<16 {
+		return 0
+	}
+	return first<<16 | count
+}
+
+// seekHint positions it on the chunk holding position lo by a forward
+// seek, using hint: the chunk where a forward read last ended. A reader
+// paging through the log starts its next page in that chunk or in the
+// next one. Chunks never change once written, so a hint stays true.
+func seekHint(it *pebble.Iterator, lo, hint uint64) bool {
+	first, count := hint>>16, hint&0xffff
+	var target uint64
+	switch {
+	case hint == 0:
+		return false
+	case first <= lo && lo < first+count:
+		target = first
+	case lo == first+count:
+		target = lo
+	default:
+		return false
+	}
+	return it.SeekGE(eventKey(target)) && decodePos(it.Key()) == target
+}
+
 // scan adds to p the events with positions in [lo, hi], in direction dir,
 // until p is full. it must be a chunks iterator bounded at or above hi.
-func scan(it *pebble.Iterator, lo, hi uint64, dir eventstore.Direction, p *pager) error {
+// hint, when not nil, is read and updated as seekHint says.
+func scan(it *pebble.Iterator, lo, hi uint64, dir eventstore.Direction, p *pager, hint *atomic.Uint64) error {
 	if lo > hi {
 		return nil
 	}
 	// The chunk holding the first wanted position starts at or before it.
+	// A backward seek finds it, but costs pebble a copy of the chunk (and
+	// a change of direction): take the hint when it holds.
 	start := hi
 	if dir == eventstore.Forwards {
 		start = lo
 	}
-	ok := it.SeekLT(eventKey(start + 1))
-	if !ok && dir == eventstore.Forwards {
-		ok = it.First()
+	ok := dir == eventstore.Forwards && hint != nil && seekHint(it, lo, hint.Load())
+	if !ok {
+		ok = it.SeekLT(eventKey(start + 1))
+		if !ok && dir == eventstore.Forwards {
+			ok = it.First()
+		}
 	}
 	for ; ok && !p.full(); ok = step(it, dir) {
 		first := decodePos(it.Key())
@@ -182,6 +218,9 @@ func scan(it *pebble.Iterator, lo, hi uint64, dir eventstore.Direction, p *pager
 		last := c.last()
 		if dir == eventstore.Backwards && last < lo {
 			break
+		}
+		if dir == eventstore.Forwards && hint != nil {
+			hint.Store(chunkHint(first, last-first+1))
 		}
 		if err := p.chunk(&c, lo, hi, dir); err != nil {
 			return fmt.Errorf("chunk at position %d: %w", first, err)
@@ -240,7 +279,7 @@ func (s *Store) readAll(dir eventstore.Direction, from uint64, limit int) ([]eve
 	// Positions have no holes: the read returns exactly this many events.
 	n := int(min(hi-lo+1, uint64(limit)))
 	p := newPager(n, n)
-	if err := scan(it, lo, hi, dir, p); err != nil {
+	if err := scan(it, lo, hi, dir, p, &s.chunkHint); err != nil {
 		return nil, err
 	}
 	return p.finish(), nil
@@ -324,7 +363,7 @@ func (s *Store) readStream(stream string, dir eventstore.Direction, from uint64,
 			}
 			hi -= e.lastRev() - from
 		}
-		if err := scan(ev, lo, hi, dir, p); err != nil {
+		if err := scan(ev, lo, hi, dir, p, nil); err != nil {
 			return nil, err
 		}
 	}

@@ -78,6 +78,26 @@ func TestReadsAgainstModel(t *testing.T) {
 			}
 		}
 	}
+	// Paging through the log, as subscriptions do.
+	for _, page := range []int{1, 7, 100, 4096} {
+		var all []uint64
+		for p := uint64(1); p <= head; p++ {
+			all = append(all, p)
+		}
+		var got []eventstore.RecordedEvent
+		for from := uint64(1); ; {
+			evs, err := s.ReadAll(ctx, eventstore.Forwards, from, page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) == 0 {
+				break
+			}
+			got = append(got, evs...)
+			from = evs[len(evs)-1].Position + 1
+		}
+		check(fmt.Sprintf("paging by %d", page), got, all)
+	}
 	rng := rand.New(rand.NewPCG(7, 7))
 	limits := []int{1, 2, 3, 17, 100, 1000, 5000, 1 << 20}
 	for range 300 {

@@ -55,6 +55,9 @@ type Store struct {
 	failed  atomic.Pointer[error]
 	syncing sync.WaitGroup // appenders awaiting their group's fsync
 
+	// chunkHint is where the last forward read of the log ended (seekHint).
+	chunkHint atomic.Uint64
+
 	// readMu keeps Close from closing the database under a running read.
 	readMu   sync.RWMutex
 	dbClosed bool
