@@ -49,7 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.serverPID, "server-pid", 0, "pid of the server, to report its RSS per connection (Linux /proc)")
 	fs.IntVar(&c.connects, "connects", 2000, "connects+joins in flight at once")
 	fs.DurationVar(&c.drain, "drain", 10*time.Second, "how long to wait for the last deliveries after the last post")
-	fs.DurationVar(&c.idle, "idle", 2*time.Second, "settling time before reading the server's RSS after connecting")
+	fs.DurationVar(&c.idle, "idle", 2*time.Second, "how long the joined connections stay idle before the server's RSS is read (it is also read after 2 s when this is longer)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

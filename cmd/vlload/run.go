@@ -67,13 +67,23 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}()
 	fmt.Fprintf(out, "connect+join of %d viewers: %v\n", cfg.users, joinTime.Round(time.Millisecond))
 	if cfg.serverPID > 0 {
-		time.Sleep(cfg.idle)
-		after, err := rssKiB(cfg.serverPID)
-		if err != nil {
-			return err
+		// Read after 2 s, when the joins' garbage is mostly still there,
+		// and, with a longer --idle, once more when the server has been
+		// idle that long (Go collects at least every 2 minutes and then
+		// returns freed memory to the system).
+		idle := time.Now()
+		for _, at := range []time.Duration{min(2*time.Second, cfg.idle), cfg.idle} {
+			if at < time.Since(idle) {
+				continue
+			}
+			time.Sleep(at - time.Since(idle))
+			after, err := rssKiB(cfg.serverPID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "server RSS: %d KiB before, %d KiB after %v idle: %.1f KiB per idle connection\n",
+				rssBefore, after, at, float64(after-rssBefore)/float64(cfg.users))
 		}
-		fmt.Fprintf(out, "server RSS: %d KiB before, %d KiB after: %.1f KiB per idle connection\n",
-			rssBefore, after, float64(after-rssBefore)/float64(cfg.users))
 	}
 	hctx, stopBeat := context.WithCancel(ctx)
 	defer stopBeat()
