@@ -79,19 +79,23 @@ type loggedPut struct {
 }
 
 func (p *putLog) add(k, v []byte) {
-	var pre [24]byte
-	copy(pre[:], k)
 	k0 := len(p.arena)
 	p.arena = append(p.arena, k...)
 	k1 := len(p.arena)
 	p.arena = append(p.arena, v...)
-	p.log = append(p.log, loggedPut{be64(pre[:8]), be64(pre[8:16]), be64(pre[16:]), k0, k1, len(p.arena)})
+	p.log = append(p.log, loggedPut{k0: k0, k1: k1, v1: len(p.arena)})
 }
 
 // writeTo writes the Puts into b sorted by key (pebble inserts runs of
 // sorted keys much faster). Of two Puts of one key the later wins.
 func (p *putLog) writeTo(b *pebble.Batch) error {
 	a := p.arena
+	for i := range p.log {
+		e := &p.log[i]
+		var pre [24]byte
+		copy(pre[:], a[e.k0:e.k1])
+		e.p0, e.p1, e.p2 = be64(pre[:8]), be64(pre[8:16]), be64(pre[16:])
+	}
 	slices.SortFunc(p.log, func(x, y loggedPut) int {
 		if x.p0 != y.p0 {
 			return cmp.Compare(x.p0, y.p0)
