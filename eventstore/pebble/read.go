@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -34,7 +36,24 @@ func (s *Store) readCheck(ctx context.Context, op, stream string) error {
 type pager struct {
 	events []eventstore.RecordedEvent
 	limit  int
-	offs   []int // scratch: record boundaries within a chunk
+	offs   []int           // scratch: record boundaries within a chunk
+	arena  strings.Builder // holds the copies; only ever appended to
+}
+
+// keep copies run, which holds n records, into the arena and returns the
+// copy. A strings.Builder allocates without zeroing; when it is full, a
+// new one sized for the rest of the page replaces it (growing it would
+// move what events already alias), so a page takes one or two buffers.
+func (p *pager) keep(run []byte, n int) []byte {
+	if p.arena.Cap()-p.arena.Len() < len(run) {
+		rest := max(n, cap(p.events)-len(p.events))
+		p.arena = strings.Builder{}
+		p.arena.Grow(max(len(run), len(run)/n*rest+len(run)/8))
+	}
+	start := p.arena.Len()
+	p.arena.Write(run)
+	all := p.arena.String()
+	return unsafe.Slice(unsafe.StringData(all), len(all))[start:len(all):len(all)]
 }
 
 // newPager returns a pager for at most limit events, expecting about want.
@@ -78,7 +97,7 @@ func (p *pager) chunk(c *chunkReader, lo, hi uint64, dir eventstore.Direction) e
 		}
 		run = run[:len(run)-len(end.p)]
 	}
-	r := chunkReader{p: append([]byte(nil), run...), left: n, pos: c.pos}
+	r := chunkReader{p: p.keep(run, int(n)), left: n, pos: c.pos}
 	for {
 		rec, pos, more, err := r.next()
 		if err != nil || !more {
@@ -120,7 +139,7 @@ func (p *pager) chunkBackwards(c *chunkReader, lo, hi uint64) error {
 	}
 	// Keep the newest records that fit.
 	skip := max(0, len(p.offs)-(p.limit-len(p.events)))
-	seg := append([]byte(nil), base[p.offs[skip]:end]...)
+	seg := p.keep(base[p.offs[skip]:end], len(p.offs)-skip)
 	first += uint64(skip)
 	// c.next has checked every boundary.
 	shift := p.offs[skip]
