@@ -164,14 +164,26 @@ func (c *chunkReader) next() (rec []byte, pos uint64, ok bool, err error) {
 // decodeRecord fills ev from rec. The strings and slices of ev alias rec,
 // which the caller must own and never modify.
 func decodeRecord(rec []byte, pos uint64, ev *eventstore.RecordedEvent) error {
-	if len(rec) < 49 || rec[0] != recordV1 {
+	if len(rec) < recordHead {
+		return errCorrupt
+	}
+	return decodeRecordParts(rec[:recordHead], rec[recordHead:], pos, ev)
+}
+
+// recordHead is the length of a record's fixed part.
+const recordHead = 49
+
+// decodeRecordParts is decodeRecord for a record whose fixed part (head)
+// and variable part (body) lie apart. Only body is aliased.
+func decodeRecordParts(head, body []byte, pos uint64, ev *eventstore.RecordedEvent) error {
+	if len(head) != recordHead || head[0] != recordV1 {
 		return errCorrupt
 	}
 	ev.Position = pos
-	ev.RecordedAt = time.Unix(0, int64(binary.BigEndian.Uint64(rec[1:9]))).UTC()
-	ev.Revision = binary.BigEndian.Uint64(rec[9:17])
-	copy(ev.Hash[:], rec[17:49])
-	p := rec[49:]
+	ev.RecordedAt = time.Unix(0, int64(binary.BigEndian.Uint64(head[1:9]))).UTC()
+	ev.Revision = binary.BigEndian.Uint64(head[9:17])
+	copy(ev.Hash[:], head[17:49])
+	p := body
 	var fields [5][]byte
 	for i := range fields {
 		n, w := uvarint(p)

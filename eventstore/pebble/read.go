@@ -40,16 +40,22 @@ type pager struct {
 	arena  strings.Builder // holds the copies; only ever appended to
 }
 
+// reserve makes room in the arena for size bytes of n records.
+func (p *pager) reserve(size, n int) {
+	if size <= 0 || p.arena.Cap()-p.arena.Len() >= size {
+		return
+	}
+	rest := max(n, cap(p.events)-len(p.events))
+	p.arena = strings.Builder{}
+	p.arena.Grow(max(size, size/n*rest+size/8))
+}
+
 // keep copies run, which holds n records, into the arena and returns the
 // copy. A strings.Builder allocates without zeroing; when it is full, a
 // new one sized for the rest of the page replaces it (growing it would
 // move what events already alias), so a page takes one or two buffers.
 func (p *pager) keep(run []byte, n int) []byte {
-	if p.arena.Cap()-p.arena.Len() < len(run) {
-		rest := max(n, cap(p.events)-len(p.events))
-		p.arena = strings.Builder{}
-		p.arena.Grow(max(len(run), len(run)/n*rest+len(run)/8))
-	}
+	p.reserve(len(run), n)
 	start := p.arena.Len()
 	p.arena.Write(run)
 	all := p.arena.String()
@@ -97,13 +103,19 @@ func (p *pager) chunk(c *chunkReader, lo, hi uint64, dir eventstore.Direction) e
 		}
 		run = run[:len(run)-len(end.p)]
 	}
-	r := chunkReader{p: p.keep(run, int(n)), left: n, pos: c.pos}
+	// Only the records' variable parts are kept; their fixed parts are
+	// decoded where they are.
+	p.reserve(len(run)-int(n)*(recordHead+1), int(n))
+	r := chunkReader{p: run, left: n, pos: c.pos}
 	for {
 		rec, pos, more, err := r.next()
 		if err != nil || !more {
 			return err
 		}
-		if err := p.decode(rec, pos); err != nil {
+		if len(rec) < recordHead {
+			return fmt.Errorf("event at position %d: %w", pos, errCorrupt)
+		}
+		if err := p.decodeParts(rec[:recordHead], p.keep(rec[recordHead:], 1), pos); err != nil {
 			return err
 		}
 	}
@@ -154,13 +166,20 @@ func (p *pager) chunkBackwards(c *chunkReader, lo, hi uint64) error {
 }
 
 func (p *pager) decode(rec []byte, pos uint64) error {
+	if len(rec) < recordHead {
+		return fmt.Errorf("event at position %d: %w", pos, errCorrupt)
+	}
+	return p.decodeParts(rec[:recordHead], rec[recordHead:], pos)
+}
+
+func (p *pager) decodeParts(head, body []byte, pos uint64) error {
 	n := len(p.events)
 	if n < cap(p.events) {
 		p.events = p.events[:n+1] // already zero: no need to write it
 	} else {
 		p.events = append(p.events, eventstore.RecordedEvent{})
 	}
-	if err := decodeRecord(rec, pos, &p.events[n]); err != nil {
+	if err := decodeRecordParts(head, body, pos, &p.events[n]); err != nil {
 		return fmt.Errorf("event at position %d: %w", pos, err)
 	}
 	return nil
