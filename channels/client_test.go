@@ -199,6 +199,22 @@ func (c *client) send(joinRef, ref, topic, event string, payload any) int {
 // function, it sees exactly what was shown before the join.
 func (c *client) sendFn(joinRef, ref, topic, event string, payload func([]frame) any) int {
 	c.t.Helper()
+	n, err := c.trySendFn(joinRef, ref, topic, event, payload)
+	if err != nil {
+		c.t.Errorf("send: %v", err)
+	}
+	return n
+}
+
+// trySend is send for a client the server may have disconnected: a write
+// that fails is returned, not a test failure.
+func (c *client) trySend(joinRef, ref, topic, event string, payload any) error {
+	_, err := c.trySendFn(joinRef, ref, topic, event, func([]frame) any { return payload })
+	return err
+}
+
+func (c *client) trySendFn(joinRef, ref, topic, event string, payload func([]frame) any) (int, error) {
+	c.t.Helper()
 	c.mu.Lock()
 	b, err := json.Marshal([]any{jsonRef(joinRef), jsonRef(ref), topic, event, payload(c.frames)})
 	if err != nil {
@@ -214,10 +230,7 @@ func (c *client) sendFn(joinRef, ref, topic, event string, payload func([]frame)
 	// payload and the marker.
 	err = c.ws.WriteMessage(websocket.TextMessage, b)
 	c.mu.Unlock()
-	if err != nil {
-		c.t.Errorf("send: %v", err)
-	}
-	return n
+	return n, err
 }
 
 // await returns the first frame from index from on that matches.

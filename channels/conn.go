@@ -287,13 +287,33 @@ const bigPayload = 8 << 10
 
 var closeBracket = []byte("]")
 
+// writeClose sends the close frame, then reads and drops what the client
+// still sends, until it closes too or closeLinger passes: closing a socket
+// with unread input makes the kernel reset the connection, and a reset
+// can destroy the close frame before the client reads it.
 func (c *conn) writeClose() {
 	if c.closeCode == websocket.CloseAbnormalClosure { // nothing can be sent
 		return
 	}
 	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	if c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)) != nil {
+		return
+	}
+	nc := c.ws.NetConn()
+	if nc.SetReadDeadline(time.Now().Add(closeLinger)) != nil {
+		return
+	}
+	var sink [512]byte
+	for {
+		if _, err := nc.Read(sink[:]); err != nil {
+			return
+		}
+	}
 }
+
+// closeLinger bounds the wait for a client to close after the server's
+// close frame.
+const closeLinger = 250 * time.Millisecond
 
 // send sends m without waiting: straight to the socket when nothing is
 // queued and the kernel takes it at once, through the queue otherwise. A
