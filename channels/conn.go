@@ -101,8 +101,7 @@ func (c *conn) serve(ctx context.Context) {
 
 func (c *conn) readLoop(ctx context.Context) {
 	c.ws.SetReadLimit(int64(4 * c.srv.cfg.MaxFrameBytes))
-	// Frames are written by senders and the writer (see send), so pongs
-	// go that way too.
+	// Only the writer writes frames (see send), so pongs go that way too.
 	c.ws.SetPingHandler(func(data string) error {
 		c.send(outMsg{op: opPong, payload: []byte(data)})
 		return nil
@@ -315,10 +314,9 @@ func (c *conn) writeClose() {
 // close frame.
 const closeLinger = 250 * time.Millisecond
 
-// send sends m without waiting: straight to the socket when nothing is
-// queued and the kernel takes it at once, through the queue otherwise. A
-// connection whose queue is full is too slow for its viewers: it is shut,
-// and its client will rejoin and catch up exactly.
+// send queues m for the writer, starting it if it is not running, and
+// never waits. A connection whose queue is full is too slow for its
+// viewers: it is shut, and its client will rejoin and catch up exactly.
 func (c *conn) send(m outMsg) {
 	c.qmu.Lock()
 	if c.ending() {
