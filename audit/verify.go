@@ -73,7 +73,9 @@ type Anchor struct {
 	Hash     [32]byte
 }
 
-func (a Anchor) String() string { return fmt.Sprintf("%d:%s", a.Position, hex.EncodeToString(a.Hash[:])) }
+func (a Anchor) String() string {
+	return fmt.Sprintf("%d:%s", a.Position, hex.EncodeToString(a.Hash[:]))
+}
 
 // ParseAnchor reads "POSITION:HEXHASH", as Anchor.String writes it.
 func ParseAnchor(s string) (Anchor, error) {
