@@ -19,6 +19,7 @@ import (
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/postgres"
 	"github.com/videologue/videologue/internal/testenv"
+	"github.com/videologue/videologue/internal/testenv/pgtest"
 )
 
 // Liveness settings of the nodes under test: short, so that a dead node's
@@ -38,8 +39,8 @@ func TestNodesSharePostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs three servers")
 	}
-	url := postgresURL(t)
-	schema := freshSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	// The schema travels in the URL, as an operator may give it.
 	sep := "?"
 	if strings.Contains(url, "?") {

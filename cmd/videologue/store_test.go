@@ -14,6 +14,7 @@ import (
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/postgres"
+	"github.com/videologue/videologue/internal/testenv/pgtest"
 )
 
 func TestParseServeStore(t *testing.T) {
@@ -76,8 +77,8 @@ func TestDefaultNodeName(t *testing.T) {
 // serve on PostgreSQL: the server runs on the shared log, records its
 // node there as a peer among others, and writes what its users do to it.
 func TestMainOnPostgres(t *testing.T) {
-	url := postgresURL(t)
-	schema := freshSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	cfg := ServeConfig{Addr: "127.0.0.1:0", Data: t.TempDir(), Secret: devSecret, Env: "dev",
 		Store: StoreConfig{Kind: storePostgres, URL: url, Schema: schema}}
 	m := NewMain(cfg, slog.New(slog.DiscardHandler))
@@ -146,8 +147,8 @@ func TestServeUnreachableStore(t *testing.T) {
 }
 
 func TestLiveNamesake(t *testing.T) {
-	url := postgresURL(t)
-	st, err := postgres.Open(t.Context(), url, postgres.Config{Schema: freshSchema(t, url)}, nil)
+	url := pgtest.URL(t)
+	st, err := postgres.Open(t.Context(), url, postgres.Config{Schema: pgtest.Schema(t, url)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

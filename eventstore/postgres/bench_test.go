@@ -11,6 +11,7 @@ import (
 
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/postgres"
+	"github.com/videologue/videologue/internal/testenv/pgtest"
 )
 
 // payload200 is a 200-byte event body, as in docs/BENCHMARKS.md and the
@@ -27,8 +28,8 @@ func make200() []byte {
 
 func openBench(b *testing.B) *postgres.Store {
 	b.Helper()
-	url := databaseURL(b)
-	return openStore(b, url, newSchema(b, url), postgres.Config{})
+	url := pgtest.URL(b)
+	return openStore(b, url, pgtest.Schema(b, url), postgres.Config{})
 }
 
 // BenchmarkAppendConcurrent: writers each append one 200-byte event and

@@ -13,6 +13,7 @@ import (
 
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/postgres"
+	"github.com/videologue/videologue/internal/testenv/pgtest"
 )
 
 // TestConnectionLostAtCommit breaks the committer's connection when it
@@ -21,7 +22,7 @@ import (
 // way the appender must be told the truth, and the event be in the log
 // exactly once.
 func TestConnectionLostAtCommit(t *testing.T) {
-	dbURL := databaseURL(t)
+	dbURL := pgtest.URL(t)
 	u, err := url.Parse(dbURL)
 	if err != nil || u.Host == "" || u.Query().Get("sslmode") != "disable" {
 		t.Skipf("needs a postgres:// URL with sslmode=disable to put a proxy in the way, not %q", dbURL)
@@ -29,7 +30,7 @@ func TestConnectionLostAtCommit(t *testing.T) {
 	for _, forward := range []bool{true, false} {
 		name := map[bool]string{true: "AfterCommitSent", false: "BeforeCommitSent"}[forward]
 		t.Run(name, func(t *testing.T) {
-			schema := newSchema(t, dbURL)
+			schema := pgtest.Schema(t, dbURL)
 			p := newCutter(t, u.Host)
 			via := *u
 			via.Host = p.addr

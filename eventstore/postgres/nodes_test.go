@@ -12,6 +12,7 @@ import (
 
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/postgres"
+	"github.com/videologue/videologue/internal/testenv/pgtest"
 )
 
 // liveWait bounds how long an event may take to reach a live subscription
@@ -93,8 +94,8 @@ func mustAppend(t testing.TB, s eventstore.Store, stream string, exp eventstore.
 // Videologue nodes on one PostgreSQL, each with live subscriptions that the
 // other's appends must reach.
 func TestNodesSeeEachOthersAppends(t *testing.T) {
-	url := databaseURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	a, b := openStore(t, url, schema, noPoll), openStore(t, url, schema, noPoll)
 	allA, allB := subscribe(t, a, ""), subscribe(t, b, "")
 	streamA := subscribe(t, a, "video-1")
@@ -125,8 +126,8 @@ func TestNodesSeeEachOthersAppends(t *testing.T) {
 // reconnect, and its subscriptions must get what the other node appended
 // meanwhile and after.
 func TestListenerReconnects(t *testing.T) {
-	url := databaseURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	// Named, so that only a's listener is cut.
 	a, b := openStore(t, withAppName(url, "node-a"), schema, noPoll), openStore(t, url, schema, noPoll)
 	sub := subscribe(t, a, "")
@@ -151,8 +152,8 @@ func TestListenerReconnects(t *testing.T) {
 // writer that does not notify, here plain SQL) still reaches subscriptions
 // within PollInterval.
 func TestPollWithoutNotification(t *testing.T) {
-	url := databaseURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	s := openStore(t, url, schema, postgres.Config{PollInterval: 100 * time.Millisecond})
 	sub := subscribe(t, s, "")
 	ev := eventstore.RecordedEvent{ID: eventstore.NewID(), Type: "foreign.v1", Stream: "foreign", Position: 1, RecordedAt: time.Now().UTC().Truncate(time.Microsecond)}
@@ -188,8 +189,8 @@ func TestPollWithoutNotification(t *testing.T) {
 // TestCommitterReconnects cuts the connection of a node's committer
 // between two appends: the next append reconnects and succeeds.
 func TestCommitterReconnects(t *testing.T) {
-	url := databaseURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	s := openStore(t, url, schema, postgres.Config{})
 	mustAppend(t, s, "s", eventstore.NoStream, event(0))
 	if n := terminate(t, url, "videologue committer "+schema); n != 1 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/postgres"
+	"github.com/videologue/videologue/internal/testenv/pgtest"
 )
 
 // TestOrderAcrossNodes is the classic problem of a log in SQL: appenders
@@ -21,8 +22,8 @@ import (
 // after the last they saw. This backend's positions have no gaps, so each
 // reader must see exactly the next position every time, never a jump.
 func TestOrderAcrossNodes(t *testing.T) {
-	url := databaseURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	const nodes, writers, appends, streams = 3, 8, 30, 5
 	stores := make([]*postgres.Store, nodes)
 	for n := range stores {

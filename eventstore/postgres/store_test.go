@@ -12,13 +12,14 @@ import (
 
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/postgres"
+	"github.com/videologue/videologue/internal/testenv/pgtest"
 )
 
 // TestSchemaVersions: opening a schema again keeps it and its events;
 // a schema from a newer build is refused.
 func TestSchemaVersions(t *testing.T) {
-	url := databaseURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	var wg sync.WaitGroup
 	for range 3 { // nodes starting at once
 		wg.Go(func() { openStore(t, url, schema, postgres.Config{}) })
@@ -37,7 +38,7 @@ func TestSchemaVersions(t *testing.T) {
 		t.Fatalf("after reopening: %d events, %v; want 2", len(evs), err)
 	}
 
-	if err := execSQL(t.Context(), url, "UPDATE "+pgx.Identifier{schema, "schema_version"}.Sanitize()+" SET version = 99"); err != nil {
+	if err := pgtest.Exec(t.Context(), url, "UPDATE "+pgx.Identifier{schema, "schema_version"}.Sanitize()+" SET version = 99"); err != nil {
 		t.Fatal(err)
 	}
 	_, err := postgres.Open(t.Context(), url, postgres.Config{Schema: schema}, slog.New(slog.DiscardHandler))
@@ -58,8 +59,8 @@ func TestOpenUnreachable(t *testing.T) {
 // TestEventIDs: an event ID is unique in the log; an append that repeats
 // one fails alone, even in a group with others, and writes nothing.
 func TestEventIDs(t *testing.T) {
-	url := databaseURL(t)
-	s := openStore(t, url, newSchema(t, url), postgres.Config{})
+	url := pgtest.URL(t)
+	s := openStore(t, url, pgtest.Schema(t, url), postgres.Config{})
 	taken := event(0)
 	mustAppend(t, s, "ids", eventstore.NoStream, taken)
 	twice := event(1)
@@ -100,8 +101,8 @@ func TestEventIDs(t *testing.T) {
 // TestNUL: PostgreSQL text cannot hold NUL, so an ID or type with one is
 // refused up front.
 func TestNUL(t *testing.T) {
-	url := databaseURL(t)
-	s := openStore(t, url, newSchema(t, url), postgres.Config{})
+	url := pgtest.URL(t)
+	s := openStore(t, url, pgtest.Schema(t, url), postgres.Config{})
 	for _, e := range []eventstore.EventData{
 		{ID: "a\x00b", Type: "t.v1"},
 		{Type: "t\x00.v1"},
@@ -116,10 +117,10 @@ func TestNUL(t *testing.T) {
 // append's sake (here a constraint that a DBA added), the other appends of
 // the group still succeed.
 func TestRefusedAppendFailsAlone(t *testing.T) {
-	url := databaseURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	s := openStore(t, url, schema, postgres.Config{})
-	if err := execSQL(t.Context(), url, "ALTER TABLE "+pgx.Identifier{schema, "events"}.Sanitize()+" ADD CHECK (type <> 'poison.v1')"); err != nil {
+	if err := pgtest.Exec(t.Context(), url, "ALTER TABLE "+pgx.Identifier{schema, "events"}.Sanitize()+" ADD CHECK (type <> 'poison.v1')"); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
