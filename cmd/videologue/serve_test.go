@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -73,30 +72,10 @@ func TestMainGracefulShutdown(t *testing.T) {
 			_ = m.Close()
 		}
 	})
-	base := "http://" + m.Addr()
-	post := func(path, token string, body any) map[string]any {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		if resp.StatusCode >= 300 {
-			t.Fatalf("POST %s: %d %v", path, resp.StatusCode, out)
-		}
-		return out
-	}
 	creds := map[string]string{"username": "shut", "password": "password-123"}
-	post("/api/users", "", creds)
-	token := post("/api/sessions", "", creds)["token"].(string)
-	post("/api/videos", token, map[string]string{"title": "t", "url": "https://example.com/v"})
+	httpJSON(t, m.Addr(), "/api/users", "", creds)
+	token := httpJSON(t, m.Addr(), "/api/sessions", "", creds)["token"].(string)
+	httpJSON(t, m.Addr(), "/api/videos", token, map[string]string{"title": "t", "url": "https://example.com/v"})
 
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+m.Addr()+"/socket/websocket?token="+token+"&vsn=2.0.0", nil)
 	if err != nil {
