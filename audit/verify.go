@@ -18,7 +18,8 @@ import (
 	"github.com/videologue/videologue/eventstore"
 )
 
-// Log is what Verify reads.
+// Log is what Verify reads. A log that is also an eventstore.Scanner is
+// walked with its ScanAll, which copies nothing per event.
 type Log interface {
 	ReadAll(ctx context.Context, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error)
 }
@@ -54,8 +55,8 @@ type Options struct {
 	// each event's check needs only its predecessor's stored hash.
 	Workers int
 	// RangeSize is how many events one worker takes at a time (default
-	// 65536) and PageSize how many it reads at once (default 8192).
-	RangeSize, PageSize int
+	// 65536).
+	RangeSize int
 	// Progress, if set, is called from the workers as ranges complete,
 	// with the number of events verified so far and the head.
 	Progress func(done, head uint64)
@@ -133,9 +134,6 @@ func Verify(ctx context.Context, log Log, opts Options) (Report, error) {
 	if opts.RangeSize <= 0 {
 		opts.RangeSize = 1 << 16
 	}
-	if opts.PageSize <= 0 {
-		opts.PageSize = 8192
-	}
 	var rep Report
 	last, err := log.ReadAll(ctx, eventstore.Backwards, eventstore.End, 1)
 	if err != nil {
@@ -196,7 +194,7 @@ func Verify(ctx context.Context, log Log, opts Options) (Report, error) {
 					return
 				}
 				hi := min(lo+uint64(opts.RangeSize)-1, rep.Head)
-				n, m, err := verifyRange(ctx, log, h, lo, hi, opts.PageSize)
+				n, m, err := verifyRange(ctx, log, h, lo, hi)
 				if err != nil && ctx.Err() == nil {
 					report(nil, err)
 					return
@@ -251,7 +249,7 @@ func checkAnchor(ctx context.Context, log Log, a Anchor, head uint64) error {
 
 // verifyRange checks the events with positions in [lo, hi] against the
 // stored hash of the event before lo.
-func verifyRange(ctx context.Context, log Log, h *eventstore.ChainHasher, lo, hi uint64, pageSize int) (uint64, *MismatchError, error) {
+func verifyRange(ctx context.Context, log Log, h *eventstore.ChainHasher, lo, hi uint64) (uint64, *MismatchError, error) {
 	var prev [32]byte
 	var prevPos uint64
 	if lo > 1 {
@@ -264,29 +262,23 @@ func verifyRange(ctx context.Context, log Log, h *eventstore.ChainHasher, lo, hi
 		}
 	}
 	var n uint64
-	for from := lo; from <= hi; {
-		page, err := log.ReadAll(ctx, eventstore.Forwards, from, pageSize)
-		if err != nil {
-			return n, nil, err
+	var mismatch *MismatchError
+	err := eventstore.ScanAll(ctx, log, lo, hi, func(ev *eventstore.RecordedEvent) error {
+		if mismatch = check(h, prev, prevPos, ev); mismatch != nil {
+			return errMismatch
 		}
-		if len(page) == 0 {
-			return n, nil, nil
-		}
-		for i := range page {
-			ev := &page[i]
-			if ev.Position > hi {
-				return n, nil, nil
-			}
-			if m := check(h, prev, prevPos, ev); m != nil {
-				return n, m, nil
-			}
-			prev, prevPos = ev.Hash, ev.Position
-			n++
-		}
-		from = page[len(page)-1].Position + 1
+		prev, prevPos = ev.Hash, ev.Position
+		n++
+		return nil
+	})
+	if mismatch != nil {
+		return n, mismatch, nil
 	}
-	return n, nil, nil
+	return n, nil, err
 }
+
+// errMismatch ends a scan at the first event that does not match.
+var errMismatch = errors.New("hash mismatch")
 
 func check(h *eventstore.ChainHasher, prev [32]byte, prevPos uint64, ev *eventstore.RecordedEvent) *MismatchError {
 	sum := h.Sum(prev, ev)
@@ -302,6 +294,7 @@ func check(h *eventstore.ChainHasher, prev [32]byte, prevPos uint64, ev *eventst
 	default:
 		return nil
 	}
-	return &MismatchError{Position: ev.Position, ID: ev.ID, Stream: ev.Stream, Revision: ev.Revision, Type: ev.Type,
+	// The event's strings may point into the log's scan buffer: copy them.
+	return &MismatchError{Position: ev.Position, ID: strings.Clone(ev.ID), Stream: strings.Clone(ev.Stream), Revision: ev.Revision, Type: strings.Clone(ev.Type),
 		Previous: prevPos, Stored: ev.Hash, Computed: sum, Reason: reason}
 }

@@ -57,7 +57,7 @@ func verify(t testing.TB, dir string, opts audit.Options) (audit.Report, error) 
 func TestVerifyIntactLog(t *testing.T) {
 	dir := t.TempDir()
 	fill(t, dir, 1000)
-	for _, opts := range []audit.Options{{}, {Workers: 4, RangeSize: 37, PageSize: 10}} {
+	for _, opts := range []audit.Options{{}, {Workers: 4, RangeSize: 37}} {
 		rep, err := verify(t, dir, opts)
 		if err != nil || rep.Events != 1000 || rep.Head != 1000 || rep.HeadHash == ([32]byte{}) {
 			t.Fatalf("verify %+v: %+v, %v; want 1000 events verified", opts, rep, err)
@@ -89,7 +89,7 @@ func TestVerifyNamesTheFirstTamperedEvent(t *testing.T) {
 			if err := pebble.Tamper(dir, 1000, func(rec []byte) []byte { return bytes.Replace(rec, []byte("note"), []byte("nope"), 1) }); err != nil {
 				t.Fatal(err)
 			}
-			for _, opts := range []audit.Options{{}, {Workers: 3, RangeSize: 50, PageSize: 16}} {
+			for _, opts := range []audit.Options{{}, {Workers: 3, RangeSize: 50}} {
 				_, err := verify(t, dir, opts)
 				var m *audit.MismatchError
 				if !errors.As(err, &m) || m.Position != tc.pos {

@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t testing.TB) eventstore.Store) {
 	t.Run("AppendReadBack", func(t *testing.T) { testAppendReadBack(t, o) })
 	t.Run("AssignedIDs", func(t *testing.T) { testAssignedIDs(t, o) })
 	t.Run("ReadAll", func(t *testing.T) { testReadAll(t, o) })
+	t.Run("ScanAll", func(t *testing.T) { testScanAll(t, o) })
 	t.Run("ReadStream", func(t *testing.T) { testReadStream(t, o) })
 	t.Run("EmptyReads", func(t *testing.T) { testEmptyReads(t, o) })
 	t.Run("ExpectedRevision", func(t *testing.T) { testExpectedRevision(t, o) })

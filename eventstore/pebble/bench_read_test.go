@@ -88,6 +88,33 @@ func BenchmarkReadAll(b *testing.B) {
 	b.ReportMetric(float64(bigLog*b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkScanAll walks the whole log from position 0 with ScanAll, the
+// way the log's own readers of the whole log (audit verify, exports) do:
+// each event is looked at and let go, nothing is copied per event.
+func BenchmarkScanAll(b *testing.B) {
+	s := openBench(b, bigStore(b))
+	defer s.Close()
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		n, last := 0, uint64(0)
+		err := s.ScanAll(ctx, 0, eventstore.End, func(ev *eventstore.RecordedEvent) error {
+			if ev.Position != last+1 || len(ev.Data) == 0 {
+				return fmt.Errorf("event at %d after %d with %d bytes of data", ev.Position, last, len(ev.Data))
+			}
+			n, last = n+1, ev.Position
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n != bigLog {
+			b.Fatalf("scanned %d events, want %d", n, bigLog)
+		}
+	}
+	b.ReportMetric(float64(bigLog*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
 // BenchmarkOpen opens (and closes) a store of a million events.
 func BenchmarkOpen(b *testing.B) {
 	dir := bigStore(b)
