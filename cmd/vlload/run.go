@@ -48,23 +48,29 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	viewers := make([]*viewer, cfg.users)
 	start = time.Now()
 	err = parallel(ctx, cfg.users, cfg.connects, func(i int) error {
-		v, err := connect(ctx, cfg.url, tokens[i], topic)
+		v, err := dialViewer(ctx, cfg.url, tokens[i], topic)
 		viewers[i] = v
 		return err
 	})
 	joinTime := time.Since(start)
+	defer func() { // after the receiver has stopped (defers run last first)
+		for _, v := range viewers {
+			if v != nil {
+				v.close()
+			}
+		}
+	}()
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	for _, v := range viewers {
 		v.expect(cfg.posts)
-		go v.read()
 	}
-	defer func() {
-		for _, v := range viewers {
-			v.ws.Close()
-		}
-	}()
+	stopReceive, err := receive(viewers)
+	if err != nil {
+		return fmt.Errorf("receive: %w", err)
+	}
+	defer stopReceive()
 	fmt.Fprintf(out, "connect+join of %d viewers: %v\n", cfg.users, joinTime.Round(time.Millisecond))
 	if cfg.serverPID > 0 {
 		// Read after 2 s, when the joins' garbage is mostly still there,
@@ -95,7 +101,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			return fmt.Errorf("poster: %w", err)
 		}
 		go posters[i].read()
-		defer posters[i].ws.Close()
+		defer posters[i].close()
 	}
 
 	// Post.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strconv"
 	"sync"
@@ -17,9 +18,20 @@ import (
 
 // viewer is one socket joined to the video. Its reader records the
 // annotations it receives, in order, with their latency.
+//
+// Posters speak through gorilla/websocket (ws) and read in a goroutine of
+// their own (read). Viewers speak through our minimal client (conn, see
+// wsclient.go) and are read by one epoll loop for all of them (receive),
+// so that following 2,000 sockets costs the tool little of its core.
 type viewer struct {
-	ws    *websocket.Conn
+	ws    *websocket.Conn // posters
+	conn  net.Conn        // viewers
 	topic string
+
+	// Viewers: bytes read and not yet parsed, an incomplete frame at most
+	// once the receiver runs. Owned by connect, then by the receiver.
+	pending []byte
+	fd      int // the socket's descriptor, for the receiver
 
 	wmu sync.Mutex // writers: posters and the heartbeat
 
@@ -35,9 +47,8 @@ type viewer struct {
 
 var dialer = &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024}
 
-// connect dials the socket and joins topic; it returns once the join reply
-// arrived.
-func connect(ctx context.Context, base, token, topic string) (*viewer, error) {
+// socketURL is the server's socket endpoint for token.
+func socketURL(base, token string) (*url.URL, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
@@ -48,12 +59,32 @@ func connect(ctx context.Context, base, token, topic string) (*viewer, error) {
 	}
 	u.Path = "/socket/websocket"
 	u.RawQuery = url.Values{"vsn": {"2.0.0"}, "token": {token}}.Encode()
+	return u, nil
+}
+
+// joinFrame is the phx_join of topic.
+func joinFrame(topic string) string {
+	return `["1","1",` + strconv.Quote(topic) + `,"phx_join",{}]`
+}
+
+// isJoinReply tells whether msg is the reply to joinFrame.
+func isJoinReply(msg []byte) bool {
+	return bytes.HasPrefix(msg, []byte(`["1","1",`)) && bytes.Contains(msg, []byte(`"phx_reply"`))
+}
+
+// connect dials a poster's socket (gorilla/websocket) and joins topic; it
+// returns once the join reply arrived.
+func connect(ctx context.Context, base, token, topic string) (*viewer, error) {
+	u, err := socketURL(base, token)
+	if err != nil {
+		return nil, err
+	}
 	ws, _, err := dialer.DialContext(ctx, u.String(), nil)
 	if err != nil {
 		return nil, err
 	}
 	v := &viewer{ws: ws, topic: topic, replies: map[string]int64{}, replyC: make(chan struct{}, 1)}
-	if err := v.write(`["1","1",` + strconv.Quote(topic) + `,"phx_join",{}]`); err != nil {
+	if err := v.write(joinFrame(topic)); err != nil {
 		ws.Close()
 		return nil, err
 	}
@@ -73,7 +104,7 @@ func connect(ctx context.Context, base, token, topic string) (*viewer, error) {
 			if err == nil {
 				_, err = io.Copy(io.Discard, r)
 			}
-			if err == nil && bytes.HasPrefix(msg, []byte(`["1","1",`)) && bytes.Contains(msg, []byte(`"phx_reply"`)) {
+			if err == nil && isJoinReply(msg) {
 				if !bytes.Contains(msg, []byte(`"status":"ok"`)) {
 					ws.Close()
 					return nil, fmt.Errorf("join refused: %s", msg)
@@ -90,10 +121,22 @@ func connect(ctx context.Context, base, token, topic string) (*viewer, error) {
 }
 
 func (v *viewer) write(msg string) error {
+	if v.conn != nil {
+		return v.writeFrame(opText, []byte(msg))
+	}
 	v.wmu.Lock()
 	defer v.wmu.Unlock()
 	_ = v.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	return v.ws.WriteMessage(websocket.TextMessage, []byte(msg))
+}
+
+// close closes the socket.
+func (v *viewer) close() {
+	if v.conn != nil {
+		v.conn.Close()
+		return
+	}
+	v.ws.Close()
 }
 
 // frameHead bounds the searches in a frame: [join_ref, ref, topic, event,
@@ -113,10 +156,7 @@ func (v *viewer) expect(n int) {
 	v.lat = make([]int64, 0, n)
 }
 
-// read records what arrives until the socket closes. It parses only what
-// it needs, so that one core can follow hundreds of thousands of frames a
-// second: the event name lies in a frame's first bytes, the id and the
-// send time at the start of its payload.
+// read records what arrives on a poster's socket until it closes.
 func (v *viewer) read() {
 	buf := make([]byte, 0, 1024)
 	for {
@@ -131,21 +171,29 @@ func (v *viewer) read() {
 		if err != nil {
 			continue
 		}
-		now := time.Now().UnixNano()
-		if i := bytes.Index(buf[:min(len(buf), frameHead)], newAnnotation); i >= 0 {
-			rest := buf[i+len(newAnnotation)-1:]
-			rest = rest[:min(len(rest), frameHead)]
-			id, sent := field(rest, idKey), field(rest, bodyKey)
-			v.mu.Lock()
-			v.ids = append(v.ids, id)
-			v.lat = append(v.lat, now-sent)
-			v.lastAt = now
-			v.mu.Unlock()
-			continue
-		}
-		if head := buf[:min(len(buf), frameHead)]; bytes.Contains(head, []byte(`"phx_reply"`)) && bytes.Contains(head, []byte(`"p`)) {
-			v.onReply(buf)
-		}
+		v.onMessage(buf, time.Now().UnixNano())
+	}
+}
+
+// onMessage records one message received at now (unix nanoseconds). It
+// parses only what it needs, so that one core can follow hundreds of
+// thousands of frames a second: the event name lies in a frame's first
+// bytes, the id and the send time at the start of its payload.
+func (v *viewer) onMessage(buf []byte, now int64) {
+	head := buf[:min(len(buf), frameHead)]
+	if i := bytes.Index(head, newAnnotation); i >= 0 {
+		rest := buf[i+len(newAnnotation)-1:]
+		rest = rest[:min(len(rest), frameHead)]
+		id, sent := field(rest, idKey), field(rest, bodyKey)
+		v.mu.Lock()
+		v.ids = append(v.ids, id)
+		v.lat = append(v.lat, now-sent)
+		v.lastAt = now
+		v.mu.Unlock()
+		return
+	}
+	if bytes.Contains(head, []byte(`"phx_reply"`)) && bytes.Contains(head, []byte(`"p`)) {
+		v.onReply(buf)
 	}
 }
 
