@@ -146,9 +146,19 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		pv.mu.Unlock()
 	}
 	postTime := time.Since(firstPost)
+	var ack []int64
+	for _, pv := range posters {
+		pv.mu.Lock()
+		ack = append(ack, pv.ackLat...)
+		pv.mu.Unlock()
+	}
 	slices.Sort(posted)
 	fmt.Fprintf(out, "posted %d annotations (%d refused, %d unanswered) in %v: %.0f/s\n",
 		len(posted), refused, cfg.posts-len(posted)-refused, postTime.Round(time.Millisecond), float64(len(posted))/postTime.Seconds())
+
+	slices.Sort(ack)
+	fmt.Fprintf(out, "reply latency post->ok (durable in the log): p50 %v, p99 %v, max %v\n",
+		percentile(ack, 0.50), percentile(ack, 0.99), percentile(ack, 1))
 
 	// Wait for deliveries.
 	for time.Now().Before(deadline) {
@@ -215,8 +225,12 @@ func post(ctx context.Context, cfg config, p int, v *viewer, topic string, start
 				}
 			}
 		}
-		msg := `["1","p` + strconv.Itoa(i) + `",` + strconv.Quote(topic) +
-			`,"new_annotation",{"body":"t=` + strconv.FormatInt(time.Now().UnixNano(), 10) + `","at":0}]`
+		ref, now := "p"+strconv.Itoa(i), time.Now().UnixNano()
+		v.mu.Lock()
+		v.sentAt[ref] = now
+		v.mu.Unlock()
+		msg := `["1","` + ref + `",` + strconv.Quote(topic) +
+			`,"new_annotation",{"body":"t=` + strconv.FormatInt(now, 10) + `","at":0}]`
 		if err := v.write(msg); err != nil {
 			return err
 		}
@@ -276,12 +290,7 @@ func report(out io.Writer, cfg config, viewers []*viewer, posted []int64, firstP
 		}
 	}
 	slices.Sort(lat)
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return time.Duration(lat[min(len(lat)-1, int(p*float64(len(lat))))])
-	}
+	pct := func(p float64) time.Duration { return percentile(lat, p) }
 	// Deliveries per second: from the first post to the last receipt.
 	var lastAt int64
 	for _, v := range viewers {
@@ -292,8 +301,7 @@ func report(out io.Writer, cfg config, viewers []*viewer, posted []int64, firstP
 	span := max(time.Millisecond, time.Duration(lastAt-firstPost.UnixNano()))
 	fmt.Fprintf(out, "deliveries: %d of %d expected, in %v: %.0f/s\n",
 		deliveries, len(posted)*len(viewers), span.Round(time.Millisecond), float64(deliveries)/span.Seconds())
-	fmt.Fprintf(out, "latency post->receipt: p50 %v, p99 %v, max %v\n",
-		pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), pct(1).Round(10*time.Microsecond))
+	fmt.Fprintf(out, "latency post->receipt: p50 %v, p99 %v, max %v\n", pct(0.50), pct(0.99), pct(1))
 	fmt.Fprintf(out, "viewers exact: %d of %d; missing %d, duplicated %d, out of order %d, sockets closed %d\n",
 		exact, len(viewers), gaps, dups, disorder, closed)
 }
@@ -325,4 +333,12 @@ func parallel(ctx context.Context, n, width int, fn func(i int) error) error {
 		return err
 	}
 	return ctx.Err()
+}
+
+// percentile is the p-th of sorted nanosecond durations, rounded to 10 µs.
+func percentile(sorted []int64, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return time.Duration(sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]).Round(10 * time.Microsecond)
 }

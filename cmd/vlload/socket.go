@@ -41,7 +41,9 @@ type viewer struct {
 	lat     []int64 // nanoseconds from post to receipt
 	lastAt  int64   // unix nanoseconds of the last receipt
 	replies map[string]int64
-	replyC  chan struct{} // poked on each reply to a post
+	sentAt  map[string]int64 // unix nanoseconds each post was sent, by ref
+	ackLat  []int64          // nanoseconds from post to its reply
+	replyC  chan struct{}    // poked on each reply to a post
 	readErr error
 }
 
@@ -83,7 +85,7 @@ func connect(ctx context.Context, base, token, topic string) (*viewer, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &viewer{ws: ws, topic: topic, replies: map[string]int64{}, replyC: make(chan struct{}, 1)}
+	v := &viewer{ws: ws, topic: topic, replies: map[string]int64{}, sentAt: map[string]int64{}, replyC: make(chan struct{}, 1)}
 	if err := v.write(joinFrame(topic)); err != nil {
 		ws.Close()
 		return nil, err
@@ -221,6 +223,9 @@ func (v *viewer) onReply(buf []byte) {
 	}
 	v.mu.Lock()
 	v.replies[ref] = id
+	if t, ok := v.sentAt[ref]; ok {
+		v.ackLat = append(v.ackLat, time.Now().UnixNano()-t)
+	}
 	v.mu.Unlock()
 	select {
 	case v.replyC <- struct{}{}:

@@ -70,7 +70,7 @@ func dialViewer(ctx context.Context, base, token, topic string) (*viewer, error)
 	if err != nil {
 		return nil, err
 	}
-	v := &viewer{conn: conn, topic: topic, fd: -1, replies: map[string]int64{}, replyC: make(chan struct{}, 1)}
+	v := &viewer{conn: conn, topic: topic, fd: -1, replies: map[string]int64{}, sentAt: map[string]int64{}, replyC: make(chan struct{}, 1)}
 	// The handshake and the join block, for 30 s at most, or until ctx ends.
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
