@@ -229,29 +229,20 @@ func scan(it *pebble.Iterator, lo, hi uint64, dir eventstore.Direction, p *pager
 	// The chunk holding the first wanted position starts at or before it.
 	// A backward seek finds it, but costs pebble a copy of the chunk (and
 	// a change of direction): take the hint when it holds.
-	start := hi
+	var ok bool
 	if dir == eventstore.Forwards {
-		start = lo
-	}
-	ok := dir == eventstore.Forwards && hint != nil && seekHint(it, lo, hint.Load())
-	if !ok {
-		ok = it.SeekLT(eventKey(start + 1))
-		if !ok && dir == eventstore.Forwards {
-			ok = it.First()
-		}
+		ok = seekForward(it, lo, hint)
+	} else {
+		ok = it.SeekLT(eventKey(hi + 1))
 	}
 	for ; ok && !p.full(); ok = step(it, dir) {
 		first := decodePos(it.Key())
 		if dir == eventstore.Forwards && first > hi {
 			break
 		}
-		val, err := it.ValueAndErr()
+		c, _, err := currentChunk(it)
 		if err != nil {
 			return err
-		}
-		c, err := newChunkReader(first, val)
-		if err != nil {
-			return fmt.Errorf("chunk at position %d: %w", first, err)
 		}
 		last := c.last()
 		if dir == eventstore.Backwards && last < lo {
@@ -268,6 +259,30 @@ func scan(it *pebble.Iterator, lo, hi uint64, dir eventstore.Direction, p *pager
 		}
 	}
 	return it.Error()
+}
+
+// seekForward positions it on the chunk holding position lo (the first
+// chunk if lo is below it), by the hint when it holds (see seekHint).
+func seekForward(it *pebble.Iterator, lo uint64, hint *atomic.Uint64) bool {
+	if hint != nil && seekHint(it, lo, hint.Load()) {
+		return true
+	}
+	return it.SeekLT(eventKey(lo+1)) || it.First()
+}
+
+// currentChunk returns a reader of the chunk it is on, and the chunk,
+// which is valid until it moves.
+func currentChunk(it *pebble.Iterator) (chunkReader, []byte, error) {
+	first := decodePos(it.Key())
+	val, err := it.ValueAndErr()
+	if err != nil {
+		return chunkReader{}, nil, err
+	}
+	c, err := newChunkReader(first, val)
+	if err != nil {
+		return chunkReader{}, nil, fmt.Errorf("chunk at position %d: %w", first, err)
+	}
+	return c, val, nil
 }
 
 func step(it *pebble.Iterator, dir eventstore.Direction) bool {

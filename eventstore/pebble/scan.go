@@ -90,24 +90,14 @@ func (s *Store) copyChunks(lo, hi uint64, run *scanRun) error {
 		return err
 	}
 	defer it.Close()
-	ok := seekHint(it, lo, s.chunkHint.Load())
-	if !ok {
-		if ok = it.SeekLT(eventKey(lo + 1)); !ok {
-			ok = it.First()
-		}
-	}
-	for ; ok && len(run.buf) < scanBytes; ok = it.Next() {
+	for ok := seekForward(it, lo, &s.chunkHint); ok && len(run.buf) < scanBytes; ok = it.Next() {
 		first := decodePos(it.Key())
 		if first > hi {
 			break
 		}
-		val, err := it.ValueAndErr()
+		c, val, err := currentChunk(it)
 		if err != nil {
 			return err
-		}
-		c, err := newChunkReader(first, val)
-		if err != nil {
-			return fmt.Errorf("chunk at position %d: %w", first, err)
 		}
 		last := c.last()
 		s.chunkHint.Store(chunkHint(first, last-first+1))
