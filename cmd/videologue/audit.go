@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/videologue/videologue/audit"
+	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/export"
 	"github.com/videologue/videologue/projections"
 )
 
 func auditCommand() command {
-	return command{name: "audit", summary: "for auditors: verify the log's hash chain, who commented when (trail), Web Annotation export (jsonld)", run: runAudit}
+	return command{name: "audit", summary: "for auditors: verify the log's hash chain, who commented when (trail), Web Annotation export (jsonld), the raw log (log)", run: runAudit}
 }
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -29,6 +30,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
             with --anchor, also check that the log still holds what an earlier verify printed
   trail     every annotation event, by --user, --video and [--from, --to), with who and from where
   jsonld    a video's annotations as W3C Web Annotations (JSON-LD)
+  log       the raw log as NDJSON, positions [--first, --last], with every hash and what it
+            covers, to check the chain with tools of your own (docs/ANALYSTS-AND-AUDITORS.md)
 
 Flags:`)
 		fs.PrintDefaults()
@@ -43,6 +46,8 @@ Flags:`)
 	from := fs.String("from", "", "trail: start of the window")
 	to := fs.String("to", "", "trail: end of the window, exclusive")
 	format := fs.String("format", "ndjson", "trail: ndjson or csv")
+	first := fs.Uint64("first", 1, "log: the first position")
+	last := fs.Uint64("last", 0, "log: the last position (default: the head)")
 	base := fs.String("base", "http://127.0.0.1:4000", "jsonld: the site's address, for the annotations' IRIs")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -106,6 +111,17 @@ Flags:`)
 			return err
 		}
 		return w.Flush()
+	case "log":
+		store, err := c.openLog(ctx, logger)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		to := *last
+		if to == 0 {
+			to = eventstore.End
+		}
+		return audit.WriteLog(ctx, store, stdout, *first, to)
 	case "jsonld":
 		if *video <= 0 {
 			return errors.New("--video is required")

@@ -121,6 +121,10 @@ func TestAnalystAndAuditorTools(t *testing.T) {
 		t.Fatalf("jsonld: %d %q", code, out)
 	}
 
+	code, out, errs = runTool(t, "audit", "log", "--first", "3", "--last", "5", "--data", dir)
+	if code != 0 || strings.Count(out, "\n") != 3 || !strings.HasPrefix(out, `{"position":3,`) || strings.Count(out, `"previous_hash":"`) != 3 {
+		t.Fatalf("log 3..5: %d %q %q", code, out, errs)
+	}
 	code, out, errs = runTool(t, "audit", "verify", "--data", dir)
 	if code != 0 || !strings.Contains(out, "ok: 12 events verified") {
 		t.Fatalf("verify: %d %q %q", code, out, errs)
