@@ -31,7 +31,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
   trail     every annotation event, by --user, --video and [--from, --to), with who and from where
   jsonld    a video's annotations as W3C Web Annotations (JSON-LD)
   log       the raw log as NDJSON, positions [--first, --last], with every hash and what it
-            covers, to check the chain with tools of your own (docs/ANALYSTS-AND-AUDITORS.md)
+            covers, to check the chain with tools of your own (docs/ANALYSTS-AND-AUDITORS.md);
+            it holds all the log holds, password hashes included: treat it as a backup
 
 Flags:`)
 		fs.PrintDefaults()
