@@ -29,7 +29,9 @@ import (
 // line); data_base64 and metadata_base64 are the bytes as stored, which
 // are what the hash covers. previous_hash is the stored hash of the event
 // before (zeros before the first event of the log), so that a range can
-// be checked on its own. Nothing is verified here.
+// be checked on its own. Nothing is verified here. The lines hold all the
+// log holds, password hashes included: this is for the operator, not for
+// a route open to the auditor role.
 func WriteLog(ctx context.Context, log Log, w io.Writer, first, last uint64) error {
 	first = max(first, 1)
 	var prev [32]byte
