@@ -95,7 +95,7 @@ func BenchmarkRebuild(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		db, err := Open(filepath.Join(b.TempDir(), fmt.Sprint(i)), Config{DisableWAL: true}, nil)
+		db, err := Open(filepath.Join(b.TempDir(), fmt.Sprint(i)), Config{DisableWAL: true, MemTableBytes: RebuildMemTableBytes}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

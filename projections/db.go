@@ -22,7 +22,17 @@ type Config struct {
 	// stay whole, so each checkpoint still matches its model and the
 	// next run resumes from it. Close flushes.
 	DisableWAL bool
+	// MemTableBytes is the size of pebble's memtable (default 128 MiB).
+	// An offline rebuild takes RebuildMemTableBytes: a million events'
+	// models (about 190 MB) then reach disk in one flush at the end,
+	// instead of being flushed, read back and compacted while the rebuild
+	// runs. Pebble keeps up to two memtables, so memory use is up to
+	// twice this.
+	MemTableBytes int64
 }
+
+// RebuildMemTableBytes is Config.MemTableBytes for an offline rebuild.
+const RebuildMemTableBytes = 512 << 20
 
 // DB is the read-model database. It is safe for concurrent use; each
 // projection is written by one goroutine at a time (the runner's or a
@@ -41,12 +51,15 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*DB, error) {
 	if cfg.CacheBytes <= 0 {
 		cfg.CacheBytes = 256 << 20
 	}
+	if cfg.MemTableBytes <= 0 {
+		cfg.MemTableBytes = 128 << 20
+	}
 	cache := pebble.NewCache(cfg.CacheBytes)
 	defer cache.Unref()
 	opts := &pebble.Options{
 		Cache:        cache,
 		Logger:       pebbleLogger{logger},
-		MemTableSize: 128 << 20,
+		MemTableSize: uint64(cfg.MemTableBytes),
 		DisableWAL:   cfg.DisableWAL,
 	}
 	for i := range opts.Levels {
