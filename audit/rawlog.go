@@ -34,19 +34,13 @@ import (
 // a route open to the auditor role.
 func WriteLog(ctx context.Context, log Log, w io.Writer, first, last uint64) error {
 	first = max(first, 1)
-	var prev [32]byte
-	if first > 1 {
-		before, err := log.ReadAll(ctx, eventstore.Backwards, first-1, 1)
-		if err != nil {
-			return fmt.Errorf("audit: log: %w", err)
-		}
-		if len(before) > 0 {
-			prev = before[0].Hash
-		}
+	prev, _, err := before(ctx, log, first)
+	if err != nil {
+		return fmt.Errorf("audit: log: %w", err)
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var line []byte
-	err := eventstore.ScanAll(ctx, log, first, last, func(ev *eventstore.RecordedEvent) error {
+	err = eventstore.ScanAll(ctx, log, first, last, func(ev *eventstore.RecordedEvent) error {
 		line = appendLogLine(line[:0], ev, prev)
 		prev = ev.Hash
 		_, err := bw.Write(line)

@@ -250,20 +250,13 @@ func checkAnchor(ctx context.Context, log Log, a Anchor, head uint64) error {
 // verifyRange checks the events with positions in [lo, hi] against the
 // stored hash of the event before lo.
 func verifyRange(ctx context.Context, log Log, h *eventstore.ChainHasher, lo, hi uint64) (uint64, *MismatchError, error) {
-	var prev [32]byte
-	var prevPos uint64
-	if lo > 1 {
-		before, err := log.ReadAll(ctx, eventstore.Backwards, lo-1, 1)
-		if err != nil {
-			return 0, nil, err
-		}
-		if len(before) > 0 {
-			prev, prevPos = before[0].Hash, before[0].Position
-		}
+	prev, prevPos, err := before(ctx, log, lo)
+	if err != nil {
+		return 0, nil, err
 	}
 	var n uint64
 	var mismatch *MismatchError
-	err := eventstore.ScanAll(ctx, log, lo, hi, func(ev *eventstore.RecordedEvent) error {
+	err = eventstore.ScanAll(ctx, log, lo, hi, func(ev *eventstore.RecordedEvent) error {
 		if mismatch = check(h, prev, prevPos, ev); mismatch != nil {
 			return errMismatch
 		}
@@ -275,6 +268,20 @@ func verifyRange(ctx context.Context, log Log, h *eventstore.ChainHasher, lo, hi
 		return n, mismatch, nil
 	}
 	return n, nil, err
+}
+
+// before returns the stored hash and the position of the last event
+// before pos, which the event at pos chains to: zeros and 0 at the start
+// of the log.
+func before(ctx context.Context, log Log, pos uint64) ([32]byte, uint64, error) {
+	if pos <= 1 {
+		return [32]byte{}, 0, nil
+	}
+	evs, err := log.ReadAll(ctx, eventstore.Backwards, pos-1, 1)
+	if err != nil || len(evs) == 0 {
+		return [32]byte{}, 0, err
+	}
+	return evs[0].Hash, evs[0].Position, nil
 }
 
 // errMismatch ends a scan at the first event that does not match.

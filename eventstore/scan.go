@@ -25,9 +25,9 @@ type Scanner interface {
 	ScanAll(ctx context.Context, from, to uint64, fn func(*RecordedEvent) error) error
 }
 
-// ScanPage is how many events ScanAll reads at a time from a log that is
+// scanPage is how many events ScanAll reads at a time from a log that is
 // not a Scanner.
-const ScanPage = 4096
+const scanPage = 4096
 
 // ScanAll walks the events of the whole log with positions in [from, to]
 // in order, as Scanner.ScanAll says: with log's own ScanAll when it has
@@ -38,7 +38,7 @@ func ScanAll(ctx context.Context, log AllReader, from, to uint64, fn func(*Recor
 	}
 	from = max(from, 1)
 	for from <= to {
-		page, err := log.ReadAll(ctx, Forwards, from, ScanPage)
+		page, err := log.ReadAll(ctx, Forwards, from, scanPage)
 		if err != nil {
 			return err
 		}
@@ -50,7 +50,7 @@ func ScanAll(ctx context.Context, log AllReader, from, to uint64, fn func(*Recor
 				return err
 			}
 		}
-		if len(page) < ScanPage || page[len(page)-1].Position == End {
+		if len(page) < scanPage || page[len(page)-1].Position == End {
 			return nil
 		}
 		from = page[len(page)-1].Position + 1

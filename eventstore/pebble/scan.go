@@ -59,8 +59,7 @@ func (s *Store) ScanAll(ctx context.Context, from, to uint64, fn func(*eventstor
 				if pos < lo {
 					continue
 				}
-				ev = eventstore.RecordedEvent{}
-				if err := decodeRecord(rec, pos, &ev); err != nil {
+				if err := decodeRecord(rec, pos, &ev); err != nil { // sets every field
 					return fail(fmt.Errorf("event at position %d: %w", pos, err))
 				}
 				if err := fn(&ev); err != nil {
