@@ -377,7 +377,10 @@ func (s *Store) readStream(stream string, dir eventstore.Direction, from uint64,
 		return nil, err
 	}
 	defer ev.Close()
-	p := newPager(limit, 64)
+	// A live subscription reads its stream at every commit to any stream,
+	// and mostly finds nothing new or one event: expect few, and let a
+	// long read grow the page.
+	p := newPager(limit, 4)
 	var ok bool
 	if dir == eventstore.Forwards {
 		// The entry holding revision from starts at or before it.
