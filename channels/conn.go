@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -37,10 +38,17 @@ type conn struct {
 	logger    *slog.Logger
 	bucket    *bucket
 
-	qmu       sync.Mutex
-	queue     []outMsg // frames waiting for the writer, at most cfg.QueueSize
-	writer    bool     // the writer goroutine is running; only it writes
-	writers   sync.WaitGroup
+	qmu     sync.Mutex
+	queue   []outMsg // frames waiting for the writer, at most cfg.QueueSize
+	spare   []outMsg // the flusher's last small batch, emptied: the next queue
+	writer  bool     // a writer (the flusher or writeLoop) has the socket; only it writes
+	writers sync.WaitGroup
+	// The writer's non-blocking writes (see flusher): raw is nil where
+	// the socket has no file descriptor (TLS in process, tests' pipes).
+	raw       syscall.RawConn
+	rawWrite  func(fd uintptr) bool
+	rawBuf    []byte
+	rawN      int
 	deadline  time.Time     // the socket's write deadline; the writer's
 	quit      chan struct{} // closed by shut: the connection is ending
 	ended     atomic.Bool   // quit is closed; cheaper to ask on every frame
@@ -71,6 +79,11 @@ func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity) *con
 		quit:     make(chan struct{}),
 		room:     make(chan struct{}, 1),
 		sessions: make(map[string]*session),
+	}
+	if sc, ok := ws.NetConn().(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw, c.rawWrite = raw, c.rawWriteFn
+		}
 	}
 	return c
 }
@@ -193,13 +206,26 @@ func (c *conn) handleLoop(ctx context.Context) {
 
 func (c *conn) ending() bool { return c.ended.Load() }
 
-// writeLoop writes what is queued until nothing is, or the connection
-// ends. It takes the whole queue at once and writes it with as few
-// syscalls as possible: one websocket message per frame, many messages
-// per write, in a buffer borrowed from a pool.
-func (c *conn) writeLoop() {
+// writeLoop takes over from the flusher when a write has to wait for the
+// socket: it writes rest, or else batch, then what is queued until
+// nothing is, or the connection ends. It takes the whole queue at once
+// and writes it with as few syscalls as possible: one websocket message
+// per frame, many messages per write, in a buffer borrowed from a pool.
+func (c *conn) writeLoop(rest []byte, batch []outMsg) {
 	defer c.writers.Done()
-	var batch []outMsg
+	var err error
+	if rest != nil {
+		nc := c.ws.NetConn()
+		c.refreshDeadline(nc)
+		_, err = nc.Write(rest)
+	} else if len(batch) > 0 {
+		err = c.writeBatch(batch)
+		clear(batch)
+	}
+	if err != nil {
+		c.writeFailed(err)
+		return
+	}
 	for {
 		c.qmu.Lock()
 		if len(c.queue) == 0 || c.ending() {
@@ -213,11 +239,7 @@ func (c *conn) writeLoop() {
 		batch, c.queue = c.queue, batch[:0]
 		c.qmu.Unlock()
 		if err := c.writeBatch(batch); err != nil {
-			c.logger.Debug("socket write failed", "err", err)
-			c.shut(websocket.CloseAbnormalClosure, "", true)
-			c.qmu.Lock()
-			c.writer = false
-			c.qmu.Unlock()
+			c.writeFailed(err)
 			return
 		}
 		clear(batch)         // drop the payloads
@@ -225,6 +247,16 @@ func (c *conn) writeLoop() {
 			batch = nil
 		}
 	}
+}
+
+// writeFailed ends the connection after a failed write, and the writer's
+// role with it.
+func (c *conn) writeFailed(err error) {
+	c.logger.Debug("socket write failed", "err", err)
+	c.shut(websocket.CloseAbnormalClosure, "", true)
+	c.qmu.Lock()
+	c.writer = false
+	c.qmu.Unlock()
 }
 
 // writeBuffers are the writers' buffers, shared by all connections.
@@ -329,7 +361,7 @@ func (c *conn) send(m outMsg) {
 		if !c.writer {
 			c.writer = true
 			c.writers.Add(1)
-			go c.writeLoop()
+			c.srv.flusher.schedule(c)
 		}
 	}
 	c.qmu.Unlock()

@@ -151,6 +151,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	hubs     *hubs
 	limits   *limiters
+	flusher  *flusher
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -170,6 +171,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 		conns:    make(map[*conn]struct{}),
 		shutdown: make(chan struct{}),
 		limits:   newLimiters(cfg.PushRate, cfg.PushBurst),
+		flusher:  newFlusher(logger),
 	}
 	s.hubs = newHubs(s)
 	s.upgrader = websocket.Upgrader{
@@ -345,6 +347,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		<-done
 	}
+	s.flusher.close()
 	s.hubs.close()
 	return err
 }
