@@ -145,7 +145,7 @@ func TestReceiveEpoll(t *testing.T) {
 		viewers = append(viewers, v)
 	}
 	firstPost := time.Now()
-	stop, err := receive(viewers)
+	stop, err := receive(viewers, 2*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,9 +189,12 @@ func TestReceiveEpoll(t *testing.T) {
 		if !slices.Equal(v.ids, want) {
 			t.Errorf("viewer %d: ids %v", i, v.ids)
 		}
-		for _, l := range v.lat {
-			if l < 0 || l > int64(10*time.Second) {
-				t.Errorf("viewer %d: latency %v", i, time.Duration(l))
+		if len(v.lat) != len(v.readLat) {
+			t.Errorf("viewer %d: %d arrival and %d read latencies", i, len(v.lat), len(v.readLat))
+		}
+		for j, l := range v.lat {
+			if l < 0 || l > int64(10*time.Second) || l > v.readLat[j] {
+				t.Errorf("viewer %d: latency to arrival %v, to read %v", i, time.Duration(l), time.Duration(v.readLat[j]))
 			}
 		}
 		if v.lastAt < firstPost.UnixNano() {

@@ -66,7 +66,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	for _, v := range viewers {
 		v.expect(cfg.posts)
 	}
-	stopReceive, err := receive(viewers)
+	stopReceive, err := receive(viewers, cfg.spin)
 	if err != nil {
 		return fmt.Errorf("receive: %w", err)
 	}
@@ -256,12 +256,13 @@ func heartbeat(ctx context.Context, viewers []*viewer) {
 
 // report checks each viewer against the posted ids and prints the numbers.
 func report(out io.Writer, cfg config, viewers []*viewer, posted []int64, firstPost time.Time) {
-	var lat []int64
+	var lat, readLat []int64
 	deliveries, exact, gaps, dups, disorder, closed := 0, 0, 0, 0, 0, 0
 	for _, v := range viewers {
 		v.mu.Lock()
 		ids := slices.Clone(v.ids)
 		lat = append(lat, v.lat...)
+		readLat = append(readLat, v.readLat...)
 		if v.readErr != nil {
 			closed++
 		}
@@ -290,7 +291,7 @@ func report(out io.Writer, cfg config, viewers []*viewer, posted []int64, firstP
 		}
 	}
 	slices.Sort(lat)
-	pct := func(p float64) time.Duration { return percentile(lat, p) }
+	slices.Sort(readLat)
 	// Deliveries per second: from the first post to the last receipt.
 	var lastAt int64
 	for _, v := range viewers {
@@ -301,7 +302,10 @@ func report(out io.Writer, cfg config, viewers []*viewer, posted []int64, firstP
 	span := max(time.Millisecond, time.Duration(lastAt-firstPost.UnixNano()))
 	fmt.Fprintf(out, "deliveries: %d of %d expected, in %v: %.0f/s\n",
 		deliveries, len(posted)*len(viewers), span.Round(time.Millisecond), float64(deliveries)/span.Seconds())
-	fmt.Fprintf(out, "latency post->receipt: p50 %v, p99 %v, max %v\n", pct(0.50), pct(0.99), pct(1))
+	fmt.Fprintf(out, "latency post->arrival in the viewer's socket (kernel receive time): p50 %v, p99 %v, max %v\n",
+		percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 1))
+	fmt.Fprintf(out, "latency post->read by this tool (adds its own queueing): p50 %v, p99 %v, max %v\n",
+		percentile(readLat, 0.50), percentile(readLat, 0.99), percentile(readLat, 1))
 	fmt.Fprintf(out, "viewers exact: %d of %d; missing %d, duplicated %d, out of order %d, sockets closed %d\n",
 		exact, len(viewers), gaps, dups, disorder, closed)
 }

@@ -38,8 +38,9 @@ type viewer struct {
 	// Written by the reader only; read once it has ended or under mu.
 	mu      sync.Mutex
 	ids     []int64
-	lat     []int64 // nanoseconds from post to receipt
-	lastAt  int64   // unix nanoseconds of the last receipt
+	lat     []int64 // nanoseconds from post to arrival (see receipt)
+	readLat []int64 // nanoseconds from post to being read by this tool
+	lastAt  int64   // unix nanoseconds of the last receipt read
 	replies map[string]int64
 	sentAt  map[string]int64 // unix nanoseconds each post was sent, by ref
 	ackLat  []int64          // nanoseconds from post to its reply
@@ -156,6 +157,7 @@ var (
 func (v *viewer) expect(n int) {
 	v.ids = make([]int64, 0, n)
 	v.lat = make([]int64, 0, n)
+	v.readLat = make([]int64, 0, n)
 }
 
 // read records what arrives on a poster's socket until it closes.
@@ -173,15 +175,28 @@ func (v *viewer) read() {
 		if err != nil {
 			continue
 		}
-		v.onMessage(buf, time.Now().UnixNano())
+		v.onMessage(buf, readNow())
 	}
 }
 
-// onMessage records one message received at now (unix nanoseconds). It
+// receipt is when bytes reached a viewer, in unix nanoseconds: arrived,
+// when the kernel queued them on the viewer's socket, and read, when this
+// tool read them. The two differ by the tool's own queueing: one core
+// reading thousands of sockets, as thousands of clients on their own
+// machines would not. Where the kernel's time is not asked for (the
+// posters' sockets), arrived is read.
+type receipt struct{ arrived, read int64 }
+
+func readNow() receipt {
+	now := time.Now().UnixNano()
+	return receipt{arrived: now, read: now}
+}
+
+// onMessage records one message received at at. It
 // parses only what it needs, so that one core can follow hundreds of
 // thousands of frames a second: the event name lies in a frame's first
 // bytes, the id and the send time at the start of its payload.
-func (v *viewer) onMessage(buf []byte, now int64) {
+func (v *viewer) onMessage(buf []byte, at receipt) {
 	head := buf[:min(len(buf), frameHead)]
 	if i := bytes.Index(head, newAnnotation); i >= 0 {
 		rest := buf[i+len(newAnnotation)-1:]
@@ -189,8 +204,9 @@ func (v *viewer) onMessage(buf []byte, now int64) {
 		id, sent := field(rest, idKey), field(rest, bodyKey)
 		v.mu.Lock()
 		v.ids = append(v.ids, id)
-		v.lat = append(v.lat, now-sent)
-		v.lastAt = now
+		v.lat = append(v.lat, at.arrived-sent)
+		v.readLat = append(v.readLat, at.read-sent)
+		v.lastAt = at.read
 		v.mu.Unlock()
 		return
 	}

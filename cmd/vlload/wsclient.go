@@ -287,7 +287,7 @@ func closeErr(p []byte) error {
 // end is kept in v.pending; data is copied there only then. feed returns
 // false once the socket is finished with (close frame, or a protocol
 // error), with v.readErr set.
-func (v *viewer) feed(data []byte, now int64) bool {
+func (v *viewer) feed(data []byte, at receipt) bool {
 	b := data
 	if len(v.pending) > 0 {
 		v.pending = append(v.pending, data...)
@@ -305,7 +305,7 @@ func (v *viewer) feed(data []byte, now int64) bool {
 		b = b[n:]
 		switch op {
 		case opText, opBinary:
-			v.onMessage(p, now)
+			v.onMessage(p, at)
 		case opPing:
 			_ = v.writeFrame(opPong, p)
 		case opClose:

@@ -83,7 +83,7 @@ func TestFeedEverySplit(t *testing.T) {
 			t.Fatalf("readErr %v, %d bytes pending", v.readErr, len(v.pending))
 		}
 	}
-	now := time.Now().UnixNano()
+	now := readNow()
 	for cut := 0; cut <= len(stream); cut++ {
 		v := &viewer{}
 		// Both halves from one scratch buffer, reused as the receiver does.
@@ -140,11 +140,11 @@ func TestParseFrame(t *testing.T) {
 
 	// A close frame ends the socket, with its status.
 	v := &viewer{}
-	if v.feed(serverFrame(opText, nil), 0); v.readErr != nil {
+	if v.feed(serverFrame(opText, nil), receipt{}); v.readErr != nil {
 		t.Fatal(v.readErr)
 	}
 	v.conn = discardConn{}
-	if v.feed(serverFrame(opClose, []byte{0x03, 0xe8, 'b', 'y', 'e'}), 0) {
+	if v.feed(serverFrame(opClose, []byte{0x03, 0xe8, 'b', 'y', 'e'}), receipt{}) {
 		t.Fatal("close frame: still reading")
 	}
 	var ce *closeError
