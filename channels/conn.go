@@ -346,25 +346,39 @@ func (c *conn) writeClose() {
 // close frame.
 const closeLinger = 250 * time.Millisecond
 
-// send queues m for the writer, starting it if it is not running, and
-// never waits. A connection whose queue is full is too slow for its
-// viewers: it is shut, and its client will rejoin and catch up exactly.
-func (c *conn) send(m outMsg) {
+// send sends m and never waits. When the connection has no writer, the
+// caller writes m itself, without waiting for the socket (a reply, from
+// the handler that made it); otherwise m is queued behind what is. A
+// connection whose queue is full is too slow for its viewers: it is shut,
+// and its client will rejoin and catch up exactly.
+func (c *conn) send(m outMsg) { c.enqueue(m, true) }
+
+// fanOut queues m for the flusher, for the sender of a broadcast to many
+// connections, which must not spend a write on each (see flusher).
+func (c *conn) fanOut(m outMsg) { c.enqueue(m, false) }
+
+func (c *conn) enqueue(m outMsg, inline bool) {
 	c.qmu.Lock()
 	if c.ending() {
 		c.qmu.Unlock()
 		return
 	}
 	full := len(c.queue) >= c.srv.cfg.QueueSize
+	now := false
 	if !full {
 		c.queue = append(c.queue, m)
 		if !c.writer {
 			c.writer = true
 			c.writers.Add(1)
-			c.srv.flusher.schedule(c)
+			if now = inline && c.raw != nil; !now {
+				c.srv.flusher.schedule(c)
+			}
 		}
 	}
 	c.qmu.Unlock()
+	if now && c.flush() { // written here; what was queued meanwhile goes to the flusher
+		c.srv.flusher.schedule(c)
+	}
 	if full {
 		c.logger.Info("disconnecting slow client: outgoing queue full", "queue", c.srv.cfg.QueueSize)
 		c.srv.cfg.Observer.QueueDropped()

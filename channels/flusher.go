@@ -160,7 +160,8 @@ func (f *flusher) close() {
 	f.wg.Wait()
 }
 
-// flush writes what c has queued, for the flusher. It reports true if c
+// flush writes what c has queued, for the flusher or for a sender that
+// took the writer's role (conn.send). It reports true if c
 // is to be flushed again, its writer role kept. Otherwise the role is
 // released, or handed to a goroutine of c's own that finishes a write the
 // socket did not take at once.

@@ -191,7 +191,7 @@ func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) {
 		}
 		s.lastRev = h.rev
 		if payload != nil {
-			s.c.send(b.to(s.joinRef))
+			s.c.fanOut(b.to(s.joinRef))
 			sent++
 		}
 	}
@@ -308,7 +308,7 @@ func (h *hub) flush() {
 	}
 	b := broadcast{topic: h.topic, event: "presence_diff", payload: payload}
 	for s := range h.sessions {
-		s.c.send(b.to(s.joinRef))
+		s.c.fanOut(b.to(s.joinRef))
 	}
 }
 
