@@ -72,6 +72,12 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	defer stopReceive()
 	fmt.Fprintf(out, "connect+join of %d viewers: %v\n", cfg.users, joinTime.Round(time.Millisecond))
+	// Heartbeats from here, as the phoenix client sends them: the server
+	// closes a socket that is silent for its idle timeout (75 s), and the
+	// idle measurement below must be of open connections.
+	hctx, stopBeat := context.WithCancel(ctx)
+	defer stopBeat()
+	go heartbeat(hctx, viewers)
 	if cfg.serverPID > 0 {
 		// Read after 2 s, when the joins' garbage is mostly still there,
 		// and, with a longer --idle, once more when the server has been
@@ -87,14 +93,10 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "server RSS: %d KiB before, %d KiB after %v idle: %.1f KiB per idle connection\n",
-				rssBefore, after, at, float64(after-rssBefore)/float64(cfg.users))
+			fmt.Fprintf(out, "server RSS: %d KiB before, %d KiB after %v idle: %.1f KiB per idle connection (%d of %d open)\n",
+				rssBefore, after, at, float64(after-rssBefore)/float64(cfg.users), openViewers(viewers), cfg.users)
 		}
 	}
-	hctx, stopBeat := context.WithCancel(ctx)
-	defer stopBeat()
-	go heartbeat(hctx, viewers)
-
 	posters := make([]*viewer, cfg.posters)
 	for i := range posters {
 		if posters[i], err = connect(ctx, cfg.url, tokens[i], topic); err != nil {
@@ -237,6 +239,19 @@ func post(ctx context.Context, cfg config, p int, v *viewer, topic string, start
 		sent++
 	}
 	return nil
+}
+
+// openViewers counts the viewers whose socket is still read.
+func openViewers(viewers []*viewer) int {
+	n := 0
+	for _, v := range viewers {
+		v.mu.Lock()
+		if v.readErr == nil {
+			n++
+		}
+		v.mu.Unlock()
+	}
+	return n
 }
 
 func heartbeat(ctx context.Context, viewers []*viewer) {
