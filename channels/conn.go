@@ -35,7 +35,6 @@ type conn struct {
 	user      identity
 	addr      string
 	userAgent string
-	logger    *slog.Logger
 	bucket    *bucket
 
 	qmu     sync.Mutex
@@ -75,7 +74,6 @@ func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity) *con
 	}
 	c := &conn{
 		srv: s, ws: ws, id: id, user: user, addr: addr, userAgent: r.UserAgent(),
-		logger:   s.logger.With("conn", id, "user_id", user.id),
 		quit:     make(chan struct{}),
 		room:     make(chan struct{}, 1),
 		sessions: make(map[string]*session),
@@ -130,7 +128,7 @@ func (c *conn) readLoop(ctx context.Context) {
 		}
 		mt, data, err := c.ws.ReadMessage()
 		if err != nil {
-			c.logger.Debug("socket read ended", "err", err)
+			c.log().Debug("socket read ended", "err", err)
 			return
 		}
 		if !c.received(ctx, inFrame{mt, data}) {
@@ -206,6 +204,11 @@ func (c *conn) handleLoop(ctx context.Context) {
 
 func (c *conn) ending() bool { return c.ended.Load() }
 
+// log is the server's logger with the connection's attributes. It is
+// made when something is logged, rarely: kept in every connection, it was
+// a tenth of an idle connection's heap.
+func (c *conn) log() *slog.Logger { return c.srv.logger.With("conn", c.id, "user_id", c.user.id) }
+
 // writeLoop takes over from the flusher when a write has to wait for the
 // socket: it writes rest, or else batch, then what is queued until
 // nothing is, or the connection ends. It takes the whole queue at once
@@ -252,7 +255,7 @@ func (c *conn) writeLoop(rest []byte, batch []outMsg) {
 // writeFailed ends the connection after a failed write, and the writer's
 // role with it.
 func (c *conn) writeFailed(err error) {
-	c.logger.Debug("socket write failed", "err", err)
+	c.log().Debug("socket write failed", "err", err)
 	c.shut(websocket.CloseAbnormalClosure, "", true)
 	c.qmu.Lock()
 	c.writer = false
@@ -380,7 +383,7 @@ func (c *conn) enqueue(m outMsg, inline bool) {
 		c.srv.flusher.schedule(c)
 	}
 	if full {
-		c.logger.Info("disconnecting slow client: outgoing queue full", "queue", c.srv.cfg.QueueSize)
+		c.log().Info("disconnecting slow client: outgoing queue full", "queue", c.srv.cfg.QueueSize)
 		c.srv.cfg.Observer.QueueDropped()
 		c.shut(websocket.ClosePolicyViolation, "too slow: messages were not read in time", false)
 		// A write in progress to a client that does not read would keep
@@ -419,7 +422,7 @@ func (c *conn) reply(f *inbound, payload []byte) {
 }
 
 func (c *conn) replyErr(f *inbound, err error) {
-	c.reply(f, replyError(reason(c.logger, err)))
+	c.reply(f, replyError(reason(c.log(), err)))
 }
 
 func (c *conn) meta() eventstore.Metadata {

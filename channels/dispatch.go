@@ -44,7 +44,7 @@ func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 	f, err := decodeFrame(data)
 	if err != nil {
 		if c.admit() {
-			c.pushError(reason(c.logger, err))
+			c.pushError(reason(c.log(), err))
 		}
 		return
 	}
@@ -89,7 +89,7 @@ func (c *conn) admit() bool {
 	}
 	c.strikes++
 	if c.strikes >= c.srv.cfg.FloodStrikes {
-		c.logger.Warn("disconnecting flooding client", "strikes", c.strikes)
+		c.log().Warn("disconnecting flooding client", "strikes", c.strikes)
 		c.shut(websocket.ClosePolicyViolation, "too many messages", false)
 	}
 	return false
@@ -100,7 +100,7 @@ func (c *conn) admit() bool {
 func (c *conn) safely(ctx context.Context, s *session, fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.logger.Error("channel crashed", "topic", s.topic, "panic", r, "stack", string(debug.Stack()))
+			c.log().Error("channel crashed", "topic", s.topic, "panic", r, "stack", string(debug.Stack()))
 			c.endSession(ctx, s, "disconnected")
 			c.send(outMsg{joinRef: s.joinRef, ref: s.joinRef, topic: s.topic, event: "phx_error", payload: errorPayload("channel crashed")})
 		}
@@ -190,7 +190,7 @@ func (c *conn) endSession(ctx context.Context, s *session, why string) {
 	now := c.srv.cfg.Now().UTC()
 	data, _ := json.Marshal(domain.ViewerLeft{UserID: c.user.id, ConnectionID: s.presenceRef, Node: c.srv.cfg.Node, Reason: why, At: now})
 	if err := c.appendViewer(ctx, s.videoID, domain.TypeViewerLeft, data); err != nil {
-		c.logger.Error("recording viewer left failed; the node's restart will close it", "video_id", s.videoID, "err", err)
+		c.log().Error("recording viewer left failed; the node's restart will close it", "video_id", s.videoID, "err", err)
 	}
 }
 
@@ -201,7 +201,7 @@ func (c *conn) track(ctx context.Context, s *session) {
 		Node: c.srv.cfg.Node, Device: s.device, At: c.srv.cfg.Now().UTC(),
 	})
 	if err := c.appendViewer(ctx, s.videoID, domain.TypeViewerJoined, data); err != nil {
-		c.logger.Error("recording viewer joined failed; not shown in presence", "video_id", s.videoID, "err", err)
+		c.log().Error("recording viewer joined failed; not shown in presence", "video_id", s.videoID, "err", err)
 		return
 	}
 	s.tracked = true

@@ -176,12 +176,13 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 	s.hubs = newHubs(s)
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		// Clients send small frames (pushes, heartbeats): a 1 KiB
+		// Clients send small frames (pushes, heartbeats): a 256-byte
 		// buffer, not the 4 KiB net/http read the request with, which
-		// goes with the handler (see ServeHTTP). The writer writes its
-		// own frames (see conn.writeLoop); gorilla's write buffer serves
-		// only control frames, from a pool.
-		ReadBufferSize:  1024,
+		// goes with the handler (see ServeHTTP). Every idle connection
+		// keeps it; a larger frame is read past it, straight into the
+		// message. The writer writes its own frames (see the flusher);
+		// gorilla's write buffer serves only control frames, from a pool.
+		ReadBufferSize:  256,
 		WriteBufferSize: 256,
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{"phoenix"},
