@@ -41,6 +41,7 @@ type conn struct {
 	queue   []outMsg // frames waiting for the writer, at most cfg.QueueSize
 	spare   []outMsg // the flusher's last small batch, emptied: the next queue
 	writer  bool     // a writer (the flusher or writeLoop) has the socket; only it writes
+	waiting bool     // the writer is writeLoop: it waits for the socket
 	writers sync.WaitGroup
 	// The writer's non-blocking writes (see flusher): raw is nil where
 	// the socket has no file descriptor (TLS in process, tests' pipes).
@@ -235,7 +236,7 @@ func (c *conn) writeLoop(rest []byte, batch []outMsg) {
 			if cap(batch) <= 4 && cap(c.queue) == 0 { // the next frame needs no allocation
 				c.queue = batch[:0]
 			}
-			c.writer = false
+			c.writer, c.waiting = false, false
 			c.qmu.Unlock()
 			return
 		}
@@ -258,7 +259,7 @@ func (c *conn) writeFailed(err error) {
 	c.log().Debug("socket write failed", "err", err)
 	c.shut(websocket.CloseAbnormalClosure, "", true)
 	c.qmu.Lock()
-	c.writer = false
+	c.writer, c.waiting = false, false
 	c.qmu.Unlock()
 }
 
@@ -357,16 +358,21 @@ const closeLinger = 250 * time.Millisecond
 func (c *conn) send(m outMsg) { c.enqueue(m, true) }
 
 // fanOut queues m for the flusher, for the sender of a broadcast to many
-// connections, which must not spend a write on each (see flusher).
-func (c *conn) fanOut(m outMsg) { c.enqueue(m, false) }
+// connections, which must not spend a write on each (see flusher). It
+// reports deep if the queue is past a quarter of its bound while the
+// socket takes writes (no writer waits on it): then it is the server that
+// is behind, not the client, and the sender should let the flusher catch
+// up (see hub.run).
+func (c *conn) fanOut(m outMsg) (deep bool) { return c.enqueue(m, false) }
 
-func (c *conn) enqueue(m outMsg, inline bool) {
+func (c *conn) enqueue(m outMsg, inline bool) (deep bool) {
 	c.qmu.Lock()
 	if c.ending() {
 		c.qmu.Unlock()
-		return
+		return false
 	}
 	full := len(c.queue) >= c.srv.cfg.QueueSize
+	deep = !c.waiting && len(c.queue) >= c.srv.cfg.QueueSize/4
 	now := false
 	if !full {
 		c.queue = append(c.queue, m)
@@ -390,6 +396,7 @@ func (c *conn) enqueue(m outMsg, inline bool) {
 		// the writer up to WriteTimeout: give it one more second.
 		_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
 	}
+	return deep
 }
 
 // shut ends the connection with a close frame of code and text (the

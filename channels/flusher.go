@@ -1,6 +1,7 @@
 package channels
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"runtime"
@@ -38,6 +39,7 @@ type flusher struct {
 	head    int
 	running int // goroutines flushing
 	max     int
+	empty   chan struct{} // closed when ready empties, then replaced
 	wg      sync.WaitGroup
 
 	kickMu   sync.Mutex // held by the flusher that kicks
@@ -124,6 +126,26 @@ func (f *flusher) schedule(c *conn) {
 	}
 }
 
+// drained waits until no connection is waiting to be flushed, or ctx ends.
+func (f *flusher) drained(ctx context.Context) error {
+	f.mu.Lock()
+	if len(f.ready) == f.head {
+		f.mu.Unlock()
+		return nil
+	}
+	if f.empty == nil {
+		f.empty = make(chan struct{})
+	}
+	ch := f.empty
+	f.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // run flushes ready connections until there are none.
 func (f *flusher) run() {
 	defer f.wg.Done()
@@ -134,6 +156,10 @@ func (f *flusher) run() {
 		if n == 0 {
 			f.running--
 			f.ready, f.head = f.ready[:0], 0
+			if f.empty != nil {
+				close(f.empty)
+				f.empty = nil
+			}
 			f.mu.Unlock()
 			return
 		}
@@ -178,6 +204,11 @@ func (c *conn) flush() (again bool) {
 	c.qmu.Unlock()
 
 	rest, done := c.writeNow(batch)
+	if !done {
+		c.qmu.Lock()
+		c.waiting = true
+		c.qmu.Unlock()
+	}
 	if !done && rest == nil {
 		go c.writeLoop(nil, batch)
 		return false

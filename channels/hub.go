@@ -94,7 +94,16 @@ func (h *hub) run(ctx context.Context) {
 				vsub = next
 				continue
 			}
-			h.onVideo(m, logger)
+			if h.onVideo(m, logger) {
+				// Connections that take writes queue deep: the flusher is
+				// behind. Let it catch up before fanning out more, rather
+				// than have their queues overflow and healthy clients cut
+				// as too slow. The events wait in the log meanwhile.
+				if err := h.srv.flusher.drained(ctx); err != nil {
+					h.fail(errUnavailable)
+					return
+				}
+			}
 		case m, ok := <-psub.Messages():
 			if !ok {
 				next, err := h.resume(ctx, psub, viewers, h.pres.rev)
@@ -164,24 +173,25 @@ func (h *hub) resume(ctx context.Context, sub *eventstore.Subscription, stream s
 }
 
 // onVideo folds one message of the video stream and delivers the event to
-// every session.
-func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) {
+// every session. It reports whether a session that takes writes has its
+// queue filling (see conn.fanOut).
+func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) (deep bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if m.CaughtUp {
 		h.vCaught = true
 		h.maybeReady()
-		return
+		return false
 	}
 	ev := m.Event
 	if int64(ev.Revision) <= h.rev {
-		return
+		return false
 	}
 	h.rev = int64(ev.Revision)
 	event, payload, err := h.fold(ev, h.rev+1)
 	if err != nil {
 		logger.Error("undecodable event skipped", "stream", ev.Stream, "revision", ev.Revision, "err", err)
-		return
+		return false
 	}
 	sent := 0
 	b := broadcast{topic: h.topic, event: event, payload: payload}
@@ -191,13 +201,14 @@ func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) {
 		}
 		s.lastRev = h.rev
 		if payload != nil {
-			s.c.fanOut(b.to(s.joinRef))
+			deep = s.c.fanOut(b.to(s.joinRef)) || deep
 			sent++
 		}
 	}
 	if payload != nil {
 		h.srv.cfg.Observer.Broadcast(sent)
 	}
+	return deep
 }
 
 // change is an edit or delete of annotation id at client revision rev.
@@ -308,7 +319,7 @@ func (h *hub) flush() {
 	}
 	b := broadcast{topic: h.topic, event: "presence_diff", payload: payload}
 	for s := range h.sessions {
-		s.c.fanOut(b.to(s.joinRef))
+		_ = s.c.fanOut(b.to(s.joinRef))
 	}
 }
 

@@ -51,7 +51,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.connects, "connects", 2000, "connects+joins in flight at once")
 	fs.DurationVar(&c.drain, "drain", 10*time.Second, "how long to wait for the last deliveries after the last post")
 	fs.DurationVar(&c.idle, "idle", 2*time.Second, "how long the joined connections stay idle before the server's RSS is read (it is also read after 2 s when this is longer)")
-	fs.DurationVar(&c.spin, "spin", 2*time.Millisecond, "how long the viewers' receiver polls its idle sockets before it sleeps: over loopback the server's write pays for waking a sleeping receiver, which clients on other machines would not cost it (0: sleep at once)")
+	fs.DurationVar(&c.spin, "spin", 2*time.Millisecond, "with --rate above 0, how long the viewers' receiver polls its idle sockets before it sleeps: over loopback the server's write pays for waking a sleeping receiver, which clients on other machines would not cost it (0: sleep at once)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

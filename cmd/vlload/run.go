@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -66,7 +67,15 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	for _, v := range viewers {
 		v.expect(cfg.posts)
 	}
-	stopReceive, err := receive(viewers, cfg.spin)
+	// Posting as fast as the server answers, the receiver never idles
+	// for long, and a spin (which does not let Go poll the network) held
+	// up the posters' replies until the server dropped them as too slow:
+	// the receiver spins only between paced posts.
+	spin := cfg.spin
+	if cfg.rate == 0 {
+		spin = 0
+	}
+	stopReceive, err := receive(viewers, spin)
 	if err != nil {
 		return fmt.Errorf("receive: %w", err)
 	}
@@ -272,6 +281,7 @@ func heartbeat(ctx context.Context, viewers []*viewer) {
 // report checks each viewer against the posted ids and prints the numbers.
 func report(out io.Writer, cfg config, viewers []*viewer, posted []int64, firstPost time.Time) {
 	var lat, readLat []int64
+	why := map[string]int{} // sockets closed, by error
 	deliveries, exact, gaps, dups, disorder, closed := 0, 0, 0, 0, 0, 0
 	for _, v := range viewers {
 		v.mu.Lock()
@@ -280,6 +290,7 @@ func report(out io.Writer, cfg config, viewers []*viewer, posted []int64, firstP
 		readLat = append(readLat, v.readLat...)
 		if v.readErr != nil {
 			closed++
+			why[v.readErr.Error()]++
 		}
 		v.mu.Unlock()
 		deliveries += len(ids)
@@ -323,6 +334,9 @@ func report(out io.Writer, cfg config, viewers []*viewer, posted []int64, firstP
 		percentile(readLat, 0.50), percentile(readLat, 0.99), percentile(readLat, 1))
 	fmt.Fprintf(out, "viewers exact: %d of %d; missing %d, duplicated %d, out of order %d, sockets closed %d\n",
 		exact, len(viewers), gaps, dups, disorder, closed)
+	for _, reason := range slices.Sorted(maps.Keys(why)) {
+		fmt.Fprintf(out, "  closed: %d × %s\n", why[reason], reason)
+	}
 }
 
 // parallel runs fn(0..n-1) with at most width at once and returns the
