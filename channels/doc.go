@@ -31,15 +31,21 @@
 //
 // # Exactly once, in order
 //
-// Each connection has one bounded queue and at most one writer goroutine:
+// Each connection has one bounded queue and at most one writer at a time:
 // a broadcast enqueues without ever waiting, and a connection whose queue
-// is full is disconnected. The writer, started when the queue fills and
-// gone when it is empty, takes the whole queue at once and writes it as
-// websocket messages, one per frame, many per syscall, from a pooled
-// buffer. Frames read from the client likewise queue (at most 16) for a
+// is full is disconnected. Broadcasts go through the server's flusher: a
+// few goroutines that take ready connections in order and write each
+// one's whole queue with one non-blocking write, as websocket messages,
+// one per frame; a connection whose socket does not take it all gets a
+// writer goroutine of its own, which waits with the write deadline, so
+// that a slow client never holds up the others. A reply is written by the
+// goroutine that made it when the connection has no writer. A hub whose
+// fan-out finds healthy connections' queues filling waits for the flusher
+// to catch up, so that the server's own backlog never cuts a client.
+// Frames read from the client likewise queue (at most 16) for a
 // handler goroutine started on demand, and the goroutine net/http ran the
 // upgrade on returns: an idle connection is one goroutine blocked in a
-// read, with a small stack, a 1 KiB read buffer and no write buffer. Each
+// read, with a small stack, a 256-byte read buffer and no write buffer. Each
 // video has at most one hub per process, fed by
 // one subscription to the video-<id> stream (and one to viewers-<id>); the
 // hub folds the stream into the video's current annotations. A joining
