@@ -314,3 +314,55 @@ func TestSlowClientDisconnectedAlone(t *testing.T) {
 	checkExact(t, "slow watcher after rejoin", slow.seen(), log, 0)
 	t.Logf("slow client received %d of %d before disconnection, the rest after rejoin", got, n)
 }
+
+// When posts come faster than the server can write them out, the backlog
+// is the server's: its healthy clients must not be cut as too slow. The
+// hubs wait for the flusher (see conn.fanOut) instead of filling their
+// connections' queues, here 32 frames deep (twice the requests a
+// connection may have in flight, whose replies queue too).
+func TestServerBacklogCutsNoHealthyClient(t *testing.T) {
+	cfg := permissive()
+	cfg.QueueSize = 32
+	e := &env{t: t, dir: t.TempDir(), cfg: cfg, nodeName: "backlog"}
+	e.start()
+	t.Cleanup(func() {
+		if e.running {
+			e.stop()
+		}
+	})
+	uid, _, tok := e.user("poster")
+	vid := e.video(uid)
+	topic := "videos:" + itoa(vid)
+	const viewers, posters, each = 100, 4, 100
+	ws := make([]*watcher, viewers)
+	for i := range ws {
+		_, _, vtok := e.user(fmt.Sprintf("viewer%d", i))
+		ws[i] = newWatcher(e, vtok, topic, 0)
+	}
+	ps := make([]*client, posters)
+	pjs := make([]string, posters)
+	for i := range ps {
+		ps[i] = e.dial(tok)
+		pjs[i] = ps[i].mustJoin(topic, map[string]any{})
+	}
+	// Every poster pushes all of its posts without waiting for replies.
+	for n := range each {
+		for i, p := range ps {
+			p.send(pjs[i], p.nextRef(), topic, "new_annotation", map[string]any{"body": fmt.Sprint("post ", i, " ", n), "at": n})
+		}
+	}
+	eventually(t, "every post in the log", 20*time.Second, func() bool {
+		if n := e.srv.Connections(); n != viewers+posters {
+			t.Fatalf("%d connections open, want %d: the server cut clients for its own backlog", n, viewers+posters)
+		}
+		return len(e.logIDs(vid)) == posters*each
+	})
+	log := e.logIDs(vid)
+	for i, w := range ws {
+		w.waitFor(t, log[len(log)-1])
+		checkExact(t, fmt.Sprintf("viewer %d", i), w.seen(), log, 0)
+	}
+	if n := e.srv.Connections(); n != viewers+posters {
+		t.Fatalf("%d connections open, want %d: the server cut clients for its own backlog", n, viewers+posters)
+	}
+}
