@@ -233,9 +233,7 @@ func (c *conn) writeLoop(rest []byte, batch []outMsg) {
 	for {
 		c.qmu.Lock()
 		if len(c.queue) == 0 || c.ending() {
-			if cap(batch) <= 4 && cap(c.queue) == 0 { // the next frame needs no allocation
-				c.queue = batch[:0]
-			}
+			c.keepSpare(batch)
 			c.writer, c.waiting = false, false
 			c.qmu.Unlock()
 			return

@@ -323,13 +323,7 @@ func TestSlowClientDisconnectedAlone(t *testing.T) {
 func TestServerBacklogCutsNoHealthyClient(t *testing.T) {
 	cfg := permissive()
 	cfg.QueueSize = 32
-	e := &env{t: t, dir: t.TempDir(), cfg: cfg, nodeName: "backlog"}
-	e.start()
-	t.Cleanup(func() {
-		if e.running {
-			e.stop()
-		}
-	})
+	e := newEnv(t, cfg)
 	uid, _, tok := e.user("poster")
 	vid := e.video(uid)
 	topic := "videos:" + itoa(vid)

@@ -94,11 +94,11 @@ func (f *flusher) kick() {
 		return
 	}
 	defer f.kickMu.Unlock()
-	if now := time.Now(); now.Sub(f.lastKick) < netpollEvery {
+	now := time.Now()
+	if now.Sub(f.lastKick) < netpollEvery {
 		return
-	} else {
-		f.lastKick = now
 	}
+	f.lastKick = now
 	if _, err := f.kickW.Write([]byte{0}); err != nil {
 		return
 	}
@@ -204,33 +204,38 @@ func (c *conn) flush() (again bool) {
 	c.qmu.Unlock()
 
 	rest, done := c.writeNow(batch)
-	if !done {
+	if !done { // the socket must be waited for, by a goroutine of c's own
 		c.qmu.Lock()
 		c.waiting = true
 		c.qmu.Unlock()
-	}
-	if !done && rest == nil {
-		go c.writeLoop(nil, batch)
+		if rest == nil {
+			go c.writeLoop(nil, batch)
+		} else {
+			clear(batch)
+			go c.writeLoop(rest, nil)
+		}
 		return false
 	}
 	clear(batch) // drop the payloads
-	if done {
-		c.qmu.Lock()
-		if cap(batch) <= 4 { // the next flush's queue needs no allocation
-			c.spare = batch[:0]
-		}
-		again = len(c.queue) > 0 && !c.ending()
-		if !again {
-			c.writer = false
-		}
-		c.qmu.Unlock()
-		if !again {
-			c.writers.Done()
-		}
-		return again
+	c.qmu.Lock()
+	c.keepSpare(batch)
+	again = len(c.queue) > 0 && !c.ending()
+	if !again {
+		c.writer = false
 	}
-	go c.writeLoop(rest, nil)
-	return false
+	c.qmu.Unlock()
+	if !again {
+		c.writers.Done()
+	}
+	return again
+}
+
+// keepSpare keeps a small drained batch as the next queue's room, so that
+// the next frames need no allocation. c.qmu is held.
+func (c *conn) keepSpare(batch []outMsg) {
+	if cap(batch) <= 4 {
+		c.spare = batch[:0]
+	}
 }
 
 // writeNow writes batch without waiting for the socket. It reports done
