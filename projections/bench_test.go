@@ -95,7 +95,7 @@ func BenchmarkRebuild(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		db, err := Open(filepath.Join(b.TempDir(), fmt.Sprint(i)), Config{DisableWAL: true, MemTableBytes: RebuildMemTableBytes}, nil)
+		db, err := Open(filepath.Join(b.TempDir(), fmt.Sprint(i)), Config{}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func BenchmarkRebuild(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := db.Close(); err != nil { // includes the final flush
+		if err := db.Close(); err != nil {
 			b.Fatal(err)
 		}
 		if res.Events != head {

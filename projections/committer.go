@@ -18,20 +18,18 @@ import (
 // A committer is used by one goroutine; close waits for the batch under
 // way.
 type committer struct {
-	db       *DB
-	sync     bool
-	progress func(pos uint64) // after each committed batch, if set
+	db   *DB
+	sync bool
 
 	size     int        // of the last batch: the next is about as large
 	puts     []*putLog  // the batch under way's, from Writer.takePuts
 	inflight chan error // nil when no commit is under way
-	pos      uint64     // the last event of the batch under way
 }
 
 // commit waits for the batch under way, then starts committing the
 // writes of the states that applied events since, with their
-// checkpoints; pos is the last event applied.
-func (c *committer) commit(states []*batchState, pos uint64) error {
+// checkpoints.
+func (c *committer) commit(states []*batchState) error {
 	if err := c.wait(); err != nil { // and the put logs are free again
 		return err
 	}
@@ -50,7 +48,7 @@ func (c *committer) commit(states []*batchState, pos uint64) error {
 		return &Error{Op: "commit", Err: errors.Join(ErrStorage, err)}
 	}
 	for _, st := range states {
-		st.w.trim()
+		st.w.trim(nil)
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -70,7 +68,7 @@ func (c *committer) commit(states []*batchState, pos uint64) error {
 		sets.Close()
 		done <- err
 	}()
-	c.inflight, c.pos = done, pos
+	c.inflight = done
 	return nil
 }
 
@@ -83,9 +81,6 @@ func (c *committer) wait() error {
 	c.inflight = nil
 	if err != nil {
 		return &Error{Op: "commit", Err: errors.Join(ErrStorage, err)}
-	}
-	if c.progress != nil {
-		c.progress(c.pos)
 	}
 	return nil
 }

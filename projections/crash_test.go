@@ -54,13 +54,16 @@ func TestCrashChild(t *testing.T) {
 		r.Run(ctx) // until killed
 	case "catchup":
 		CatchUp(ctx, db, log, ps, BatchOptions{BatchEvents: 300}, nil)
+	case "rebuild": // each child starts over; a batch is ingested every 200 events
+		sealEvents = 200
+		Rebuild(ctx, db, log, ps, BatchOptions{MemoryBytes: 1}, nil)
 	}
 	fmt.Println("finished")
 	select {}
 }
 
 func TestCrashMidStreamLosesAndRepeatsNothing(t *testing.T) {
-	for _, mode := range []string{"runner", "catchup"} {
+	for _, mode := range []string{"runner", "catchup", "rebuild"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
 			log := openStore(t, filepath.Join(dir, "log"))

@@ -17,28 +17,19 @@ type Config struct {
 	// CacheBytes is pebble's block cache (default 256 MiB): as-of-T and
 	// statistics scan a video's history, fast only from memory.
 	CacheBytes int64
-	// DisableWAL skips pebble's write-ahead log, for an offline rebuild:
-	// a crash then loses the batches since the last flush, but batches
-	// stay whole, so each checkpoint still matches its model and the
-	// next run resumes from it. Close flushes.
-	DisableWAL bool
 	// MemTableBytes is the size of pebble's memtable (default 128 MiB).
-	// An offline rebuild takes RebuildMemTableBytes: a million events'
-	// models (about 190 MB) then reach disk in one flush at the end,
-	// instead of being flushed, read back and compacted while the rebuild
-	// runs. Pebble keeps up to two memtables, so memory use is up to
-	// twice this.
+	// Pebble keeps up to two memtables, so memory use is up to twice
+	// this. A rebuild does not write through it (see Rebuild).
 	MemTableBytes int64
 }
-
-// RebuildMemTableBytes is Config.MemTableBytes for an offline rebuild.
-const RebuildMemTableBytes = 512 << 20
 
 // DB is the read-model database. It is safe for concurrent use; each
 // projection is written by one goroutine at a time (the runner's or a
 // rebuild's).
 type DB struct {
 	db     *pebble.DB
+	dir    string
+	opts   *pebble.Options // as opened, for tables written to ingest
 	cfg    Config
 	logger *slog.Logger
 }
@@ -60,7 +51,6 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*DB, error) {
 		Cache:        cache,
 		Logger:       pebbleLogger{logger},
 		MemTableSize: uint64(cfg.MemTableBytes),
-		DisableWAL:   cfg.DisableWAL,
 	}
 	for i := range opts.Levels {
 		// Projections look up keys that mostly do not exist yet (a new
@@ -75,25 +65,17 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*DB, error) {
 		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
 	opts.Levels[len(opts.Levels)-1].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
+	opts.EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, &Error{Op: "open", Err: fmt.Errorf("read models in %s: %w", dir, err)}
 	}
-	return &DB{db: db, cfg: cfg, logger: logger}, nil
+	return &DB{db: db, dir: dir, opts: opts, cfg: cfg, logger: logger}, nil
 }
 
-// Close flushes and closes the database.
+// Close closes the database.
 func (d *DB) Close() error {
-	var errs []error
-	if d.cfg.DisableWAL {
-		if err := d.db.Flush(); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	if err := d.db.Close(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
 		return &Error{Op: "close", Err: err}
 	}
 	return nil
@@ -135,10 +117,10 @@ func decodeCheckpoint(v []byte) (Checkpoint, error) {
 }
 
 // commit applies b atomically; sync waits for the write-ahead log to
-// reach the disk (without a WAL, nothing is durable before a flush).
+// reach the disk.
 func (d *DB) commit(b *pebble.Batch, sync bool) error {
 	opt := pebble.NoSync
-	if sync && !d.cfg.DisableWAL {
+	if sync {
 		opt = pebble.Sync
 	}
 	if err := b.Commit(opt); err != nil {

@@ -45,6 +45,12 @@
 // the batch before (one batch at a time, in order). See Writer for how a
 // projection's writes are staged, cached and committed.
 //
+// A rebuild writes into ranges it has just cleared, so it skips pebble's
+// memtable: the third goroutine sorts the batch's writes as they come,
+// and the batch (usually the whole rebuild) is written as sorted tables,
+// in parallel, that pebble ingests at the bottom of its tree with nothing
+// to compact (see tableCommitter).
+//
 // # Queries
 //
 // The read models answer the analysts (Timeline, StateAt, Stats,

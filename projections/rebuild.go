@@ -15,13 +15,17 @@ import (
 
 // BatchOptions tune Rebuild and CatchUp. The zero value is usable.
 type BatchOptions struct {
-	// BatchEvents is how many log events go into one committed batch
-	// (default 16384).
+	// BatchEvents is how many log events go into one committed batch: by
+	// default 16384 in CatchUp; in Rebuild, no limit but MemoryBytes.
 	BatchEvents int
+	// MemoryBytes bounds what a Rebuild holds before it commits a batch
+	// (default 2 GiB): the records written since the last commit, and
+	// the projections' caches. A million events take about 600 MiB.
+	MemoryBytes int
 	// PageSize is how many events are read from the log at once (default
 	// 4096).
 	PageSize int
-	// Progress, if set, is called after each committed batch with the
+	// Progress, if set, is called after each page applied with the
 	// position reached and the head of the log when the run started.
 	Progress func(done, head uint64)
 	// Sync fsyncs each batch. Without it a crash may lose the last
@@ -41,9 +45,10 @@ type BatchResult struct {
 // Rebuild clears the projections ps (their models, checkpoints and
 // poison records) and applies the whole log to them again from position
 // 0. It feeds the same Apply methods as the Runner, but commits large
-// batches instead of one event at a time: every batch carries the
-// checkpoints of its events, so an interrupted rebuild resumes with
-// CatchUp. It must not run while a Runner on db is running.
+// batches instead of one event at a time, as sorted tables that pebble
+// ingests (see tableCommitter): every batch carries the checkpoints of
+// its events, so an interrupted rebuild resumes with CatchUp. It must
+// not run while a Runner on db is running.
 func Rebuild(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOptions, logger *slog.Logger) (BatchResult, error) {
 	b := db.db.NewBatch()
 	for _, p := range ps {
@@ -57,7 +62,9 @@ func Rebuild(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 				err = errors.Join(err, eerr, b.DeleteRange(r[0], r[1], nil))
 			}
 		}
-		err = errors.Join(err, b.Delete(checkpointKey(p.Name()), nil))
+		if cp, cerr := db.Checkpoint(p.Name()); cerr != nil || cp.Position > 0 {
+			err = errors.Join(err, cerr, b.Delete(checkpointKey(p.Name()), nil))
+		}
 		if err != nil {
 			b.Close()
 			return BatchResult{}, &Error{Op: "rebuild", Projection: p.Name(), Err: err}
@@ -78,6 +85,7 @@ type batchState struct {
 	cp       Checkpoint
 	dirty    bool
 	poisoned uint64
+	sealed   []*putLog // a rebuild's Puts since its last commit, but the Writer's
 }
 
 // CatchUp applies the log after each projection's checkpoint in large
@@ -93,8 +101,11 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.BatchEvents <= 0 {
+	if opts.BatchEvents <= 0 && !cleared {
 		opts.BatchEvents = 16384
+	}
+	if opts.MemoryBytes <= 0 {
+		opts.MemoryBytes = 2 << 30
 	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 4096
@@ -144,9 +155,11 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 		wg.Wait()
 	}()
 
-	c := &committer{db: db, sync: opts.Sync}
-	if opts.Progress != nil {
-		c.progress = func(pos uint64) { opts.Progress(pos, res.Head) }
+	var c batchCommitter = &committer{db: db, sync: opts.Sync}
+	var tc *tableCommitter
+	if cleared { // the records go into empty ranges
+		tc = newTableCommitter(db)
+		c = tc
 	}
 	defer c.close()
 	n := 0 // events since the last commit
@@ -165,12 +178,19 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 			}
 			pos = ev.Position
 			res.Events++
-			if n++; n >= opts.BatchEvents {
-				if err := c.commit(states, pos); err != nil {
+			n++
+			if tc != nil && n%sealEvents == 0 {
+				tc.seal(states)
+			}
+			if n == opts.BatchEvents || tc != nil && n%sealEvents == 0 && pendingBytes(states) > opts.MemoryBytes {
+				if err := c.commit(states); err != nil {
 					return res, err
 				}
 				n = 0
 			}
+		}
+		if opts.Progress != nil {
+			opts.Progress(pos, res.Head)
 		}
 	}
 	if readErr != nil {
@@ -179,7 +199,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	err = c.commit(states, pos)
+	err = c.commit(states)
 	if err == nil {
 		err = c.wait()
 	}
@@ -191,6 +211,33 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// batchCommitter commits the writes of a batched run.
+type batchCommitter interface {
+	// commit commits, or starts committing, the writes of the states
+	// that applied events since the last commit, with their checkpoints.
+	commit(states []*batchState) error
+	// wait returns once every batch is committed.
+	wait() error
+	// close waits for what is under way, for a run that ends with an
+	// error.
+	close()
+}
+
+// sealEvents is how many events a rebuild applies between handing its
+// Puts to be sorted.
+var sealEvents = 16384 // a variable for tests
+
+func pendingBytes(states []*batchState) int {
+	n := 0
+	for _, st := range states {
+		n += st.w.pendingBytes()
+		for _, p := range st.sealed {
+			n += p.bytes()
+		}
+	}
+	return n
 }
 
 // readPages sends the events in [from, head] a page at a time, their

@@ -251,7 +251,7 @@ func (r *Runner) applyOne(st *state, ev *eventstore.RecordedEvent) error {
 		st.w.forget() // the cache holds writes the database does not
 		return &Error{Op: "apply", Projection: name, Err: errors.Join(ErrStorage, err)}
 	}
-	st.w.trim()
+	st.w.trim(nil)
 	st.applied.Add(1)
 	r.advance(st, cp)
 	return nil

@@ -16,7 +16,7 @@ import (
 // commit, it becomes the previous one, and the one before is dropped.
 // What was used since stays cached: a Get found in the previous
 // generation moves to the current one.
-const maxCached = 1 << 18
+var maxCached = 1 << 18 // a variable for tests
 
 // Writer stages the writes of one event for a projection, and reads the
 // model as they would leave it. Staging makes an event all-or-nothing: if
@@ -38,17 +38,24 @@ type Writer struct {
 	arena []byte
 
 	// Accepted since the last commit: the logged Puts and the keys Set
-	// or Deleted (dirty in cache).
-	puts  putLog
-	spare putLog // see takePuts
-	dirty []*cached
-	cache map[string]*cached
-	prev  map[string]*cached // the generation before: clean, read only
+	// or Deleted (dirty in cache), of the current generation of the cache
+	// and of the one before; and in a rebuild, the records changed in
+	// generations since dropped (see trim), sorted, newest last.
+	puts       putLog
+	spare      putLog // see takePuts
+	dirty      []*cached
+	dirtyPrev  []*cached
+	sealedSets []*putLog
+	cache      map[string]*cached
+	prev       map[string]*cached // the generation before: clean, read only
 	// slab holds the cache's keys, values and entries: a rebuild caches
 	// a quarter of a million records, and allocating each one apart cost
 	// more in garbage collection than the rest of the cache.
 	slab    []byte
 	entries []cached
+	// held is about how much memory the slabs of the current generation
+	// and of the one before hold.
+	held, heldPrev int
 
 	scratch []byte // see buf
 	getKey  []byte // the key of a database lookup
@@ -64,9 +71,15 @@ type stagedOp struct {
 }
 
 // putLog is the Puts accepted since a commit, in the order accepted.
+// Their bytes are in chunks that never move: a rebuild logs a hundred
+// megabytes or more, which one growing slice would copy again and again.
 type putLog struct {
-	log   []loggedPut
-	arena []byte
+	log    []loggedPut
+	chunks [][]byte // the last one is filled
+	held   int      // the chunks' capacity
+	// sorted, if not nil, is closed once the log is sorted by another
+	// goroutine.
+	sorted chan struct{}
 }
 
 type loggedPut struct {
@@ -75,25 +88,56 @@ type loggedPut struct {
 	// the keys do (a key shorter than where they differ is a prefix of
 	// the other).
 	p0, p1, p2 uint64
-	k0, k1, v1 int // key and value as offsets into arena
+	c          int32 // the chunk
+	k0, k1, v1 int32 // key and value as offsets into it; v1 < 0: deleted
 }
 
-func (p *putLog) add(k, v []byte) {
-	k0 := len(p.arena)
-	p.arena = append(p.arena, k...)
-	k1 := len(p.arena)
-	p.arena = append(p.arena, v...)
-	p.log = append(p.log, loggedPut{k0: k0, k1: k1, v1: len(p.arena)})
+// putChunk is the size of a putLog's chunks.
+const putChunk = 1 << 20
+
+func (p *putLog) add(k, v []byte) { p.addRecord(k, v, false) }
+
+// addRecord logs k = v, or the deletion of k.
+func (p *putLog) addRecord(k, v []byte, deleted bool) {
+	n := len(k) + len(v)
+	if len(p.chunks) == 0 || cap(p.chunks[len(p.chunks)-1])-len(p.chunks[len(p.chunks)-1]) < n {
+		p.chunks = append(p.chunks, make([]byte, 0, max(putChunk, n)))
+		p.held += max(putChunk, n)
+	}
+	c := len(p.chunks) - 1
+	a := p.chunks[c]
+	k0 := len(a)
+	a = append(append(a, k...), v...)
+	p.chunks[c] = a
+	if len(p.log) == cap(p.log) { // double: append grows a large slice by a quarter, copying it more often
+		p.log = slices.Grow(p.log, max(len(p.log), 1024))
+	}
+	e := loggedPut{c: int32(c), k0: int32(k0), k1: int32(k0 + len(k)), v1: int32(len(a))}
+	if deleted {
+		e.v1 = -1
+	}
+	p.log = append(p.log, e)
 }
 
 // writeTo writes the Puts into b sorted by key (pebble inserts runs of
 // sorted keys much faster). Of two Puts of one key the later wins.
 func (p *putLog) writeTo(b *pebble.Batch) error {
-	a := p.arena
+	p.sort()
+	for i := range p.log {
+		if err := b.Set(p.key(i), p.value(i), nil); err != nil {
+			return errors.Join(ErrStorage, err)
+		}
+	}
+	return nil
+}
+
+// sort orders the log by key and drops every Put of a key but the
+// last.
+func (p *putLog) sort() {
 	for i := range p.log {
 		e := &p.log[i]
 		var pre [24]byte
-		copy(pre[:], a[e.k0:e.k1])
+		copy(pre[:], p.key(i))
 		e.p0, e.p1, e.p2 = be64(pre[:8]), be64(pre[8:16]), be64(pre[16:])
 	}
 	slices.SortFunc(p.log, func(x, y loggedPut) int {
@@ -106,20 +150,71 @@ func (p *putLog) writeTo(b *pebble.Batch) error {
 		if x.p2 != y.p2 {
 			return cmp.Compare(x.p2, y.p2)
 		}
-		if c := bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]); c != 0 {
+		if c := bytes.Compare(p.chunks[x.c][x.k0:x.k1], p.chunks[y.c][y.k0:y.k1]); c != 0 {
 			return c
 		}
-		return cmp.Compare(x.k0, y.k0) // the order they were logged in
-	})
-	for _, e := range p.log {
-		if err := b.Set(a[e.k0:e.k1], a[e.k1:e.v1], nil); err != nil {
-			return errors.Join(ErrStorage, err)
+		// The order they were logged in.
+		if x.c != y.c {
+			return cmp.Compare(x.c, y.c)
 		}
+		return cmp.Compare(x.k0, y.k0)
+	})
+	// Keep the last of each key.
+	n := 0
+	for i, e := range p.log {
+		if i+1 < len(p.log) {
+			f := &p.log[i+1]
+			if e.p0 == f.p0 && e.p1 == f.p1 && e.p2 == f.p2 && bytes.Equal(p.key(i), p.key(i+1)) {
+				continue
+			}
+		}
+		p.log[n] = e
+		n++
 	}
-	return nil
+	p.log = p.log[:n]
 }
 
-func (p *putLog) reset() { p.log, p.arena = p.log[:0], p.arena[:0] }
+func (p *putLog) key(i int) []byte {
+	e := &p.log[i]
+	return p.chunks[e.c][e.k0:e.k1]
+}
+
+// value is the i-th record's value; nil if it is a deletion.
+func (p *putLog) value(i int) []byte {
+	e := &p.log[i]
+	if e.v1 < 0 {
+		return nil
+	}
+	return p.chunks[e.c][e.k1:e.v1:e.v1]
+}
+
+// find looks k up in the sorted log: its value (nil: deleted), and
+// whether the log has it.
+func (p *putLog) find(k []byte) ([]byte, bool) {
+	if p.sorted != nil {
+		<-p.sorted
+	}
+	i, found := slices.BinarySearchFunc(p.log, k, func(e loggedPut, k []byte) int {
+		return bytes.Compare(p.chunks[e.c][e.k0:e.k1], k)
+	})
+	if !found {
+		return nil, false
+	}
+	return p.value(i), true
+}
+
+// bytes is about how much memory the log holds.
+func (p *putLog) bytes() int { return p.held + cap(p.log)*int(unsafe.Sizeof(loggedPut{})) }
+
+// reset empties the log, keeping its first chunk for reuse.
+func (p *putLog) reset() {
+	p.log = p.log[:0]
+	if len(p.chunks) > 0 {
+		clear(p.chunks[1:])
+		p.chunks = append(p.chunks[:0], p.chunks[0][:0])
+		p.held = cap(p.chunks[0])
+	}
+}
 
 type cached struct {
 	key   string // the map's key
@@ -178,6 +273,15 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 	if w.written != nil && !w.written.mayContain(k) {
 		return nil, false, nil
 	}
+	for i := len(w.sealedSets) - 1; i >= 0; i-- {
+		if v, ok := w.sealedSets[i].find(k); ok {
+			if v != nil {
+				v = append(w.alloc(0, len(v)+valueSlack), v...)
+			}
+			w.remember(k, v, false)
+			return v, v != nil, nil
+		}
+	}
 	// A copy, so that the caller's key (built on its stack) does not
 	// escape through the interface.
 	w.getKey = append(w.getKey[:0], k...)
@@ -207,10 +311,12 @@ const slabChunk = 1 << 20
 // stays valid until the cache is dropped.
 func (w *Writer) alloc(n, c int) []byte {
 	if c > slabChunk/4 {
+		w.held += c
 		return make([]byte, n, c)
 	}
 	if cap(w.slab)-len(w.slab) < c {
 		w.slab = make([]byte, 0, slabChunk)
+		w.held += slabChunk
 	}
 	b := w.slab[len(w.slab) : len(w.slab)+n : len(w.slab)+c]
 	w.slab = w.slab[:len(w.slab)+c]
@@ -222,6 +328,7 @@ func (w *Writer) alloc(n, c int) []byte {
 func (w *Writer) newEntry() *cached {
 	if len(w.entries) == cap(w.entries) {
 		w.entries = make([]cached, 0, 4096)
+		w.held += 4096 * int(unsafe.Sizeof(cached{}))
 	}
 	w.entries = w.entries[:len(w.entries)+1]
 	return &w.entries[len(w.entries)-1]
@@ -261,7 +368,7 @@ func (w *Writer) entry(k []byte) *cached {
 func (w *Writer) remember(k, v []byte, dirty bool) { w.mark(w.entry(k), v, dirty) }
 
 func (w *Writer) mark(c *cached, v []byte, dirty bool) {
-	if dirty && !c.dirty {
+	if dirty && !c.dirty { // c is of the current generation: entry makes it there
 		w.dirty = append(w.dirty, c)
 	}
 	c.v, c.dirty = v, c.dirty || dirty
@@ -323,40 +430,90 @@ func (w *Writer) takePuts() *putLog {
 	return &w.spare
 }
 
+// sealPuts hands over the Puts accepted since the last commit or seal,
+// for good: the Writer logs the next ones anew.
+func (w *Writer) sealPuts() *putLog {
+	p := w.puts
+	w.puts = putLog{}
+	return &p
+}
+
+// sortedSets returns the records changed since the last commit, of
+// the generation before and of the current one, each sorted by key, with
+// its value, or nil if it was deleted; a key may be in both, the current
+// one's later. They stay pending until setsCommitted.
+func (w *Writer) sortedSets() (prev, cur []*cached) {
+	for _, d := range [][]*cached{w.dirtyPrev, w.dirty} {
+		slices.SortFunc(d, func(x, y *cached) int { return strings.Compare(x.key, y.key) })
+	}
+	return w.dirtyPrev, w.dirty
+}
+
+// setsCommitted marks the records changed since the last commit as
+// committed.
+func (w *Writer) setsCommitted() {
+	for _, d := range [][]*cached{w.dirtyPrev, w.dirty} {
+		for _, c := range d {
+			c.dirty = false
+		}
+	}
+	w.dirtyPrev, w.dirty, w.sealedSets = w.dirtyPrev[:0], w.dirty[:0], nil
+}
+
 // commitSetsTo writes each record changed since the last commit into b,
 // once; with takePuts, it is commitTo.
 func (w *Writer) commitSetsTo(b *pebble.Batch) error {
-	slices.SortFunc(w.dirty, func(x, y *cached) int { return strings.Compare(x.key, y.key) })
-	for _, c := range w.dirty {
-		k := unsafe.Slice(unsafe.StringData(c.key), len(c.key)) // pebble copies it
-		var err error
-		if c.v == nil {
-			err = b.Delete(k, nil)
-		} else {
-			err = b.Set(k, c.v, nil)
-		}
-		if err != nil {
-			return errors.Join(ErrStorage, err)
-		}
-		c.dirty = false
+	if len(w.sealedSets) > 0 {
+		return errors.New("projections: a Writer that sealed records commits them as tables")
 	}
-	w.dirty = w.dirty[:0]
+	prev, cur := w.sortedSets()
+	for _, d := range [][]*cached{prev, cur} {
+		for _, c := range d {
+			k := unsafe.Slice(unsafe.StringData(c.key), len(c.key)) // pebble copies it
+			var err error
+			if c.v == nil {
+				err = b.Delete(k, nil)
+			} else {
+				err = b.Set(k, c.v, nil)
+			}
+			if err != nil {
+				return errors.Join(ErrStorage, err)
+			}
+		}
+	}
+	w.setsCommitted()
 	return nil
 }
 
-// trim starts a new generation of the cache, once commitTo has written
-// it, if the current one has grown past half of maxCached. What it drops
-// is the generation before, whose records the batches before the one
-// commitTo wrote hold: a caller that commits in the background needs
-// only to have committed those.
-func (w *Writer) trim() {
+// trim starts a new generation of the cache if the current one has grown
+// past half of maxCached. What it drops is the generation before. Either
+// its records are committed (commitTo wrote them; a caller that commits
+// in the background needs only to have committed the batches before),
+// or, in a rebuild, seal takes them: trim copies the ones changed since
+// the last commit into a log, hands it to seal to be sorted (which
+// closes its sorted channel), and Get looks there before the database
+// until setsCommitted.
+func (w *Writer) trim(seal func(*putLog)) {
 	if len(w.cache) <= maxCached/2 {
 		return
+	}
+	if len(w.dirtyPrev) > 0 {
+		if seal == nil {
+			panic("projections: Writer.trim would drop records not committed")
+		}
+		p := &putLog{sorted: make(chan struct{})}
+		for _, c := range w.dirtyPrev {
+			p.addRecord(unsafe.Slice(unsafe.StringData(c.key), len(c.key)), c.v, c.v == nil)
+		}
+		w.sealedSets = append(w.sealedSets, p)
+		seal(p)
 	}
 	old := w.prev
 	clear(old) // its room serves the next generation
 	w.prev, w.cache = w.cache, old
+	w.dirtyPrev, w.dirty = w.dirty, w.dirtyPrev[:0]
 	w.slab, w.entries = nil, nil
+	w.held, w.heldPrev = 0, w.held
 }
 
 // forget drops everything accepted and cached: after a failed commit the
@@ -365,7 +522,7 @@ func (w *Writer) forget() {
 	w.dropCache()
 	w.written = nil
 	w.puts.reset()
-	w.dirty = w.dirty[:0]
+	w.dirty, w.dirtyPrev, w.sealedSets = w.dirty[:0], w.dirtyPrev[:0], nil
 }
 
 // dropCache empties the cache, keeping the map's room: it will grow as
@@ -374,4 +531,16 @@ func (w *Writer) dropCache() {
 	clear(w.cache)
 	clear(w.prev)
 	w.slab, w.entries = nil, nil
+	w.held, w.heldPrev = 0, 0
+}
+
+// pendingBytes is about how much memory the Writer holds: the Puts
+// accepted since the last commit and the cache.
+func (w *Writer) pendingBytes() int {
+	const perEntry = 48 // a map slot: the string, the pointer, control bytes
+	n := w.puts.bytes() + w.held + w.heldPrev + perEntry*(len(w.cache)+len(w.prev))
+	for _, p := range w.sealedSets {
+		n += p.bytes()
+	}
+	return n
 }

@@ -165,11 +165,9 @@ func rebuild(ctx context.Context, c *logFlags, ps []projections.Projection, stdo
 		return err
 	}
 	defer store.Close()
-	// No write-ahead log while rebuilding: an interrupted rebuild resumes
-	// from its last flushed batch (projections catch up when next
-	// opened). A large memtable spares the rebuild flushing and
-	// compacting as it goes.
-	db, err := projections.Open(c.readModelsDir(), projections.Config{DisableWAL: true, MemTableBytes: projections.RebuildMemTableBytes}, logger)
+	// An interrupted rebuild resumes from its last batch ingested
+	// (projections catch up when next opened).
+	db, err := projections.Open(c.readModelsDir(), projections.Config{}, logger)
 	if err != nil {
 		return fmt.Errorf("%w (is the server running? stop it first)", err)
 	}

@@ -1,0 +1,343 @@
+package projections
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+	"unsafe"
+
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"golang.org/x/sys/unix"
+)
+
+// tableCommitter commits the batches of a rebuild as sorted tables that
+// pebble ingests, instead of through its memtable: a rebuild writes its
+// projections' records into ranges it has just cleared, so the tables of
+// its first batch go straight to the bottom of the tree, with nothing to
+// merge them with, and no memtable insert, flush or compaction costs
+// anything. One batch is usually the whole rebuild (see
+// BatchOptions.MemoryBytes); a later batch's tables overlap the earlier
+// ones and land above them, which is still correct.
+//
+// While the batch applies, its Puts are sealed every few thousand events
+// and sorted by a goroutine of the committer's, on the core the apply
+// loop leaves. At commit, the sorted logs, the changed records and the
+// checkpoints of every projection are merged into one sorted sequence,
+// cut into as many tables as there are cores, written in parallel and
+// ingested together, atomically: a crash leaves all of a batch or none
+// of it.
+//
+// A tableCommitter is used by one goroutine; close stops its sorter.
+type tableCommitter struct {
+	db       *DB
+	sorts    chan *putLog
+	sorting  sync.WaitGroup // logs sealed and not yet sorted
+	sorterUp sync.WaitGroup
+}
+
+func newTableCommitter(db *DB) *tableCommitter {
+	c := &tableCommitter{db: db, sorts: make(chan *putLog, 64)}
+	c.sorterUp.Go(func() {
+		for p := range c.sorts {
+			p.sort()
+			if p.sorted != nil {
+				close(p.sorted)
+			}
+			c.sorting.Done()
+		}
+	})
+	return c
+}
+
+// seal hands the Puts the states accepted since the last seal to the
+// sorter.
+func (c *tableCommitter) seal(states []*batchState) {
+	for _, st := range states {
+		if len(st.w.puts.log) > 0 {
+			p := st.w.sealPuts()
+			st.sealed = append(st.sealed, p)
+			c.sort(p)
+		}
+		st.w.trim(c.sort)
+	}
+}
+
+// sort has the sorter sort p.
+func (c *tableCommitter) sort(p *putLog) {
+	c.sorting.Add(1)
+	c.sorts <- p
+}
+
+func (c *tableCommitter) commit(states []*batchState) error {
+	c.seal(states)
+	c.sorting.Wait()
+	var runs []run
+	var cps []kv
+	for _, st := range states {
+		if !st.dirty {
+			continue
+		}
+		// Of the records Set, the later runs hold the later values.
+		for _, p := range append(st.sealed, st.w.sealedSets...) {
+			runs = append(runs, putsRun(p))
+		}
+		prev, cur := st.w.sortedSets()
+		runs = append(runs, setsRun(prev), setsRun(cur))
+		cps = append(cps, kv{k: checkpointKey(st.p.Name()), v: encodeCheckpoint(st.cp)})
+	}
+	if len(cps) == 0 {
+		return nil
+	}
+	slices.SortFunc(cps, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
+	runs = append(runs, kvRun(cps))
+	if err := c.ingest(runs); err != nil {
+		return &Error{Op: "commit", Err: errors.Join(ErrStorage, err)}
+	}
+	for _, st := range states {
+		if st.dirty {
+			st.sealed = nil
+			st.w.setsCommitted()
+			st.w.trim(nil)
+			st.dirty = false
+		}
+	}
+	return nil
+}
+
+func (c *tableCommitter) wait() error { return nil }
+
+func (c *tableCommitter) close() {
+	close(c.sorts)
+	c.sorterUp.Wait()
+}
+
+// minTablePiece is the fewest records worth a table (and a goroutine) of
+// their own.
+var minTablePiece = 1 << 16 // a variable for tests
+
+// ingest writes the merged runs as tables and ingests them.
+func (c *tableCommitter) ingest(runs []run) error {
+	big, total := runs[0], 0
+	for _, r := range runs {
+		total += r.n
+		if r.n > big.n {
+			big = r
+		}
+	}
+	// Cut the sequence where the largest run's keys are evenly spaced,
+	// and before the checkpoints: a rebuild deleted them in the
+	// memtable, and a table that overlaps the memtable lands at the top
+	// of the tree, to be compacted down again.
+	pieces := max(1, min(runtime.GOMAXPROCS(0), total/minTablePiece))
+	cuts := [][]byte{{nsCheckpoint}}
+	for j := 1; j < pieces; j++ {
+		cuts = append(cuts, big.key(j*big.n/pieces))
+	}
+	slices.SortFunc(cuts, bytes.Compare)
+	cuts = slices.CompactFunc(cuts, bytes.Equal)
+	bounds := append(append([][]byte{nil}, cuts...), nil) // nil: unbounded
+	pieces = len(bounds) - 1
+	dir, err := os.MkdirTemp(c.db.dir, "ingest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir) // pebble links the tables it ingests
+	opts := c.db.opts.MakeWriterOptions(0, c.db.db.TableFormat())
+	paths := make([]string, pieces)
+	errs := make([]error, pieces)
+	var wg sync.WaitGroup
+	for j := range pieces {
+		var parts []runPart
+		for x, r := range runs {
+			p := runPart{r: r, seq: x, i: r.search(bounds[j]), end: r.n}
+			if bounds[j+1] != nil {
+				p.end = r.search(bounds[j+1])
+			}
+			if p.i < p.end {
+				parts = append(parts, p)
+			}
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		paths[j] = filepath.Join(dir, fmt.Sprintf("%06d.sst", j))
+		wg.Go(func() { errs[j] = writeTable(paths[j], opts, parts) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	paths = slices.DeleteFunc(paths, func(p string) bool { return p == "" })
+	return c.db.db.Ingest(context.Background(), paths)
+}
+
+// writeTable writes the merge of parts as a table at path.
+func writeTable(path string, opts sstable.WriterOptions, parts []runPart) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := sstable.NewWriter(newFileWritable(f), opts)
+	err = mergeRuns(parts, func(k, v []byte, deleted bool) error {
+		if deleted {
+			return w.Delete(k)
+		}
+		return w.Set(k, v)
+	})
+	return errors.Join(err, w.Close())
+}
+
+// mergeRuns calls fn with the records of parts in key order. Of records
+// with one key in several runs, only the one of the latest run (the
+// highest seq) is taken: a Put logged after another.
+func mergeRuns(parts []runPart, fn func(k, v []byte, deleted bool) error) error {
+	h := make(mergeHeap, len(parts))
+	for x := range parts {
+		p := &parts[x]
+		p.k = p.r.key(p.i)
+		h[x] = p
+	}
+	heap.Init(&h)
+	var last []byte
+	for len(h) > 0 {
+		p := h[0]
+		if last == nil || !bytes.Equal(p.k, last) {
+			v, ok := p.r.value(p.i)
+			if err := fn(p.k, v, !ok); err != nil {
+				return err
+			}
+			last = p.k
+		}
+		if p.i++; p.i < p.end {
+			p.k = p.r.key(p.i)
+			heap.Fix(&h, 0)
+		} else {
+			heap.Pop(&h)
+		}
+	}
+	return nil
+}
+
+// mergeHeap orders runs by their next key, the latest run first of
+// those at one key.
+type mergeHeap []*runPart
+
+func (h mergeHeap) Len() int { return len(h) }
+func (h mergeHeap) Less(a, b int) bool {
+	if c := bytes.Compare(h[a].k, h[b].k); c != 0 {
+		return c < 0
+	}
+	return h[a].seq > h[b].seq
+}
+func (h mergeHeap) Swap(a, b int) { h[a], h[b] = h[b], h[a] }
+func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(*runPart)) }
+func (h *mergeHeap) Pop() any {
+	old := *h
+	p := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return p
+}
+
+// run is a sequence of records sorted by key, each key once: value
+// reports false for a deletion.
+type run struct {
+	n     int
+	key   func(i int) []byte
+	value func(i int) ([]byte, bool)
+}
+
+// search returns the index of the first key at or after lo (nil: 0).
+func (r run) search(lo []byte) int {
+	if lo == nil {
+		return 0
+	}
+	return sort.Search(r.n, func(i int) bool { return bytes.Compare(r.key(i), lo) >= 0 })
+}
+
+// runPart is the records [i, end) of a run, the seq-th of a merge; k is
+// the key at i.
+type runPart struct {
+	r      run
+	seq    int
+	i, end int
+	k      []byte
+}
+
+// putsRun is a sorted putLog.
+func putsRun(p *putLog) run {
+	return run{
+		n:     len(p.log),
+		key:   p.key,
+		value: func(i int) ([]byte, bool) { v := p.value(i); return v, v != nil },
+	}
+}
+
+// setsRun is a Writer's changed records, sorted.
+func setsRun(cs []*cached) run {
+	return run{
+		n:     len(cs),
+		key:   func(i int) []byte { return unsafe.Slice(unsafe.StringData(cs[i].key), len(cs[i].key)) },
+		value: func(i int) ([]byte, bool) { return cs[i].v, cs[i].v != nil },
+	}
+}
+
+type kv struct{ k, v []byte }
+
+// kvRun is records sorted by key.
+func kvRun(kvs []kv) run {
+	return run{
+		n:     len(kvs),
+		key:   func(i int) []byte { return kvs[i].k },
+		value: func(i int) ([]byte, bool) { return kvs[i].v, true },
+	}
+}
+
+// fileWritable is where a table is written: a file, through a large
+// buffer (pebble's own writes each 4 KiB block with a system call), that
+// starts writing back as it goes, so that the sync at the end has little
+// left to wait for.
+type fileWritable struct {
+	f       *os.File
+	bw      *bufio.Writer
+	off     int64 // written to the file
+	flushed int64 // handed to writeback
+}
+
+const (
+	tableBuffer    = 1 << 20
+	tableWriteback = 8 << 20
+)
+
+func newFileWritable(f *os.File) *fileWritable {
+	return &fileWritable{f: f, bw: bufio.NewWriterSize(f, tableBuffer)}
+}
+
+func (w *fileWritable) Write(p []byte) error {
+	n, err := w.bw.Write(p)
+	w.off += int64(n)
+	if err == nil && w.off-w.flushed >= tableWriteback {
+		// Best effort: the sync at Finish is what counts.
+		_ = unix.SyncFileRange(int(w.f.Fd()), w.flushed, w.off-int64(w.bw.Buffered())-w.flushed, unix.SYNC_FILE_RANGE_WRITE)
+		w.flushed = w.off - int64(w.bw.Buffered())
+	}
+	return err
+}
+
+func (w *fileWritable) Finish() error {
+	err := w.bw.Flush()
+	if err == nil {
+		err = w.f.Sync()
+	}
+	return errors.Join(err, w.f.Close())
+}
+
+func (w *fileWritable) Abort() { w.f.Close() }

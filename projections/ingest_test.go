@@ -1,0 +1,137 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// small makes a rebuild seal its Puts every 97 events, rotate its
+// caches past 32 records (sealing the records changed in the generation
+// it drops, which Get then reads back from the sealed logs), and cut a
+// batch into tables of a few hundred records, for the test's duration.
+func small(t *testing.T) {
+	oldSeal, oldCached, oldPiece := sealEvents, maxCached, minTablePiece
+	sealEvents, maxCached, minTablePiece = 97, 64, 300
+	t.Cleanup(func() { sealEvents, maxCached, minTablePiece = oldSeal, oldCached, oldPiece })
+}
+
+// A rebuild that seals its writes in many sorted logs, reads records back
+// from them, and ingests one batch or many, builds the same models as the
+// runner, byte for byte; the tables of a single batch go to the bottom of
+// the tree, with nothing to compact.
+func TestRebuildThroughTablesEqualsRunner(t *testing.T) {
+	small(t)
+	e := newEnv(t)
+	loadLog(t, e.log, genHistory(5, 8, 4, 6000), 3)
+	r, stop := startRunner(t, e.db, e.log, Builtin(), RunnerConfig{})
+	waitFor(t, r, headOf(t, e.log))
+	stop()
+
+	for _, tc := range []struct {
+		name string
+		opts BatchOptions
+		one  bool
+	}{
+		{"one batch", BatchOptions{}, true},
+		{"a batch per seal", BatchOptions{MemoryBytes: 1}, false},
+		{"batches of 1000 events", BatchOptions{BatchEvents: 1000}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openDB(t, filepath.Join(t.TempDir(), "rm"))
+			defer db.Close()
+			res, err := Rebuild(context.Background(), db, e.log, Builtin(), tc.opts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Events != headOf(t, e.log) {
+				t.Fatalf("rebuilt %d events of %d", res.Events, headOf(t, e.log))
+			}
+			assertSameModels(t, e.db, db)
+			m := db.db.Metrics()
+			if tc.one && (m.Levels[6].TablesCount < 3 || m.Levels[0].TablesCount != 0 || m.Compact.Count != 0) {
+				t.Fatalf("one batch left %d tables in L0 and %d in L6, after %d compactions; want none, several and none",
+					m.Levels[0].TablesCount, m.Levels[6].TablesCount, m.Compact.Count)
+			}
+			// The tables were linked in: nothing is left beside them.
+			entries, err := os.ReadDir(db.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, en := range entries {
+				if en.IsDir() {
+					t.Fatalf("%s left in the database's directory", en.Name())
+				}
+			}
+		})
+	}
+}
+
+// Rebuilding one projection of built models, through tables that land
+// on top of the others', changes nothing.
+func TestRebuildOneProjectionThroughTables(t *testing.T) {
+	small(t)
+	e := newEnv(t)
+	loadLog(t, e.log, genHistory(6, 6, 3, 3000), 2)
+	if _, err := Rebuild(context.Background(), e.db, e.log, Builtin(), BatchOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	other := openDB(t, filepath.Join(e.dir, "other"))
+	defer other.Close()
+	if _, err := Rebuild(context.Background(), other, e.log, Builtin(), BatchOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range Builtin() {
+		if _, err := Rebuild(context.Background(), e.db, e.log, []Projection{p}, BatchOptions{MemoryBytes: 1}, nil); err != nil {
+			t.Fatal(fmt.Errorf("%s: %w", p.Name(), err))
+		}
+		assertSameModels(t, other, e.db)
+	}
+	if err := e.db.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true); err != nil {
+		t.Fatal(err)
+	}
+	assertSameModels(t, other, e.db)
+}
+
+// Of one key in several sealed logs, the latest is written; a deletion
+// is written as one.
+func TestMergeRunsLatestWins(t *testing.T) {
+	var a, b, c putLog
+	a.add([]byte("k1"), []byte("a1"))
+	a.add([]byte("k3"), []byte("a3"))
+	a.add([]byte("k2"), []byte("a2"))
+	b.add([]byte("k2"), []byte("b2"))
+	b.addRecord([]byte("k3"), nil, true)
+	c.add([]byte("k0"), []byte("c0"))
+	c.add([]byte("k2"), []byte("c2-old"))
+	c.add([]byte("k2"), []byte("c2")) // the later of two in one log
+	for _, p := range []*putLog{&a, &b, &c} {
+		p.sort()
+	}
+	var parts []runPart
+	for i, p := range []*putLog{&a, &b, &c} {
+		r := putsRun(p)
+		parts = append(parts, runPart{r: r, seq: i, end: r.n})
+	}
+	var got []string
+	err := mergeRuns(parts, func(k, v []byte, deleted bool) error {
+		if deleted {
+			got = append(got, string(k)+" deleted")
+		} else {
+			got = append(got, string(k)+"="+string(v))
+		}
+		return nil
+	})
+	want := []string{"k0=c0", "k1=a1", "k2=c2", "k3 deleted"}
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("merged %v (%v); want %v", got, err, want)
+	}
+	if v, ok := b.find([]byte("k3")); !ok || v != nil {
+		t.Fatalf("find of a deleted key: %q, %v", v, ok)
+	}
+	if _, ok := b.find([]byte("k9")); ok {
+		t.Fatal("found a key never logged")
+	}
+}
