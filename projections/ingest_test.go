@@ -2,10 +2,12 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // small makes a rebuild seal its Puts every 97 events, rotate its
@@ -134,4 +136,54 @@ func TestMergeRunsLatestWins(t *testing.T) {
 	if _, ok := b.find([]byte("k9")); ok {
 		t.Fatal("found a key never logged")
 	}
+}
+
+// An event a projection fails to apply leaves none of its writes: not
+// its Sets, and not its Puts, which go straight into the Writer's log.
+func TestFailedApplyLeavesNoPuts(t *testing.T) {
+	small(t)
+	e := newEnv(t)
+	loadLog(t, e.log, genHistory(7, 5, 3, 2500), 2)
+	bad := func(pos uint64) bool { return pos%41 == 0 }
+	failing := func() []Projection {
+		ps := Builtin()
+		ps[2] = &flaky{Projection: ps[2], fail: func(pos uint64, _ int) error {
+			if bad(pos) {
+				return errors.New("injected after the writes")
+			}
+			return nil
+		}}
+		return ps
+	}
+	check := func(db *DB) {
+		t.Helper()
+		n := 0
+		for vid := int64(1); vid <= 3; vid++ {
+			err := db.Timeline(context.Background(), vid, time.Time{}, time.Time{}, func(en Entry) error {
+				if bad(en.Position) {
+					return fmt.Errorf("a timeline entry of the failed event at %d", en.Position)
+				}
+				n++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n == 0 {
+			t.Fatal("no timeline at all")
+		}
+	}
+	res, err := Rebuild(context.Background(), e.db, e.log, failing(), BatchOptions{}, nil)
+	if err != nil || res.Poisoned[NameActivity] == 0 {
+		t.Fatalf("rebuild: %+v, %v", res, err)
+	}
+	check(e.db)
+
+	db := openDB(t, filepath.Join(e.dir, "runner"))
+	defer db.Close()
+	r, stop := startRunner(t, db, e.log, failing(), fastRetries)
+	waitFor(t, r, headOf(t, e.log))
+	stop()
+	check(db)
 }

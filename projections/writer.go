@@ -33,8 +33,16 @@ var maxCached = 1 << 18 // a variable for tests
 // A Writer is used by one goroutine.
 type Writer struct {
 	r     pebble.Reader // the committed model
-	ops   []stagedOp    // this event's writes
+	ops   []stagedOp    // this event's Sets and Deletes
 	arena []byte
+	// This event's Puts go straight into puts, from mark on: begin drops
+	// them if the event before was not accepted.
+	mark    putMark
+	pending bool
+	// got is the cache entries this event's Gets found or made, so that a
+	// Set of the same key does not look it up again.
+	got  [4]*cached
+	nGot int
 
 	// Accepted since the last commit: the logged Puts and the keys Set
 	// or Deleted (dirty in cache), of the current generation of the cache
@@ -46,7 +54,7 @@ type Writer struct {
 	dirtyPrev  []*cached
 	sealedSets []*putLog
 	cache      map[string]*cached
-	prev       map[string]*cached // the generation before: clean, read only
+	prev       map[string]*cached // the generation before: read only
 	// slab holds the cache's keys, values and entries: a rebuild caches
 	// a quarter of a million records, and allocating each one apart cost
 	// more in garbage collection than the rest of the cache.
@@ -255,6 +263,30 @@ func (p *putLog) find(k []byte) ([]byte, bool) {
 // bytes is about how much memory the log holds.
 func (p *putLog) bytes() int { return p.held + cap(p.log)*int(unsafe.Sizeof(loggedPut{})) }
 
+// putMark is where a putLog ended.
+type putMark struct{ n, chunks, last int }
+
+func (p *putLog) mark() putMark {
+	m := putMark{n: len(p.log), chunks: len(p.chunks)}
+	if m.chunks > 0 {
+		m.last = len(p.chunks[m.chunks-1])
+	}
+	return m
+}
+
+// truncate drops what was logged since m.
+func (p *putLog) truncate(m putMark) {
+	p.log = p.log[:m.n]
+	for _, c := range p.chunks[m.chunks:] {
+		p.held -= cap(c)
+	}
+	clear(p.chunks[m.chunks:])
+	p.chunks = p.chunks[:m.chunks]
+	if m.chunks > 0 {
+		p.chunks[m.chunks-1] = p.chunks[m.chunks-1][:m.last]
+	}
+}
+
 // reset empties the log, keeping its first chunk for reuse.
 func (p *putLog) reset() {
 	p.log = p.log[:0]
@@ -275,6 +307,9 @@ func (w *Writer) begin(r pebble.Reader) {
 	w.r = r
 	w.ops = w.ops[:0]
 	w.arena = w.arena[:0]
+	w.dropPending()
+	w.mark, w.pending = w.puts.mark(), true
+	w.got, w.nGot = [4]*cached{}, 0
 }
 
 func (w *Writer) stage(kind byte, k, v []byte) {
@@ -292,7 +327,7 @@ func (w *Writer) Set(k, v []byte) { w.stage('s', k, v) }
 func (w *Writer) Delete(k []byte) { w.stage('d', k, nil) }
 
 // Put stages key = value, a record the projection never reads back.
-func (w *Writer) Put(k, v []byte) { w.stage('p', k, v) }
+func (w *Writer) Put(k, v []byte) { w.puts.add(k, v) }
 
 // Get returns the value of a record written with Set, as this event's
 // staged writes leave it, and false when there is none. The value is
@@ -308,6 +343,7 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 		}
 	}
 	if c, ok := w.cache[string(k)]; ok {
+		w.gotten(c)
 		return c.v, c.v != nil, nil
 	}
 	if c, ok := w.prev[string(k)]; ok {
@@ -316,7 +352,7 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 			v = w.alloc(len(c.v), len(c.v)+valueSlack)
 			copy(v, c.v)
 		}
-		w.remember(k, v, false)
+		w.gotten(w.remember(k, v, false))
 		return v, v != nil, nil
 	}
 	if w.written != nil && !w.written.mayContain(k) {
@@ -393,8 +429,29 @@ func (w *Writer) buf() []byte {
 	return w.scratch[:0]
 }
 
+// dropPending drops the Puts of an event that was not accepted.
+func (w *Writer) dropPending() {
+	if w.pending {
+		w.puts.truncate(w.mark)
+		w.pending = false
+	}
+}
+
+// gotten notes that this event's Get found c.
+func (w *Writer) gotten(c *cached) {
+	if w.nGot < len(w.got) {
+		w.got[w.nGot] = c
+		w.nGot++
+	}
+}
+
 // entry returns k's cache entry, making an empty one if there is none.
 func (w *Writer) entry(k []byte) *cached {
+	for _, c := range w.got[:w.nGot] {
+		if c.key == string(k) {
+			return c
+		}
+	}
 	if w.cache == nil {
 		w.cache = make(map[string]*cached, 1024)
 	}
@@ -414,9 +471,13 @@ func (w *Writer) entry(k []byte) *cached {
 
 // remember caches k = v (v nil: absent); dirty marks a write to commit.
 // v is kept, not copied.
-func (w *Writer) remember(k, v []byte, dirty bool) { w.mark(w.entry(k), v, dirty) }
+func (w *Writer) remember(k, v []byte, dirty bool) *cached {
+	c := w.entry(k)
+	w.note(c, v, dirty)
+	return c
+}
 
-func (w *Writer) mark(c *cached, v []byte, dirty bool) {
+func (w *Writer) note(c *cached, v []byte, dirty bool) {
 	if dirty && !c.dirty { // c is of the current generation: entry makes it there
 		w.dirty = append(w.dirty, c)
 	}
@@ -429,11 +490,11 @@ func (w *Writer) set(k, v []byte) {
 	c := w.entry(k)
 	had := c.v != nil
 	if had && cap(c.v) >= len(v) {
-		w.mark(c, append(c.v[:0], v...), true)
+		w.note(c, append(c.v[:0], v...), true)
 	} else {
 		b := w.alloc(len(v), len(v)+valueSlack)
 		copy(b, v)
-		w.mark(c, b, true)
+		w.note(c, b, true)
 	}
 	// A key with a value in the cache was Set, or read from the
 	// database, where it is only if it was Set since the clearing: the
@@ -446,11 +507,10 @@ func (w *Writer) set(k, v []byte) {
 // accept takes this event's staged writes: the event is applied, they
 // will be in the next commit.
 func (w *Writer) accept() {
+	w.pending = false
 	for _, op := range w.ops {
 		k, v := w.arena[op.k0:op.k1], w.arena[op.v0:op.v1]
 		switch op.kind {
-		case 'p':
-			w.puts.add(k, v)
 		case 'd':
 			w.remember(k, nil, true)
 		default:
@@ -474,6 +534,7 @@ func (w *Writer) commitTo(b *pebble.Batch) error {
 // caller to write (putLog.writeTo) while the Writer goes on: it must be
 // done with them before it calls takePuts again, which reuses them.
 func (w *Writer) takePuts() *putLog {
+	w.dropPending()
 	w.puts, w.spare = w.spare, w.puts
 	w.puts.reset()
 	return &w.spare
@@ -482,8 +543,9 @@ func (w *Writer) takePuts() *putLog {
 // sealPuts hands over the Puts accepted since the last commit or seal,
 // for good: the Writer logs the next ones anew.
 func (w *Writer) sealPuts() *putLog {
+	w.dropPending()
 	p := w.puts
-	w.puts = putLog{}
+	w.puts = putLog{log: make([]loggedPut, 0, len(p.log)+len(p.log)/8)} // the next will be about as long
 	return &p
 }
 
@@ -571,6 +633,7 @@ func (w *Writer) forget() {
 	w.dropCache()
 	w.written = nil
 	w.puts.reset()
+	w.pending = false
 	w.dirty, w.dirtyPrev, w.sealedSets = w.dirty[:0], w.dirtyPrev[:0], nil
 }
 
