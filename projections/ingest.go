@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"bufio"
 	"bytes"
 	"container/heap"
 	"context"
@@ -16,7 +15,6 @@ import (
 	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2/sstable"
-	"golang.org/x/sys/unix"
 )
 
 // tableCommitter commits the batches of a rebuild as sorted tables that
@@ -182,11 +180,11 @@ func (c *tableCommitter) ingest(runs []run) error {
 
 // writeTable writes the merge of parts as a table at path.
 func writeTable(path string, opts sstable.WriterOptions, parts []runPart) error {
-	f, err := os.Create(path)
+	f, err := createTableFile(path)
 	if err != nil {
 		return err
 	}
-	w := sstable.NewWriter(newFileWritable(f), opts)
+	w := sstable.NewWriter(f, opts)
 	err = mergeRuns(parts, func(k, v []byte, deleted bool) error {
 		if deleted {
 			return w.Delete(k)
@@ -300,44 +298,3 @@ func kvRun(kvs []kv) run {
 		value: func(i int) ([]byte, bool) { return kvs[i].v, true },
 	}
 }
-
-// fileWritable is where a table is written: a file, through a large
-// buffer (pebble's own writes each 4 KiB block with a system call), that
-// starts writing back as it goes, so that the sync at the end has little
-// left to wait for.
-type fileWritable struct {
-	f       *os.File
-	bw      *bufio.Writer
-	off     int64 // written to the file
-	flushed int64 // handed to writeback
-}
-
-const (
-	tableBuffer    = 1 << 20
-	tableWriteback = 8 << 20
-)
-
-func newFileWritable(f *os.File) *fileWritable {
-	return &fileWritable{f: f, bw: bufio.NewWriterSize(f, tableBuffer)}
-}
-
-func (w *fileWritable) Write(p []byte) error {
-	n, err := w.bw.Write(p)
-	w.off += int64(n)
-	if err == nil && w.off-w.flushed >= tableWriteback {
-		// Best effort: the sync at Finish is what counts.
-		_ = unix.SyncFileRange(int(w.f.Fd()), w.flushed, w.off-int64(w.bw.Buffered())-w.flushed, unix.SYNC_FILE_RANGE_WRITE)
-		w.flushed = w.off - int64(w.bw.Buffered())
-	}
-	return err
-}
-
-func (w *fileWritable) Finish() error {
-	err := w.bw.Flush()
-	if err == nil {
-		err = w.f.Sync()
-	}
-	return errors.Join(err, w.f.Close())
-}
-
-func (w *fileWritable) Abort() { w.f.Close() }
