@@ -201,7 +201,7 @@ func mergeRuns(parts []runPart, fn func(k, v []byte, deleted bool) error) error 
 	h := make(mergeHeap, len(parts))
 	for x := range parts {
 		p := &parts[x]
-		p.k = p.r.key(p.i)
+		p.at(p.i)
 		h[x] = p
 	}
 	heap.Init(&h)
@@ -215,8 +215,7 @@ func mergeRuns(parts []runPart, fn func(k, v []byte, deleted bool) error) error 
 			}
 			last = p.k
 		}
-		if p.i++; p.i < p.end {
-			p.k = p.r.key(p.i)
+		if p.at(p.i + 1); p.i < p.end {
 			heap.Fix(&h, 0)
 		} else {
 			heap.Pop(&h)
@@ -231,10 +230,20 @@ type mergeHeap []*runPart
 
 func (h mergeHeap) Len() int { return len(h) }
 func (h mergeHeap) Less(a, b int) bool {
-	if c := bytes.Compare(h[a].k, h[b].k); c != 0 {
+	x, y := h[a], h[b]
+	if x.p0 != y.p0 {
+		return x.p0 < y.p0
+	}
+	if x.p1 != y.p1 {
+		return x.p1 < y.p1
+	}
+	if x.p2 != y.p2 {
+		return x.p2 < y.p2
+	}
+	if c := compareAfterPrefix(x.k, y.k); c != 0 {
 		return c < 0
 	}
-	return h[a].seq > h[b].seq
+	return x.seq > y.seq
 }
 func (h mergeHeap) Swap(a, b int) { h[a], h[b] = h[b], h[a] }
 func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(*runPart)) }
@@ -264,10 +273,20 @@ func (r run) search(lo []byte) int {
 // runPart is the records [i, end) of a run, the seq-th of a merge; k is
 // the key at i.
 type runPart struct {
-	r      run
-	seq    int
-	i, end int
-	k      []byte
+	r          run
+	seq        int
+	i, end     int
+	k          []byte
+	p0, p1, p2 uint64 // keyPrefix(k)
+}
+
+// at makes the i-th record the part's next.
+func (p *runPart) at(i int) {
+	p.i = i
+	if i < p.end {
+		p.k = p.r.key(i)
+		p.p0, p.p1, p.p2 = keyPrefix(p.k)
+	}
 }
 
 // putsRun is a sorted putLog.

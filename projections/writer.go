@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"slices"
 	"strings"
@@ -143,9 +144,7 @@ func (p *putLog) writeTo(b *pebble.Batch) error {
 func (p *putLog) sort() {
 	for i := range p.log {
 		e := &p.log[i]
-		var pre [24]byte
-		copy(pre[:], p.key(i))
-		e.p0, e.p1, e.p2 = be64(pre[:8]), be64(pre[8:16]), be64(pre[16:])
+		e.p0, e.p1, e.p2 = keyPrefix(p.key(i))
 	}
 	(&putSorter{p.chunks}).sort(p.log)
 	// Keep the last of each key.
@@ -161,6 +160,27 @@ func (p *putLog) sort() {
 		n++
 	}
 	p.log = p.log[:n]
+}
+
+// keyPrefix is k's first 24 bytes as three big-endian words, zero-padded:
+// where two keys' prefixes differ, they order as the keys do (a key
+// shorter than where they differ is a prefix of the other).
+func keyPrefix(k []byte) (uint64, uint64, uint64) {
+	if len(k) < 24 {
+		var pre [24]byte
+		copy(pre[:], k)
+		k = pre[:]
+	}
+	return be64(k[:8]), be64(k[8:16]), be64(k[16:24])
+}
+
+// compareAfterPrefix compares two keys whose prefixes (keyPrefix) are
+// equal.
+func compareAfterPrefix(a, b []byte) int {
+	if len(a) >= 24 && len(b) >= 24 {
+		return bytes.Compare(a[24:], b[24:])
+	}
+	return bytes.Compare(a, b)
 }
 
 // putSorter sorts a putLog's entries by key, then in the order they
@@ -179,7 +199,7 @@ func (s *putSorter) less(x, y *loggedPut) bool {
 	if x.p2 != y.p2 {
 		return x.p2 < y.p2
 	}
-	if c := bytes.Compare(s.chunks[x.c][x.k0:x.k1], s.chunks[y.c][y.k0:y.k1]); c != 0 {
+	if c := compareAfterPrefix(s.chunks[x.c][x.k0:x.k1], s.chunks[y.c][y.k0:y.k1]); c != 0 {
 		return c < 0
 	}
 	if x.c != y.c {
@@ -251,8 +271,18 @@ func (p *putLog) find(k []byte) ([]byte, bool) {
 	if p.sorted != nil {
 		<-p.sorted
 	}
+	k0, k1, k2 := keyPrefix(k)
 	i, found := slices.BinarySearchFunc(p.log, k, func(e loggedPut, k []byte) int {
-		return bytes.Compare(p.chunks[e.c][e.k0:e.k1], k)
+		if e.p0 != k0 {
+			return cmp.Compare(e.p0, k0)
+		}
+		if e.p1 != k1 {
+			return cmp.Compare(e.p1, k1)
+		}
+		if e.p2 != k2 {
+			return cmp.Compare(e.p2, k2)
+		}
+		return compareAfterPrefix(p.chunks[e.c][e.k0:e.k1], k)
 	})
 	if !found {
 		return nil, false
