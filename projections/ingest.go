@@ -63,6 +63,7 @@ func (c *tableCommitter) seal(states []*batchState) {
 		if len(st.w.puts.log) > 0 {
 			p := st.w.sealPuts()
 			st.sealed = append(st.sealed, p)
+			st.sealedHeld += p.bytes()
 			c.sort(p)
 		}
 		st.w.trim(c.sort)
@@ -102,7 +103,7 @@ func (c *tableCommitter) commit(states []*batchState) error {
 	}
 	for _, st := range states {
 		if st.dirty {
-			st.sealed = nil
+			st.sealed, st.sealedHeld = nil, 0
 			st.w.setsCommitted()
 			st.w.trim(nil)
 			st.dirty = false

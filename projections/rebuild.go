@@ -86,6 +86,9 @@ type batchState struct {
 	dirty    bool
 	poisoned uint64
 	sealed   []*putLog // a rebuild's Puts since its last commit, but the Writer's
+	// sealedHeld is the sealed logs' bytes, counted when sealed: they are
+	// sorted by another goroutine.
+	sealedHeld int
 }
 
 // CatchUp applies the log after each projection's checkpoint in large
@@ -162,27 +165,38 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 		c = tc
 	}
 	defer c.close()
-	n := 0 // events since the last commit
+	ap := startAppliers(db, states, logger)
+	defer ap.stop()
+	n := 0         // events since the last commit
+	sinceSeal := 0 // in a rebuild
 	var pos uint64
 	for page := range pages {
-		for i := range page {
-			ev := &page[i]
-			for _, st := range states {
-				if ev.Position <= st.cp.Position {
-					continue
-				}
-				if err := applyInBatch(st, db, ev, logger); err != nil {
-					return res, err
-				}
-				st.cp, st.dirty = Checkpoint{Position: ev.Position, RecordedAt: ev.RecordedAt}, true
+		// The page goes to the appliers in parts that end where a batch
+		// ends or a rebuild seals.
+		for len(page) > 0 {
+			k := len(page)
+			if opts.BatchEvents > 0 {
+				k = min(k, opts.BatchEvents-n)
 			}
-			pos = ev.Position
-			res.Events++
-			n++
-			if tc != nil && n%sealEvents == 0 {
-				tc.seal(states)
+			if tc != nil {
+				k = min(k, sealEvents-sinceSeal)
 			}
-			if n == opts.BatchEvents || tc != nil && n%sealEvents == 0 && pendingBytes(states) > opts.MemoryBytes {
+			part := page[:k]
+			page = page[k:]
+			if err := ap.apply(part); err != nil {
+				return res, err
+			}
+			pos = part[k-1].Position
+			res.Events += uint64(k)
+			n += k
+			sealed := false
+			if tc != nil {
+				if sinceSeal += k; sinceSeal == sealEvents {
+					tc.seal(states)
+					sinceSeal, sealed = 0, true
+				}
+			}
+			if n == opts.BatchEvents || sealed && pendingBytes(states) > opts.MemoryBytes {
 				if err := c.commit(states); err != nil {
 					return res, err
 				}
@@ -213,6 +227,67 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	return res, nil
 }
 
+// appliers apply the events of a batched run to its projections, one
+// goroutine per projection, so that a rebuild's light projections do not
+// wait on the activity projection's cost. Each part of a page is applied
+// by all of them before the next is given out: between parts, the
+// states are the caller's (to seal and commit). The events are decoded
+// before they are shared, so the goroutines only read them.
+type appliers struct {
+	states []*batchState
+	in     []chan []Event
+	done   sync.WaitGroup // the part under way
+	errs   []error        // per state, of the part under way
+	up     sync.WaitGroup // the goroutines
+}
+
+func startAppliers(db *DB, states []*batchState, logger *slog.Logger) *appliers {
+	a := &appliers{states: states, in: make([]chan []Event, len(states)), errs: make([]error, len(states))}
+	for i, st := range states {
+		a.in[i] = make(chan []Event)
+		a.up.Go(func() {
+			for part := range a.in[i] {
+				a.errs[i] = applyPart(st, db, part, logger)
+				a.done.Done()
+			}
+		})
+	}
+	return a
+}
+
+// applyPart applies the events of part after st's checkpoint to it.
+func applyPart(st *batchState, db *DB, part []Event, logger *slog.Logger) error {
+	for i := range part {
+		ev := &part[i]
+		if ev.Position <= st.cp.Position {
+			continue
+		}
+		if err := applyInBatch(st, db, ev, logger); err != nil {
+			return err
+		}
+		st.cp, st.dirty = Checkpoint{Position: ev.Position, RecordedAt: ev.RecordedAt}, true
+	}
+	return nil
+}
+
+// apply applies part to every state and returns once all are done.
+func (a *appliers) apply(part []Event) error {
+	a.done.Add(len(a.in))
+	for _, in := range a.in {
+		in <- part
+	}
+	a.done.Wait()
+	return errors.Join(a.errs...)
+}
+
+// stop ends the goroutines.
+func (a *appliers) stop() {
+	for _, in := range a.in {
+		close(in)
+	}
+	a.up.Wait()
+}
+
 // batchCommitter commits the writes of a batched run.
 type batchCommitter interface {
 	// commit commits, or starts committing, the writes of the states
@@ -232,10 +307,7 @@ var sealEvents = 16384 // a variable for tests
 func pendingBytes(states []*batchState) int {
 	n := 0
 	for _, st := range states {
-		n += st.w.pendingBytes()
-		for _, p := range st.sealed {
-			n += p.bytes()
-		}
+		n += st.w.pendingBytes() + st.sealedHeld
 	}
 	return n
 }

@@ -54,6 +54,7 @@ type Writer struct {
 	dirty      []*cached
 	dirtyPrev  []*cached
 	sealedSets []*putLog
+	sealedHeld int // the sealed logs' bytes, counted when sealed: they are sorted by another goroutine
 	cache      map[string]*cached
 	prev       map[string]*cached // the generation before: read only
 	// slab holds the cache's keys, values and entries: a rebuild caches
@@ -598,7 +599,7 @@ func (w *Writer) setsCommitted() {
 			c.dirty = false
 		}
 	}
-	w.dirtyPrev, w.dirty, w.sealedSets = w.dirtyPrev[:0], w.dirty[:0], nil
+	w.dirtyPrev, w.dirty, w.sealedSets, w.sealedHeld = w.dirtyPrev[:0], w.dirty[:0], nil, 0
 }
 
 // commitSetsTo writes each record changed since the last commit into b,
@@ -647,6 +648,7 @@ func (w *Writer) trim(seal func(*putLog)) {
 			p.addRecord(unsafe.Slice(unsafe.StringData(c.key), len(c.key)), c.v, c.v == nil)
 		}
 		w.sealedSets = append(w.sealedSets, p)
+		w.sealedHeld += p.bytes()
 		seal(p)
 	}
 	old := w.prev
@@ -664,7 +666,7 @@ func (w *Writer) forget() {
 	w.written = nil
 	w.puts.reset()
 	w.pending = false
-	w.dirty, w.dirtyPrev, w.sealedSets = w.dirty[:0], w.dirtyPrev[:0], nil
+	w.dirty, w.dirtyPrev, w.sealedSets, w.sealedHeld = w.dirty[:0], w.dirtyPrev[:0], nil, 0
 }
 
 // dropCache empties the cache, keeping the map's room: it will grow as
@@ -681,8 +683,5 @@ func (w *Writer) dropCache() {
 func (w *Writer) pendingBytes() int {
 	const perEntry = 48 // a map slot: the string, the pointer, control bytes
 	n := w.puts.bytes() + w.held + w.heldPrev + perEntry*(len(w.cache)+len(w.prev))
-	for _, p := range w.sealedSets {
-		n += p.bytes()
-	}
-	return n
+	return n + w.sealedHeld
 }

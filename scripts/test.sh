@@ -20,10 +20,11 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test"
-# The log and the socket are where concurrency bugs would hide: race detector on.
-raced="./eventstore/... ./channels/..."
+# The log, the socket and the projections' batched runs are where
+# concurrency bugs would hide: race detector on.
+raced="./eventstore/... ./channels/... ./projections/..."
 go test -count=1 -race -timeout 20m $raced
-others=$(go list ./... | grep -v -e /eventstore -e /channels)
+others=$(go list ./... | grep -v -e /eventstore -e /channels -e /projections)
 go test -count=1 -timeout 10m $others
 
 # Fuzz targets run briefly; their seed corpora also run as plain tests above.
