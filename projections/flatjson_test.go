@@ -3,7 +3,9 @@ package projections
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
@@ -101,4 +103,38 @@ func FuzzFlatJSON(f *testing.F) {
 			checkFlat(t, typ, []byte(data))
 		}
 	})
+}
+
+// plainString, which skips eight bytes at a time, finds the same end and
+// refuses the same strings as a byte at a time, wherever the special
+// byte falls.
+func TestPlainStringWordAtATime(t *testing.T) {
+	slow := func(p []byte, i int) ([]byte, int, bool) {
+		ascii := true
+		for j := i + 1; j < len(p); j++ {
+			switch c := p[j]; {
+			case c == '"':
+				return p[i+1 : j], j + 1, ascii || utf8.Valid(p[i+1:j])
+			case c == '\\' || c < 0x20:
+				return nil, 0, false
+			case c >= 0x80:
+				ascii = false
+			}
+		}
+		return nil, 0, false
+	}
+	specials := []string{`"`, `\`, "\x00", "\x1f", "\n", "\x7f", "é", "\xff", "\x80", " ", "~", "!"}
+	for n := 0; n < 20; n++ {
+		for at := 0; at <= n; at++ {
+			for _, sp := range specials {
+				body := []byte(strings.Repeat("a", at) + sp + strings.Repeat("b", n-at))
+				p := append(append([]byte(`"`), body...), `",x`...)
+				s1, n1, ok1 := plainString(p, 0)
+				s2, n2, ok2 := slow(p, 0)
+				if string(s1) != string(s2) || n1 != n2 || ok1 != ok2 {
+					t.Fatalf("%q: got %q %d %v; want %q %d %v", p, s1, n1, ok1, s2, n2, ok2)
+				}
+			}
+		}
+	}
 }
