@@ -26,15 +26,26 @@ func streamVideo(stream, prefix string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
-func (p activityProjection) Apply(w *Writer, ev *Event) error {
-	var vid int64
-	var ok bool
+// videoOf returns the video of an event the projection applies.
+func (activityProjection) videoOf(ev *Event) (int64, bool) {
 	switch ev.Type {
 	case domain.TypeAnnotationPosted, domain.TypeAnnotationEdited, domain.TypeAnnotationDeleted:
-		vid, ok = streamVideo(ev.Stream, "video-")
+		return streamVideo(ev.Stream, "video-")
 	case domain.TypeViewerJoined, domain.TypeViewerLeft:
-		vid, ok = streamVideo(ev.Stream, "viewers-")
+		return streamVideo(ev.Stream, "viewers-")
 	}
+	return 0, false
+}
+
+// Partition makes each video a partition: nothing the projection keeps
+// is shared between videos.
+func (p activityProjection) Partition(ev *Event) (uint64, bool) {
+	vid, ok := p.videoOf(ev)
+	return uint64(vid), ok
+}
+
+func (p activityProjection) Apply(w *Writer, ev *Event) error {
+	vid, ok := p.videoOf(ev)
 	if !ok {
 		return nil
 	}

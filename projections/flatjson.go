@@ -3,6 +3,7 @@ package projections
 import (
 	"encoding/binary"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -61,26 +62,67 @@ func (v fval) time(t *time.Time) bool {
 	return v.kind == '"' && t.UnmarshalJSON(v.full) == nil
 }
 
-// strArena holds the strings decoded from a page of events, a chunk at a
-// time, instead of allocating each one: a rebuild decodes millions. A
-// string shares its chunk's bytes, which are never written again. The
-// nil arena allocates each string.
-type strArena struct{ chunk []byte }
+// strArena holds the strings and bytes of a page of events, a chunk at a
+// time, instead of allocating each one: a rebuild reads millions. A
+// string shares its chunk's bytes, which are not written again until
+// reset, after which the chunks serve again: whoever reset the arena
+// must be done with everything it handed out. The nil arena allocates
+// each string.
+type strArena struct {
+	chunk  []byte   // being filled: chunks[used-1]
+	chunks [][]byte // every chunk made, for reuse after a reset
+	used   int
+}
+
+const arenaChunk = 64 << 10
 
 func (a *strArena) str(b []byte) string {
-	if a == nil || len(b) > 1024 {
+	if a == nil || len(b) > arenaChunk/4 {
 		return string(b)
 	}
 	if len(b) == 0 {
 		return ""
 	}
-	if cap(a.chunk)-len(a.chunk) < len(b) {
-		a.chunk = make([]byte, 0, 64<<10)
-	}
-	n := len(a.chunk)
-	a.chunk = append(a.chunk, b...)
-	return unsafe.String(&a.chunk[n], len(b))
+	c := a.bytes(b)
+	return unsafe.String(unsafe.SliceData(c), len(c))
 }
+
+// copy returns a copy of s in the arena.
+func (a *strArena) copy(s string) string {
+	if len(s) == 0 || len(s) > arenaChunk/4 {
+		return strings.Clone(s)
+	}
+	c := a.room(len(s))
+	c = append(c, s...)
+	a.chunk = a.chunk[:len(a.chunk)+len(s)]
+	return unsafe.String(unsafe.SliceData(c), len(c))
+}
+
+// bytes returns a copy of b in the arena.
+func (a *strArena) bytes(b []byte) []byte {
+	if len(b) > arenaChunk/4 {
+		return append([]byte(nil), b...)
+	}
+	c := append(a.room(len(b)), b...)
+	a.chunk = a.chunk[:len(a.chunk)+len(b)]
+	return c[:len(c):len(c)]
+}
+
+// room returns an empty slice of the arena with room for n bytes; the
+// caller appends them, then extends a.chunk over them.
+func (a *strArena) room(n int) []byte {
+	if cap(a.chunk)-len(a.chunk) < n {
+		if a.used == len(a.chunks) {
+			a.chunks = append(a.chunks, make([]byte, 0, arenaChunk))
+		}
+		a.chunk = a.chunks[a.used][:0]
+		a.used++
+	}
+	return a.chunk[len(a.chunk):len(a.chunk):cap(a.chunk)]
+}
+
+// reset makes the arena's chunks free for reuse.
+func (a *strArena) reset() { a.chunk, a.used = nil, 0 }
 
 // flatObject calls field for each member of the JSON object p, in order.
 // It returns false when p is not a flat object of plain scalars, or when

@@ -97,6 +97,9 @@ func (c *tableCommitter) commit(states []*batchState) error {
 		return nil
 	}
 	slices.SortFunc(cps, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
+	// The partitions of a projection have one checkpoint, as they have
+	// applied the same events.
+	cps = slices.CompactFunc(cps, func(x, y kv) bool { return bytes.Equal(x.k, y.k) })
 	runs = append(runs, kvRun(cps))
 	if err := c.ingest(runs); err != nil {
 		return &Error{Op: "commit", Err: errors.Join(ErrStorage, err)}

@@ -12,12 +12,14 @@ import (
 
 // small makes a rebuild seal its Puts every 97 events, rotate its
 // caches past 32 records (sealing the records changed in the generation
-// it drops, which Get then reads back from the sealed logs), and cut a
-// batch into tables of a few hundred records, for the test's duration.
+// it drops, which Get then reads back from the sealed logs), cut a batch
+// into tables of a few hundred records, and apply the activity
+// projection in three partitions, for the test's duration.
 func small(t *testing.T) {
-	oldSeal, oldCached, oldPiece := sealEvents, maxCached, minTablePiece
+	oldSeal, oldCached, oldPiece, oldParts := sealEvents, maxCached, minTablePiece, batchPartitions
 	sealEvents, maxCached, minTablePiece = 97, 64, 300
-	t.Cleanup(func() { sealEvents, maxCached, minTablePiece = oldSeal, oldCached, oldPiece })
+	batchPartitions = func() int { return 3 }
+	t.Cleanup(func() { sealEvents, maxCached, minTablePiece, batchPartitions = oldSeal, oldCached, oldPiece, oldParts })
 }
 
 // A rebuild that seals its writes in many sorted logs, reads records back

@@ -11,7 +11,8 @@ type Projection interface {
 	// Apply folds ev into the model through w. It is called from one
 	// goroutine at a time, in log order, once for each event after the
 	// checkpoint, and for every event of the log (it ignores those it
-	// does not use). An error means ev is not applied and none of its
+	// does not use). ev, and the strings and bytes it holds, are valid
+	// only until Apply returns: a batched run reuses their memory. An error means ev is not applied and none of its
 	// staged writes are kept; ErrStorage marks an error worth retrying
 	// forever, anything else goes to the poison queue after the retries.
 	Apply(w *Writer, ev *Event) error

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"runtime"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,6 +90,35 @@ type batchState struct {
 	// sealedHeld is the sealed logs' bytes, counted when sealed: they are
 	// sorted by another goroutine.
 	sealedHeld int
+	// A partitioned projection has a state per partition: this one
+	// applies the events of partition part of parts, and takes every
+	// other event's position as its checkpoint.
+	part, parts int
+}
+
+// partitioned is a projection whose events fall into partitions that
+// share no record: a batched run applies each partition on a goroutine
+// of its own. The activity projection's partitions are videos.
+type partitioned interface {
+	// Partition returns ev's partition; false if ev changes nothing,
+	// which partition 0 then applies.
+	Partition(ev *Event) (uint64, bool)
+}
+
+// batchPartitions is how many partitions a batched run makes of a
+// partitioned projection: one per core (a variable for tests).
+var batchPartitions = func() int { return runtime.GOMAXPROCS(0) }
+
+// applies reports whether st applies ev.
+func (st *batchState) applies(ev *Event) bool {
+	if st.parts == 1 {
+		return true
+	}
+	k, ok := st.p.(partitioned).Partition(ev)
+	if !ok {
+		return st.part == 0
+	}
+	return k%uint64(st.parts) == uint64(st.part)
 }
 
 // CatchUp applies the log after each projection's checkpoint in large
@@ -115,14 +145,20 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	}
 	start := time.Now()
 	res := BatchResult{Poisoned: map[string]uint64{}}
-	states := make([]*batchState, len(ps))
+	var states []*batchState
 	from := uint64(0)
 	for i, p := range ps {
 		cp, err := db.Checkpoint(p.Name())
 		if err != nil {
 			return res, err
 		}
-		states[i] = &batchState{p: p, cp: cp}
+		parts := 1
+		if _, ok := p.(partitioned); ok {
+			parts = batchPartitions()
+		}
+		for part := range parts {
+			states = append(states, &batchState{p: p, cp: cp, part: part, parts: parts})
+		}
 		if i == 0 || cp.Position < from {
 			from = cp.Position
 		}
@@ -142,14 +178,18 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
-	pages := make(chan []Event, 4)
+	const ahead = 4 // pages read ahead
+	pages, free := make(chan *page, ahead), make(chan *page, ahead+1)
+	for range ahead + 1 {
+		free <- newPage(opts.PageSize)
+	}
 	var readErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // reads and decodes ahead while the batch is applied: the two use different cores
 		defer wg.Done()
 		defer close(pages)
-		readErr = readPages(ctx, log, from+1, res.Head, opts.PageSize, pages)
+		readErr = readPages(ctx, log, from+1, res.Head, free, pages)
 	}()
 	defer func() {
 		cancel()
@@ -170,9 +210,10 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	n := 0         // events since the last commit
 	sinceSeal := 0 // in a rebuild
 	var pos uint64
-	for page := range pages {
+	for pg := range pages {
 		// The page goes to the appliers in parts that end where a batch
 		// ends or a rebuild seals.
+		page := pg.evs
 		for len(page) > 0 {
 			k := len(page)
 			if opts.BatchEvents > 0 {
@@ -203,6 +244,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 				n = 0
 			}
 		}
+		free <- pg // applied: its memory serves again
 		if opts.Progress != nil {
 			opts.Progress(pos, res.Head)
 		}
@@ -221,7 +263,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 		return res, err
 	}
 	for _, st := range states {
-		res.Poisoned[st.p.Name()] = st.poisoned
+		res.Poisoned[st.p.Name()] += st.poisoned
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
@@ -260,6 +302,10 @@ func applyPart(st *batchState, db *DB, part []Event, logger *slog.Logger) error 
 	for i := range part {
 		ev := &part[i]
 		if ev.Position <= st.cp.Position {
+			continue
+		}
+		if !st.applies(ev) {
+			st.cp = Checkpoint{Position: ev.Position, RecordedAt: ev.RecordedAt}
 			continue
 		}
 		if err := applyInBatch(st, db, ev, logger); err != nil {
@@ -313,40 +359,70 @@ func pendingBytes(states []*batchState) int {
 }
 
 // readPages sends the events in [from, head] a page at a time, their
-// data and metadata decoded.
-func readPages(ctx context.Context, log Log, from, head uint64, size int, out chan<- []Event) error {
-	for from <= head {
-		page, err := log.ReadAll(ctx, eventstore.Forwards, from, size)
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		if page[len(page)-1].Position > head {
-			n := 0
-			for n < len(page) && page[n].Position <= head {
-				n++
-			}
-			page = page[:n]
-		}
-		evs := make([]Event, len(page))
-		strs := new(strArena)
-		for i := range page {
-			evs[i].RecordedEvent, evs[i].strs = &page[i], strs
-			evs[i].decode()
-		}
+// data and metadata decoded. The pages come from free and go back there
+// once applied: the reader copies each event out of the log's scan into
+// a page's own memory, which serves page after page, instead of
+// allocating a few hundred bytes per event.
+func readPages(ctx context.Context, log Log, from, head uint64, free <-chan *page, out chan<- *page) error {
+	var pg *page
+	send := func() error {
 		select {
-		case out <- evs:
+		case out <- pg:
+			pg = nil
+			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if len(page) < size {
-			return nil
-		}
-		from = page[len(page)-1].Position + 1
 	}
-	return nil
+	err := eventstore.ScanAll(ctx, log, from, head, func(ev *eventstore.RecordedEvent) error {
+		if pg == nil {
+			select {
+			case pg = <-free:
+				pg.reset()
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		pg.add(ev)
+		if len(pg.evs) == cap(pg.evs) {
+			return send()
+		}
+		return nil
+	})
+	if err == nil && pg != nil && len(pg.evs) > 0 {
+		err = send()
+	}
+	return err
+}
+
+// page is a page of events read from the log, and the memory they and
+// their decoded strings are in.
+type page struct {
+	evs  []Event
+	recs []eventstore.RecordedEvent
+	strs strArena
+}
+
+func newPage(size int) *page {
+	return &page{evs: make([]Event, 0, size), recs: make([]eventstore.RecordedEvent, 0, size)}
+}
+
+func (p *page) reset() {
+	clear(p.evs) // let go of the bodies decoded
+	p.evs, p.recs = p.evs[:0], p.recs[:0]
+	p.strs.reset()
+}
+
+// add copies ev into the page and decodes it.
+func (p *page) add(ev *eventstore.RecordedEvent) {
+	a := &p.strs
+	p.recs = append(p.recs, eventstore.RecordedEvent{
+		ID: a.copy(ev.ID), Type: a.copy(ev.Type), Stream: a.copy(ev.Stream),
+		Revision: ev.Revision, Position: ev.Position, RecordedAt: ev.RecordedAt,
+		Data: a.bytes(ev.Data), Metadata: a.bytes(ev.Metadata), Hash: ev.Hash,
+	})
+	p.evs = append(p.evs, Event{RecordedEvent: &p.recs[len(p.recs)-1], strs: a})
+	p.evs[len(p.evs)-1].decode()
 }
 
 // applyInBatch applies ev to one projection, adding its writes to the
