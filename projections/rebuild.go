@@ -2,11 +2,11 @@ package projections
 
 import (
 	"context"
-	"runtime"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
