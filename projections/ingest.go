@@ -235,16 +235,7 @@ type mergeHeap []*runPart
 func (h mergeHeap) Len() int { return len(h) }
 func (h mergeHeap) Less(a, b int) bool {
 	x, y := h[a], h[b]
-	if x.p0 != y.p0 {
-		return x.p0 < y.p0
-	}
-	if x.p1 != y.p1 {
-		return x.p1 < y.p1
-	}
-	if x.p2 != y.p2 {
-		return x.p2 < y.p2
-	}
-	if c := compareAfterPrefix(x.k, y.k); c != 0 {
+	if c := compareKeys(x.pre, x.k, y.pre, y.k); c != 0 {
 		return c < 0
 	}
 	return x.seq > y.seq
@@ -277,11 +268,11 @@ func (r run) search(lo []byte) int {
 // runPart is the records [i, end) of a run, the seq-th of a merge; k is
 // the key at i.
 type runPart struct {
-	r          run
-	seq        int
-	i, end     int
-	k          []byte
-	p0, p1, p2 uint64 // keyPrefix(k)
+	r      run
+	seq    int
+	i, end int
+	k      []byte
+	pre    keyPrefix // of k
 }
 
 // at makes the i-th record the part's next.
@@ -289,7 +280,7 @@ func (p *runPart) at(i int) {
 	p.i = i
 	if i < p.end {
 		p.k = p.r.key(i)
-		p.p0, p.p1, p.p2 = keyPrefix(p.k)
+		p.pre = prefixOf(p.k)
 	}
 }
 

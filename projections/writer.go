@@ -92,13 +92,9 @@ type putLog struct {
 }
 
 type loggedPut struct {
-	// The key's first 24 bytes, big endian, zero-padded: sorting compares
-	// them before it looks in the arena. Where they differ they order as
-	// the keys do (a key shorter than where they differ is a prefix of
-	// the other).
-	p0, p1, p2 uint64
-	c          int32 // the chunk
-	k0, k1, v1 int32 // key and value as offsets into it; v1 < 0: deleted
+	pre        keyPrefix // sorting compares it before it looks in the chunks
+	c          int32     // the chunk
+	k0, k1, v1 int32     // key and value as offsets into it; v1 < 0: deleted
 }
 
 // putChunk is the size of a putLog's chunks.
@@ -145,7 +141,7 @@ func (p *putLog) writeTo(b *pebble.Batch) error {
 func (p *putLog) sort() {
 	for i := range p.log {
 		e := &p.log[i]
-		e.p0, e.p1, e.p2 = keyPrefix(p.key(i))
+		e.pre = prefixOf(p.key(i))
 	}
 	(&putSorter{p.chunks}).sort(p.log)
 	// Keep the last of each key.
@@ -153,7 +149,7 @@ func (p *putLog) sort() {
 	for i, e := range p.log {
 		if i+1 < len(p.log) {
 			f := &p.log[i+1]
-			if e.p0 == f.p0 && e.p1 == f.p1 && e.p2 == f.p2 && bytes.Equal(p.key(i), p.key(i+1)) {
+			if e.pre == f.pre && bytes.Equal(p.key(i), p.key(i+1)) {
 				continue
 			}
 		}
@@ -163,16 +159,32 @@ func (p *putLog) sort() {
 	p.log = p.log[:n]
 }
 
-// keyPrefix is k's first 24 bytes as three big-endian words, zero-padded:
-// where two keys' prefixes differ, they order as the keys do (a key
-// shorter than where they differ is a prefix of the other).
-func keyPrefix(k []byte) (uint64, uint64, uint64) {
+// keyPrefix is a key's first 24 bytes as three big-endian words,
+// zero-padded: where two keys' prefixes differ, they order as the keys do
+// (a key shorter than where they differ is a prefix of the other).
+// Sorting and merging compare them before the bytes.
+type keyPrefix [3]uint64
+
+func prefixOf(k []byte) keyPrefix {
 	if len(k) < 24 {
 		var pre [24]byte
 		copy(pre[:], k)
 		k = pre[:]
 	}
-	return be64(k[:8]), be64(k[8:16]), be64(k[16:24])
+	return keyPrefix{be64(k[:8]), be64(k[8:16]), be64(k[16:24])}
+}
+
+// compareKeys compares keys a and b, whose prefixes are pa and pb.
+func compareKeys(pa keyPrefix, a []byte, pb keyPrefix, b []byte) int {
+	switch {
+	case pa[0] != pb[0]:
+		return cmp.Compare(pa[0], pb[0])
+	case pa[1] != pb[1]:
+		return cmp.Compare(pa[1], pb[1])
+	case pa[2] != pb[2]:
+		return cmp.Compare(pa[2], pb[2])
+	}
+	return compareAfterPrefix(a, b)
 }
 
 // compareAfterPrefix compares two keys whose prefixes (keyPrefix) are
@@ -191,16 +203,7 @@ func compareAfterPrefix(a, b []byte) int {
 type putSorter struct{ chunks [][]byte }
 
 func (s *putSorter) less(x, y *loggedPut) bool {
-	if x.p0 != y.p0 {
-		return x.p0 < y.p0
-	}
-	if x.p1 != y.p1 {
-		return x.p1 < y.p1
-	}
-	if x.p2 != y.p2 {
-		return x.p2 < y.p2
-	}
-	if c := compareAfterPrefix(s.chunks[x.c][x.k0:x.k1], s.chunks[y.c][y.k0:y.k1]); c != 0 {
+	if c := compareKeys(x.pre, s.chunks[x.c][x.k0:x.k1], y.pre, s.chunks[y.c][y.k0:y.k1]); c != 0 {
 		return c < 0
 	}
 	if x.c != y.c {
@@ -272,18 +275,9 @@ func (p *putLog) find(k []byte) ([]byte, bool) {
 	if p.sorted != nil {
 		<-p.sorted
 	}
-	k0, k1, k2 := keyPrefix(k)
+	pk := prefixOf(k)
 	i, found := slices.BinarySearchFunc(p.log, k, func(e loggedPut, k []byte) int {
-		if e.p0 != k0 {
-			return cmp.Compare(e.p0, k0)
-		}
-		if e.p1 != k1 {
-			return cmp.Compare(e.p1, k1)
-		}
-		if e.p2 != k2 {
-			return cmp.Compare(e.p2, k2)
-		}
-		return compareAfterPrefix(p.chunks[e.c][e.k0:e.k1], k)
+		return compareKeys(e.pre, p.chunks[e.c][e.k0:e.k1], pk, k)
 	})
 	if !found {
 		return nil, false
