@@ -40,16 +40,20 @@
 // up at start (CatchUp) feed the same Apply methods in large batches
 // instead of one message per event: each batch commits the events' writes
 // with the checkpoints of the last event it holds, so an interrupted run
-// resumes where its last batch ended. Three goroutines share the work: one
-// reads and decodes the log ahead, one applies the events, and one commits
-// the batch before (one batch at a time, in order). See Writer for how a
-// projection's writes are staged, cached and committed.
+// resumes where its last batch ended. One goroutine reads the log and
+// decodes it ahead, into pages whose memory serves again once applied;
+// each projection applies on a goroutine of its own (appliers), and the
+// activity projection in one partition per core, by video (its videos
+// share no record). See Writer for how a projection's writes are staged,
+// cached and committed.
 //
-// A rebuild writes into ranges it has just cleared, so it skips pebble's
-// memtable: the third goroutine sorts the batch's writes as they come,
-// and the batch (usually the whole rebuild) is written as sorted tables,
-// in parallel, that pebble ingests at the bottom of its tree with nothing
-// to compact (see tableCommitter).
+// CatchUp commits through pebble's memtable, the batch before on a
+// goroutine of its own while the next applies. A rebuild writes into
+// ranges it has just cleared, so it skips the memtable: its writes are
+// sealed every 16,384 events and sorted on the committer's goroutine, and
+// the batch (usually the whole rebuild) is merged and written as sorted
+// tables, one per core, around the page cache, that pebble ingests at the
+// bottom of its tree with nothing to compact (see tableCommitter).
 //
 // # Queries
 //
