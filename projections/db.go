@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -66,6 +68,11 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*DB, error) {
 	}
 	opts.Levels[len(opts.Levels)-1].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
 	opts.EnsureDefaults()
+	// Tables a rebuild was writing when it died: never ingested.
+	stale, _ := filepath.Glob(filepath.Join(dir, "ingest-*"))
+	for _, d := range stale {
+		os.RemoveAll(d)
+	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, &Error{Op: "open", Err: fmt.Errorf("read models in %s: %w", dir, err)}

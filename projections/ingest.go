@@ -86,7 +86,7 @@ func (c *tableCommitter) commit(states []*batchState) error {
 			continue
 		}
 		// Of the records Set, the later runs hold the later values.
-		for _, p := range append(st.sealed, st.w.sealedSets...) {
+		for _, p := range slices.Concat(st.sealed, st.w.sealedSets) {
 			runs = append(runs, putsRun(p))
 		}
 		prev, cur := st.w.sortedSets()

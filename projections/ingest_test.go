@@ -189,3 +189,23 @@ func TestFailedApplyLeavesNoPuts(t *testing.T) {
 	stop()
 	check(db)
 }
+
+// Tables a rebuild was writing when it died are removed when the read
+// models are next opened.
+func TestOpenRemovesStaleTables(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	db.Close()
+	stale := filepath.Join(dir, "ingest-123")
+	if err := os.MkdirAll(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stale, "000000.sst"), []byte("half a table"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, dir)
+	defer db.Close()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("%s is still there (%v)", stale, err)
+	}
+}
