@@ -275,14 +275,23 @@ func (p *putLog) find(k []byte) ([]byte, bool) {
 	if p.sorted != nil {
 		<-p.sorted
 	}
+	// A search of its own: through slices.BinarySearchFunc, k escaped to
+	// the heap, and with it every key a projection builds to Get.
 	pk := prefixOf(k)
-	i, found := slices.BinarySearchFunc(p.log, k, func(e loggedPut, k []byte) int {
-		return compareKeys(e.pre, p.chunks[e.c][e.k0:e.k1], pk, k)
-	})
-	if !found {
+	lo, hi := 0, len(p.log)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		e := &p.log[m]
+		if compareKeys(e.pre, p.chunks[e.c][e.k0:e.k1], pk, k) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == len(p.log) || !bytes.Equal(p.key(lo), k) {
 		return nil, false
 	}
-	return p.value(i), true
+	return p.value(lo), true
 }
 
 // bytes is about how much memory the log holds.
