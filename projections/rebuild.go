@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/videologue/videologue/eventstore"
@@ -26,8 +27,9 @@ type BatchOptions struct {
 	// PageSize is how many events are read from the log at once (default
 	// 4096).
 	PageSize int
-	// Progress, if set, is called after each page applied with the
-	// position reached and the head of the log when the run started.
+	// Progress, if set, is called where a batch ends or a rebuild seals
+	// (every 16,384 events), and at the end, with the position applied
+	// and the head of the log when the run started.
 	Progress func(done, head uint64)
 	// Sync fsyncs each batch. Without it a crash may lose the last
 	// batches, never split one: the next run resumes from the
@@ -212,7 +214,8 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	var pos uint64
 	for pg := range pages {
 		// The page goes to the appliers in parts that end where a batch
-		// ends or a rebuild seals.
+		// ends or a rebuild seals: there the states are applied up to
+		// the part's end, to seal or commit.
 		page := pg.evs
 		for len(page) > 0 {
 			k := len(page)
@@ -224,30 +227,45 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 			}
 			part := page[:k]
 			page = page[k:]
-			if err := ap.apply(part); err != nil {
-				return res, err
+			pos = part[k-1].Position // before give: once applied, the page may serve again
+			var release func()
+			if len(page) == 0 {
+				release = func() { free <- pg } // applied: its memory serves again
 			}
-			pos = part[k-1].Position
+			ap.give(part, release)
 			res.Events += uint64(k)
 			n += k
-			sealed := false
+			sealing := false
 			if tc != nil {
 				if sinceSeal += k; sinceSeal == sealEvents {
-					tc.seal(states)
-					sinceSeal, sealed = 0, true
+					sinceSeal, sealing = 0, true
 				}
 			}
-			if n == opts.BatchEvents || sealed && pendingBytes(states) > opts.MemoryBytes {
+			if !sealing && n != opts.BatchEvents {
+				continue
+			}
+			if err := ap.wait(); err != nil {
+				return res, err
+			}
+			if sealing {
+				tc.seal(states)
+			}
+			if n == opts.BatchEvents || sealing && pendingBytes(states) > opts.MemoryBytes {
 				if err := c.commit(states); err != nil {
 					return res, err
 				}
 				n = 0
 			}
+			if opts.Progress != nil {
+				opts.Progress(pos, res.Head)
+			}
 		}
-		free <- pg // applied: its memory serves again
-		if opts.Progress != nil {
-			opts.Progress(pos, res.Head)
-		}
+	}
+	if err := ap.wait(); err != nil {
+		return res, err
+	}
+	if opts.Progress != nil && pos > 0 {
+		opts.Progress(pos, res.Head)
 	}
 	if readErr != nil {
 		return res, fmt.Errorf("projections: read the log: %w", readErr)
@@ -270,26 +288,43 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 }
 
 // appliers apply the events of a batched run to its projections, one
-// goroutine per projection, so that a rebuild's light projections do not
-// wait on the activity projection's cost. Each part of a page is applied
-// by all of them before the next is given out: between parts, the
-// states are the caller's (to seal and commit). The events are decoded
-// before they are shared, so the goroutines only read them.
+// goroutine per state (a projection, or a partition of one), so that a
+// rebuild's light projections do not wait on the activity projection's
+// cost. Parts of pages are handed to all of them, and each goes through
+// them at its own pace, up to a queue's length ahead of the slowest;
+// after wait, until the next give, the states are the caller's (to seal
+// and commit). The events are decoded before they are shared, so the
+// goroutines only read them.
 type appliers struct {
-	states []*batchState
-	in     []chan []Event
-	done   sync.WaitGroup // the part under way
-	errs   []error        // per state, of the part under way
-	up     sync.WaitGroup // the goroutines
+	in   []chan work
+	done sync.WaitGroup // parts given and not yet applied by all
+	errs []error        // per state, its first: each written by its goroutine, read after done.Wait
+	up   sync.WaitGroup // the goroutines
 }
 
+// work is a part of a page to apply; the last goroutine to finish with
+// it calls release, if set.
+type work struct {
+	part    []Event
+	left    *atomic.Int32
+	release func()
+}
+
+// applierQueue is how many parts an applier may be behind.
+const applierQueue = 8
+
 func startAppliers(db *DB, states []*batchState, logger *slog.Logger) *appliers {
-	a := &appliers{states: states, in: make([]chan []Event, len(states)), errs: make([]error, len(states))}
+	a := &appliers{in: make([]chan work, len(states)), errs: make([]error, len(states))}
 	for i, st := range states {
-		a.in[i] = make(chan []Event)
+		a.in[i] = make(chan work, applierQueue)
 		a.up.Go(func() {
-			for part := range a.in[i] {
-				a.errs[i] = applyPart(st, db, part, logger)
+			for w := range a.in[i] {
+				if a.errs[i] == nil { // after an error, only let the parts go
+					a.errs[i] = applyPart(st, db, w.part, logger)
+				}
+				if w.left.Add(-1) == 0 && w.release != nil {
+					w.release()
+				}
 				a.done.Done()
 			}
 		})
@@ -316,12 +351,20 @@ func applyPart(st *batchState, db *DB, part []Event, logger *slog.Logger) error 
 	return nil
 }
 
-// apply applies part to every state and returns once all are done.
-func (a *appliers) apply(part []Event) error {
+// give hands part to every state; release, if set, runs once all have
+// applied it.
+func (a *appliers) give(part []Event, release func()) {
+	left := new(atomic.Int32)
+	left.Store(int32(len(a.in)))
 	a.done.Add(len(a.in))
 	for _, in := range a.in {
-		in <- part
+		in <- work{part: part, left: left, release: release}
 	}
+}
+
+// wait returns once every part given is applied, with the states'
+// errors.
+func (a *appliers) wait() error {
 	a.done.Wait()
 	return errors.Join(a.errs...)
 }
