@@ -143,7 +143,9 @@ func (p *putLog) sort() {
 		e := &p.log[i]
 		e.pre = prefixOf(p.key(i))
 	}
-	(&putSorter{p.chunks}).sort(p.log)
+	if s := (&putSorter{p.chunks}); !s.sorted(p.log) { // the audit's log is: keyed by time
+		s.sort(p.log)
+	}
 	// Keep the last of each key.
 	n := 0
 	for i, e := range p.log {
@@ -210,6 +212,16 @@ func (s *putSorter) less(x, y *loggedPut) bool {
 		return x.c < y.c
 	}
 	return x.k0 < y.k0
+}
+
+// sorted reports whether a is in order already.
+func (s *putSorter) sorted(a []loggedPut) bool {
+	for i := 1; i < len(a); i++ {
+		if s.less(&a[i], &a[i-1]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *putSorter) sort(a []loggedPut) {
