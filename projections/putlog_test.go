@@ -62,3 +62,34 @@ func TestPutLogSortsAsKeysDo(t *testing.T) {
 		t.Fatalf("a record %x more than the %d distinct keys", k, len(want))
 	}
 }
+
+// The quicksort and its fallback, for a log that makes it go deep, sort
+// alike.
+func TestPutSorterFallbackSortsAlike(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var a, b putLog
+	for range 3000 {
+		k := make([]byte, 20+rng.IntN(20))
+		for j := range k {
+			k[j] = byte(rng.IntN(4))
+		}
+		a.add(k, nil)
+		b.add(k, nil)
+	}
+	for _, p := range []*putLog{&a, &b} {
+		for i := range p.log {
+			p.log[i].pre = prefixOf(p.key(i))
+		}
+	}
+	(&putSorter{a.chunks}).sort(a.log, 64)
+	(&putSorter{b.chunks}).sort(b.log, 0) // straight to the fallback
+	s := &putSorter{a.chunks}
+	if !s.sorted(a.log) || !(&putSorter{b.chunks}).sorted(b.log) {
+		t.Fatal("not sorted")
+	}
+	for i := range a.log {
+		if a.log[i] != b.log[i] {
+			t.Fatalf("entry %d differs: %+v, %+v", i, a.log[i], b.log[i])
+		}
+	}
+}
