@@ -126,23 +126,36 @@ func (c *tableCommitter) close() {
 // their own.
 var minTablePiece = 1 << 16 // a variable for tests
 
+// cutSampling is how many bytes of a run one key of the sample that
+// places the cuts between tables stands for.
+const cutSampling = 16 << 10
+
 // ingest writes the merged runs as tables and ingests them.
 func (c *tableCommitter) ingest(runs []run) error {
-	big, total := runs[0], 0
+	// Cut the sequence into pieces of about as many bytes, from a sample
+	// of every run's keys, one every cutSampling bytes, and before the
+	// checkpoints: a rebuild deleted them in the memtable, and a table
+	// that overlaps the memtable lands at the top of the tree, to be
+	// compacted down again.
+	total := 0
+	var sample [][]byte
 	for _, r := range runs {
 		total += r.n
-		if r.n > big.n {
-			big = r
+		since := cutSampling // bytes since the last key sampled: the first is
+		for i := range r.n {
+			k := r.key(i)
+			v, _ := r.value(i)
+			if since += len(k) + len(v); since >= cutSampling {
+				sample = append(sample, k)
+				since = 0
+			}
 		}
 	}
-	// Cut the sequence where the largest run's keys are evenly spaced,
-	// and before the checkpoints: a rebuild deleted them in the
-	// memtable, and a table that overlaps the memtable lands at the top
-	// of the tree, to be compacted down again.
+	slices.SortFunc(sample, bytes.Compare)
 	pieces := max(1, min(runtime.GOMAXPROCS(0), total/minTablePiece))
 	cuts := [][]byte{{nsCheckpoint}}
 	for j := 1; j < pieces; j++ {
-		cuts = append(cuts, big.key(j*big.n/pieces))
+		cuts = append(cuts, sample[j*len(sample)/pieces])
 	}
 	slices.SortFunc(cuts, bytes.Compare)
 	cuts = slices.CompactFunc(cuts, bytes.Equal)
