@@ -56,17 +56,11 @@ func newTableCommitter(db *DB) *tableCommitter {
 	return c
 }
 
-// seal hands the Puts the states accepted since the last seal to the
-// sorter.
+// seal has the states' writers seal what they accepted since the last
+// seal, for the sorter (see Writer.seal).
 func (c *tableCommitter) seal(states []*batchState) {
 	for _, st := range states {
-		if len(st.w.puts.log) > 0 {
-			p := st.w.sealPuts()
-			st.sealed = append(st.sealed, p)
-			st.sealedHeld += p.bytes()
-			c.sort(p)
-		}
-		st.w.trim(c.sort)
+		st.w.seal(c.sort)
 	}
 }
 
@@ -86,7 +80,7 @@ func (c *tableCommitter) commit(states []*batchState) error {
 			continue
 		}
 		// Of the records Set, the later runs hold the later values.
-		for _, p := range slices.Concat(st.sealed, st.w.sealedSets) {
+		for _, p := range st.w.sealed() {
 			runs = append(runs, putsRun(p))
 		}
 		prev, cur := st.w.sortedSets()
@@ -106,8 +100,7 @@ func (c *tableCommitter) commit(states []*batchState) error {
 	}
 	for _, st := range states {
 		if st.dirty {
-			st.sealed, st.sealedHeld = nil, 0
-			st.w.setsCommitted()
+			st.w.committed()
 			st.w.trim(nil)
 			st.dirty = false
 		}

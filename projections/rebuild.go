@@ -88,13 +88,10 @@ type batchState struct {
 	cp       Checkpoint
 	dirty    bool
 	poisoned uint64
-	sealed   []*putLog // a rebuild's Puts since its last commit, but the Writer's
-	// sealedHeld is the sealed logs' bytes, counted when sealed: they are
-	// sorted by another goroutine.
-	sealedHeld int
 	// A partitioned projection has a state per partition: this one
 	// applies the events of partition part of parts, and takes every
 	// other event's position as its checkpoint.
+	partition   partitioned // nil: one partition
 	part, parts int
 }
 
@@ -113,10 +110,10 @@ var batchPartitions = func() int { return runtime.GOMAXPROCS(0) }
 
 // applies reports whether st applies ev.
 func (st *batchState) applies(ev *Event) bool {
-	if st.parts == 1 {
+	if st.partition == nil {
 		return true
 	}
-	k, ok := st.p.(partitioned).Partition(ev)
+	k, ok := st.partition.Partition(ev)
 	if !ok {
 		return st.part == 0
 	}
@@ -154,12 +151,17 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 		if err != nil {
 			return res, err
 		}
+		pp, _ := p.(partitioned)
 		parts := 1
-		if _, ok := p.(partitioned); ok {
+		if pp != nil {
 			parts = batchPartitions()
 		}
 		for part := range parts {
-			states = append(states, &batchState{p: p, cp: cp, part: part, parts: parts})
+			st := &batchState{p: p, cp: cp, part: part, parts: parts}
+			if parts > 1 {
+				st.partition = pp
+			}
+			states = append(states, st)
 		}
 		if i == 0 || cp.Position < from {
 			from = cp.Position
@@ -396,7 +398,7 @@ var sealEvents = 16384 // a variable for tests
 func pendingBytes(states []*batchState) int {
 	n := 0
 	for _, st := range states {
-		n += st.w.pendingBytes() + st.sealedHeld
+		n += st.w.pendingBytes()
 	}
 	return n
 }

@@ -48,12 +48,14 @@ type Writer struct {
 
 	// Accepted since the last commit: the logged Puts and the keys Set
 	// or Deleted (dirty in cache), of the current generation of the cache
-	// and of the one before; and in a rebuild, the records changed in
-	// generations since dropped (see trim), sorted, newest last.
+	// and of the one before; and in a rebuild, the logs sealed (see
+	// seal), oldest first: Puts, and the records changed in generations
+	// since dropped.
 	puts       putLog
 	spare      putLog // see takePuts
 	dirty      []*cached
 	dirtyPrev  []*cached
+	sealedPuts []*putLog
 	sealedSets []*putLog
 	sealedHeld int // the sealed logs' bytes, counted when sealed: they are sorted by another goroutine
 	cache      map[string]*cached
@@ -602,19 +604,31 @@ func (w *Writer) takePuts() *putLog {
 	return &w.spare
 }
 
-// sealPuts hands over the Puts accepted since the last commit or seal,
-// for good: the Writer logs the next ones anew.
-func (w *Writer) sealPuts() *putLog {
+// seal, in a rebuild, hands the Puts accepted since the last seal to
+// sort (which sorts them on another goroutine), and trims the cache,
+// sealing the records changed in the generation it drops. The Writer
+// keeps the sealed logs until committed, for the commit (sealed) and,
+// those of records Set, for Get.
+func (w *Writer) seal(sort func(*putLog)) {
 	w.dropPending()
-	p := w.puts
-	w.puts = putLog{log: make([]loggedPut, 0, len(p.log)+len(p.log)/8)} // the next will be about as long
-	return &p
+	if len(w.puts.log) > 0 {
+		p := w.puts
+		w.puts = putLog{log: make([]loggedPut, 0, len(p.log)+len(p.log)/8)} // the next will be about as long
+		w.sealedPuts = append(w.sealedPuts, &p)
+		w.sealedHeld += p.bytes()
+		sort(&p)
+	}
+	w.trim(sort)
 }
+
+// sealed returns the logs sealed since the last commit: of the Puts, and
+// of the records Set, each oldest first.
+func (w *Writer) sealed() []*putLog { return slices.Concat(w.sealedPuts, w.sealedSets) }
 
 // sortedSets returns the records changed since the last commit, of
 // the generation before and of the current one, each sorted by key, with
 // its value, or nil if it was deleted; a key may be in both, the current
-// one's later. They stay pending until setsCommitted.
+// one's later. They stay pending until committed.
 func (w *Writer) sortedSets() (prev, cur []*cached) {
 	for _, d := range [][]*cached{w.dirtyPrev, w.dirty} {
 		slices.SortFunc(d, func(x, y *cached) int { return strings.Compare(x.key, y.key) })
@@ -622,21 +636,22 @@ func (w *Writer) sortedSets() (prev, cur []*cached) {
 	return w.dirtyPrev, w.dirty
 }
 
-// setsCommitted marks the records changed since the last commit as
-// committed.
-func (w *Writer) setsCommitted() {
+// committed marks the records changed since the last commit as
+// committed, and lets go of the sealed logs.
+func (w *Writer) committed() {
 	for _, d := range [][]*cached{w.dirtyPrev, w.dirty} {
 		for _, c := range d {
 			c.dirty = false
 		}
 	}
-	w.dirtyPrev, w.dirty, w.sealedSets, w.sealedHeld = w.dirtyPrev[:0], w.dirty[:0], nil, 0
+	w.dirtyPrev, w.dirty = w.dirtyPrev[:0], w.dirty[:0]
+	w.sealedPuts, w.sealedSets, w.sealedHeld = nil, nil, 0
 }
 
 // commitSetsTo writes each record changed since the last commit into b,
 // once; with takePuts, it is commitTo.
 func (w *Writer) commitSetsTo(b *pebble.Batch) error {
-	if len(w.sealedSets) > 0 {
+	if len(w.sealedPuts)+len(w.sealedSets) > 0 {
 		return errors.New("projections: a Writer that sealed records commits them as tables")
 	}
 	prev, cur := w.sortedSets()
@@ -654,7 +669,7 @@ func (w *Writer) commitSetsTo(b *pebble.Batch) error {
 			}
 		}
 	}
-	w.setsCommitted()
+	w.committed()
 	return nil
 }
 
@@ -665,7 +680,7 @@ func (w *Writer) commitSetsTo(b *pebble.Batch) error {
 // or, in a rebuild, seal takes them: trim copies the ones changed since
 // the last commit into a log, hands it to seal to be sorted (which
 // closes its sorted channel), and Get looks there before the database
-// until setsCommitted.
+// until committed.
 func (w *Writer) trim(seal func(*putLog)) {
 	if len(w.cache) <= maxCached/2 {
 		return
@@ -697,7 +712,8 @@ func (w *Writer) forget() {
 	w.written = nil
 	w.puts.reset()
 	w.pending = false
-	w.dirty, w.dirtyPrev, w.sealedSets, w.sealedHeld = w.dirty[:0], w.dirtyPrev[:0], nil, 0
+	w.dirty, w.dirtyPrev = w.dirty[:0], w.dirtyPrev[:0]
+	w.sealedPuts, w.sealedSets, w.sealedHeld = nil, nil, 0
 }
 
 // dropCache empties the cache, keeping the map's room: it will grow as
@@ -709,8 +725,8 @@ func (w *Writer) dropCache() {
 	w.held, w.heldPrev = 0, 0
 }
 
-// pendingBytes is about how much memory the Writer holds: the Puts
-// accepted since the last commit and the cache.
+// pendingBytes is about how much memory the Writer holds: what it
+// accepted since the last commit, sealed or not, and the cache.
 func (w *Writer) pendingBytes() int {
 	const perEntry = 48 // a map slot: the string, the pointer, control bytes
 	n := w.puts.bytes() + w.held + w.heldPrev + perEntry*(len(w.cache)+len(w.prev))
