@@ -14,6 +14,7 @@ import (
 type activityProjection struct{}
 
 func (activityProjection) Name() string { return NameActivity }
+func (activityProjection) Version() uint32 { return 1 }
 func (activityProjection) Prefix() byte { return nsActivity }
 
 // streamVideo returns the video id of a video-<id> or viewers-<id> stream.

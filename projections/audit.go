@@ -15,6 +15,7 @@ import (
 type auditProjection struct{}
 
 func (auditProjection) Name() string { return NameAudit }
+func (auditProjection) Version() uint32 { return 1 }
 func (auditProjection) Prefix() byte { return nsAudit }
 
 func (auditProjection) Apply(w *Writer, ev *Event) error {

@@ -123,6 +123,66 @@ func decodeCheckpoint(v []byte) (Checkpoint, error) {
 	return Checkpoint{Position: binary.BigEndian.Uint64(v), RecordedAt: keyTime(binary.BigEndian.Uint64(v[8:]))}, nil
 }
 
+// Format returns the format of the named projection's records as
+// stored (see Projection.Version), and false if none is recorded.
+func (d *DB) Format(name string) (uint32, bool, error) {
+	v, closer, err := d.db.Get(formatKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, &Error{Op: "format", Projection: name, Err: err}
+	}
+	defer closer.Close()
+	if len(v) != 4 {
+		return 0, false, &Error{Op: "format", Projection: name, Err: errCorrupt}
+	}
+	return binary.BigEndian.Uint32(v), true, nil
+}
+
+func encodeFormat(version uint32) []byte { return binary.BigEndian.AppendUint32(nil, version) }
+
+// checkFormats returns the projections of ps whose model is stored in a
+// format other than their Version, or was stored before formats were
+// recorded: they must be rebuilt. It records the format of those that
+// have no model yet.
+func (d *DB) checkFormats(ps []Projection) ([]Projection, error) {
+	var stale []Projection
+	b := d.db.NewBatch()
+	defer b.Close()
+	for _, p := range ps {
+		v, ok, err := d.Format(p.Name())
+		if err != nil {
+			return nil, err
+		}
+		if ok && v == p.Version() {
+			continue
+		}
+		if !ok {
+			cp, err := d.Checkpoint(p.Name())
+			if err != nil {
+				return nil, err
+			}
+			prefix := []byte{p.Prefix()}
+			empty, err := d.empty(prefix, upper(prefix))
+			if err != nil {
+				return nil, &Error{Op: "format", Projection: p.Name(), Err: fmt.Errorf("%w: %w", ErrStorage, err)}
+			}
+			if cp.Position == 0 && empty { // nothing stored yet
+				if err := b.Set(formatKey(p.Name()), encodeFormat(p.Version()), nil); err != nil {
+					return nil, &Error{Op: "format", Projection: p.Name(), Err: fmt.Errorf("%w: %w", ErrStorage, err)}
+				}
+				continue
+			}
+		}
+		stale = append(stale, p)
+	}
+	if b.Empty() {
+		return stale, nil
+	}
+	return stale, d.commit(b, true)
+}
+
 // commit applies b atomically; sync waits for the write-ahead log to
 // reach the disk.
 func (d *DB) commit(b *pebble.Batch, sync bool) error {

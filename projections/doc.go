@@ -55,6 +55,17 @@
 // tables, one per core, around the page cache, that pebble ingests at the
 // bottom of its tree with nothing to compact (see tableCommitter).
 //
+// # Formats
+//
+// Each projection names the format of its records (Projection.Version),
+// and the database records it next to the checkpoint, set in the same
+// batch that clears the projection's range for a rebuild. CatchUp
+// rebuilds a model stored in another format, or stored before formats
+// were recorded, before it catches up; a Runner refuses one. So a build
+// that changes how a projection encodes its records bumps its Version,
+// and the first start after an upgrade (or a downgrade) rebuilds that
+// projection from the log instead of misreading it.
+//
 // # Queries
 //
 // The read models answer the analysts (Timeline, StateAt, Stats,

@@ -16,6 +16,10 @@ var (
 	// retries it goes to the poison queue.
 	ErrBadEvent = errors.New("undecodable event")
 
+	// ErrFormat: a read model is stored in a format other than the one
+	// its projection writes (see Projection.Version). CatchUp rebuilds it.
+	ErrFormat = errors.New("read model stored in another format")
+
 	errCorrupt = errors.New("corrupt read-model record")
 )
 

@@ -9,6 +9,7 @@ import (
 // projection clears exactly its range:
 //
 //	'c' name                          -> checkpoint: position(8) time(8)
+//	'f' name                          -> the format of its records: version(4)
 //	'p' name 0x00 position(8)         -> a poisoned event (JSON)
 //	'V' id(8)                         -> video                       (videos)
 //	'U' 'i' id(8)                     -> user                        (users)
@@ -28,6 +29,7 @@ import (
 // nanoseconds (see timeKey).
 const (
 	nsCheckpoint = 'c'
+	nsFormat     = 'f'
 	nsPoison     = 'p'
 	nsVideos     = 'V'
 	nsUsers      = 'U'
@@ -36,6 +38,8 @@ const (
 )
 
 func checkpointKey(name string) []byte { return append([]byte{nsCheckpoint}, name...) }
+
+func formatKey(name string) []byte { return append([]byte{nsFormat}, name...) }
 
 func poisonPrefix(name string) []byte {
 	return append(append([]byte{nsPoison}, name...), 0)

@@ -5,6 +5,12 @@ type Projection interface {
 	// Name identifies the projection: its checkpoint, its watermill topic
 	// and handler, its metrics label. It never changes.
 	Name() string
+	// Version is the format of the projection's records. A model stored
+	// in another format (or by a build from before formats were
+	// recorded) is rebuilt from the log when the projections next catch
+	// up (see CatchUp), and a Runner refuses it: bump Version whenever the
+	// projection writes its records or keys differently.
+	Version() uint32
 	// Prefix is the first byte of every key the projection writes; a
 	// rebuild clears that range.
 	Prefix() byte

@@ -68,6 +68,8 @@ func Rebuild(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 		if cp, cerr := db.Checkpoint(p.Name()); cerr != nil || cp.Position > 0 {
 			err = errors.Join(err, cerr, b.Delete(checkpointKey(p.Name()), nil))
 		}
+		// The records written from here on are in the projection's format.
+		err = errors.Join(err, b.Set(formatKey(p.Name()), encodeFormat(p.Version()), nil))
 		if err != nil {
 			b.Close()
 			return BatchResult{}, &Error{Op: "rebuild", Projection: p.Name(), Err: err}
@@ -122,9 +124,36 @@ func (st *batchState) applies(ev *Event) bool {
 
 // CatchUp applies the log after each projection's checkpoint in large
 // batches (see Rebuild), up to the head of the log as it is when CatchUp
-// starts. It must not run while a Runner on db is running.
+// starts. A projection whose model is stored in another format than it
+// writes (see Projection.Version) is rebuilt first. It must not run
+// while a Runner on db is running.
 func CatchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOptions, logger *slog.Logger) (BatchResult, error) {
-	return catchUp(ctx, db, log, ps, opts, false, logger)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	stale, err := db.checkFormats(ps)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	var rebuilt BatchResult
+	if len(stale) > 0 {
+		for _, p := range stale {
+			logger.Info("rebuilding a read model stored in another format", "projection", p.Name(), "version", p.Version())
+		}
+		if rebuilt, err = Rebuild(ctx, db, log, stale, opts, logger); err != nil {
+			return rebuilt, err
+		}
+	}
+	res, err := catchUp(ctx, db, log, ps, opts, false, logger)
+	res.Events += rebuilt.Events
+	res.Elapsed += rebuilt.Elapsed
+	for name, n := range rebuilt.Poisoned {
+		if res.Poisoned == nil {
+			res.Poisoned = map[string]uint64{}
+		}
+		res.Poisoned[name] += n
+	}
+	return res, err
 }
 
 // catchUp is CatchUp; cleared says that the projections' records were

@@ -93,6 +93,18 @@ func NewRunner(db *DB, log Log, ps []Projection, cfg RunnerConfig, logger *slog.
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	stale, err := db.checkFormats(ps)
+	if err != nil {
+		return nil, err
+	}
+	if len(stale) > 0 {
+		p := stale[0]
+		stored := "no format recorded"
+		if v, ok, _ := db.Format(p.Name()); ok {
+			stored = fmt.Sprintf("format %d", v)
+		}
+		return nil, &Error{Op: "run", Projection: p.Name(), Err: fmt.Errorf("%w (%s; this build writes format %d): catch up first, which rebuilds it", ErrFormat, stored, p.Version())}
+	}
 	r := &Runner{db: db, log: log, cfg: cfg, logger: logger, byName: map[string]*state{}, changed: make(chan struct{})}
 	for _, p := range ps {
 		if _, dup := r.byName[p.Name()]; dup {

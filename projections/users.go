@@ -25,6 +25,7 @@ type User struct {
 type usersProjection struct{}
 
 func (usersProjection) Name() string { return NameUsers }
+func (usersProjection) Version() uint32 { return 1 }
 func (usersProjection) Prefix() byte { return nsUsers }
 
 func (usersProjection) Apply(w *Writer, ev *Event) error {

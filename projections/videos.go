@@ -25,6 +25,7 @@ type Video struct {
 type videosProjection struct{}
 
 func (videosProjection) Name() string { return NameVideos }
+func (videosProjection) Version() uint32 { return 1 }
 func (videosProjection) Prefix() byte { return nsVideos }
 
 func (videosProjection) Apply(w *Writer, ev *Event) error {

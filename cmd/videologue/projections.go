@@ -214,7 +214,8 @@ func status(ctx context.Context, c *logFlags, stdout io.Writer, logger *slog.Log
 		head = last[0].Position
 	}
 	fmt.Fprintf(stdout, "log head: %d\n", head)
-	for _, name := range projectionNames() {
+	for _, p := range projections.Builtin() {
+		name := p.Name()
 		cp, err := db.Checkpoint(name)
 		if err != nil {
 			return err
@@ -223,7 +224,18 @@ func status(ctx context.Context, c *logFlags, stdout io.Writer, logger *slog.Log
 		if err := db.Poisoned(ctx, name, func(projections.Poisoned) error { poisoned++; return nil }); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%-10s at %-10d behind %-10d poisoned %d\n", name, cp.Position, head-min(head, cp.Position), poisoned)
+		v, ok, err := db.Format(name)
+		if err != nil {
+			return err
+		}
+		format := fmt.Sprintf("format %d", v)
+		switch {
+		case !ok:
+			format = "format unrecorded: rebuilt when next caught up"
+		case v != p.Version():
+			format += fmt.Sprintf(", this build writes %d: rebuilt when next caught up", p.Version())
+		}
+		fmt.Fprintf(stdout, "%-10s at %-10d behind %-10d poisoned %-6d %s\n", name, cp.Position, head-min(head, cp.Position), poisoned, format)
 	}
 	return nil
 }

@@ -83,7 +83,7 @@ func TestAnalystAndAuditorTools(t *testing.T) {
 		t.Fatalf("rebuild nope: %d %q", code, errs)
 	}
 	code, out, _ = runTool(t, "projections", "status", "--data", dir)
-	if code != 0 || !strings.Contains(out, "log head: 12") || !strings.Contains(out, "behind 0") {
+	if code != 0 || !strings.Contains(out, "log head: 12") || !strings.Contains(out, "behind 0") || strings.Count(out, "format 1\n") != len(projectionNames()) {
 		t.Fatalf("status: %d %q", code, out)
 	}
 
