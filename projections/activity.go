@@ -13,9 +13,9 @@ import (
 // counts.
 type activityProjection struct{}
 
-func (activityProjection) Name() string { return NameActivity }
+func (activityProjection) Name() string    { return NameActivity }
 func (activityProjection) Version() uint32 { return 1 }
-func (activityProjection) Prefix() byte { return nsActivity }
+func (activityProjection) Prefix() byte    { return nsActivity }
 
 // streamVideo returns the video id of a video-<id> or viewers-<id> stream.
 func streamVideo(stream, prefix string) (int64, bool) {

@@ -14,9 +14,9 @@ import (
 // model when asked.
 type auditProjection struct{}
 
-func (auditProjection) Name() string { return NameAudit }
+func (auditProjection) Name() string    { return NameAudit }
 func (auditProjection) Version() uint32 { return 1 }
-func (auditProjection) Prefix() byte { return nsAudit }
+func (auditProjection) Prefix() byte    { return nsAudit }
 
 func (auditProjection) Apply(w *Writer, ev *Event) error {
 	switch ev.Type {

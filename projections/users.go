@@ -24,9 +24,9 @@ type User struct {
 // usersProjection keeps the users and their roles.
 type usersProjection struct{}
 
-func (usersProjection) Name() string { return NameUsers }
+func (usersProjection) Name() string    { return NameUsers }
 func (usersProjection) Version() uint32 { return 1 }
-func (usersProjection) Prefix() byte { return nsUsers }
+func (usersProjection) Prefix() byte    { return nsUsers }
 
 func (usersProjection) Apply(w *Writer, ev *Event) error {
 	if ev.Stream != domain.UsersStream {

@@ -24,9 +24,9 @@ type Video struct {
 // videosProjection keeps the catalog: one record per VideoAdded.
 type videosProjection struct{}
 
-func (videosProjection) Name() string { return NameVideos }
+func (videosProjection) Name() string    { return NameVideos }
 func (videosProjection) Version() uint32 { return 1 }
-func (videosProjection) Prefix() byte { return nsVideos }
+func (videosProjection) Prefix() byte    { return nsVideos }
 
 func (videosProjection) Apply(w *Writer, ev *Event) error {
 	if ev.Type != domain.TypeVideoAdded || ev.Stream != domain.VideosStream {
