@@ -207,6 +207,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	if cleared {
 		for _, st := range states {
 			st.w.written = newAbsentFilter(res.Head)
+			st.w.reserve()
 		}
 	}
 

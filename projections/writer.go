@@ -716,6 +716,14 @@ func (w *Writer) forget() {
 	w.sealedPuts, w.sealedSets, w.sealedHeld = nil, nil, 0
 }
 
+// reserve makes room in the cache for a run that will fill it (a
+// rebuild): grown step by step, the maps had cost 5 % of a rebuild's CPU
+// in rehashing.
+func (w *Writer) reserve() {
+	w.cache = make(map[string]*cached, maxCached/2)
+	w.prev = make(map[string]*cached, maxCached/2)
+}
+
 // dropCache empties the cache, keeping the map's room: it will grow as
 // large again.
 func (w *Writer) dropCache() {
