@@ -1,9 +1,6 @@
 package projections
 
 import (
-	"strconv"
-	"strings"
-
 	"github.com/videologue/videologue/domain"
 )
 
@@ -17,23 +14,13 @@ func (activityProjection) Name() string    { return NameActivity }
 func (activityProjection) Version() uint32 { return 1 }
 func (activityProjection) Prefix() byte    { return nsActivity }
 
-// streamVideo returns the video id of a video-<id> or viewers-<id> stream.
-func streamVideo(stream, prefix string) (int64, bool) {
-	rest, ok := strings.CutPrefix(stream, prefix)
-	if !ok {
-		return 0, false
-	}
-	id, err := strconv.ParseInt(rest, 10, 64)
-	return id, err == nil && id > 0
-}
-
 // videoOf returns the video of an event the projection applies.
 func (activityProjection) videoOf(ev *Event) (int64, bool) {
 	switch ev.Type {
 	case domain.TypeAnnotationPosted, domain.TypeAnnotationEdited, domain.TypeAnnotationDeleted:
-		return streamVideo(ev.Stream, "video-")
+		return ev.streamID("video")
 	case domain.TypeViewerJoined, domain.TypeViewerLeft:
-		return streamVideo(ev.Stream, "viewers-")
+		return ev.streamID("viewers")
 	}
 	return 0, false
 }

@@ -24,7 +24,7 @@ func (auditProjection) Apply(w *Writer, ev *Event) error {
 	default:
 		return nil
 	}
-	vid, ok := streamVideo(ev.Stream, "video-")
+	vid, ok := ev.streamID("video")
 	if !ok {
 		return nil
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
+	"strings"
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
@@ -21,6 +23,12 @@ type Event struct {
 	bodyErr  error
 	bodyDone bool
 	strs     *strArena // where decoded strings go; nil: each its own
+	// The number after the first '-' of the stream's name (see
+	// streamID), parsed once: every partition of a partitioned
+	// projection asks.
+	id     int64
+	idOK   bool
+	idDone bool
 }
 
 // NewEvent wraps ev for the projections.
@@ -31,6 +39,25 @@ func NewEvent(ev *eventstore.RecordedEvent) *Event { return &Event{RecordedEvent
 func (e *Event) decode() {
 	e.Body()
 	e.Metadata()
+	e.streamID("")
+}
+
+// streamID returns the id of a stream named category-id (video-12 is
+// 12 of category video), and false if the event's stream is not of
+// that category or its id is not a positive integer.
+func (e *Event) streamID(category string) (int64, bool) {
+	if !e.idDone {
+		if _, rest, ok := strings.Cut(e.Stream, "-"); ok {
+			id, err := strconv.ParseInt(rest, 10, 64)
+			e.id, e.idOK = id, err == nil && id > 0
+		}
+		e.idDone = true
+	}
+	s := e.Stream
+	if !e.idOK || len(s) <= len(category) || s[len(category)] != '-' || s[:len(category)] != category {
+		return 0, false
+	}
+	return e.id, true
 }
 
 // Metadata returns the conventional metadata of the event (see

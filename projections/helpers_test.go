@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -227,6 +229,17 @@ type refVideo struct {
 	peak                                   int64
 }
 
+// refStreamID is the id of a stream named prefix<id>, parsed apart from
+// the code under test.
+func refStreamID(stream, prefix string) (int64, bool) {
+	rest, ok := strings.CutPrefix(stream, prefix)
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil && id > 0
+}
+
 func referenceFold(tb testing.TB, s Log) map[int64]*refVideo {
 	tb.Helper()
 	out := map[int64]*refVideo{}
@@ -245,7 +258,7 @@ func referenceFold(tb testing.TB, s Log) map[int64]*refVideo {
 			return out
 		}
 		for _, ev := range evs {
-			if v, ok := streamVideo(ev.Stream, "video-"); ok {
+			if v, ok := refStreamID(ev.Stream, "video-"); ok {
 				r := get(v)
 				switch ev.Type {
 				case domain.TypeAnnotationPosted:
@@ -269,7 +282,7 @@ func referenceFold(tb testing.TB, s Log) map[int64]*refVideo {
 					}
 				}
 			}
-			if v, ok := streamVideo(ev.Stream, "viewers-"); ok {
+			if v, ok := refStreamID(ev.Stream, "viewers-"); ok {
 				r := get(v)
 				switch ev.Type {
 				case domain.TypeViewerJoined:
