@@ -10,8 +10,10 @@ import (
 // counts.
 type activityProjection struct{}
 
-func (activityProjection) Name() string    { return NameActivity }
-func (activityProjection) Version() uint32 { return 1 }
+func (activityProjection) Name() string { return NameActivity }
+
+// Version 2 keeps the counts in fixed-width fields.
+func (activityProjection) Version() uint32 { return 2 }
 func (activityProjection) Prefix() byte    { return nsActivity }
 
 // videoOf returns the video of an event the projection applies.

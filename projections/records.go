@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"time"
 )
@@ -234,14 +235,26 @@ type Counts struct {
 	LastAt   time.Time `json:"last_event_at,omitzero"`
 }
 
+// Counts are rewritten at every event of their video, so they are kept
+// in fixed-width fields (thirteen big-endian words, times as timeKey), read
+// and written without varints (activity format 2).
+const countsSize = 13 * 8
+
 func encodeCounts(b []byte, c *Counts) []byte {
-	return enc(b).i(c.VideoID).i(c.Events).i(c.Posted).i(c.Edited).i(c.Deleted).i(c.Live).i(c.Joins).i(c.Leaves).
-		i(c.Watching).i(c.Peak).t(c.PeakAt).t(c.FirstAt).t(c.LastAt)
+	for _, v := range [...]uint64{uint64(c.VideoID), uint64(c.Events), uint64(c.Posted), uint64(c.Edited), uint64(c.Deleted),
+		uint64(c.Live), uint64(c.Joins), uint64(c.Leaves), uint64(c.Watching), uint64(c.Peak),
+		timeKey(c.PeakAt), timeKey(c.FirstAt), timeKey(c.LastAt)} {
+		b = binary.BigEndian.AppendUint64(b, v)
+	}
+	return b
 }
 
 func decodeCounts(p []byte) (Counts, error) {
-	d := dec{p: p}
-	c := Counts{VideoID: d.i(), Events: d.i(), Posted: d.i(), Edited: d.i(), Deleted: d.i(), Live: d.i(), Joins: d.i(),
-		Leaves: d.i(), Watching: d.i(), Peak: d.i(), PeakAt: d.t(), FirstAt: d.t(), LastAt: d.t()}
-	return c, d.err
+	if len(p) != countsSize {
+		return Counts{}, errCorrupt
+	}
+	w := func(i int) int64 { return int64(binary.BigEndian.Uint64(p[8*i:])) }
+	return Counts{VideoID: w(0), Events: w(1), Posted: w(2), Edited: w(3), Deleted: w(4), Live: w(5), Joins: w(6),
+		Leaves: w(7), Watching: w(8), Peak: w(9), PeakAt: keyTime(uint64(w(10))), FirstAt: keyTime(uint64(w(11))),
+		LastAt: keyTime(uint64(w(12)))}, nil
 }
