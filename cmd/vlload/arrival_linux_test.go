@@ -37,21 +37,45 @@ func TestArrivalIsWhenTheKernelQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	buf, oob := make([]byte, 64), make([]byte, syscall.CmsgSpace(16))
+	var n, oobn int
+	recv := func() {
+		t.Helper()
+		for { // the socket is non-blocking
+			n, oobn, _, _, err = syscall.Recvmsg(fd, buf, oob, 0)
+			if err != syscall.EAGAIN {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err != nil || n == 0 {
+			t.Fatalf("recvmsg: %q, %v", buf[:n], err)
+		}
+	}
+	// The kernel turns receive timestamps on in the background (a static
+	// key flipped by a work queue): until then, segments arrive without
+	// them. Wait until one comes with its timestamp.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, err := server.Write([]byte("w")); err != nil {
+			t.Fatal(err)
+		}
+		recv()
+		if arrival(oob[:oobn], 0) != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the kernel attached no receive timestamp in 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
 	sent := time.Now().UnixNano()
 	if _, err := server.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	buf, oob := make([]byte, 64), make([]byte, syscall.CmsgSpace(16))
-	var n, oobn int
-	for { // the socket is non-blocking
-		n, oobn, _, _, err = syscall.Recvmsg(fd, buf, oob, 0)
-		if err != syscall.EAGAIN {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	if err != nil || string(buf[:n]) != "hello" {
+	recv()
+	if string(buf[:n]) != "hello" {
 		t.Fatalf("recvmsg: %q, %v", buf[:n], err)
 	}
 	read := time.Now().UnixNano()
