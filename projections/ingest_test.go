@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -207,5 +209,56 @@ func TestOpenRemovesStaleTables(t *testing.T) {
 	defer db.Close()
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Fatalf("%s is still there (%v)", stale, err)
+	}
+}
+
+// The merge of many runs, some empty, with keys in several of them, is
+// the latest record of each key, in key order, for any number of runs.
+func TestMergeRunsManyRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for _, k := range []int{1, 2, 3, 5, 8, 37, 200} {
+		logs := make([]*putLog, k)
+		want := map[string]string{} // key -> value of the latest run, "" deleted
+		for x := range logs {
+			p := &putLog{}
+			for range rng.IntN(60) {
+				key := fmt.Sprintf("key-%03d", rng.IntN(300))
+				if rng.IntN(10) == 0 {
+					p.addRecord([]byte(key), nil, true)
+					want[key] = ""
+				} else {
+					v := fmt.Sprintf("v%d-%d", x, rng.IntN(1000))
+					p.add([]byte(key), []byte(v))
+					want[key] = v
+				}
+			}
+			p.sort()
+			logs[x] = p
+		}
+		var parts []runPart
+		for x, p := range logs {
+			r := putsRun(p)
+			parts = append(parts, runPart{r: r, seq: x, end: r.n})
+		}
+		var got []string
+		err := mergeRuns(parts, func(k, v []byte, deleted bool) error {
+			if deleted {
+				v = nil
+			}
+			got = append(got, string(k)+"="+string(v))
+			return nil
+		})
+		var keys []string
+		for key := range want {
+			keys = append(keys, key)
+		}
+		slices.Sort(keys)
+		var exp []string
+		for _, key := range keys {
+			exp = append(exp, key+"="+want[key])
+		}
+		if err != nil || !slices.Equal(got, exp) {
+			t.Fatalf("%d runs: merged %d records %v (%v); want %d", k, len(got), got, err, len(exp))
+		}
 	}
 }
