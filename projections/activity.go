@@ -12,7 +12,8 @@ type activityProjection struct{}
 
 func (activityProjection) Name() string { return NameActivity }
 
-// Version 2 keeps the counts in fixed-width fields.
+// Version 2 keeps the counts in fixed-width fields, and a timeline
+// entry's time and position only in its key.
 func (activityProjection) Version() uint32 { return 2 }
 func (activityProjection) Prefix() byte    { return nsActivity }
 
@@ -195,7 +196,7 @@ type countsDelta struct {
 
 // record adds e to the video's timeline and updates its counts.
 func (p activityProjection) record(w *Writer, vid int64, e *Entry, d countsDelta) error {
-	w.Put(newKey(nsActivity, 't').i64(vid).t(e.Time).u64(e.Position), encodeEntry(w.buf(), e))
+	w.Put(entryKey(newKey(nsActivity, 't').i64(vid), e), encodeEntry(w.buf(), e))
 	ck := newKey(nsActivity, 'c').i64(vid)
 	raw, ok, err := w.Get(ck)
 	if err != nil {

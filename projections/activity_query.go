@@ -50,8 +50,8 @@ func (d *DB) Annotation(ctx context.Context, vid, id int64) (Annotation, bool, e
 // error. Memory stays bounded however long the timeline.
 func (d *DB) Timeline(ctx context.Context, vid int64, from, to time.Time, fn func(Entry) error) error {
 	lo, hi := timeRange(newKey(nsActivity, 't').i64(vid), from, to)
-	return d.scanRange(ctx, lo, hi, func(_, v []byte) error {
-		e, err := decodeEntry(v)
+	return d.scanRange(ctx, lo, hi, func(k, v []byte) error {
+		e, err := decodeEntry(k, v)
 		if err != nil {
 			return err
 		}

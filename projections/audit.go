@@ -14,8 +14,10 @@ import (
 // model when asked.
 type auditProjection struct{}
 
-func (auditProjection) Name() string    { return NameAudit }
-func (auditProjection) Version() uint32 { return 1 }
+func (auditProjection) Name() string { return NameAudit }
+
+// Version 2 keeps an entry's time and position only in its key.
+func (auditProjection) Version() uint32 { return 2 }
 func (auditProjection) Prefix() byte    { return nsAudit }
 
 func (auditProjection) Apply(w *Writer, ev *Event) error {
@@ -44,7 +46,7 @@ func (auditProjection) Apply(w *Writer, ev *Event) error {
 		e = entryFor(vid, ev, KindDeleted)
 		e.UserID, e.AnnotationID = x.UserID, x.AnnotationID
 	}
-	w.Put(newKey(nsAudit).t(e.Time).u64(e.Position), encodeEntry(w.buf(), &e))
+	w.Put(entryKey(newKey(nsAudit), &e), encodeEntry(w.buf(), &e))
 	return nil
 }
 
@@ -64,7 +66,7 @@ func (d *DB) Audit(ctx context.Context, f AuditFilter, fn func(Entry) error) err
 	lo, hi := timeRange(newKey(nsAudit), f.From, f.To)
 	names := map[int64]string{}
 	return d.scanRange(ctx, lo, hi, func(k, v []byte) error {
-		e, err := decodeEntry(v)
+		e, err := decodeEntry(k, v)
 		if err != nil {
 			return err
 		}

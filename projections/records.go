@@ -59,14 +59,23 @@ type Entry struct {
 	Reason       string // viewer_left
 }
 
+// An entry's key ends with its time and position (entryKey): its value
+// holds the rest (activity and audit format 2).
 func encodeEntry(b []byte, e *Entry) []byte {
-	return enc(b).u(e.Position).t(e.Time).u(kindCode(e.Kind)).i(e.VideoID).i(e.UserID).s(e.Username).
+	return enc(b).u(kindCode(e.Kind)).i(e.VideoID).i(e.UserID).s(e.Username).
 		i(e.AnnotationID).i(e.At).s(e.Body).s(e.Previous).s(e.ConnectionID).s(e.ClientAddr).s(e.Device).s(e.Reason)
 }
 
-func decodeEntry(p []byte) (Entry, error) {
+// entryKey is prefix followed by e's time and position.
+func entryKey(prefix key, e *Entry) key { return prefix.t(e.Time).u64(e.Position) }
+
+// decodeEntry decodes the entry of key k and value p.
+func decodeEntry(k, p []byte) (Entry, error) {
+	if len(k) < 16 {
+		return Entry{}, errCorrupt
+	}
 	d := dec{p: p}
-	e := Entry{Position: d.u(), Time: d.t(), Kind: kindOf(d.u()), VideoID: d.i(), UserID: d.i(), Username: d.s(),
+	e := Entry{Position: be64(k[len(k)-8:]), Time: keyTime(be64(k[len(k)-16:])), Kind: kindOf(d.u()), VideoID: d.i(), UserID: d.i(), Username: d.s(),
 		AnnotationID: d.i(), At: d.i(), Body: d.s(), Previous: d.s(), ConnectionID: d.s(), ClientAddr: d.s(), Device: d.s(), Reason: d.s()}
 	return e, d.err
 }
