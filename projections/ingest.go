@@ -207,24 +207,26 @@ func writeTable(path string, opts sstable.WriterOptions, parts []runPart) error 
 // with one key in several runs, only the one of the latest run (the
 // highest seq) is taken: a Put logged after another.
 //
-// The parts play a tournament (a tree of losers): taking the next record
-// costs one comparison per level of the tree, half of what a binary
-// heap's sift costs, and the comparisons are direct calls. A rebuild
-// merges a few hundred runs of millions of records.
+// The parts are kept in a binary heap by their next record, sifted with
+// direct comparisons (container/heap calls them through an interface). A
+// heap, not a tree of losers: the part that gave a record often gives
+// the next one too (the audit's runs follow one another, and a video's
+// timeline entries are consecutive), and a heap's sift then stops after
+// one level, where a tree of losers plays every level.
 func mergeRuns(parts []runPart, fn func(k, v []byte, deleted bool) error) error {
-	if len(parts) == 0 {
-		return nil
-	}
+	h := make(mergeHeap, 0, len(parts))
 	for x := range parts {
-		parts[x].at(parts[x].i)
-	}
-	t := newLoserTree(parts)
-	var last []byte
-	for {
-		p := &parts[t.winner()]
-		if p.i >= p.end {
-			return nil // every part is done
+		p := &parts[x]
+		if p.at(p.i); p.i < p.end {
+			h = append(h, p)
 		}
+	}
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+	var last []byte
+	for len(h) > 0 {
+		p := h[0]
 		if last == nil || !bytes.Equal(p.k, last) {
 			v, ok := p.r.value(p.i)
 			if err := fn(p.k, v, !ok); err != nil {
@@ -232,65 +234,42 @@ func mergeRuns(parts []runPart, fn func(k, v []byte, deleted bool) error) error 
 			}
 			last = p.k
 		}
-		p.at(p.i + 1)
-		t.replay()
-	}
-}
-
-// loserTree is a tournament of k parts: node[0] is the winner, the part
-// whose next record comes first, and node[1:k] hold the losers of the
-// matches played at the inner nodes of a binary tree whose leaves are
-// k..2k-1 (leaf k+j is part j).
-type loserTree struct {
-	parts []runPart
-	node  []int
-}
-
-func newLoserTree(parts []runPart) *loserTree {
-	k := len(parts)
-	t := &loserTree{parts: parts, node: make([]int, k)}
-	win := make([]int, 2*k) // the winner at each node, for the first round
-	for j := range k {
-		win[k+j] = j
-	}
-	for i := k - 1; i >= 1; i-- {
-		a, b := win[2*i], win[2*i+1]
-		if t.before(b, a) {
-			a, b = b, a
+		if p.at(p.i + 1); p.i >= p.end {
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
 		}
-		win[i], t.node[i] = a, b
+		h.down(0)
 	}
-	t.node[0] = win[1] // k = 1: the only leaf, win[1]
-	return t
+	return nil
 }
 
-func (t *loserTree) winner() int { return t.node[0] }
+// mergeHeap orders parts by their next key, the latest run first of
+// those at one key.
+type mergeHeap []*runPart
 
-// replay plays the winner's new next record up the tree.
-func (t *loserTree) replay() {
-	w := t.node[0]
-	for i := (w + len(t.parts)) / 2; i >= 1; i /= 2 {
-		if t.before(t.node[i], w) {
-			t.node[i], w = w, t.node[i]
-		}
-	}
-	t.node[0] = w
-}
-
-// before reports whether part a's next record comes before part b's: a
-// done part comes last; of one key, the latest run's first.
-func (t *loserTree) before(a, b int) bool {
-	x, y := &t.parts[a], &t.parts[b]
-	switch {
-	case x.i >= x.end:
-		return false
-	case y.i >= y.end:
-		return true
-	}
+func (h mergeHeap) before(x, y *runPart) bool {
 	if c := compareKeys(x.pre, x.k, y.pre, y.k); c != 0 {
 		return c < 0
 	}
 	return x.seq > y.seq
+}
+
+// down sifts the part at i down to its place.
+func (h mergeHeap) down(i int) {
+	for {
+		j := 2*i + 1
+		if j >= len(h) {
+			return
+		}
+		if r := j + 1; r < len(h) && h.before(h[r], h[j]) {
+			j = r
+		}
+		if !h.before(h[j], h[i]) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
 }
 
 // run is a sequence of records sorted by key, each key once: value
@@ -299,6 +278,8 @@ type run struct {
 	n     int
 	key   func(i int) []byte
 	value func(i int) ([]byte, bool)
+	// prefix, if set, is the i-th key's keyPrefix, kept from the sort.
+	prefix func(i int) keyPrefix
 }
 
 // search returns the index of the first key at or after lo (nil: 0).
@@ -324,16 +305,21 @@ func (p *runPart) at(i int) {
 	p.i = i
 	if i < p.end {
 		p.k = p.r.key(i)
-		p.pre = prefixOf(p.k)
+		if p.r.prefix != nil {
+			p.pre = p.r.prefix(i)
+		} else {
+			p.pre = prefixOf(p.k)
+		}
 	}
 }
 
 // putsRun is a sorted putLog.
 func putsRun(p *putLog) run {
 	return run{
-		n:     len(p.log),
-		key:   p.key,
-		value: func(i int) ([]byte, bool) { v := p.value(i); return v, v != nil },
+		n:      len(p.log),
+		key:    p.key,
+		value:  func(i int) ([]byte, bool) { v := p.value(i); return v, v != nil },
+		prefix: func(i int) keyPrefix { return p.log[i].pre },
 	}
 }
 
