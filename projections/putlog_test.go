@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -90,6 +91,51 @@ func TestPutSorterFallbackSortsAlike(t *testing.T) {
 	for i := range a.log {
 		if a.log[i] != b.log[i] {
 			t.Fatalf("entry %d differs: %+v, %+v", i, a.log[i], b.log[i])
+		}
+	}
+}
+
+// The bucket sort sorts as a plain sort does, keeping the order logged
+// among equal keys: buckets in order and out of order, keys shorter than
+// a bucket's prefix, and logs of so many buckets that it sorts them
+// whole.
+func TestPutSorterByBucketSortsAlike(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, buckets := range []int{1, 3, 40, 5000} {
+		var p putLog
+		type entry struct {
+			k []byte
+			i int
+		}
+		var want []entry
+		seqs := make([]uint64, buckets)
+		for i := range 6000 {
+			b := rng.IntN(buckets)
+			k := binary.BigEndian.AppendUint64([]byte{'A', byte('a' + b%3)}, uint64(b))
+			switch rng.IntN(4) {
+			case 0: // out of order
+				k = binary.BigEndian.AppendUint64(k, rng.Uint64N(50))
+			case 1: // a short key
+				k = k[:rng.IntN(len(k))]
+			default: // in order
+				seqs[b] += rng.Uint64N(2)
+				k = binary.BigEndian.AppendUint64(k, seqs[b])
+			}
+			p.add(k, []byte{byte(i)})
+			want = append(want, entry{k, i})
+		}
+		for i := range p.log {
+			p.log[i].pre = prefixOf(p.key(i))
+		}
+		p.log = (&putSorter{p.chunks}).sortByBucket(p.log)
+		slices.SortStableFunc(want, func(x, y entry) int { return bytes.Compare(x.k, y.k) })
+		if len(p.log) != len(want) {
+			t.Fatalf("%d buckets: %d entries sorted of %d", buckets, len(p.log), len(want))
+		}
+		for i, w := range want {
+			if !bytes.Equal(p.key(i), w.k) || p.value(i)[0] != byte(w.i) {
+				t.Fatalf("%d buckets: entry %d is %x (%d); want %x (%d)", buckets, i, p.key(i), p.value(i)[0], w.k, byte(w.i))
+			}
 		}
 	}
 }

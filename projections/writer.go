@@ -147,7 +147,7 @@ func (p *putLog) sort() {
 		e.pre = prefixOf(p.key(i))
 	}
 	if s := (&putSorter{p.chunks}); !s.sorted(p.log) { // the audit's log is: keyed by time
-		s.sort(p.log, 2*bits.Len(uint(len(p.log))))
+		p.log = s.sortByBucket(p.log)
 	}
 	// Keep the last of each key.
 	n := 0
@@ -228,6 +228,74 @@ func (s *putSorter) sorted(a []loggedPut) bool {
 		}
 	}
 	return true
+}
+
+// sortByBucket returns the entries of a sorted, after a bucket sort:
+// entries go, in the order logged, into buckets by the
+// first 10 bytes of their key (a projection's kind of record and a video,
+// in the activity's keys), and only the buckets not already in order are
+// sorted. A video's timeline entries are logged in key order: a rebuild
+// sorts only its annotations' versions, within each video, instead of
+// everything. It may reorder a too.
+func (s *putSorter) sortByBucket(a []loggedPut) []loggedPut {
+	type bucket struct {
+		pre        [2]uint64
+		n, at      int
+		outOfOrder bool
+		last       int // the last entry placed, to see whether the next follows
+	}
+	idx := make(map[[2]uint64]int, 64)
+	var bs []bucket
+	of := make([]int32, len(a)) // each entry's bucket
+	for i := range a {
+		k := [2]uint64{a[i].pre[0], a[i].pre[1] >> 48}
+		b, ok := idx[k]
+		if !ok {
+			b = len(bs)
+			idx[k] = b
+			bs = append(bs, bucket{pre: k, last: -1})
+		}
+		x := &bs[b]
+		if x.last >= 0 && !x.outOfOrder && s.less(&a[i], &a[x.last]) {
+			x.outOfOrder = true
+		}
+		x.n++
+		x.last = i
+		of[i] = int32(b)
+	}
+	if len(bs) > len(a)/4 { // buckets too small to be worth it
+		s.sort(a, 2*bits.Len(uint(len(a))))
+		return a
+	}
+	order := make([]int, len(bs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(x, y int) int {
+		return cmp.Or(cmp.Compare(bs[x].pre[0], bs[y].pre[0]), cmp.Compare(bs[x].pre[1], bs[y].pre[1]))
+	})
+	at := 0
+	for _, b := range order {
+		bs[b].at = at
+		at += bs[b].n
+	}
+	out := make([]loggedPut, len(a))
+	next := make([]int, len(bs))
+	for b := range bs {
+		next[b] = bs[b].at
+	}
+	for i := range a {
+		b := of[i]
+		out[next[b]] = a[i]
+		next[b]++
+	}
+	for _, x := range bs {
+		if x.outOfOrder {
+			part := out[x.at : x.at+x.n]
+			s.sort(part, 2*bits.Len(uint(len(part))))
+		}
+	}
+	return out
 }
 
 func (s *putSorter) sort(a []loggedPut, depth int) {
