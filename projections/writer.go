@@ -785,7 +785,7 @@ func (w *Writer) forget() {
 }
 
 // reserve makes room in the cache for a run that will fill it (a
-// rebuild): grown step by step, the maps had cost 5 % of a rebuild's CPU
+// rebuild): grown step by step, the maps had cost 3 % of a rebuild's CPU
 // in rehashing.
 func (w *Writer) reserve() {
 	w.cache = make(map[string]*cached, maxCached/2)
