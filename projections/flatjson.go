@@ -83,8 +83,22 @@ func (a *strArena) str(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
+	if a.holds(b) { // a string of an event's data, which the page copied in
+		return unsafe.String(unsafe.SliceData(b), len(b))
+	}
 	c := a.bytes(b)
 	return unsafe.String(unsafe.SliceData(c), len(c))
+}
+
+// holds reports whether b lies in the chunk being filled: bytes the
+// arena handed out, which it never writes again until reset.
+func (a *strArena) holds(b []byte) bool {
+	if len(a.chunk) == 0 {
+		return false
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(a.chunk)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return p >= lo && p+uintptr(len(b)) <= lo+uintptr(len(a.chunk))
 }
 
 // copy returns a copy of s in the arena.

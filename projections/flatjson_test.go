@@ -138,3 +138,20 @@ func TestPlainStringWordAtATime(t *testing.T) {
 		}
 	}
 }
+
+// A string of bytes the arena holds already (an event's data, copied in)
+// shares them; any other is copied in.
+func TestArenaStringSharesItsOwnBytes(t *testing.T) {
+	var a strArena
+	data := a.bytes([]byte(`{"body":"hello"}`))
+	used := len(a.chunk)
+	if s := a.str(data[9:14]); s != "hello" || len(a.chunk) != used {
+		t.Fatalf("a string of the arena's own bytes: %q, %d bytes used after, %d before", s, len(a.chunk), used)
+	}
+	outside := []byte("world")
+	s := a.str(outside)
+	outside[0] = 'W'
+	if s != "world" || len(a.chunk) != used+5 {
+		t.Fatalf("a string of other bytes: %q, %d bytes used after, %d before", s, len(a.chunk), used)
+	}
+}
