@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -259,6 +261,73 @@ func TestMergeRunsManyRuns(t *testing.T) {
 		}
 		if err != nil || !slices.Equal(got, exp) {
 			t.Fatalf("%d runs: merged %d records %v (%v); want %d", k, len(got), got, err, len(exp))
+		}
+	}
+}
+
+// partitionProbe is a partitioned projection that writes nothing and
+// notes which of a run's writers applied which event.
+type partitionProbe struct {
+	mu   sync.Mutex
+	seen map[*Writer][]probed
+}
+
+type probed struct {
+	pos    uint64
+	stream string
+}
+
+func (*partitionProbe) Name() string    { return "probe" }
+func (*partitionProbe) Version() uint32 { return 1 }
+func (*partitionProbe) Prefix() byte    { return 'Z' }
+func (*partitionProbe) Partition(ev *Event) (uint64, bool) {
+	id, ok := ev.streamID("video")
+	return uint64(id), ok
+}
+func (p *partitionProbe) Apply(w *Writer, ev *Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seen[w] = append(p.seen[w], probed{ev.Position, strings.Clone(ev.Stream)}) // ev's memory serves again
+	return nil
+}
+
+// A partitioned projection's partitions apply every event once between
+// them, each video's in one partition, and the events of no partition in
+// the first.
+func TestPartitionsApplyEachEventOnce(t *testing.T) {
+	small(t)
+	e := newEnv(t)
+	loadLog(t, e.log, genHistory(8, 5, 7, 3000), 3)
+	probe := &partitionProbe{seen: map[*Writer][]probed{}}
+	if _, err := Rebuild(context.Background(), e.db, e.log, []Projection{probe}, BatchOptions{PageSize: 250}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(probe.seen) != 3 {
+		t.Fatalf("%d writers applied events; want 3 partitions", len(probe.seen))
+	}
+	applied := map[uint64]int{}
+	videoAt := map[int64]*Writer{}
+	var noPartition *Writer
+	for w, evs := range probe.seen {
+		for _, ev := range evs {
+			applied[ev.pos]++
+			id, ok := refStreamID(ev.stream, "video-")
+			switch {
+			case !ok && noPartition == nil:
+				noPartition = w
+			case !ok && noPartition != w:
+				t.Fatalf("events of no partition applied by two writers (%s at %d)", ev.stream, ev.pos)
+			case ok && videoAt[id] == nil:
+				videoAt[id] = w
+			case ok && videoAt[id] != w:
+				t.Fatalf("video %d applied by two writers", id)
+			}
+		}
+	}
+	head := headOf(t, e.log)
+	for pos := uint64(1); pos <= head; pos++ {
+		if applied[pos] != 1 {
+			t.Fatalf("event %d applied %d times", pos, applied[pos])
 		}
 	}
 }

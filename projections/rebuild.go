@@ -91,10 +91,11 @@ type batchState struct {
 	dirty    bool
 	poisoned uint64
 	// A partitioned projection has a state per partition: this one
-	// applies the events of partition part of parts, and takes every
-	// other event's position as its checkpoint.
-	partition   partitioned // nil: one partition
-	part, parts int
+	// applies the events of partition part, and takes every other
+	// event's position as its checkpoint. The reader works out each
+	// event's partition once (page.parts): pi is the projection's index
+	// there, -1 for a projection in one partition.
+	part, pi int
 }
 
 // partitioned is a projection whose events fall into partitions that
@@ -109,18 +110,6 @@ type partitioned interface {
 // batchPartitions is how many partitions a batched run makes of a
 // partitioned projection: one per core (a variable for tests).
 var batchPartitions = func() int { return runtime.GOMAXPROCS(0) }
-
-// applies reports whether st applies ev.
-func (st *batchState) applies(ev *Event) bool {
-	if st.partition == nil {
-		return true
-	}
-	k, ok := st.partition.Partition(ev)
-	if !ok {
-		return st.part == 0
-	}
-	return k%uint64(st.parts) == uint64(st.part)
-}
 
 // CatchUp applies the log after each projection's checkpoint in large
 // batches (see Rebuild), up to the head of the log as it is when CatchUp
@@ -174,6 +163,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	start := time.Now()
 	res := BatchResult{Poisoned: map[string]uint64{}}
 	var states []*batchState
+	var split []partitioned // the projections applied in partitions
 	from := uint64(0)
 	for i, p := range ps {
 		cp, err := db.Checkpoint(p.Name())
@@ -181,16 +171,13 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 			return res, err
 		}
 		pp, _ := p.(partitioned)
-		parts := 1
-		if pp != nil {
-			parts = batchPartitions()
+		parts, pi := 1, -1
+		if pp != nil && batchPartitions() > 1 {
+			parts, pi = batchPartitions(), len(split)
+			split = append(split, pp)
 		}
 		for part := range parts {
-			st := &batchState{p: p, cp: cp, part: part, parts: parts}
-			if parts > 1 {
-				st.partition = pp
-			}
-			states = append(states, st)
+			states = append(states, &batchState{p: p, cp: cp, part: part, pi: pi})
 		}
 		if i == 0 || cp.Position < from {
 			from = cp.Position
@@ -215,7 +202,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	const ahead = 4 // pages read ahead
 	pages, free := make(chan *page, ahead), make(chan *page, ahead+1)
 	for range ahead + 1 {
-		free <- newPage(opts.PageSize)
+		free <- newPage(opts.PageSize, split, batchPartitions())
 	}
 	var readErr error
 	var wg sync.WaitGroup
@@ -257,14 +244,19 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 			if tc != nil {
 				k = min(k, sealEvents-sinceSeal)
 			}
-			part := page[:k]
+			at := len(pg.evs) - len(page)
+			part := pg.evs[at : at+k]
+			parts := make([][]int32, len(split))
+			for j := range parts {
+				parts[j] = pg.parts[j][at : at+k]
+			}
 			page = page[k:]
 			pos = part[k-1].Position // before give: once applied, the page may serve again
 			var release func()
 			if len(page) == 0 {
 				release = func() { free <- pg } // applied: its memory serves again
 			}
-			ap.give(part, release)
+			ap.give(part, parts, release)
 			res.Events += uint64(k)
 			n += k
 			sealing := false
@@ -338,6 +330,7 @@ type appliers struct {
 // it calls release, if set.
 type work struct {
 	part    []Event
+	parts   [][]int32 // each event's partition, per partitioned projection
 	left    *atomic.Int32
 	release func()
 }
@@ -352,7 +345,7 @@ func startAppliers(db *DB, states []*batchState, logger *slog.Logger) *appliers 
 		a.up.Go(func() {
 			for w := range a.in[i] {
 				if a.errs[i] == nil { // after an error, only let the parts go
-					a.errs[i] = applyPart(st, db, w.part, logger)
+					a.errs[i] = applyPart(st, db, w.part, w.parts, logger)
 				}
 				if w.left.Add(-1) == 0 && w.release != nil {
 					w.release()
@@ -364,14 +357,19 @@ func startAppliers(db *DB, states []*batchState, logger *slog.Logger) *appliers 
 	return a
 }
 
-// applyPart applies the events of part after st's checkpoint to it.
-func applyPart(st *batchState, db *DB, part []Event, logger *slog.Logger) error {
+// applyPart applies the events of part after st's checkpoint to it, those
+// of its partition if it is a partition (parts: see work).
+func applyPart(st *batchState, db *DB, part []Event, parts [][]int32, logger *slog.Logger) error {
+	var mine []int32
+	if st.pi >= 0 {
+		mine = parts[st.pi]
+	}
 	for i := range part {
 		ev := &part[i]
 		if ev.Position <= st.cp.Position {
 			continue
 		}
-		if !st.applies(ev) {
+		if mine != nil && mine[i] != int32(st.part) {
 			st.cp = Checkpoint{Position: ev.Position, RecordedAt: ev.RecordedAt}
 			continue
 		}
@@ -383,14 +381,14 @@ func applyPart(st *batchState, db *DB, part []Event, logger *slog.Logger) error 
 	return nil
 }
 
-// give hands part to every state; release, if set, runs once all have
-// applied it.
-func (a *appliers) give(part []Event, release func()) {
+// give hands part, and its events' partitions, to every state; release,
+// if set, runs once all have applied it.
+func (a *appliers) give(part []Event, parts [][]int32, release func()) {
 	left := new(atomic.Int32)
 	left.Store(int32(len(a.in)))
 	a.done.Add(len(a.in))
 	for _, in := range a.in {
-		in <- work{part: part, left: left, release: release}
+		in <- work{part: part, parts: parts, left: left, release: release}
 	}
 }
 
@@ -476,15 +474,27 @@ type page struct {
 	evs  []Event
 	recs []eventstore.RecordedEvent
 	strs strArena
+	// parts[j][i] is the partition of evs[i] among n of split[j]'s, worked
+	// out here once rather than by each partition's applier.
+	split []partitioned
+	n     int
+	parts [][]int32
 }
 
-func newPage(size int) *page {
-	return &page{evs: make([]Event, 0, size), recs: make([]eventstore.RecordedEvent, 0, size)}
+func newPage(size int, split []partitioned, n int) *page {
+	p := &page{evs: make([]Event, 0, size), recs: make([]eventstore.RecordedEvent, 0, size), split: split, n: n, parts: make([][]int32, len(split))}
+	for j := range p.parts {
+		p.parts[j] = make([]int32, 0, size)
+	}
+	return p
 }
 
 func (p *page) reset() {
 	clear(p.evs) // let go of the bodies decoded
 	p.evs, p.recs = p.evs[:0], p.recs[:0]
+	for j := range p.parts {
+		p.parts[j] = p.parts[j][:0]
+	}
 	p.strs.reset()
 }
 
@@ -497,7 +507,15 @@ func (p *page) add(ev *eventstore.RecordedEvent) {
 		Data: a.bytes(ev.Data), Metadata: a.bytes(ev.Metadata), Hash: ev.Hash,
 	})
 	p.evs = append(p.evs, Event{RecordedEvent: &p.recs[len(p.recs)-1], strs: a})
-	p.evs[len(p.evs)-1].decode()
+	e := &p.evs[len(p.evs)-1]
+	e.decode()
+	for j, pp := range p.split {
+		part := 0 // an event of no partition: the first applies it
+		if k, ok := pp.Partition(e); ok {
+			part = int(k % uint64(p.n))
+		}
+		p.parts[j] = append(p.parts[j], int32(part))
+	}
 }
 
 // applyInBatch applies ev to one projection, adding its writes to the
