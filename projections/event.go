@@ -22,7 +22,8 @@ type Event struct {
 	body     any
 	bodyErr  error
 	bodyDone bool
-	strs     *strArena // where decoded strings go; nil: each its own
+	strs     *strArena  // where decoded strings go; nil: each its own
+	bodies   *bodySlabs // where decoded bodies go; nil: each its own
 	// The number after the first '-' of the stream's name (see
 	// streamID), parsed once: every partition of a partitioned
 	// projection asks.
@@ -75,7 +76,7 @@ func (e *Event) Metadata() eventstore.Metadata {
 // ErrBadEvent.
 func (e *Event) Body() (any, error) {
 	if !e.bodyDone {
-		e.body, e.bodyErr = decodeBodyIn(e.Type, e.Data, e.strs)
+		e.body, e.bodyErr = decodeBodyIn(e.Type, e.Data, e.strs, e.bodies)
 		if e.bodyErr != nil {
 			e.bodyErr = fmt.Errorf("%w: %s at %d: %w", ErrBadEvent, e.Type, e.Position, e.bodyErr)
 		}
@@ -84,13 +85,52 @@ func (e *Event) Body() (any, error) {
 	return e.body, e.bodyErr
 }
 
-func decodeBody(typ string, data []byte) (any, error) { return decodeBodyIn(typ, data, nil) }
+func decodeBody(typ string, data []byte) (any, error) { return decodeBodyIn(typ, data, nil, nil) }
 
-// decodeBodyIn is decodeBody with its strings in a.
-func decodeBodyIn(typ string, data []byte, a *strArena) (any, error) {
+// bodySlabs holds the decoded bodies of a page's events, of the types
+// most events are, in slices that serve page after page, instead of
+// allocating each: a rebuild decodes a million. Each slice is made with
+// room for a whole page, so that what take hands out never moves.
+type bodySlabs struct {
+	posted  []domain.AnnotationPosted
+	edited  []domain.AnnotationEdited
+	deleted []domain.AnnotationDeleted
+	joined  []domain.ViewerJoined
+	left    []domain.ViewerLeft
+}
+
+func newBodySlabs(n int) *bodySlabs {
+	return &bodySlabs{posted: make([]domain.AnnotationPosted, 0, n), edited: make([]domain.AnnotationEdited, 0, n),
+		deleted: make([]domain.AnnotationDeleted, 0, n), joined: make([]domain.ViewerJoined, 0, n), left: make([]domain.ViewerLeft, 0, n)}
+}
+
+// reset makes the slabs free for reuse: whoever resets them must be
+// done with every body they hold.
+func (b *bodySlabs) reset() {
+	b.posted, b.edited, b.deleted, b.joined, b.left = b.posted[:0], b.edited[:0], b.deleted[:0], b.joined[:0], b.left[:0]
+}
+
+// noSlabs has no room: take allocates each body, and never writes it.
+var noSlabs bodySlabs
+
+// take returns a zero T from s, or a new one when s is full.
+func take[T any](s *[]T) *T {
+	if len(*s) == cap(*s) {
+		return new(T)
+	}
+	var zero T
+	*s = append(*s, zero)
+	return &(*s)[len(*s)-1]
+}
+
+// decodeBodyIn is decodeBody with its strings in a and its body in b.
+func decodeBodyIn(typ string, data []byte, a *strArena, b *bodySlabs) (any, error) {
+	if b == nil {
+		b = &noSlabs
+	}
 	switch typ {
 	case domain.TypeAnnotationPosted:
-		x := new(domain.AnnotationPosted)
+		x := take(&b.posted)
 		return x, unmarshal(data, a, x, func(k []byte, v fval) bool {
 			switch string(k) {
 			case "user_id":
@@ -105,7 +145,7 @@ func decodeBodyIn(typ string, data []byte, a *strArena) (any, error) {
 			return false
 		})
 	case domain.TypeAnnotationEdited:
-		x := new(domain.AnnotationEdited)
+		x := take(&b.edited)
 		return x, unmarshal(data, a, x, func(k []byte, v fval) bool {
 			switch string(k) {
 			case "annotation_id":
@@ -118,7 +158,7 @@ func decodeBodyIn(typ string, data []byte, a *strArena) (any, error) {
 			return false
 		})
 	case domain.TypeAnnotationDeleted:
-		x := new(domain.AnnotationDeleted)
+		x := take(&b.deleted)
 		return x, unmarshal(data, a, x, func(k []byte, v fval) bool {
 			switch string(k) {
 			case "annotation_id":
@@ -129,7 +169,7 @@ func decodeBodyIn(typ string, data []byte, a *strArena) (any, error) {
 			return false
 		})
 	case domain.TypeViewerJoined:
-		x := new(domain.ViewerJoined)
+		x := take(&b.joined)
 		return x, unmarshal(data, a, x, func(k []byte, v fval) bool {
 			switch string(k) {
 			case "user_id":
@@ -148,7 +188,7 @@ func decodeBodyIn(typ string, data []byte, a *strArena) (any, error) {
 			return false
 		})
 	case domain.TypeViewerLeft:
-		x := new(domain.ViewerLeft)
+		x := take(&b.left)
 		return x, unmarshal(data, a, x, func(k []byte, v fval) bool {
 			switch string(k) {
 			case "user_id":

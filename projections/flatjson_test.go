@@ -59,13 +59,18 @@ func decodeWithJSON(typ string, data []byte) (any, error) {
 	return v, json.Unmarshal(data, v)
 }
 
+// reused is one slot per type, reset before each check: a body decoded
+// into a slot that held another's must not keep any of it.
+var reused = newBodySlabs(1)
+
 func checkFlat(t *testing.T, typ string, data []byte) {
-	checkFlatIn(t, typ, data, nil)
-	checkFlatIn(t, typ, data, new(strArena))
+	checkFlatIn(t, typ, data, nil, nil)
+	reused.reset()
+	checkFlatIn(t, typ, data, new(strArena), reused)
 }
 
-func checkFlatIn(t *testing.T, typ string, data []byte, a *strArena) {
-	got, gerr := decodeBodyIn(typ, data, a)
+func checkFlatIn(t *testing.T, typ string, data []byte, a *strArena, b *bodySlabs) {
+	got, gerr := decodeBodyIn(typ, data, a, b)
 	want, werr := decodeWithJSON(typ, data)
 	if (gerr == nil) != (werr == nil) {
 		t.Fatalf("%s %q: error %v, encoding/json says %v", typ, data, gerr, werr)

@@ -471,9 +471,10 @@ func readPages(ctx context.Context, log Log, from, head uint64, free <-chan *pag
 // page is a page of events read from the log, and the memory they and
 // their decoded strings are in.
 type page struct {
-	evs  []Event
-	recs []eventstore.RecordedEvent
-	strs strArena
+	evs    []Event
+	recs   []eventstore.RecordedEvent
+	strs   strArena
+	bodies *bodySlabs
 	// parts[j][i] is the partition of evs[i] among n of split[j]'s, worked
 	// out here once rather than by each partition's applier.
 	split []partitioned
@@ -482,7 +483,8 @@ type page struct {
 }
 
 func newPage(size int, split []partitioned, n int) *page {
-	p := &page{evs: make([]Event, 0, size), recs: make([]eventstore.RecordedEvent, 0, size), split: split, n: n, parts: make([][]int32, len(split))}
+	p := &page{evs: make([]Event, 0, size), recs: make([]eventstore.RecordedEvent, 0, size), bodies: newBodySlabs(size),
+		split: split, n: n, parts: make([][]int32, len(split))}
 	for j := range p.parts {
 		p.parts[j] = make([]int32, 0, size)
 	}
@@ -496,6 +498,7 @@ func (p *page) reset() {
 		p.parts[j] = p.parts[j][:0]
 	}
 	p.strs.reset()
+	p.bodies.reset()
 }
 
 // add copies ev into the page and decodes it.
@@ -506,7 +509,7 @@ func (p *page) add(ev *eventstore.RecordedEvent) {
 		Revision: ev.Revision, Position: ev.Position, RecordedAt: ev.RecordedAt,
 		Data: a.bytes(ev.Data), Metadata: a.bytes(ev.Metadata), Hash: ev.Hash,
 	})
-	p.evs = append(p.evs, Event{RecordedEvent: &p.recs[len(p.recs)-1], strs: a})
+	p.evs = append(p.evs, Event{RecordedEvent: &p.recs[len(p.recs)-1], strs: a, bodies: p.bodies})
 	e := &p.evs[len(p.evs)-1]
 	e.decode()
 	for j, pp := range p.split {
