@@ -298,14 +298,21 @@ type ReadModels struct {
 // registers their lag metrics in reg (when not nil) and starts their
 // runner. Close stops it.
 func StartReadModels(ctx context.Context, dir string, log projections.Log, reg prometheus.Registerer, logger *slog.Logger) (*ReadModels, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	db, err := projections.Open(dir, projections.Config{}, logger)
 	if err != nil {
 		return nil, err
 	}
 	ps := projections.Builtin()
-	if _, err := projections.CatchUp(ctx, db, log, ps, projections.BatchOptions{}, logger); err != nil {
+	res, err := projections.CatchUp(ctx, db, log, ps, projections.BatchOptions{Progress: logProgress(logger, 5*time.Second)}, logger)
+	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	if res.Events > 0 {
+		logger.Info("read models caught up", "events", res.Events, "head", res.Head, "elapsed", res.Elapsed.Round(time.Millisecond))
 	}
 	runner, err := projections.NewRunner(db, log, ps, projections.RunnerConfig{}, logger)
 	if err != nil {
@@ -322,6 +329,20 @@ func StartReadModels(ctx context.Context, dir string, log projections.Log, reg p
 	rm := &ReadModels{DB: db, Runner: runner, cancel: cancel, done: make(chan error, 1)}
 	go func() { rm.done <- runner.Run(ctx) }()
 	return rm, nil
+}
+
+// logProgress returns a BatchOptions.Progress that logs how far a
+// catch-up (or a rebuild after a format change) has come, at most once
+// every interval: a server can spend a while in it before it serves.
+func logProgress(logger *slog.Logger, interval time.Duration) func(done, head uint64) {
+	last := time.Now()
+	return func(done, head uint64) {
+		if time.Since(last) < interval {
+			return
+		}
+		last = time.Now()
+		logger.Info("read models catching up", "position", done, "head", head)
+	}
 }
 
 // Close stops the runner, waits for it, and closes the database.

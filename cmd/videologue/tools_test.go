@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -194,5 +195,22 @@ func TestStartReadModels(t *testing.T) {
 	}
 	if err := rm.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A catch-up's progress is logged at most once an interval.
+func TestLogProgress(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	quiet := logProgress(logger, time.Hour)
+	quiet(5, 10)
+	if buf.Len() != 0 {
+		t.Fatalf("logged within the interval: %q", buf.String())
+	}
+	every := logProgress(logger, 0)
+	every(5, 10)
+	every(10, 10)
+	if n := strings.Count(buf.String(), "read models catching up"); n != 2 || !strings.Contains(buf.String(), "position=10 head=10") {
+		t.Fatalf("logged %d lines: %q", n, buf.String())
 	}
 }
