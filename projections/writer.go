@@ -251,6 +251,10 @@ func (s *putSorter) sortByBucket(a []loggedPut) []loggedPut {
 		k := [2]uint64{a[i].pre[0], a[i].pre[1] >> 48}
 		b, ok := idx[k]
 		if !ok {
+			if len(bs) >= len(a)/4 { // buckets too small to be worth it
+				s.sort(a, 2*bits.Len(uint(len(a))))
+				return a
+			}
 			b = len(bs)
 			idx[k] = b
 			bs = append(bs, bucket{pre: k, last: -1})
@@ -262,10 +266,6 @@ func (s *putSorter) sortByBucket(a []loggedPut) []loggedPut {
 		x.n++
 		x.last = i
 		of[i] = int32(b)
-	}
-	if len(bs) > len(a)/4 { // buckets too small to be worth it
-		s.sort(a, 2*bits.Len(uint(len(a))))
-		return a
 	}
 	order := make([]int, len(bs))
 	for i := range order {
