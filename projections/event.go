@@ -37,23 +37,32 @@ func NewEvent(ev *eventstore.RecordedEvent) *Event { return &Event{RecordedEvent
 
 // decode decodes the event's data and metadata now rather than when a
 // projection first asks: a rebuild's reader does it on its own core.
+// Everything is parsed before the event is shared: the appliers only
+// read it.
 func (e *Event) decode() {
 	e.Body()
 	e.Metadata()
-	e.streamID("")
+	e.parseStreamID()
+}
+
+// parseStreamID parses, once, the number after the first '-' of the
+// event's stream name.
+func (e *Event) parseStreamID() {
+	if e.idDone {
+		return
+	}
+	if _, rest, ok := strings.Cut(e.Stream, "-"); ok {
+		id, err := strconv.ParseInt(rest, 10, 64)
+		e.id, e.idOK = id, err == nil && id > 0
+	}
+	e.idDone = true
 }
 
 // streamID returns the id of a stream named category-id (video-12 is
 // 12 of category video), and false if the event's stream is not of
 // that category or its id is not a positive integer.
 func (e *Event) streamID(category string) (int64, bool) {
-	if !e.idDone {
-		if _, rest, ok := strings.Cut(e.Stream, "-"); ok {
-			id, err := strconv.ParseInt(rest, 10, 64)
-			e.id, e.idOK = id, err == nil && id > 0
-		}
-		e.idDone = true
-	}
+	e.parseStreamID()
 	s := e.Stream
 	if !e.idOK || len(s) <= len(category) || s[len(category)] != '-' || s[:len(category)] != category {
 		return 0, false

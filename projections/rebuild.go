@@ -137,10 +137,7 @@ func CatchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	res.Events += rebuilt.Events
 	res.Elapsed += rebuilt.Elapsed
 	for name, n := range rebuilt.Poisoned {
-		if res.Poisoned == nil {
-			res.Poisoned = map[string]uint64{}
-		}
-		res.Poisoned[name] += n
+		res.Poisoned[name] += n // catchUp always makes the map
 	}
 	return res, err
 }
