@@ -33,16 +33,25 @@ import (
 // ingested together, atomically: a crash leaves all of a batch or none
 // of it.
 //
+// The logs of a batch are allocated in a bulk of the committer's, which
+// it releases once the batch is committed, and at close.
+//
 // A tableCommitter is used by one goroutine; close stops its sorter.
 type tableCommitter struct {
 	db       *DB
+	mem      *bulk // the batch under way's
 	sorts    chan *putLog
 	sorting  sync.WaitGroup // logs sealed and not yet sorted
 	sorterUp sync.WaitGroup
 }
 
-func newTableCommitter(db *DB) *tableCommitter {
-	c := &tableCommitter{db: db, sorts: make(chan *putLog, 64)}
+// newTableCommitter starts a committer of the states' batches: their
+// Writers allocate their logs from its bulk from now on.
+func newTableCommitter(db *DB, states []*batchState) *tableCommitter {
+	c := &tableCommitter{db: db, mem: new(bulk), sorts: make(chan *putLog, 64)}
+	for _, st := range states {
+		st.w.useBulk(c.mem)
+	}
 	c.sorterUp.Go(func() {
 		for p := range c.sorts {
 			p.sort()
@@ -104,14 +113,35 @@ func (c *tableCommitter) commit(states []*batchState) error {
 			st.dirty = false
 		}
 	}
+	// Every log of the batch is sealed (above) and committed: the next
+	// batch's go into a new bulk.
+	done := c.mem
+	c.mem = new(bulk)
+	for _, st := range states {
+		st.w.useBulk(c.mem)
+	}
+	done.release()
 	return nil
+}
+
+// pendingBytes is about how much memory the batch under way holds: its
+// logs and the states' caches.
+func (c *tableCommitter) pendingBytes(states []*batchState) int {
+	n := c.mem.bytesHeld()
+	for _, st := range states {
+		n += st.w.cacheBytes()
+	}
+	return n
 }
 
 func (c *tableCommitter) wait() error { return nil }
 
+// close stops the sorter and releases the bulk: the states' Writers
+// must not be used after it.
 func (c *tableCommitter) close() {
 	close(c.sorts)
 	c.sorterUp.Wait()
+	c.mem.release()
 }
 
 // minTablePiece is the fewest records worth a table (and a goroutine) of

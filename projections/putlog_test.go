@@ -82,10 +82,10 @@ func TestPutSorterFallbackSortsAlike(t *testing.T) {
 			p.log[i].pre = prefixOf(p.key(i))
 		}
 	}
-	(&putSorter{a.chunks}).sort(a.log, 64)
-	(&putSorter{b.chunks}).sort(b.log, 0) // straight to the fallback
-	s := &putSorter{a.chunks}
-	if !s.sorted(a.log) || !(&putSorter{b.chunks}).sorted(b.log) {
+	(&putSorter{chunks: a.chunks}).sort(a.log, 64)
+	(&putSorter{chunks: b.chunks}).sort(b.log, 0) // straight to the fallback
+	s := &putSorter{chunks: a.chunks}
+	if !s.sorted(a.log) || !(&putSorter{chunks: b.chunks}).sorted(b.log) {
 		t.Fatal("not sorted")
 	}
 	for i := range a.log {
@@ -127,7 +127,7 @@ func TestPutSorterByBucketSortsAlike(t *testing.T) {
 		for i := range p.log {
 			p.log[i].pre = prefixOf(p.key(i))
 		}
-		p.log = (&putSorter{p.chunks}).sortByBucket(p.log)
+		p.log = (&putSorter{chunks: p.chunks}).sortByBucket(p.log)
 		slices.SortStableFunc(want, func(x, y entry) int { return bytes.Compare(x.k, y.k) })
 		if len(p.log) != len(want) {
 			t.Fatalf("%d buckets: %d entries sorted of %d", buckets, len(p.log), len(want))

@@ -219,7 +219,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 	var c batchCommitter = &committer{db: db, sync: opts.Sync}
 	var tc *tableCommitter
 	if cleared { // the records go into empty ranges
-		tc = newTableCommitter(db)
+		tc = newTableCommitter(db, states)
 		c = tc
 	}
 	defer c.close()
@@ -271,7 +271,7 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 			if sealing {
 				tc.seal(states)
 			}
-			if n == opts.BatchEvents || sealing && pendingBytes(states) > opts.MemoryBytes {
+			if n == opts.BatchEvents || sealing && tc.pendingBytes(states) > opts.MemoryBytes {
 				if err := c.commit(states); err != nil {
 					return res, err
 				}
@@ -419,14 +419,6 @@ type batchCommitter interface {
 // sealEvents is how many events a rebuild applies between handing its
 // Puts to be sorted.
 var sealEvents = 16384 // a variable for tests
-
-func pendingBytes(states []*batchState) int {
-	n := 0
-	for _, st := range states {
-		n += st.w.pendingBytes()
-	}
-	return n
-}
 
 // readPages sends the events in [from, head] a page at a time, their
 // data and metadata decoded. The pages come from free and go back there

@@ -57,7 +57,6 @@ type Writer struct {
 	dirtyPrev  []*cached
 	sealedPuts []*putLog
 	sealedSets []*putLog
-	sealedHeld int // the sealed logs' bytes, counted when sealed: they are sorted by another goroutine
 	cache      map[string]*cached
 	prev       map[string]*cached // the generation before: read only
 	// slab holds the cache's keys, values and entries: a rebuild caches
@@ -75,6 +74,9 @@ type Writer struct {
 	// written, when set, holds every key Set since the projection's
 	// records were cleared: a key not in it is absent.
 	written *absentFilter
+	// mem, in a rebuild, is where the logs of the batch under way are
+	// allocated (see bulk).
+	mem *bulk
 }
 
 type stagedOp struct {
@@ -88,10 +90,14 @@ type stagedOp struct {
 type putLog struct {
 	log    []loggedPut
 	chunks [][]byte // the last one is filled
-	held   int      // the chunks' capacity
 	// sorted, if not nil, is closed once the log is sorted by another
 	// goroutine.
 	sorted chan struct{}
+	// mem is where the log, its chunks and its sorted order are
+	// allocated (nil: the Go heap); hint, how many entries to make room
+	// for at first.
+	mem  *bulk
+	hint int
 }
 
 type loggedPut struct {
@@ -100,8 +106,13 @@ type loggedPut struct {
 	k0, k1, v1 int32     // key and value as offsets into it; v1 < 0: deleted
 }
 
-// putChunk is the size of a putLog's chunks.
-const putChunk = 1 << 20
+// putChunk is the size of a putLog's largest chunks. The first is
+// smaller, and each is twice the one before: the Puts of a light
+// projection between two seals take a few kilobytes.
+const (
+	putChunk      = 1 << 20
+	putFirstChunk = 16 << 10
+)
 
 func (p *putLog) add(k, v []byte) { p.addRecord(k, v, false) }
 
@@ -109,8 +120,11 @@ func (p *putLog) add(k, v []byte) { p.addRecord(k, v, false) }
 func (p *putLog) addRecord(k, v []byte, deleted bool) {
 	n := len(k) + len(v)
 	if len(p.chunks) == 0 || cap(p.chunks[len(p.chunks)-1])-len(p.chunks[len(p.chunks)-1]) < n {
-		p.chunks = append(p.chunks, make([]byte, 0, max(putChunk, n)))
-		p.held += max(putChunk, n)
+		size := putFirstChunk
+		if len(p.chunks) > 0 {
+			size = min(2*cap(p.chunks[len(p.chunks)-1]), putChunk)
+		}
+		p.chunks = append(p.chunks, p.mem.bytes(max(size, n))[:0])
 	}
 	c := len(p.chunks) - 1
 	a := p.chunks[c]
@@ -118,13 +132,19 @@ func (p *putLog) addRecord(k, v []byte, deleted bool) {
 	a = append(append(a, k...), v...)
 	p.chunks[c] = a
 	if len(p.log) == cap(p.log) { // double: append grows a large slice by a quarter, copying it more often
-		p.log = slices.Grow(p.log, max(len(p.log), 1024))
+		p.grow(max(len(p.log), p.hint, 1024))
 	}
 	e := loggedPut{c: int32(c), k0: int32(k0), k1: int32(k0 + len(k)), v1: int32(len(a))}
 	if deleted {
 		e.v1 = -1
 	}
 	p.log = append(p.log, e)
+}
+
+// grow makes room for n more entries.
+func (p *putLog) grow(n int) {
+	l := p.mem.puts(len(p.log) + n)
+	p.log = append(l, p.log...)
 }
 
 // writeTo writes the Puts into b sorted by key (pebble inserts runs of
@@ -146,7 +166,7 @@ func (p *putLog) sort() {
 		e := &p.log[i]
 		e.pre = prefixOf(p.key(i))
 	}
-	if s := (&putSorter{p.chunks}); !s.sorted(p.log) { // the audit's log is: keyed by time
+	if s := (&putSorter{chunks: p.chunks, mem: p.mem}); !s.sorted(p.log) { // the audit's log is: keyed by time
 		p.log = s.sortByBucket(p.log)
 	}
 	// Keep the last of each key.
@@ -208,7 +228,10 @@ func compareAfterPrefix(a, b []byte) int {
 // through a function value, took twice as long. Should a log ever make
 // the quicksort go deep (a pattern that defeats the median of three), the
 // rest goes to slices.SortFunc.
-type putSorter struct{ chunks [][]byte }
+type putSorter struct {
+	chunks [][]byte
+	mem    *bulk // where sortByBucket allocates its result
+}
 
 func (s *putSorter) less(x, y *loggedPut) bool {
 	if c := compareKeys(x.pre, s.chunks[x.c][x.k0:x.k1], y.pre, s.chunks[y.c][y.k0:y.k1]); c != 0 {
@@ -279,7 +302,7 @@ func (s *putSorter) sortByBucket(a []loggedPut) []loggedPut {
 		bs[b].at = at
 		at += bs[b].n
 	}
-	out := make([]loggedPut, len(a))
+	out := s.mem.puts(len(a))[:len(a)]
 	next := make([]int, len(bs))
 	for b := range bs {
 		next[b] = bs[b].at
@@ -392,9 +415,6 @@ func (p *putLog) find(k []byte) ([]byte, bool) {
 	return p.value(lo), true
 }
 
-// bytes is about how much memory the log holds.
-func (p *putLog) bytes() int { return p.held + cap(p.log)*int(unsafe.Sizeof(loggedPut{})) }
-
 // putMark is where a putLog ended.
 type putMark struct{ n, chunks, last int }
 
@@ -409,9 +429,6 @@ func (p *putLog) mark() putMark {
 // truncate drops what was logged since m.
 func (p *putLog) truncate(m putMark) {
 	p.log = p.log[:m.n]
-	for _, c := range p.chunks[m.chunks:] {
-		p.held -= cap(c)
-	}
 	clear(p.chunks[m.chunks:])
 	p.chunks = p.chunks[:m.chunks]
 	if m.chunks > 0 {
@@ -425,7 +442,6 @@ func (p *putLog) reset() {
 	if len(p.chunks) > 0 {
 		clear(p.chunks[1:])
 		p.chunks = append(p.chunks[:0], p.chunks[0][:0])
-		p.held = cap(p.chunks[0])
 	}
 }
 
@@ -681,9 +697,8 @@ func (w *Writer) seal(sort func(*putLog)) {
 	w.dropPending()
 	if len(w.puts.log) > 0 {
 		p := w.puts
-		w.puts = putLog{log: make([]loggedPut, 0, len(p.log)+len(p.log)/8)} // the next will be about as long
+		w.puts = putLog{mem: w.mem, hint: len(p.log) + len(p.log)/8} // the next will be about as long
 		w.sealedPuts = append(w.sealedPuts, &p)
-		w.sealedHeld += p.bytes()
 		sort(&p)
 	}
 	w.trim(sort)
@@ -713,7 +728,7 @@ func (w *Writer) committed() {
 		}
 	}
 	w.dirtyPrev, w.dirty = w.dirtyPrev[:0], w.dirty[:0]
-	w.sealedPuts, w.sealedSets, w.sealedHeld = nil, nil, 0
+	w.sealedPuts, w.sealedSets = nil, nil
 }
 
 // commitSetsTo writes each record changed since the last commit into b,
@@ -757,12 +772,17 @@ func (w *Writer) trim(seal func(*putLog)) {
 		if seal == nil {
 			panic("projections: Writer.trim would drop records not committed")
 		}
-		p := &putLog{sorted: make(chan struct{})}
+		p := &putLog{sorted: make(chan struct{}), mem: w.mem}
+		size := 0
+		for _, c := range w.dirtyPrev {
+			size += len(c.key) + len(c.v)
+		}
+		p.log = p.mem.puts(len(w.dirtyPrev))
+		p.chunks = [][]byte{p.mem.bytes(size)[:0]} // room for all: one chunk
 		for _, c := range w.dirtyPrev {
 			p.addRecord(unsafe.Slice(unsafe.StringData(c.key), len(c.key)), c.v, c.v == nil)
 		}
 		w.sealedSets = append(w.sealedSets, p)
-		w.sealedHeld += p.bytes()
 		seal(p)
 	}
 	old := w.prev
@@ -781,7 +801,7 @@ func (w *Writer) forget() {
 	w.puts.reset()
 	w.pending = false
 	w.dirty, w.dirtyPrev = w.dirty[:0], w.dirtyPrev[:0]
-	w.sealedPuts, w.sealedSets, w.sealedHeld = nil, nil, 0
+	w.sealedPuts, w.sealedSets = nil, nil
 }
 
 // reserve makes room in the cache for a run that will fill it (a
@@ -801,10 +821,20 @@ func (w *Writer) dropCache() {
 	w.held, w.heldPrev = 0, 0
 }
 
-// pendingBytes is about how much memory the Writer holds: what it
-// accepted since the last commit, sealed or not, and the cache.
-func (w *Writer) pendingBytes() int {
+// cacheBytes is about how much memory the Writer's cache holds. (In a
+// rebuild, its logs are in a bulk, which counts them.)
+func (w *Writer) cacheBytes() int {
 	const perEntry = 48 // a map slot: the string, the pointer, control bytes
-	n := w.puts.bytes() + w.held + w.heldPrev + perEntry*(len(w.cache)+len(w.prev))
-	return n + w.sealedHeld
+	return w.held + w.heldPrev + perEntry*(len(w.cache)+len(w.prev))
+}
+
+// useBulk has the Writer allocate its logs from b from now on. It must
+// hold none: a rebuild changes bulks at a commit, once every log is
+// sealed and committed.
+func (w *Writer) useBulk(b *bulk) {
+	if len(w.puts.log)+len(w.sealedPuts)+len(w.sealedSets) > 0 {
+		panic("projections: a Writer changes bulks while it holds logs")
+	}
+	w.mem = b
+	w.puts = putLog{mem: b, hint: w.puts.hint}
 }

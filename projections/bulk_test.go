@@ -1,0 +1,88 @@
+package projections
+
+import (
+	"bytes"
+	"testing"
+	"unsafe"
+)
+
+// A bulk hands out zeroed, disjoint, cache-line-aligned memory, from
+// regions as large as asked when asked more than one, counts it, and
+// lets go of it all at once; a nil bulk allocates from the heap.
+func TestBulk(t *testing.T) {
+	b := new(bulk)
+	defer b.release()
+	var got [][]byte
+	for _, n := range []int{1, 100, 64, bulkRegion / 2, bulkRegion/2 + 1, bulkRegion + 5, 7} {
+		m := b.bytes(n)
+		if len(m) < n || uintptr(unsafe.Pointer(unsafe.SliceData(m)))%64 != 0 {
+			t.Fatalf("bytes(%d): %d bytes at %p", n, len(m), unsafe.SliceData(m))
+		}
+		if !bytes.Equal(m, make([]byte, len(m))) {
+			t.Fatalf("bytes(%d) is not zeroed", n)
+		}
+		for i := range m {
+			m[i] = byte(len(got) + 1)
+		}
+		got = append(got, m)
+	}
+	for i, m := range got { // nothing written later overlapped it
+		if bytes.Count(m, []byte{byte(i + 1)}) != len(m) {
+			t.Fatalf("allocation %d was overwritten", i)
+		}
+	}
+	if held := b.bytesHeld(); held < 2*bulkRegion {
+		t.Fatalf("bulk holds %d bytes, want at least %d", held, 2*bulkRegion)
+	}
+	l := b.puts(1000)
+	if len(l) != 0 || cap(l) != 1000 {
+		t.Fatalf("puts(1000): len %d, cap %d", len(l), cap(l))
+	}
+	b.release()
+	if b.bytesHeld() != 0 || len(b.mapped) != 0 || b.free != nil {
+		t.Fatalf("released bulk holds %d bytes in %d regions", b.bytesHeld(), len(b.mapped))
+	}
+
+	var none *bulk
+	if m := none.bytes(10); len(m) != 10 {
+		t.Fatalf("nil bulk: bytes(10) gave %d bytes", len(m))
+	}
+	if l := none.puts(3); cap(l) != 3 || none.bytesHeld() != 0 {
+		t.Fatalf("nil bulk: puts(3) gave cap %d", cap(l))
+	}
+	none.release()
+}
+
+// A log's chunks start small and double up to putChunk, so that a
+// light projection's logs between seals take a few kilobytes; a record
+// larger than that gets a chunk of its own.
+func TestPutLogChunksGrow(t *testing.T) {
+	b := new(bulk)
+	defer b.release()
+	p := putLog{mem: b}
+	v := make([]byte, 1000)
+	for range 4000 {
+		p.add([]byte("key"), v)
+	}
+	want := putFirstChunk
+	for i, c := range p.chunks {
+		if i == len(p.chunks)-1 {
+			if cap(c) > want {
+				t.Fatalf("last chunk of %d bytes, want at most %d", cap(c), want)
+			}
+			break
+		}
+		if cap(c) != want {
+			t.Fatalf("chunk %d of %d bytes, want %d", i, cap(c), want)
+		}
+		want = min(2*want, putChunk)
+	}
+	big := make([]byte, 3*putChunk)
+	p.add([]byte("big"), big)
+	if last := p.chunks[len(p.chunks)-1]; cap(last) < len(big) {
+		t.Fatalf("a %d-byte record in a %d-byte chunk", len(big), cap(last))
+	}
+	if k, v := p.key(len(p.log)-1), p.value(len(p.log)-1); string(k) != "big" || len(v) != len(big) {
+		t.Fatalf("the big record reads back as %q, %d bytes", k, len(v))
+	}
+}
