@@ -53,8 +53,9 @@ func newTableCommitter(db *DB, states []*batchState) *tableCommitter {
 		st.w.useBulk(c.mem)
 	}
 	c.sorterUp.Go(func() {
+		var scratch []loggedPut // the sorter's, for each log in turn
 		for p := range c.sorts {
-			p.sort()
+			p.sort(&scratch)
 			if p.sorted != nil {
 				close(p.sorted)
 			}

@@ -14,16 +14,19 @@ import (
 	"time"
 )
 
-// small makes a rebuild seal its Puts every 97 events, rotate its
-// caches past 32 records (sealing the records changed in the generation
-// it drops, which Get then reads back from the sealed logs), cut a batch
-// into tables of a few hundred records, and apply the activity
-// projection in three partitions, for the test's duration.
+// small makes a rebuild seal its Puts every 97 events, make room in its
+// caches at 16 records and rotate them past 32 (sealing the records
+// changed in the generation it drops, which Get then reads back from the
+// sealed logs), cut a batch into tables of a few hundred records, and
+// apply the activity projection in three partitions, for the test's
+// duration.
 func small(t *testing.T) {
-	oldSeal, oldCached, oldPiece, oldParts := sealEvents, maxCached, minTablePiece, batchPartitions
-	sealEvents, maxCached, minTablePiece = 97, 64, 300
+	oldSeal, oldCached, oldReserve, oldPiece, oldParts := sealEvents, maxCached, reserveFrom, minTablePiece, batchPartitions
+	sealEvents, maxCached, reserveFrom, minTablePiece = 97, 64, 16, 300
 	batchPartitions = func() int { return 3 }
-	t.Cleanup(func() { sealEvents, maxCached, minTablePiece, batchPartitions = oldSeal, oldCached, oldPiece, oldParts })
+	t.Cleanup(func() {
+		sealEvents, maxCached, reserveFrom, minTablePiece, batchPartitions = oldSeal, oldCached, oldReserve, oldPiece, oldParts
+	})
 }
 
 // A rebuild that seals its writes in many sorted logs, reads records back
@@ -116,7 +119,7 @@ func TestMergeRunsLatestWins(t *testing.T) {
 	c.add([]byte("k2"), []byte("c2-old"))
 	c.add([]byte("k2"), []byte("c2")) // the later of two in one log
 	for _, p := range []*putLog{&a, &b, &c} {
-		p.sort()
+		p.sort(nil)
 	}
 	var parts []runPart
 	for i, p := range []*putLog{&a, &b, &c} {
@@ -234,7 +237,7 @@ func TestMergeRunsManyRuns(t *testing.T) {
 					want[key] = v
 				}
 			}
-			p.sort()
+			p.sort(nil)
 			logs[x] = p
 		}
 		var parts []runPart

@@ -98,10 +98,11 @@ func TestPutSorterFallbackSortsAlike(t *testing.T) {
 // The bucket sort sorts as a plain sort does, keeping the order logged
 // among equal keys: buckets in order and out of order, keys shorter than
 // a bucket's prefix, and logs of so many buckets that it sorts them
-// whole.
+// whole; the scratch memory serves log after log, larger and smaller.
 func TestPutSorterByBucketSortsAlike(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, buckets := range []int{1, 3, 40, 5000} {
+	var scratch []loggedPut
+	for _, buckets := range []int{1, 3, 40, 5000, 7} {
 		var p putLog
 		type entry struct {
 			k []byte
@@ -109,7 +110,7 @@ func TestPutSorterByBucketSortsAlike(t *testing.T) {
 		}
 		var want []entry
 		seqs := make([]uint64, buckets)
-		for i := range 6000 {
+		for i := range 6000 + 500*buckets%7000 {
 			b := rng.IntN(buckets)
 			k := binary.BigEndian.AppendUint64([]byte{'A', byte('a' + b%3)}, uint64(b))
 			switch rng.IntN(4) {
@@ -127,7 +128,7 @@ func TestPutSorterByBucketSortsAlike(t *testing.T) {
 		for i := range p.log {
 			p.log[i].pre = prefixOf(p.key(i))
 		}
-		p.log = (&putSorter{chunks: p.chunks}).sortByBucket(p.log)
+		(&putSorter{chunks: p.chunks}).sortByBucket(p.log, &scratch)
 		slices.SortStableFunc(want, func(x, y entry) int { return bytes.Compare(x.k, y.k) })
 		if len(p.log) != len(want) {
 			t.Fatalf("%d buckets: %d entries sorted of %d", buckets, len(p.log), len(want))

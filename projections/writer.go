@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"errors"
+	"maps"
 	"math/bits"
 	"slices"
 	"strings"
@@ -73,7 +74,8 @@ type Writer struct {
 
 	// written, when set, holds every key Set since the projection's
 	// records were cleared: a key not in it is absent.
-	written *absentFilter
+	written   *absentFilter
+	reserving bool // see reserve
 	// mem, in a rebuild, is where the logs of the batch under way are
 	// allocated (see bulk).
 	mem *bulk
@@ -150,7 +152,7 @@ func (p *putLog) grow(n int) {
 // writeTo writes the Puts into b sorted by key (pebble inserts runs of
 // sorted keys much faster). Of two Puts of one key the later wins.
 func (p *putLog) writeTo(b *pebble.Batch) error {
-	p.sort()
+	p.sort(nil)
 	for i := range p.log {
 		if err := b.Set(p.key(i), p.value(i), nil); err != nil {
 			return errors.Join(ErrStorage, err)
@@ -160,14 +162,18 @@ func (p *putLog) writeTo(b *pebble.Batch) error {
 }
 
 // sort orders the log by key and drops every Put of a key but the
-// last.
-func (p *putLog) sort() {
+// last. scratch, if not nil, is memory of the caller's to sort with,
+// grown as needed.
+func (p *putLog) sort(scratch *[]loggedPut) {
 	for i := range p.log {
 		e := &p.log[i]
 		e.pre = prefixOf(p.key(i))
 	}
-	if s := (&putSorter{chunks: p.chunks, mem: p.mem}); !s.sorted(p.log) { // the audit's log is: keyed by time
-		p.log = s.sortByBucket(p.log)
+	if s := (&putSorter{chunks: p.chunks}); !s.sorted(p.log) { // the audit's log is: keyed by time
+		if scratch == nil {
+			scratch = new([]loggedPut)
+		}
+		s.sortByBucket(p.log, scratch)
 	}
 	// Keep the last of each key.
 	n := 0
@@ -228,10 +234,7 @@ func compareAfterPrefix(a, b []byte) int {
 // through a function value, took twice as long. Should a log ever make
 // the quicksort go deep (a pattern that defeats the median of three), the
 // rest goes to slices.SortFunc.
-type putSorter struct {
-	chunks [][]byte
-	mem    *bulk // where sortByBucket allocates its result
-}
+type putSorter struct{ chunks [][]byte }
 
 func (s *putSorter) less(x, y *loggedPut) bool {
 	if c := compareKeys(x.pre, s.chunks[x.c][x.k0:x.k1], y.pre, s.chunks[y.c][y.k0:y.k1]); c != 0 {
@@ -253,14 +256,15 @@ func (s *putSorter) sorted(a []loggedPut) bool {
 	return true
 }
 
-// sortByBucket returns the entries of a sorted, after a bucket sort:
+// sortByBucket sorts a, after a bucket sort into scratch (grown as
+// needed):
 // entries go, in the order logged, into buckets by the
 // first 10 bytes of their key (a projection's kind of record and a video,
 // in the activity's keys), and only the buckets not already in order are
 // sorted. A video's timeline entries are logged in key order: a rebuild
 // sorts only its annotations' versions, within each video, instead of
-// everything. It may reorder a too.
-func (s *putSorter) sortByBucket(a []loggedPut) []loggedPut {
+// everything.
+func (s *putSorter) sortByBucket(a []loggedPut, scratch *[]loggedPut) {
 	type bucket struct {
 		pre        [2]uint64
 		n, at      int
@@ -276,7 +280,7 @@ func (s *putSorter) sortByBucket(a []loggedPut) []loggedPut {
 		if !ok {
 			if len(bs) >= len(a)/4 { // buckets too small to be worth it
 				s.sort(a, 2*bits.Len(uint(len(a))))
-				return a
+				return
 			}
 			b = len(bs)
 			idx[k] = b
@@ -302,7 +306,10 @@ func (s *putSorter) sortByBucket(a []loggedPut) []loggedPut {
 		bs[b].at = at
 		at += bs[b].n
 	}
-	out := s.mem.puts(len(a))[:len(a)]
+	if cap(*scratch) < len(a) {
+		*scratch = make([]loggedPut, len(a)+len(a)/4)
+	}
+	out := (*scratch)[:len(a)]
 	next := make([]int, len(bs))
 	for b := range bs {
 		next[b] = bs[b].at
@@ -312,13 +319,13 @@ func (s *putSorter) sortByBucket(a []loggedPut) []loggedPut {
 		out[next[b]] = a[i]
 		next[b]++
 	}
+	copy(a, out)
 	for _, x := range bs {
 		if x.outOfOrder {
-			part := out[x.at : x.at+x.n]
+			part := a[x.at : x.at+x.n]
 			s.sort(part, 2*bits.Len(uint(len(part))))
 		}
 	}
-	return out
 }
 
 func (s *putSorter) sort(a []loggedPut, depth int) {
@@ -606,6 +613,9 @@ func (w *Writer) entry(k []byte) *cached {
 	if c, ok := w.cache[string(k)]; ok {
 		return c
 	}
+	if len(w.cache) == reserveFrom && w.prev == nil { // before the first trim
+		w.cache = w.roomy(w.cache)
+	}
 	// The key's bytes are in the slab and never change: the string can
 	// share them.
 	kb := w.alloc(len(k), len(k))
@@ -787,7 +797,11 @@ func (w *Writer) trim(seal func(*putLog)) {
 	}
 	old := w.prev
 	clear(old) // its room serves the next generation
+	if old == nil {
+		old = w.roomy(nil)
+	}
 	w.prev, w.cache = w.cache, old
+	w.reserving = false // both maps have room now: they take turns
 	w.dirtyPrev, w.dirty = w.dirty, w.dirtyPrev[:0]
 	w.slab, w.entries = nil, nil
 	w.held, w.heldPrev = 0, w.held
@@ -804,12 +818,27 @@ func (w *Writer) forget() {
 	w.sealedPuts, w.sealedSets = nil, nil
 }
 
-// reserve makes room in the cache for a run that will fill it (a
-// rebuild): grown step by step, the maps had cost 3 % of a rebuild's CPU
-// in rehashing.
-func (w *Writer) reserve() {
-	w.cache = make(map[string]*cached, maxCached/2)
-	w.prev = make(map[string]*cached, maxCached/2)
+// reserve has the cache make room for a generation of maxCached/2
+// records at once, once it holds reserveFrom, for a run that may fill it
+// (a rebuild): grown step by step, the maps had cost 3 % of a rebuild's
+// CPU in rehashing. Not from the start: the users' and the videos'
+// projections cache a few thousand records, and the room for a quarter
+// of a million cost them tens of megabytes, zeroed.
+func (w *Writer) reserve() { w.reserving = true }
+
+// reserveFrom is how many records the cache of a Writer that reserves
+// holds when it makes room for a generation (a variable for tests).
+var reserveFrom = 4096
+
+// roomy returns m, or a copy of it with room for a generation when the
+// Writer reserves.
+func (w *Writer) roomy(m map[string]*cached) map[string]*cached {
+	if !w.reserving {
+		return m
+	}
+	r := make(map[string]*cached, maxCached/2)
+	maps.Copy(r, m)
+	return r
 }
 
 // dropCache empties the cache, keeping the map's room: it will grow as
