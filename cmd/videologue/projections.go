@@ -44,12 +44,21 @@ func (c *logFlags) readModelsDir() string {
 	return filepath.Join(c.Data, "readmodels")
 }
 
+// toolLogCache is the block cache of the embedded log in the command-line
+// tools. They read the log once, front to back (a rebuild, a verify, an
+// export), where a block is not read twice: the server's large cache
+// would only cost them memory, fresh to the process and so slow to get.
+// A million-event `projections rebuild` went from 343,000 to 376,000
+// events/s (medians of four fresh processes each, alternated), and its
+// peak RSS from 940 to 725 MB.
+const toolLogCache = 32 << 20
+
 // openLog opens the event log.
 func (c *logFlags) openLog(ctx context.Context, logger *slog.Logger) (eventstore.Store, error) {
 	if err := c.Store.check(); err != nil {
 		return nil, err
 	}
-	s, err := openStore(ctx, ServeConfig{Data: c.Data, Store: c.Store}, logger)
+	s, err := openStore(ctx, ServeConfig{Data: c.Data, Store: c.Store}, toolLogCache, logger)
 	if err != nil {
 		return nil, fmt.Errorf("%w (is the server running? stop it first)", err)
 	}

@@ -166,7 +166,7 @@ func NewMain(cfg ServeConfig, logger *slog.Logger) *Main {
 // starts serving. It returns once the server listens.
 func (m *Main) Run(ctx context.Context) error {
 	var err error
-	if m.Store, err = openStore(ctx, m.Config, m.Logger); err != nil {
+	if m.Store, err = openStore(ctx, m.Config, 0, m.Logger); err != nil {
 		return err
 	}
 	m.Registry = prometheus.NewRegistry()

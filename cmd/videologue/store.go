@@ -105,8 +105,9 @@ func splitSchema(conn string) (rest, schema string, err error) {
 }
 
 // openStore opens the log that cfg names. The embedded log lives in
-// cfg.Data itself.
-func openStore(ctx context.Context, cfg ServeConfig, logger *slog.Logger) (eventstore.Store, error) {
+// cfg.Data itself; cacheBytes is its block cache (0: the store's
+// default).
+func openStore(ctx context.Context, cfg ServeConfig, cacheBytes int64, logger *slog.Logger) (eventstore.Store, error) {
 	// Each case returns its own nil on error: a nil *postgres.Store in the
 	// interface would not be a nil eventstore.Store, and Close would panic.
 	switch cfg.Store.Kind {
@@ -123,7 +124,7 @@ func openStore(ctx context.Context, cfg ServeConfig, logger *slog.Logger) (event
 		}
 		return s, nil
 	default:
-		s, err := pebble.Open(cfg.Data, pebble.Config{}, logger)
+		s, err := pebble.Open(cfg.Data, pebble.Config{CacheBytes: cacheBytes}, logger)
 		if err != nil {
 			return nil, err
 		}
