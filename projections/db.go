@@ -54,9 +54,12 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*DB, error) {
 		Logger:       pebbleLogger{logger},
 		MemTableSize: uint64(cfg.MemTableBytes),
 	}
-	for i := range opts.Levels {
+	for i := range opts.Levels[:len(opts.Levels)-1] {
 		// Projections look up keys that mostly do not exist yet (a new
 		// viewer's session): bloom filters answer those without a read.
+		// Not in the last level: pebble never reads its filters (they
+		// would be the largest; see pebble.IterOptions.UseL6Filters, off
+		// for every Get), so writing them only cost CPU and disk.
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	// Only the last level is compressed: everything a rebuild writes is

@@ -199,6 +199,9 @@ func (c *tableCommitter) ingest(runs []run) error {
 	}
 	defer os.RemoveAll(dir) // pebble links the tables it ingests
 	opts := c.db.opts.MakeWriterOptions(0, c.db.db.TableFormat())
+	// The tables are for the last level (see tableCommitter): no filter,
+	// as there (see Open).
+	opts.FilterPolicy = nil
 	paths := make([]string, pieces)
 	errs := make([]error, pieces)
 	var wg sync.WaitGroup

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // small makes a rebuild seal its Puts every 97 events, make room in its
@@ -65,6 +67,20 @@ func TestRebuildThroughTablesEqualsRunner(t *testing.T) {
 			if tc.one && (m.Levels[6].TablesCount < 3 || m.Levels[0].TablesCount != 0 || m.Compact.Count != 0) {
 				t.Fatalf("one batch left %d tables in L0 and %d in L6, after %d compactions; want none, several and none",
 					m.Levels[0].TablesCount, m.Levels[6].TablesCount, m.Compact.Count)
+			}
+			// pebble reads no filter of the last level: the tables written
+			// for it have none. (A table moved down whole keeps its own.)
+			levels, err := db.db.SSTables(pebble.WithProperties())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, table := range levels[6] {
+				if !tc.one {
+					break
+				}
+				if name := table.Properties.FilterPolicyName; name != "" {
+					t.Fatalf("table %s in L6 has a %s filter", table.FileNum, name)
+				}
 			}
 			// The tables were linked in: nothing is left beside them.
 			entries, err := os.ReadDir(db.dir)
