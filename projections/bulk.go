@@ -5,12 +5,13 @@ import (
 	"unsafe"
 )
 
-// bulk is the memory of a rebuild's batch that lives exactly as long as
-// the batch: its Put logs, their chunks and their sorted orders. Hundreds
-// of megabytes go to them, written once and let go of all together
-// after the commit, with nothing in them that the garbage collector must
-// see. So they are not taken from the Go heap but from large regions
-// mapped for the batch and unmapped after it. On Linux the regions ask
+// bulk is memory of a rebuild's that lives and dies all together: a
+// batch's Put logs, their chunks and their sorted orders, let go of after
+// the commit; a generation of a Writer's cache, its keys, values and
+// entries, let go of when the generation is dropped. Hundreds of
+// megabytes go to them, with nothing in them that the garbage collector
+// must see. So they are not taken from the Go heap but from large regions
+// mapped for them and unmapped after. On Linux the regions ask
 // for transparent huge pages (MADV_HUGEPAGE): a rebuild touches every
 // page of them once, and the kernel then maps 2 MiB at a fault instead
 // of 4 KiB. Measured side by side, a rebuild of a million events took a
@@ -57,6 +58,16 @@ func (b *bulk) puts(n int) []loggedPut {
 	}
 	m := b.bytes(n * int(unsafe.Sizeof(loggedPut{})))
 	return unsafe.Slice((*loggedPut)(unsafe.Pointer(unsafe.SliceData(m))), n)[:0]
+}
+
+// cacheEntries returns an empty slice of n cache entries. Their pointers
+// are not seen by the garbage collector: they must point into bulks.
+func (b *bulk) cacheEntries(n int) []cached {
+	if b == nil {
+		return make([]cached, 0, n)
+	}
+	m := b.bytes(n * int(unsafe.Sizeof(cached{})))
+	return unsafe.Slice((*cached)(unsafe.Pointer(unsafe.SliceData(m))), n)[:0]
 }
 
 // bytesHeld is how much the bulk has handed out.

@@ -193,6 +193,12 @@ func catchUp(ctx context.Context, db *DB, log Log, ps []Projection, opts BatchOp
 			st.w.written = newAbsentFilter(res.Head)
 			st.w.reserve()
 		}
+		// Deferred before the appliers start: runs once they stopped.
+		defer func() {
+			for _, st := range states {
+				st.w.releaseCache()
+			}
+		}()
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -62,9 +62,13 @@ type Writer struct {
 	prev       map[string]*cached // the generation before: read only
 	// slab holds the cache's keys, values and entries: a rebuild caches
 	// a quarter of a million records, and allocating each one apart cost
-	// more in garbage collection than the rest of the cache.
-	slab    []byte
-	entries []cached
+	// more in garbage collection than the rest of the cache. In a
+	// rebuild, the slabs and entries of the current generation are in
+	// genMem, and those of the one before in genMemPrev (see bulk), each
+	// released with its generation; nothing in them points to the heap.
+	slab               []byte
+	entries            []cached
+	genMem, genMemPrev *bulk
 	// held is about how much memory the slabs of the current generation
 	// and of the one before hold.
 	held, heldPrev int
@@ -552,10 +556,10 @@ const slabChunk = 1 << 20
 func (w *Writer) alloc(n, c int) []byte {
 	if c > slabChunk/4 {
 		w.held += c
-		return make([]byte, n, c)
+		return w.genMem.bytes(c)[:n]
 	}
 	if cap(w.slab)-len(w.slab) < c {
-		w.slab = make([]byte, 0, slabChunk)
+		w.slab = w.genMem.bytes(slabChunk)[:0]
 		w.held += slabChunk
 	}
 	b := w.slab[len(w.slab) : len(w.slab)+n : len(w.slab)+c]
@@ -567,7 +571,7 @@ func (w *Writer) alloc(n, c int) []byte {
 // chunk at a time.
 func (w *Writer) newEntry() *cached {
 	if len(w.entries) == cap(w.entries) {
-		w.entries = make([]cached, 0, 4096)
+		w.entries = w.genMem.cacheEntries(4096)
 		w.held += 4096 * int(unsafe.Sizeof(cached{}))
 	}
 	w.entries = w.entries[:len(w.entries)+1]
@@ -805,6 +809,10 @@ func (w *Writer) trim(seal func(*putLog)) {
 	w.dirtyPrev, w.dirty = w.dirty, w.dirtyPrev[:0]
 	w.slab, w.entries = nil, nil
 	w.held, w.heldPrev = 0, w.held
+	// The generation dropped takes its memory along; its bulk serves the
+	// next one.
+	w.genMemPrev.release()
+	w.genMem, w.genMemPrev = w.genMemPrev, w.genMem
 }
 
 // forget drops everything accepted and cached: after a failed commit the
@@ -824,7 +832,20 @@ func (w *Writer) forget() {
 // CPU in rehashing. Not from the start: the users' and the videos'
 // projections cache a few thousand records, and the room for a quarter
 // of a million cost them tens of megabytes, zeroed.
-func (w *Writer) reserve() { w.reserving = true }
+//
+// It also has the cache take its memory from bulks (see genMem), which
+// releaseCache releases.
+func (w *Writer) reserve() {
+	w.reserving = true
+	w.genMem, w.genMemPrev = new(bulk), new(bulk)
+}
+
+// releaseCache drops the cache and releases its memory: the Writer of a
+// rebuild that is over.
+func (w *Writer) releaseCache() {
+	w.dropCache()
+	w.dirty, w.dirtyPrev = w.dirty[:0], w.dirtyPrev[:0]
+}
 
 // reserveFrom is how many records the cache of a Writer that reserves
 // holds when it makes room for a generation (a variable for tests).
@@ -848,6 +869,8 @@ func (w *Writer) dropCache() {
 	clear(w.prev)
 	w.slab, w.entries = nil, nil
 	w.held, w.heldPrev = 0, 0
+	w.genMem.release()
+	w.genMemPrev.release()
 }
 
 // cacheBytes is about how much memory the Writer's cache holds. (In a
