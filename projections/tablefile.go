@@ -32,6 +32,9 @@ const (
 )
 
 func createTableFile(path string) (*tableFile, error) {
+	if oDirect == 0 { // no O_DIRECT on this system
+		return openTableFile(path, false)
+	}
 	t, err := openTableFile(path, true)
 	if errors.Is(err, unix.EINVAL) {
 		os.Remove(path) // the refusal may come after the file was made
@@ -43,7 +46,7 @@ func createTableFile(path string) (*tableFile, error) {
 func openTableFile(path string, direct bool) (*tableFile, error) {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if direct {
-		flags |= unix.O_DIRECT
+		flags |= oDirect
 	}
 	f, err := os.OpenFile(path, flags, 0o644)
 	if err != nil {
@@ -87,7 +90,7 @@ func (t *tableFile) Finish() error {
 		if t.err == nil && len(t.buf) > 0 {
 			flags, err := unix.FcntlInt(t.f.Fd(), unix.F_GETFL, 0)
 			if err == nil {
-				_, err = unix.FcntlInt(t.f.Fd(), unix.F_SETFL, flags&^unix.O_DIRECT)
+				_, err = unix.FcntlInt(t.f.Fd(), unix.F_SETFL, flags&^oDirect)
 			}
 			if err != nil {
 				t.err = fmt.Errorf("table %s: turn O_DIRECT off: %w", t.f.Name(), err)
