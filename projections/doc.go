@@ -52,8 +52,11 @@
 // ranges it has just cleared, so it skips the memtable: its writes are
 // sealed every 16,384 events and sorted on the committer's goroutine, and
 // the batch (usually the whole rebuild) is merged and written as sorted
-// tables, one per core, around the page cache, that pebble ingests at the
-// bottom of its tree with nothing to compact (see tableCommitter).
+// tables, four per core, around the page cache, that pebble ingests at the
+// bottom of its tree with nothing to compact (see tableCommitter). Its
+// logs and its caches' generations live in bulks of memory mapped outside
+// the Go heap, on huge pages where the system allows, each let go of as a
+// whole when its batch is committed or its generation dropped (see bulk).
 //
 // # Formats
 //
