@@ -21,34 +21,47 @@ import (
 // Writers use it. A bulk is safe for concurrent use: the appliers and
 // the sorter allocate from it.
 type bulk struct {
-	mu     sync.Mutex
-	mapped [][]byte // the regions to unmap
-	free   []byte   // the rest of the last region
-	held   int      // bytes handed out
+	mu         sync.Mutex
+	mapped     [][]byte // the regions to unmap
+	free       []byte   // the rest of the last region
+	freeMapped bool     // whether that region was mapped
+	held       int      // bytes handed out
 }
 
 // bulkRegion is how much memory a bulk maps at a time.
 const bulkRegion = 64 << 20
 
+// bulkOnHeap has bulks take their memory from the heap, as where mapping
+// is refused (a variable for tests).
+var bulkOnHeap = false
+
 // bytes returns n bytes, zeroed, valid until release.
 func (b *bulk) bytes(n int) []byte {
+	m, _ := b.take(n)
+	return m
+}
+
+// take returns n bytes, zeroed, and whether they are outside the Go heap
+// (in a region mapped, not one taken from the heap where mapping was
+// refused, nor from a nil bulk).
+func (b *bulk) take(n int) (m []byte, mapped bool) {
 	if b == nil {
-		return make([]byte, n)
+		return make([]byte, n), false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n = (n + 63) &^ 63 // keep every allocation aligned to a cache line
 	if n > len(b.free) {
-		r, mapped := mapRegion(max(n, bulkRegion))
-		if mapped {
+		r, ok := mapRegion(max(n, bulkRegion))
+		if ok {
 			b.mapped = append(b.mapped, r)
 		}
-		b.free = r
+		b.free, b.freeMapped = r, ok
 	}
 	out := b.free[:n:n]
 	b.free = b.free[n:]
 	b.held += n
-	return out
+	return out, b.freeMapped
 }
 
 // puts returns an empty log of capacity n.
@@ -60,13 +73,16 @@ func (b *bulk) puts(n int) []loggedPut {
 	return unsafe.Slice((*loggedPut)(unsafe.Pointer(unsafe.SliceData(m))), n)[:0]
 }
 
-// cacheEntries returns an empty slice of n cache entries. Their pointers
-// are not seen by the garbage collector: they must point into bulks.
+// cacheEntries returns an empty slice of n cache entries. In a mapped
+// region their pointers are not seen by the garbage collector, so they
+// must point into bulks; where the bulk's memory comes from the heap
+// (mapping refused), the entries are allocated apart, where the
+// collector sees what they point to.
 func (b *bulk) cacheEntries(n int) []cached {
-	if b == nil {
+	m, mapped := b.take(n * int(unsafe.Sizeof(cached{})))
+	if !mapped {
 		return make([]cached, 0, n)
 	}
-	m := b.bytes(n * int(unsafe.Sizeof(cached{})))
 	return unsafe.Slice((*cached)(unsafe.Pointer(unsafe.SliceData(m))), n)[:0]
 }
 
@@ -91,5 +107,5 @@ func (b *bulk) release() {
 	for _, r := range b.mapped {
 		unmapRegion(r)
 	}
-	b.mapped, b.free, b.held = nil, nil, 0
+	b.mapped, b.free, b.freeMapped, b.held = nil, nil, false, 0
 }

@@ -6,6 +6,9 @@ import "golang.org/x/sys/unix"
 // huge pages; where mapping is refused, it takes them from the heap
 // (mapped false).
 func mapRegion(n int) (m []byte, mapped bool) {
+	if bulkOnHeap {
+		return make([]byte, n), false
+	}
 	m, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 	if err != nil {
 		return make([]byte, n), false

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"runtime"
 	"testing"
 	"unsafe"
 )
@@ -85,4 +86,28 @@ func TestPutLogChunksGrow(t *testing.T) {
 	if k, v := p.key(len(p.log)-1), p.value(len(p.log)-1); string(k) != "big" || len(v) != len(big) {
 		t.Fatalf("the big record reads back as %q, %d bytes", k, len(v))
 	}
+}
+
+// Where a bulk's memory comes from the heap (mapping refused), cache
+// entries are allocated apart: in the bulk's plain bytes, the garbage
+// collector would not see the pointers they hold. Mapped, they are in
+// the bulk.
+func TestBulkCacheEntriesStayVisibleOnTheHeap(t *testing.T) {
+	for _, heap := range []bool{true, false} {
+		if !heap && runtime.GOOS != "linux" {
+			continue // regions are mapped only on Linux
+		}
+		bulkOnHeap = heap
+		b := new(bulk)
+		first := b.bytes(64)
+		lo := uintptr(unsafe.Pointer(unsafe.SliceData(first)))
+		e := b.cacheEntries(16)
+		at := uintptr(unsafe.Pointer(unsafe.SliceData(e[:1])))
+		inside := at >= lo && at < lo+bulkRegion
+		if cap(e) != 16 || inside == heap {
+			t.Errorf("heap %v: entries inside the bulk's region: %v", heap, inside)
+		}
+		b.release()
+	}
+	bulkOnHeap = false
 }

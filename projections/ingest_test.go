@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -47,12 +48,21 @@ func TestRebuildThroughTablesEqualsRunner(t *testing.T) {
 		name string
 		opts BatchOptions
 		one  bool
+		heap bool // bulks on the heap, as where mapping is refused
 	}{
-		{"one batch", BatchOptions{}, true},
-		{"a batch per seal", BatchOptions{MemoryBytes: 1}, false},
-		{"batches of 1000 events", BatchOptions{BatchEvents: 1000}, false},
+		{"one batch", BatchOptions{}, true, false},
+		{"a batch per seal", BatchOptions{MemoryBytes: 1}, false, false},
+		{"batches of 1000 events", BatchOptions{BatchEvents: 1000}, false, false},
+		{"one batch, bulks on the heap", BatchOptions{}, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.heap {
+				// A collection every few allocations: what the cache's
+				// entries point to must stay alive (see bulk.cacheEntries).
+				old := debug.SetGCPercent(1)
+				bulkOnHeap = true
+				t.Cleanup(func() { bulkOnHeap = false; debug.SetGCPercent(old) })
+			}
 			db := openDB(t, filepath.Join(t.TempDir(), "rm"))
 			defer db.Close()
 			res, err := Rebuild(context.Background(), db, e.log, Builtin(), tc.opts, nil)

@@ -260,10 +260,9 @@ func (s *putSorter) sorted(a []loggedPut) bool {
 	return true
 }
 
-// sortByBucket sorts a, after a bucket sort into scratch (grown as
-// needed):
-// entries go, in the order logged, into buckets by the
-// first 10 bytes of their key (a projection's kind of record and a video,
+// sortByBucket sorts a, after a bucket sort through scratch (grown as
+// needed): entries go, in the order logged, into buckets by the first 10
+// bytes of their key (a projection's kind of record and a video,
 // in the activity's keys), and only the buckets not already in order are
 // sorted. A video's timeline entries are logged in key order: a rebuild
 // sorts only its annotations' versions, within each video, instead of
