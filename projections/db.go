@@ -12,6 +12,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/sstable"
+
+	"github.com/videologue/videologue/internal/cmem"
 )
 
 // Config tunes the read-model database. The zero value is usable.
@@ -38,6 +40,7 @@ type DB struct {
 
 // Open opens or creates the read-model database in dir.
 func Open(dir string, cfg Config, logger *slog.Logger) (*DB, error) {
+	cmem.Tune() // pebble's cache allocates with C's malloc: see cmem
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
