@@ -6,9 +6,9 @@
 // rebuild, a catch-up) takes fresh pages from the kernel again and
 // again. Fresh pages are slow to get, the more so in a VM that hands the
 // memory its guest frees back to the host. Tune raises that threshold so
-// that such buffers come from malloc's heap and serve again: a rebuild
-// of a million events in a fresh process went from about 361,000 to
-// 398,000 events/s (see docs/BENCHMARKS.md).
+// that such buffers come from malloc's heap and serve again: the first
+// rebuild of a million events in a process went from 390,000 to 448,000
+// events/s (medians of five, alternated; see docs/BENCHMARKS.md).
 package cmem
 
 import "sync"
