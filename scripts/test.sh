@@ -29,5 +29,5 @@ go test -count=1 -timeout 10m $others
 
 # Fuzz targets run briefly; their seed corpora also run as plain tests above.
 if [ -x scripts/fuzz.sh ]; then
-  scripts/fuzz.sh 10s
+  scripts/fuzz.sh 50000x
 fi
