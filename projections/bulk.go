@@ -26,10 +26,16 @@ type bulk struct {
 	free       []byte   // the rest of the last region
 	freeMapped bool     // whether that region was mapped
 	held       int      // bytes handed out
+	region     int      // the size of the last region
 }
 
-// bulkRegion is how much memory a bulk maps at a time.
-const bulkRegion = 64 << 20
+// bulkRegion is the most memory a bulk maps at a time. Its first region
+// is bulkFirstRegion, and each is twice the one before: a light
+// projection's cache generation takes a few kilobytes.
+const (
+	bulkRegion      = 64 << 20
+	bulkFirstRegion = 4 << 20
+)
 
 // bulkOnHeap has bulks take their memory from the heap, as where mapping
 // is refused (a variable for tests).
@@ -52,7 +58,8 @@ func (b *bulk) take(n int) (m []byte, mapped bool) {
 	defer b.mu.Unlock()
 	n = (n + 63) &^ 63 // keep every allocation aligned to a cache line
 	if n > len(b.free) {
-		r, ok := mapRegion(max(n, bulkRegion))
+		b.region = min(max(2*b.region, bulkFirstRegion), bulkRegion)
+		r, ok := mapRegion(max(n, b.region))
 		if ok {
 			b.mapped = append(b.mapped, r)
 		}
@@ -107,5 +114,5 @@ func (b *bulk) release() {
 	for _, r := range b.mapped {
 		unmapRegion(r)
 	}
-	b.mapped, b.free, b.freeMapped, b.held = nil, nil, false, 0
+	b.mapped, b.free, b.freeMapped, b.held, b.region = nil, nil, false, 0, 0
 }
