@@ -616,7 +616,7 @@ func (w *Writer) entry(k []byte) *cached {
 	if c, ok := w.cache[string(k)]; ok {
 		return c
 	}
-	if len(w.cache) == reserveFrom && w.prev == nil { // before the first trim
+	if len(w.cache) == reserveFrom {
 		w.cache = w.roomy(w.cache)
 	}
 	// The key's bytes are in the slab and never change: the string can
@@ -851,7 +851,8 @@ func (w *Writer) releaseCache() {
 var reserveFrom = 4096
 
 // roomy returns m, or a copy of it with room for a generation when the
-// Writer reserves.
+// Writer reserves: until its first trim, after which both maps have
+// room.
 func (w *Writer) roomy(m map[string]*cached) map[string]*cached {
 	if !w.reserving {
 		return m
