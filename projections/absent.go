@@ -5,11 +5,13 @@ import (
 	"math/bits"
 )
 
-// absentFilter is a bloom filter of the keys a Writer has Set since its
-// projection's records were cleared (a rebuild). A key it has never seen
-// cannot exist, so Get answers "absent" without asking the database:
-// most lookups of a rebuild are of keys that do not exist yet (a new
-// viewer's session). False positives only cost a lookup.
+// absentFilter is a bloom filter of the keys a Writer has Set or Deleted
+// since its projection's records were cleared (a rebuild). A key it has
+// never seen cannot exist, so Get answers "absent" without asking the
+// database: most lookups of a rebuild are of keys that do not exist yet
+// (a new viewer's session). Nor can such a key be in the Writer's
+// cache, so its first Set makes a cache entry without looking for one.
+// False positives only cost a lookup.
 //
 // It is blocked: all the bits of a key are in one 64-byte block, so a
 // lookup or an insert touches one cache line, and the block and the bits
@@ -42,6 +44,20 @@ func (f *absentFilter) add(k []byte) {
 		b[g>>6&7] |= 1 << (g & 63)
 		g >>= 9
 	}
+}
+
+// addNew adds k and reports whether the filter had never seen it: then
+// k was never added before.
+func (f *absentFilter) addNew(k []byte) bool {
+	b, g := f.probe(k)
+	seen := true
+	for range absentProbes {
+		bit := uint64(1) << (g & 63)
+		seen = seen && b[g>>6&7]&bit != 0
+		b[g>>6&7] |= bit
+		g >>= 9
+	}
+	return !seen
 }
 
 func (f *absentFilter) mayContain(k []byte) bool {

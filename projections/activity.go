@@ -127,7 +127,7 @@ func (p activityProjection) joined(w *Writer, vid int64, ev *Event, x *domain.Vi
 		e.ConnectionID = x.ConnectionID
 	}
 	ck := newKey(nsActivity, 'k').i64(vid).str(e.ConnectionID)
-	_, open, err := p.session(w, vid, ck)
+	_, _, open, err := p.session(w, vid, ck)
 	if err != nil {
 		return err
 	}
@@ -148,20 +148,12 @@ func (p activityProjection) left(w *Writer, vid int64, ev *Event, x *domain.View
 		e.ConnectionID = x.ConnectionID
 	}
 	ck := newKey(nsActivity, 'k').i64(vid).str(e.ConnectionID)
-	sk, open, err := p.session(w, vid, ck)
+	sk, s, open, err := p.session(w, vid, ck)
 	if err != nil {
 		return err
 	}
 	if !open { // unknown, or already closed: a second leave changes nothing
 		return p.record(w, vid, &e, countsDelta{})
-	}
-	raw, _, err := w.Get(sk)
-	if err != nil {
-		return err
-	}
-	s, err := decodeSession(raw)
-	if err != nil {
-		return err
 	}
 	e.Username, e.Device = s.Username, s.Device
 	s.LeftAt, s.Reason = ev.RecordedAt, x.Reason
@@ -169,23 +161,23 @@ func (p activityProjection) left(w *Writer, vid int64, ev *Event, x *domain.View
 	return p.record(w, vid, &e, countsDelta{leaves: 1, watching: -1})
 }
 
-// session finds the session of connection key ck: its key, and whether
-// it is open.
-func (p activityProjection) session(w *Writer, vid int64, ck []byte) ([]byte, bool, error) {
+// session finds the session of connection key ck: its key, the session,
+// and whether it is open.
+func (p activityProjection) session(w *Writer, vid int64, ck []byte) ([]byte, Session, bool, error) {
 	suffix, ok, err := w.Get(ck)
 	if err != nil || !ok {
-		return nil, false, err
+		return nil, Session{}, false, err
 	}
 	sk := append(newKey(nsActivity, 's').i64(vid), suffix...)
 	raw, ok, err := w.Get(sk)
 	if err != nil || !ok {
-		return nil, false, err
+		return nil, Session{}, false, err
 	}
 	s, err := decodeSession(raw)
 	if err != nil {
-		return nil, false, err
+		return nil, Session{}, false, err
 	}
-	return sk, s.Open(), nil
+	return sk, s, s.Open(), nil
 }
 
 // countsDelta is what an event changes in its video's counts, besides

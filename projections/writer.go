@@ -610,11 +610,36 @@ func (w *Writer) entry(k []byte) *cached {
 			return c
 		}
 	}
-	if w.cache == nil {
-		w.cache = make(map[string]*cached, 1024)
+	if c, ok := w.cache[string(k)]; ok {
+		return c
+	}
+	return w.insert(k)
+}
+
+// writeEntry is entry for a key the event writes (Set or Delete), which
+// the written filter, if any, takes note of: a key it had never seen has
+// no entry (every one is made by a write, or by a Get the filter let
+// through), so a new one is made without a lookup. In a rebuild, most
+// keys written are new: a new annotation, session or connection.
+func (w *Writer) writeEntry(k []byte) *cached {
+	for _, c := range w.got[:w.nGot] {
+		if c.key == string(k) {
+			return c
+		}
+	}
+	if w.written != nil && w.written.addNew(k) {
+		return w.insert(k)
 	}
 	if c, ok := w.cache[string(k)]; ok {
 		return c
+	}
+	return w.insert(k)
+}
+
+// insert makes k's cache entry, which must not exist.
+func (w *Writer) insert(k []byte) *cached {
+	if w.cache == nil {
+		w.cache = make(map[string]*cached, 1024)
 	}
 	if len(w.cache) == reserveFrom {
 		w.cache = w.roomy(w.cache)
@@ -648,20 +673,13 @@ func (w *Writer) note(c *cached, v []byte, dirty bool) {
 // set records a Set in the cache, reusing the cached value's buffer: a
 // value Get returned is not used after its Apply returns.
 func (w *Writer) set(k, v []byte) {
-	c := w.entry(k)
-	had := c.v != nil
-	if had && cap(c.v) >= len(v) {
+	c := w.writeEntry(k)
+	if c.v != nil && cap(c.v) >= len(v) {
 		w.note(c, append(c.v[:0], v...), true)
 	} else {
 		b := w.alloc(len(v), len(v)+valueSlack)
 		copy(b, v)
 		w.note(c, b, true)
-	}
-	// A key with a value in the cache was Set, or read from the
-	// database, where it is only if it was Set since the clearing: the
-	// filter has it already.
-	if !had && w.written != nil {
-		w.written.add(k)
 	}
 }
 
@@ -673,7 +691,7 @@ func (w *Writer) accept() {
 		k, v := w.arena[op.k0:op.k1], w.arena[op.v0:op.v1]
 		switch op.kind {
 		case 'd':
-			w.remember(k, nil, true)
+			w.note(w.writeEntry(k), nil, true)
 		default:
 			w.set(k, v)
 		}
