@@ -111,3 +111,43 @@ func TestBulkCacheEntriesStayVisibleOnTheHeap(t *testing.T) {
 	}
 	bulkOnHeap = false
 }
+
+// After a reset, a bulk hands out its regions again, zeroed, before it
+// maps more; release unmaps them all.
+func TestBulkResetHandsRegionsOutAgain(t *testing.T) {
+	if bulkOnHeap {
+		t.Skip("bulks are on the heap")
+	}
+	b := new(bulk)
+	defer b.release()
+	first := b.bytes(bulkFirstRegion)
+	for i := range first {
+		first[i] = 0xff
+	}
+	second := b.bytes(100)
+	if len(b.mapped) != 2 {
+		t.Skipf("%d regions mapped, not 2: mapping refused?", len(b.mapped))
+	}
+	b.reset()
+	if b.bytesHeld() != 0 || len(b.mapped) != 0 || len(b.spare) != 2 {
+		t.Fatalf("after reset: %d bytes held, %d regions in use, %d spare", b.bytesHeld(), len(b.mapped), len(b.spare))
+	}
+	again := b.bytes(bulkFirstRegion)
+	if unsafe.SliceData(again) != unsafe.SliceData(first) && unsafe.SliceData(again) != unsafe.SliceData(second) {
+		t.Fatal("after reset, the bulk mapped a new region instead of handing out a spare one")
+	}
+	if !bytes.Equal(again, make([]byte, len(again))) {
+		t.Fatal("memory handed out again is not zeroed")
+	}
+	if len(b.mapped)+len(b.spare) != 2 {
+		t.Fatalf("%d regions in use and %d spare, want 2 in all", len(b.mapped), len(b.spare))
+	}
+	big := b.bytes(3 * bulkRegion) // larger than any spare region: mapped
+	if len(big) != 3*bulkRegion || len(b.mapped)+len(b.spare) != 3 {
+		t.Fatalf("a request larger than the spare regions: %d bytes, %d regions", len(big), len(b.mapped)+len(b.spare))
+	}
+	b.release()
+	if len(b.mapped) != 0 || len(b.spare) != 0 {
+		t.Fatalf("released bulk keeps %d regions and %d spare", len(b.mapped), len(b.spare))
+	}
+}

@@ -826,9 +826,9 @@ func (w *Writer) trim(seal func(*putLog)) {
 	w.dirtyPrev, w.dirty = w.dirty, w.dirtyPrev[:0]
 	w.slab, w.entries = nil, nil
 	w.held, w.heldPrev = 0, w.held
-	// The generation dropped takes its memory along; its bulk serves the
-	// next one.
-	w.genMemPrev.release()
+	// The generation dropped gives its memory back to its bulk, which
+	// serves the next one with it.
+	w.genMemPrev.reset()
 	w.genMem, w.genMemPrev = w.genMemPrev, w.genMem
 }
 
