@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"testing"
 	"unsafe"
@@ -149,5 +150,40 @@ func TestBulkResetHandsRegionsOutAgain(t *testing.T) {
 	b.release()
 	if len(b.mapped) != 0 || len(b.spare) != 0 {
 		t.Fatalf("released bulk keeps %d regions and %d spare", len(b.mapped), len(b.spare))
+	}
+}
+
+// A Writer's log sealed in a rebuild gives the next one a hint of its
+// size: the next log's first chunk holds about as many bytes, so that
+// the Puts of a seal fill one chunk instead of leaving doubling chunks
+// partly empty.
+func TestSealedLogHintsTheNextOnesChunk(t *testing.T) {
+	b := new(bulk)
+	defer b.release()
+	var w Writer
+	w.useBulk(b)
+	v := make([]byte, 100)
+	put := func(n int) {
+		for i := range n {
+			w.begin(nil)
+			w.Put(fmt.Appendf(nil, "key-%08d", i), v)
+			w.accept()
+		}
+	}
+	put(20000) // about 2.2 MB: chunks of 16 KiB doubling up to putChunk
+	first := w.puts.bytes()
+	w.seal(func(p *putLog) {})
+	if len(w.sealedPuts) != 1 {
+		t.Fatalf("%d logs sealed, want 1", len(w.sealedPuts))
+	}
+	if got := w.sealedPuts[0].bytes(); got != first {
+		t.Fatalf("the sealed log holds %d bytes, want %d", got, first)
+	}
+	put(20000)
+	if len(w.puts.chunks) != 1 {
+		t.Fatalf("the next log, as long, took %d chunks, want one (hint %d bytes)", len(w.puts.chunks), w.puts.hintBytes)
+	}
+	if c := cap(w.puts.chunks[0]); c < first || c > first+first/4 {
+		t.Fatalf("the next log's chunk has room for %d bytes, want about %d", c, first)
 	}
 }
