@@ -38,14 +38,6 @@ func (f *absentFilter) probe(k []byte) (*[8]uint64, uint64) {
 	return &f.blocks[h>>f.shift], g ^ g>>29
 }
 
-func (f *absentFilter) add(k []byte) {
-	b, g := f.probe(k)
-	for range absentProbes {
-		b[g>>6&7] |= 1 << (g & 63)
-		g >>= 9
-	}
-}
-
 // addNew adds k and reports whether the filter had never seen it: then
 // k was never added before.
 func (f *absentFilter) addNew(k []byte) bool {

@@ -8,7 +8,7 @@ import (
 func TestAbsentFilterKnowsWhatItHolds(t *testing.T) {
 	f := newAbsentFilter(10000)
 	for i := range 10000 {
-		f.add(fmt.Appendf(nil, "key-%d", i))
+		f.addNew(fmt.Appendf(nil, "key-%d", i))
 	}
 	fp := 0
 	for i := range 10000 {
@@ -26,7 +26,7 @@ func TestAbsentFilterKnowsWhatItHolds(t *testing.T) {
 
 func TestAbsentFilterAddNewTellsFirstSight(t *testing.T) {
 	f := newAbsentFilter(10000)
-	f.add([]byte("old"))
+	f.addNew([]byte("old"))
 	if f.addNew([]byte("old")) {
 		t.Error("addNew says a key added before is new")
 	}

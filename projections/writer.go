@@ -539,7 +539,7 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 			v = w.alloc(len(c.v), len(c.v)+valueSlack)
 			copy(v, c.v)
 		}
-		w.gotten(w.remember(k, v, false))
+		w.gotten(w.remember(k, v))
 		return v, v != nil, nil
 	}
 	if w.written != nil && !w.written.mayContain(k) {
@@ -550,7 +550,7 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 			if v != nil {
 				v = append(w.alloc(0, len(v)+valueSlack), v...)
 			}
-			w.remember(k, v, false)
+			w.remember(k, v)
 			return v, v != nil, nil
 		}
 	}
@@ -559,7 +559,7 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 	w.getKey = append(w.getKey[:0], k...)
 	v, closer, err := w.r.Get(w.getKey)
 	if errors.Is(err, pebble.ErrNotFound) {
-		w.remember(k, nil, false)
+		w.remember(k, nil)
 		return nil, false, nil
 	}
 	if err != nil {
@@ -568,7 +568,7 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 	out := w.alloc(len(v), len(v)+valueSlack) // never nil, even when empty
 	copy(out, v)
 	closer.Close()
-	w.remember(k, out, false)
+	w.remember(k, out)
 	return out, true, nil
 }
 
@@ -684,11 +684,11 @@ func (w *Writer) insert(k []byte) *cached {
 	return c
 }
 
-// remember caches k = v (v nil: absent); dirty marks a write to commit.
-// v is kept, not copied.
-func (w *Writer) remember(k, v []byte, dirty bool) *cached {
+// remember caches k = v (v nil: absent), as read. v is kept, not
+// copied.
+func (w *Writer) remember(k, v []byte) *cached {
 	c := w.entry(k)
-	w.note(c, v, dirty)
+	w.note(c, v, false)
 	return c
 }
 
