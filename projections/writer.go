@@ -68,11 +68,12 @@ type Writer struct {
 	cache      map[string]*cached
 	prev       map[string]*cached // the generation before: read only
 	// slab holds the cache's keys, values and entries: a rebuild caches
-	// a quarter of a million records, and allocating each one apart cost
-	// more in garbage collection than the rest of the cache. In a
-	// rebuild, the slabs and entries of the current generation are in
-	// genMem, and those of the one before in genMemPrev (see bulk), each
-	// released with its generation; nothing in them points to the heap.
+	// a hundred thousand records and more per Writer, and allocating
+	// each one apart cost more in garbage collection than the rest of
+	// the cache. In a rebuild, the slabs and entries of the current
+	// generation are in genMem, and those of the one before in
+	// genMemPrev (see bulk), each given back with its generation;
+	// nothing in them points to the heap.
 	slab               []byte
 	entries            []cached
 	genMem, genMemPrev *bulk
