@@ -84,8 +84,8 @@ type Writer struct {
 	scratch []byte // see buf
 	getKey  []byte // the key of a database lookup
 
-	// written, when set, holds every key Set since the projection's
-	// records were cleared: a key not in it is absent.
+	// written, when set, holds every key Set or Deleted since the
+	// projection's records were cleared: a key not in it is absent.
 	written   *absentFilter
 	reserving bool // see reserve
 	// mem, in a rebuild, is where the logs of the batch under way are
@@ -635,15 +635,10 @@ func (w *Writer) gotten(c *cached) {
 
 // entry returns k's cache entry, making an empty one if there is none.
 func (w *Writer) entry(k []byte) *cached {
-	for _, c := range w.got[:w.nGot] {
-		if c.key == string(k) {
-			return c
-		}
-	}
-	if c, ok := w.cache[string(k)]; ok {
+	if c := w.gotEntry(k); c != nil {
 		return c
 	}
-	return w.insert(k)
+	return w.lookup(k)
 }
 
 // writeEntry is entry for a key the event writes (Set or Delete), which
@@ -652,14 +647,28 @@ func (w *Writer) entry(k []byte) *cached {
 // through), so a new one is made without a lookup. In a rebuild, most
 // keys written are new: a new annotation, session or connection.
 func (w *Writer) writeEntry(k []byte) *cached {
+	if c := w.gotEntry(k); c != nil { // before the filter: its probe is a hash and a cache line
+		return c
+	}
+	if w.written != nil && w.written.addNew(k) {
+		return w.insert(k)
+	}
+	return w.lookup(k)
+}
+
+// gotEntry returns the entry this event's Gets found for k, or nil.
+func (w *Writer) gotEntry(k []byte) *cached {
 	for _, c := range w.got[:w.nGot] {
 		if c.key == string(k) {
 			return c
 		}
 	}
-	if w.written != nil && w.written.addNew(k) {
-		return w.insert(k)
-	}
+	return nil
+}
+
+// lookup returns k's entry in the current generation, making it if
+// there is none.
+func (w *Writer) lookup(k []byte) *cached {
 	if c, ok := w.cache[string(k)]; ok {
 		return c
 	}
