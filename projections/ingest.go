@@ -53,7 +53,7 @@ func newTableCommitter(db *DB, states []*batchState) *tableCommitter {
 		st.w.useBulk(c.mem)
 	}
 	c.sorterUp.Go(func() {
-		var scratch []loggedPut // the sorter's, for each log in turn
+		var scratch sortScratch // the sorter's, for each log in turn
 		for p := range c.sorts {
 			p.sort(&scratch)
 			if p.sorted != nil {
@@ -321,8 +321,6 @@ type run struct {
 	n     int
 	key   func(i int) []byte
 	value func(i int) ([]byte, bool)
-	// prefix, if set, is the i-th key's keyPrefix, kept from the sort.
-	prefix func(i int) keyPrefix
 }
 
 // search returns the index of the first key at or after lo (nil: 0).
@@ -348,21 +346,16 @@ func (p *runPart) at(i int) {
 	p.i = i
 	if i < p.end {
 		p.k = p.r.key(i)
-		if p.r.prefix != nil {
-			p.pre = p.r.prefix(i)
-		} else {
-			p.pre = prefixOf(p.k)
-		}
+		p.pre = prefixOf(p.k)
 	}
 }
 
 // putsRun is a sorted putLog.
 func putsRun(p *putLog) run {
 	return run{
-		n:      len(p.log),
-		key:    p.key,
-		value:  func(i int) ([]byte, bool) { v := p.value(i); return v, v != nil },
-		prefix: func(i int) keyPrefix { return p.log[i].pre },
+		n:     len(p.log),
+		key:   p.key,
+		value: func(i int) ([]byte, bool) { v := p.value(i); return v, v != nil },
 	}
 }
 

@@ -77,20 +77,16 @@ func TestPutSorterFallbackSortsAlike(t *testing.T) {
 		a.add(k, nil)
 		b.add(k, nil)
 	}
-	for _, p := range []*putLog{&a, &b} {
-		for i := range p.log {
-			p.log[i].pre = prefixOf(p.key(i))
-		}
-	}
-	(&putSorter{chunks: a.chunks}).sort(a.log, 64)
-	(&putSorter{chunks: b.chunks}).sort(b.log, 0) // straight to the fallback
+	sa, sb := sortingOf(&a), sortingOf(&b)
+	(&putSorter{chunks: a.chunks}).sort(sa, 64)
+	(&putSorter{chunks: b.chunks}).sort(sb, 0) // straight to the fallback
 	s := &putSorter{chunks: a.chunks}
-	if !s.sorted(a.log) || !(&putSorter{chunks: b.chunks}).sorted(b.log) {
+	if !s.sorted(sa) || !(&putSorter{chunks: b.chunks}).sorted(sb) {
 		t.Fatal("not sorted")
 	}
-	for i := range a.log {
-		if a.log[i] != b.log[i] {
-			t.Fatalf("entry %d differs: %+v, %+v", i, a.log[i], b.log[i])
+	for i := range sa {
+		if sa[i] != sb[i] {
+			t.Fatalf("entry %d differs: %+v, %+v", i, sa[i], sb[i])
 		}
 	}
 }
@@ -101,7 +97,7 @@ func TestPutSorterFallbackSortsAlike(t *testing.T) {
 // whole; the scratch memory serves log after log, larger and smaller.
 func TestPutSorterByBucketSortsAlike(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	var scratch []loggedPut
+	var scratch []sortingPut
 	for _, buckets := range []int{1, 3, 40, 5000, 7} {
 		var p putLog
 		type entry struct {
@@ -125,10 +121,11 @@ func TestPutSorterByBucketSortsAlike(t *testing.T) {
 			p.add(k, []byte{byte(i)})
 			want = append(want, entry{k, i})
 		}
-		for i := range p.log {
-			p.log[i].pre = prefixOf(p.key(i))
+		a := sortingOf(&p)
+		(&putSorter{chunks: p.chunks}).sortByBucket(a, &scratch)
+		for i := range a {
+			p.log[i] = a[i].loggedPut
 		}
-		(&putSorter{chunks: p.chunks}).sortByBucket(p.log, &scratch)
 		slices.SortStableFunc(want, func(x, y entry) int { return bytes.Compare(x.k, y.k) })
 		if len(p.log) != len(want) {
 			t.Fatalf("%d buckets: %d entries sorted of %d", buckets, len(p.log), len(want))
@@ -139,4 +136,13 @@ func TestPutSorterByBucketSortsAlike(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sortingOf returns p's entries with their keys' prefixes, to sort.
+func sortingOf(p *putLog) []sortingPut {
+	a := make([]sortingPut, len(p.log))
+	for i, e := range p.log {
+		a[i] = sortingPut{pre: prefixOf(p.key(i)), loggedPut: e}
+	}
+	return a
 }

@@ -115,10 +115,32 @@ type putLog struct {
 	grown           int // the size of the last chunk not made for the hint
 }
 
+// loggedPut is an entry of a putLog. A rebuild logs millions, held
+// until its commit: 16 bytes each, with no key prefix (sortingPut) kept
+// past the sort, were 88 MB fewer, in pages new to the process, than 40
+// (docs/BENCHMARKS.md).
 type loggedPut struct {
-	pre        keyPrefix // sorting compares it before it looks in the chunks
-	c          int32     // the chunk
-	k0, k1, v1 int32     // key and value as offsets into it; v1 < 0: deleted
+	c          int32 // the chunk
+	k0, k1, v1 int32 // key and value as offsets into it; v1 < 0: deleted
+}
+
+// sortingPut is a loggedPut with its key's prefix, which sorting
+// compares before it looks in the chunks.
+type sortingPut struct {
+	pre keyPrefix
+	loggedPut
+}
+
+// sortScratch is memory to sort logs with, grown as needed, that serves
+// log after log.
+type sortScratch struct{ sorting, buckets []sortingPut }
+
+// sizedScratch returns (*a)[:n], grown if needed.
+func sizedScratch(a *[]sortingPut, n int) []sortingPut {
+	if cap(*a) < n {
+		*a = make([]sortingPut, n+n/4)
+	}
+	return (*a)[:n]
 }
 
 // putChunk is the size of a putLog's largest chunks. The first is
@@ -196,29 +218,28 @@ func (p *putLog) writeTo(b *pebble.Batch) error {
 }
 
 // sort orders the log by key and drops every Put of a key but the
-// last. scratch, if not nil, is memory of the caller's to sort with,
-// grown as needed.
-func (p *putLog) sort(scratch *[]loggedPut) {
-	for i := range p.log {
-		e := &p.log[i]
-		e.pre = prefixOf(p.key(i))
+// last. scratch, if not nil, is memory of the caller's to sort with.
+func (p *putLog) sort(scratch *sortScratch) {
+	if scratch == nil {
+		scratch = new(sortScratch)
 	}
-	if s := (&putSorter{chunks: p.chunks}); !s.sorted(p.log) { // the audit's log is: keyed by time
-		if scratch == nil {
-			scratch = new([]loggedPut)
-		}
-		s.sortByBucket(p.log, scratch)
+	a := sizedScratch(&scratch.sorting, len(p.log))
+	for i, e := range p.log {
+		a[i] = sortingPut{pre: prefixOf(p.key(i)), loggedPut: e}
+	}
+	if s := (&putSorter{chunks: p.chunks}); !s.sorted(a) { // the audit's log is: keyed by time
+		s.sortByBucket(a, &scratch.buckets)
 	}
 	// Keep the last of each key.
 	n := 0
-	for i, e := range p.log {
-		if i+1 < len(p.log) {
-			f := &p.log[i+1]
-			if e.pre == f.pre && bytes.Equal(p.key(i), p.key(i+1)) {
+	for i := range a {
+		if i+1 < len(a) {
+			e, f := &a[i], &a[i+1]
+			if e.pre == f.pre && bytes.Equal(p.chunks[e.c][e.k0:e.k1], p.chunks[f.c][f.k0:f.k1]) {
 				continue
 			}
 		}
-		p.log[n] = e
+		p.log[n] = a[i].loggedPut
 		n++
 	}
 	p.log = p.log[:n]
@@ -270,7 +291,7 @@ func compareAfterPrefix(a, b []byte) int {
 // rest goes to slices.SortFunc.
 type putSorter struct{ chunks [][]byte }
 
-func (s *putSorter) less(x, y *loggedPut) bool {
+func (s *putSorter) less(x, y *sortingPut) bool {
 	if c := compareKeys(x.pre, s.chunks[x.c][x.k0:x.k1], y.pre, s.chunks[y.c][y.k0:y.k1]); c != 0 {
 		return c < 0
 	}
@@ -281,7 +302,7 @@ func (s *putSorter) less(x, y *loggedPut) bool {
 }
 
 // sorted reports whether a is in order already.
-func (s *putSorter) sorted(a []loggedPut) bool {
+func (s *putSorter) sorted(a []sortingPut) bool {
 	for i := 1; i < len(a); i++ {
 		if s.less(&a[i], &a[i-1]) {
 			return false
@@ -297,7 +318,7 @@ func (s *putSorter) sorted(a []loggedPut) bool {
 // sorted. A video's timeline entries are logged in key order: a rebuild
 // sorts only its annotations' versions, within each video, instead of
 // everything.
-func (s *putSorter) sortByBucket(a []loggedPut, scratch *[]loggedPut) {
+func (s *putSorter) sortByBucket(a []sortingPut, scratch *[]sortingPut) {
 	type bucket struct {
 		pre        [2]uint64
 		n, at      int
@@ -339,10 +360,7 @@ func (s *putSorter) sortByBucket(a []loggedPut, scratch *[]loggedPut) {
 		bs[b].at = at
 		at += bs[b].n
 	}
-	if cap(*scratch) < len(a) {
-		*scratch = make([]loggedPut, len(a)+len(a)/4)
-	}
-	out := (*scratch)[:len(a)]
+	out := sizedScratch(scratch, len(a))
 	next := make([]int, len(bs))
 	for b := range bs {
 		next[b] = bs[b].at
@@ -361,10 +379,10 @@ func (s *putSorter) sortByBucket(a []loggedPut, scratch *[]loggedPut) {
 	}
 }
 
-func (s *putSorter) sort(a []loggedPut, depth int) {
+func (s *putSorter) sort(a []sortingPut, depth int) {
 	for len(a) > 16 {
 		if depth--; depth < 0 {
-			slices.SortFunc(a, func(x, y loggedPut) int {
+			slices.SortFunc(a, func(x, y sortingPut) int {
 				switch {
 				case s.less(&x, &y):
 					return -1
@@ -438,12 +456,11 @@ func (p *putLog) find(k []byte) ([]byte, bool) {
 	}
 	// A search of its own: through slices.BinarySearchFunc, k escaped to
 	// the heap, and with it every key a projection builds to Get.
-	pk := prefixOf(k)
 	lo, hi := 0, len(p.log)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		e := &p.log[m]
-		if compareKeys(e.pre, p.chunks[e.c][e.k0:e.k1], pk, k) < 0 {
+		if bytes.Compare(p.chunks[e.c][e.k0:e.k1], k) < 0 {
 			lo = m + 1
 		} else {
 			hi = m
