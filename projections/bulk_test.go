@@ -154,9 +154,9 @@ func TestBulkResetHandsRegionsOutAgain(t *testing.T) {
 }
 
 // A Writer's log sealed in a rebuild gives the next one a hint of its
-// size: the next log's first chunk holds about as many bytes, so that
-// the Puts of a seal fill one chunk instead of leaving doubling chunks
-// partly empty.
+// size: the next log's chunks hold about as many bytes, so that the Puts
+// of a seal fill them instead of leaving doubling chunks partly empty;
+// and the next log starts in the room the sealed one's last chunk left.
 func TestSealedLogHintsTheNextOnesChunk(t *testing.T) {
 	b := new(bulk)
 	defer b.release()
@@ -179,11 +179,27 @@ func TestSealedLogHintsTheNextOnesChunk(t *testing.T) {
 	if got := w.sealedPuts[0].bytes(); got != first {
 		t.Fatalf("the sealed log holds %d bytes, want %d", got, first)
 	}
-	put(20000)
-	if len(w.puts.chunks) != 1 {
-		t.Fatalf("the next log, as long, took %d chunks, want one (hint %d bytes)", len(w.puts.chunks), w.puts.hintBytes)
+	sealed := w.sealedPuts[0]
+	last := sealed.chunks[len(sealed.chunks)-1]
+	if cap(last) != len(last) {
+		t.Fatalf("the sealed log's last chunk has room for %d bytes more", cap(last)-len(last))
 	}
-	if c := cap(w.puts.chunks[0]); c < first || c > first+first/4 {
-		t.Fatalf("the next log's chunk has room for %d bytes, want about %d", c, first)
+	put(20000)
+	// The next log begins in the room the sealed one's last chunk left,
+	// right after its records, and takes one chunk more, for the rest of
+	// the hint.
+	if len(w.puts.chunks) != 2 {
+		t.Fatalf("the next log, as long, took %d chunks, want two (hint %d bytes)", len(w.puts.chunks), w.puts.hintBytes)
+	}
+	if unsafe.Pointer(unsafe.SliceData(w.puts.chunks[0])) != unsafe.Add(unsafe.Pointer(unsafe.SliceData(last)), len(last)) {
+		t.Fatal("the next log's first chunk is not the room left after the sealed log's records")
+	}
+	if c := cap(w.puts.chunks[0]) + cap(w.puts.chunks[1]); c < first || c > first+first/4 {
+		t.Fatalf("the next log's chunks have room for %d bytes, want about %d", c, first)
+	}
+	for i := range sealed.log { // the next log wrote past them, not over them
+		if k := sealed.key(i); string(k) != fmt.Sprintf("key-%08d", i) || len(sealed.value(i)) != len(v) {
+			t.Fatalf("the sealed log's record %d is %q (%d bytes of value)", i, k, len(sealed.value(i)))
+		}
 	}
 }

@@ -112,7 +112,8 @@ type putLog struct {
 	// and how many bytes of records to make room for at first.
 	mem             *bulk
 	hint, hintBytes int
-	grown           int // the size of the last chunk not made for the hint
+	hinted          bool // whether the chunk made for the hint is
+	grown           int  // the size of the last chunk not made for the hint
 }
 
 // loggedPut is an entry of a putLog. A rebuild logs millions, held
@@ -150,7 +151,8 @@ func sizedScratch(a *[]sortingPut, n int) []sortingPut {
 // putHintedChunk), the Puts of a seal about fill it, and the chunks
 // after it start small again. Doubling chunks had left a quarter of a
 // rebuild's chunk memory unused (67 of 251 MB), in pages touched all
-// the same (huge ones).
+// the same (huge ones). A log that follows a sealed one starts in the
+// room its last chunk left (see Writer.seal), which the hint counts.
 const (
 	putChunk       = 1 << 20
 	putFirstChunk  = 16 << 10
@@ -164,12 +166,12 @@ func (p *putLog) addRecord(k, v []byte, deleted bool) {
 	n := len(k) + len(v)
 	if len(p.chunks) == 0 || cap(p.chunks[len(p.chunks)-1])-len(p.chunks[len(p.chunks)-1]) < n {
 		var size int
-		switch {
+		switch left := p.hintBytes - p.bytes(); {
+		case left >= putFirstChunk && !p.hinted: // what the hint asks for, less a first chunk carried over
+			size, p.hinted = min(left, putHintedChunk), true
 		case len(p.chunks) > 0: // twice the last, or small again after a hinted first
 			p.grown = min(max(2*p.grown, putFirstChunk), putChunk)
 			size = p.grown
-		case p.hintBytes > 0:
-			size = min(p.hintBytes, putHintedChunk)
 		default:
 			size, p.grown = putFirstChunk, putFirstChunk
 		}
@@ -786,6 +788,14 @@ func (w *Writer) seal(sort func(*putLog)) {
 		p := w.puts
 		n := p.bytes()
 		w.puts = putLog{mem: w.mem, hint: len(p.log) + len(p.log)/8, hintBytes: n + n/16} // the next will be about as long
+		// The next log starts in the room left in p's last chunk: the
+		// chunks of a rebuild's logs had left 30 of 211 MB unused. No
+		// byte is in both: p's last chunk ends where its records do.
+		last := p.chunks[len(p.chunks)-1]
+		p.chunks[len(p.chunks)-1] = last[:len(last):len(last)]
+		if rest := last[len(last):]; cap(rest) > 0 {
+			w.puts.chunks = [][]byte{rest}
+		}
 		w.sealedPuts = append(w.sealedPuts, &p)
 		sort(&p)
 	}
