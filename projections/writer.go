@@ -112,14 +112,14 @@ type putLog struct {
 	// and how many bytes of records to make room for at first.
 	mem             *bulk
 	hint, hintBytes int
-	hinted          bool // whether the chunk made for the hint is
+	hinted          bool // whether the chunk for the hint was made
 	grown           int  // the size of the last chunk not made for the hint
 }
 
 // loggedPut is an entry of a putLog. A rebuild logs millions, held
-// until its commit: 16 bytes each, with no key prefix (sortingPut) kept
-// past the sort, were 88 MB fewer, in pages new to the process, than 40
-// (docs/BENCHMARKS.md).
+// until its commit: at 16 bytes each, with no key prefix (sortingPut)
+// kept past the sort, a rebuild of a million events held 98 MB less, in
+// pages new to the process, than at 40 (docs/BENCHMARKS.md).
 type loggedPut struct {
 	c          int32 // the chunk
 	k0, k1, v1 int32 // key and value as offsets into it; v1 < 0: deleted
