@@ -12,11 +12,9 @@ import (
 // megabytes go to them, with nothing in them that the garbage collector
 // must see. So they are not taken from the Go heap but from large regions
 // mapped for them and unmapped after (or, for a cache's generations,
-// handed out again: see reset). On Linux the regions ask
-// for transparent huge pages (MADV_HUGEPAGE): a rebuild touches every
-// page of them once, and the kernel then maps 2 MiB at a fault instead
-// of 4 KiB. Measured side by side, a rebuild of a million events took a
-// sixth less time (see docs/BENCHMARKS.md).
+// handed out again: see reset). Moved out of the heap, a rebuild of a
+// million events took a sixth less time (docs/BENCHMARKS.md). On which
+// pages they are, see mapRegion.
 //
 // A nil *bulk allocates from the Go heap: the Runner's and CatchUp's
 // Writers use it. A bulk is safe for concurrent use: the appliers and

@@ -55,7 +55,7 @@
 // tables, four per core, around the page cache, that pebble ingests at the
 // bottom of its tree with nothing to compact (see tableCommitter). Its
 // logs and its caches' generations live in bulks of memory mapped outside
-// the Go heap, on huge pages where the system allows, each let go of as a
+// the Go heap, each let go of as a
 // whole when its batch is committed or its generation dropped (see bulk).
 //
 // # Formats
