@@ -55,8 +55,8 @@
 // tables, four per core, around the page cache, that pebble ingests at the
 // bottom of its tree with nothing to compact (see tableCommitter). Its
 // logs and its caches' generations live in bulks of memory mapped outside
-// the Go heap, each let go of as a
-// whole when its batch is committed or its generation dropped (see bulk).
+// the Go heap, each let go of as a whole when its batch is committed or
+// its generation dropped (see bulk).
 //
 // # Formats
 //
