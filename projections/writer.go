@@ -222,6 +222,9 @@ func (p *putLog) writeTo(b *pebble.Batch) error {
 // sort orders the log by key and drops every Put of a key but the
 // last. scratch, if not nil, is memory of the caller's to sort with.
 func (p *putLog) sort(scratch *sortScratch) {
+	if len(p.log) < 2 { // the Runner's, one event's at a time, often
+		return
+	}
 	if scratch == nil {
 		scratch = new(sortScratch)
 	}
