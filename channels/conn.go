@@ -44,7 +44,8 @@ type conn struct {
 	waiting bool     // the writer is writeLoop: it waits for the socket
 	writers sync.WaitGroup
 	// The writer's non-blocking writes (see flusher): raw is nil where
-	// the socket has no file descriptor (TLS in process, tests' pipes).
+	// the socket has no file descriptor (TLS in process, tests' pipes,
+	// and Windows: see rawWrites).
 	raw       syscall.RawConn
 	rawWrite  func(fd uintptr) bool
 	rawBuf    []byte
@@ -79,7 +80,7 @@ func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity) *con
 		room:     make(chan struct{}, 1),
 		sessions: make(map[string]*session),
 	}
-	if sc, ok := ws.NetConn().(syscall.Conn); ok {
+	if sc, ok := ws.NetConn().(syscall.Conn); ok && rawWrites {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw, c.rawWrite = raw, c.rawWriteFn
 		}

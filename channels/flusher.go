@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -294,7 +293,7 @@ func (c *conn) writeRaw(b []byte) int {
 // once per connection so that a write allocates nothing.
 func (c *conn) rawWriteFn(fd uintptr) bool {
 	for c.rawN < len(c.rawBuf) {
-		n, err := syscall.Write(int(fd), c.rawBuf[c.rawN:])
+		n, err := writeFD(fd, c.rawBuf[c.rawN:])
 		if n > 0 {
 			c.rawN += n
 		}

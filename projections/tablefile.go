@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // tableFile is where a rebuild writes a table for pebble to ingest. It
@@ -36,7 +34,7 @@ func createTableFile(path string) (*tableFile, error) {
 		return openTableFile(path, false)
 	}
 	t, err := openTableFile(path, true)
-	if errors.Is(err, unix.EINVAL) {
+	if directRefused(err) {
 		os.Remove(path) // the refusal may come after the file was made
 		t, err = openTableFile(path, false)
 	}
@@ -88,11 +86,7 @@ func (t *tableFile) Finish() error {
 	if t.err == nil && t.direct {
 		t.flush(len(t.buf) / directAlign * directAlign)
 		if t.err == nil && len(t.buf) > 0 {
-			flags, err := unix.FcntlInt(t.f.Fd(), unix.F_GETFL, 0)
-			if err == nil {
-				_, err = unix.FcntlInt(t.f.Fd(), unix.F_SETFL, flags&^oDirect)
-			}
-			if err != nil {
+			if err := directOff(t.f); err != nil {
 				t.err = fmt.Errorf("table %s: turn O_DIRECT off: %w", t.f.Name(), err)
 			}
 		}
