@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/videologue/videologue/audit"
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
+	"github.com/videologue/videologue/internal/testenv"
 )
 
 // fill writes n events over a few streams in appends of varied sizes and
@@ -121,7 +120,7 @@ func BenchmarkVerify(b *testing.B) {
 	if err := s.Compact(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	b.ResetTimer()
 	for range b.N {
 		rep, err := audit.Verify(context.Background(), s, audit.Options{})
@@ -130,15 +129,5 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 	b.ReportMetric(1e6*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(1e6*float64(b.N)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
-}
-
-// cpuTime is the CPU time this process has used: on a shared machine,
-// events per CPU-second is what the code costs.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(1e6*float64(b.N)/(testenv.CPUTime()-cpu0).Seconds(), "events/cpu-s")
 }

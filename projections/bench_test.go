@@ -6,9 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/videologue/videologue/internal/testenv"
 )
 
 // Benchmarks of the read models; results and commands are in
@@ -91,7 +92,7 @@ func BenchmarkRebuild(b *testing.B) {
 	log := openStore(b, dir)
 	defer log.Close()
 	head := headOf(b, log)
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
@@ -112,18 +113,7 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(head)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(head)*float64(b.N)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
-}
-
-// cpuTime is the CPU time (user and system) this process has used: on a
-// machine shared with other work, events per CPU-second says what the
-// code costs, events per second what the machine gave it.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(head)*float64(b.N)/(testenv.CPUTime()-cpu0).Seconds(), "events/cpu-s")
 }
 
 // BenchmarkRunnerCatchUp builds every read model through the watermill
@@ -134,7 +124,7 @@ func BenchmarkRunnerCatchUp(b *testing.B) {
 	log := openStore(b, dir)
 	defer log.Close()
 	head := headOf(b, log)
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
@@ -151,7 +141,7 @@ func BenchmarkRunnerCatchUp(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(head)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(head)*float64(b.N)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
+	b.ReportMetric(float64(head)*float64(b.N)/(testenv.CPUTime()-cpu0).Seconds(), "events/cpu-s")
 }
 
 // BenchmarkStateAt asks for the state of one video with 100,000 events
