@@ -151,8 +151,8 @@ func sizedScratch(a *[]sortingPut, n int) []sortingPut {
 // putHintedChunk), the Puts of a seal about fill it, and the chunks
 // after it start small again. Doubling chunks had left a quarter of a
 // rebuild's chunk memory unused (67 of 251 MB), in pages touched all
-// the same (huge ones). A log that follows a sealed one starts in the
-// room its last chunk left (see Writer.seal), which the hint counts.
+// the same. A log that follows a sealed one starts in the room its last
+// chunk left (see Writer.seal), which the hint counts.
 const (
 	putChunk       = 1 << 20
 	putFirstChunk  = 16 << 10
