@@ -195,6 +195,10 @@ func browseWatchTogether(t *testing.T, c *chrome, base string) {
 	eval[chromedp.Void](alice, `document.querySelector(`+js(sel+" .ann-edit textarea")+`).value = ""`)
 	alice.do("write the edit", chromedp.SendKeys(chromedp.CSS(sel+" .ann-edit textarea"), edited), chromedp.Click(chromedp.CSS(sel+" .ann-edit button[type=submit]")))
 	bob.waitFor("the edit", `(li => li.querySelector(".ann-body").textContent === `+js(edited)+` && li.querySelector(".ann-edited"))(document.querySelector(`+js(sel)+`))`)
+	// Alice's form closes when her push is answered, which may come after
+	// bob has the edit: until then the list below it may still move, and a
+	// click aimed at a button there land on another.
+	alice.waitFor("her edit saved", `(li => !li.classList.contains("is-editing") && li.querySelector(".ann-body").textContent === `+js(edited)+`)(document.querySelector(`+js(sel)+`))`)
 	missedSel := `#annotations .annotation[data-id="` + jsonText(missedID) + `"]`
 	alice.do("delete", chromedp.Click(chromedp.CSS(missedSel+` [data-action="delete"]`)), chromedp.Click(chromedp.CSS(missedSel+` [data-action="confirm-delete"]`)))
 	bob.waitFor("the deletion", `document.querySelector(`+js(missedSel)+`) === null`)
