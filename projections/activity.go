@@ -12,9 +12,9 @@ type activityProjection struct{}
 
 func (activityProjection) Name() string { return NameActivity }
 
-// Version 2 keeps the counts in fixed-width fields, and a timeline
-// entry's time and position only in its key.
-func (activityProjection) Version() uint32 { return 2 }
+// Version 3: a viewing's connection_id is its socket's id, its presence
+// ref a field of its own.
+func (activityProjection) Version() uint32 { return 3 }
 func (activityProjection) Prefix() byte    { return nsActivity }
 
 // videoOf returns the video of an event the projection applies.
@@ -26,13 +26,6 @@ func (activityProjection) videoOf(ev *Event) (int64, bool) {
 		return ev.streamID("viewers")
 	}
 	return 0, false
-}
-
-// Partition makes each video a partition: nothing the projection keeps
-// is shared between videos.
-func (p activityProjection) Partition(ev *Event) (uint64, bool) {
-	vid, ok := p.videoOf(ev)
-	return uint64(vid), ok
 }
 
 func (p activityProjection) Apply(w *Writer, ev *Event) error {
@@ -122,11 +115,8 @@ func (p activityProjection) store(w *Writer, vid int64, ev *Event, e *Entry, a *
 
 func (p activityProjection) joined(w *Writer, vid int64, ev *Event, x *domain.ViewerJoined) error {
 	e := entryFor(vid, ev, KindJoined)
-	e.UserID, e.Username, e.Device = x.UserID, x.Username, x.Device
-	if x.ConnectionID != "" {
-		e.ConnectionID = x.ConnectionID
-	}
-	ck := newKey(nsActivity, 'k').i64(vid).str(e.ConnectionID)
+	e.UserID, e.Username, e.Device, e.PresenceRef = x.UserID, x.Username, x.Device, x.ConnectionID
+	ck := newKey(nsActivity, 'k').i64(vid).str(viewingRef(ev, x.ConnectionID))
 	_, _, open, err := p.session(w, vid, ck)
 	if err != nil {
 		return err
@@ -135,7 +125,8 @@ func (p activityProjection) joined(w *Writer, vid int64, ev *Event, x *domain.Vi
 		return p.record(w, vid, &e, countsDelta{})
 	}
 	suffix := newKey().t(ev.RecordedAt).u64(ev.Position)
-	s := Session{VideoID: vid, UserID: x.UserID, Username: x.Username, ConnectionID: e.ConnectionID, Device: x.Device, Node: x.Node, JoinedAt: ev.RecordedAt}
+	s := Session{VideoID: vid, UserID: x.UserID, Username: x.Username, ConnectionID: e.ConnectionID, PresenceRef: x.ConnectionID,
+		Device: x.Device, Node: x.Node, JoinedAt: ev.RecordedAt}
 	w.Set(append(newKey(nsActivity, 's').i64(vid), suffix...), encodeSession(w.buf(), &s))
 	w.Set(ck, suffix)
 	return p.record(w, vid, &e, countsDelta{joins: 1, watching: 1})
@@ -143,11 +134,8 @@ func (p activityProjection) joined(w *Writer, vid int64, ev *Event, x *domain.Vi
 
 func (p activityProjection) left(w *Writer, vid int64, ev *Event, x *domain.ViewerLeft) error {
 	e := entryFor(vid, ev, KindLeft)
-	e.UserID, e.Reason = x.UserID, x.Reason
-	if x.ConnectionID != "" {
-		e.ConnectionID = x.ConnectionID
-	}
-	ck := newKey(nsActivity, 'k').i64(vid).str(e.ConnectionID)
+	e.UserID, e.Reason, e.PresenceRef = x.UserID, x.Reason, x.ConnectionID
+	ck := newKey(nsActivity, 'k').i64(vid).str(viewingRef(ev, x.ConnectionID))
 	sk, s, open, err := p.session(w, vid, ck)
 	if err != nil {
 		return err
@@ -155,10 +143,22 @@ func (p activityProjection) left(w *Writer, vid int64, ev *Event, x *domain.View
 	if !open { // unknown, or already closed: a second leave changes nothing
 		return p.record(w, vid, &e, countsDelta{})
 	}
-	e.Username, e.Device = s.Username, s.Device
+	// The viewing's socket: a departure recorded by another node (its
+	// sweep) carries none.
+	e.Username, e.Device, e.ConnectionID = s.Username, s.Device, s.ConnectionID
 	s.LeftAt, s.Reason = ev.RecordedAt, x.Reason
 	w.Set(sk, encodeSession(w.buf(), &s))
 	return p.record(w, vid, &e, countsDelta{leaves: 1, watching: -1})
+}
+
+// viewingRef is what identifies a viewing among its video's: its
+// presence ref, unique per tracked join, or the socket for an event that
+// has none.
+func viewingRef(ev *Event, ref string) string {
+	if ref != "" {
+		return ref
+	}
+	return ev.Metadata().ConnectionID
 }
 
 // session finds the session of connection key ck: its key, the session,

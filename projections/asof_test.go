@@ -33,9 +33,7 @@ func TestStateAtMatchesFoldUpToT(t *testing.T) {
 	log := timedLog(11, 4000)
 	db := openDB(t, filepath.Join(t.TempDir(), "rm"))
 	defer db.Close()
-	if _, err := Rebuild(context.Background(), db, log, Builtin(), BatchOptions{}, nil); err != nil {
-		t.Fatal(err)
-	}
+	rebuild(t, db, log, Builtin(), Config{})
 	last := log.events[len(log.events)-1].RecordedAt
 	for _, T := range []time.Time{t0.Add(-time.Second), t0, t0.Add(2500 * time.Millisecond), t0.Add(37*time.Second + 50*time.Millisecond), last.Add(-time.Minute), last, last.Add(time.Hour)} {
 		for _, vid := range []int64{1, 2} {
@@ -57,7 +55,7 @@ func TestStateAtMatchesFoldUpToT(t *testing.T) {
 				t.Fatalf("video %d at %v: %d viewers, want %d", vid, T, len(got.Viewers), len(wantViewers))
 			}
 			for _, s := range got.Viewers {
-				if !wantViewers[s.ConnectionID] || !s.Open() {
+				if !wantViewers[s.PresenceRef] || !s.Open() {
 					t.Fatalf("video %d at %v: viewer %+v should not be watching", vid, T, s)
 				}
 			}
@@ -134,9 +132,7 @@ func TestStats(t *testing.T) {
 	post(5000, 200*time.Second) // outside the window
 	db := openDB(t, filepath.Join(t.TempDir(), "rm"))
 	defer db.Close()
-	if _, err := Rebuild(context.Background(), db, log, Builtin(), BatchOptions{}, nil); err != nil {
-		t.Fatal(err)
-	}
+	rebuild(t, db, log, Builtin(), Config{})
 	st, err := db.Stats(context.Background(), 1, t0, t0.Add(100*time.Second), 10*time.Second, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)

@@ -9,16 +9,26 @@ import (
 
 // auditProjection keeps every annotation event of every video in server
 // time order, with who made it and from where, for the auditors' "who
-// commented when". It writes blindly, one record per event, and reads
-// nothing: usernames of edits and deletes are looked up in the users
-// model when asked.
+// commented when". Each entry of an edit or a delete says what it
+// changed: the annotation's moment, its text before and after, and its
+// author, from a record of each annotation's current state kept here.
 type auditProjection struct{}
 
 func (auditProjection) Name() string { return NameAudit }
 
-// Version 2 keeps an entry's time and position only in its key.
-func (auditProjection) Version() uint32 { return 2 }
+// Version 3: edits and deletes carry the annotation's moment, its text
+// before, and its author's name.
+func (auditProjection) Version() uint32 { return 3 }
 func (auditProjection) Prefix() byte    { return nsAudit }
+
+// auditNote is what the audit keeps of an annotation to describe its
+// changes.
+type auditNote struct {
+	at       int64
+	body     string
+	userID   int64
+	username string
+}
 
 func (auditProjection) Apply(w *Writer, ev *Event) error {
 	switch ev.Type {
@@ -35,18 +45,46 @@ func (auditProjection) Apply(w *Writer, ev *Event) error {
 		return err
 	}
 	var e Entry
+	var id int64
 	switch x := body.(type) {
 	case *domain.AnnotationPosted:
 		e = entryFor(vid, ev, KindPosted)
-		e.UserID, e.Username, e.AnnotationID, e.At, e.Body = x.UserID, x.Username, domain.IDFromRevision(ev.Revision), x.At, x.Body
+		id = domain.IDFromRevision(ev.Revision)
+		e.UserID, e.Username, e.AnnotationID, e.At, e.Body = x.UserID, x.Username, id, x.At, x.Body
+		w.Set(newKey(nsAudit, 'a').i64(vid).i64(id), enc(w.buf()).i(x.At).s(x.Body).i(x.UserID).s(x.Username))
 	case *domain.AnnotationEdited:
 		e = entryFor(vid, ev, KindEdited)
+		id = x.AnnotationID
 		e.UserID, e.AnnotationID, e.Body = x.UserID, x.AnnotationID, x.Body
 	case *domain.AnnotationDeleted:
 		e = entryFor(vid, ev, KindDeleted)
+		id = x.AnnotationID
 		e.UserID, e.AnnotationID = x.UserID, x.AnnotationID
 	}
-	w.Put(entryKey(newKey(nsAudit), &e), encodeEntry(w.buf(), &e))
+	if e.Kind != KindPosted {
+		k := newKey(nsAudit, 'a').i64(vid).i64(id)
+		raw, ok, err := w.Get(k)
+		if err != nil {
+			return err
+		}
+		if ok {
+			d := dec{p: raw}
+			n := auditNote{at: d.i(), body: d.s(), userID: d.i(), username: d.s()}
+			if d.err != nil {
+				return d.err
+			}
+			e.At, e.Previous = n.at, n.body
+			if n.userID == e.UserID {
+				e.Username = n.username
+			}
+			if e.Kind == KindEdited {
+				w.Set(k, enc(w.buf()).i(n.at).s(e.Body).i(n.userID).s(n.username))
+			} else {
+				w.Delete(k)
+			}
+		}
+	}
+	w.Put(entryKey(newKey(nsAudit, 'e'), &e), encodeEntry(w.buf(), &e))
 	return nil
 }
 
@@ -59,11 +97,11 @@ type AuditFilter struct {
 }
 
 // Audit calls fn, in server time order, for every annotation event that
-// f selects, until fn returns an error. Entries of edits and deletes get
-// their username from the users model. It pages through the model, so
+// f selects, until fn returns an error. An entry whose actor is not the
+// annotation's author gets the actor's name from the users model. It pages through the model, so
 // any number of events streams in constant memory.
 func (d *DB) Audit(ctx context.Context, f AuditFilter, fn func(Entry) error) error {
-	lo, hi := timeRange(newKey(nsAudit), f.From, f.To)
+	lo, hi := timeRange(newKey(nsAudit, 'e'), f.From, f.To)
 	names := map[int64]string{}
 	return d.scanRange(ctx, lo, hi, func(k, v []byte) error {
 		e, err := decodeEntry(k, v)

@@ -96,15 +96,12 @@ func BenchmarkRebuild(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		db, err := Open(filepath.Join(b.TempDir(), fmt.Sprint(i)), Config{}, nil)
+		db, err := Open(filepath.Join(b.TempDir(), fmt.Sprint(i)), DBConfig{}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		res, err := Rebuild(context.Background(), db, log, Builtin(), BatchOptions{}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
+		res := rebuild(b, db, log, Builtin(), Config{})
 		if err := db.Close(); err != nil {
 			b.Fatal(err)
 		}
@@ -117,8 +114,8 @@ func BenchmarkRebuild(b *testing.B) {
 }
 
 // BenchmarkRunnerCatchUp builds every read model through the watermill
-// router, one message per event and projection, from a log of 100,000
-// events: the server's path, for comparison with the batched rebuild.
+// router from a log of 100,000 events: the server's live path, for
+// comparison with the batched rebuild.
 func BenchmarkRunnerCatchUp(b *testing.B) {
 	dir := benchLog(b, 1000, 100, 100_000)
 	log := openStore(b, dir)
@@ -128,12 +125,12 @@ func BenchmarkRunnerCatchUp(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		db, err := Open(filepath.Join(b.TempDir(), fmt.Sprint(i)), Config{}, nil)
+		db, err := Open(filepath.Join(b.TempDir(), fmt.Sprint(i)), DBConfig{}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		r, stop := startRunner(b, db, log, Builtin(), RunnerConfig{})
+		r, stop := startRunner(b, db, log, Builtin(), Config{})
 		waitFor(b, r, head)
 		stop()
 		b.StopTimer()
@@ -151,14 +148,12 @@ func BenchmarkStateAt(b *testing.B) {
 	dir := benchLog(b, 200, 1, 100_000)
 	log := openStore(b, dir)
 	defer log.Close()
-	db, err := Open(filepath.Join(b.TempDir(), "rm"), Config{CacheBytes: 256 << 20}, nil)
+	db, err := Open(filepath.Join(b.TempDir(), "rm"), DBConfig{CacheBytes: 256 << 20}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := Rebuild(context.Background(), db, log, Builtin(), BatchOptions{}, nil); err != nil {
-		b.Fatal(err)
-	}
+	rebuild(b, db, log, Builtin(), Config{})
 	if err := db.db.Flush(); err != nil { // as a running server's would be
 		b.Fatal(err)
 	}

@@ -47,16 +47,11 @@ func TestCrashChild(t *testing.T) {
 	ctx := context.Background()
 	switch mode {
 	case "runner":
-		r, err := NewRunner(db, log, ps, RunnerConfig{}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Run(ctx) // until killed
+		newEngine(t, db, log, ps, Config{PageEvents: 50}).Run(ctx) // until killed
 	case "catchup":
-		CatchUp(ctx, db, log, ps, BatchOptions{BatchEvents: 300}, nil)
-	case "rebuild": // each child starts over; a batch is ingested every 200 events
-		sealEvents = 200
-		Rebuild(ctx, db, log, ps, BatchOptions{MemoryBytes: 1}, nil)
+		newEngine(t, db, log, ps, Config{BatchEvents: 300}).CatchUp(ctx)
+	case "rebuild": // each child starts over
+		newEngine(t, db, log, ps, Config{BatchEvents: 200}).Rebuild(ctx)
 	}
 	fmt.Println("finished")
 	select {}
@@ -90,15 +85,13 @@ func TestCrashMidStreamLosesAndRepeatsNothing(t *testing.T) {
 			if err != nil || cp.Position == 0 || cp.Position >= head {
 				t.Fatalf("after the kills the activity checkpoint is %d (%v); want some of %d", cp.Position, err, head)
 			}
-			r, stop := startRunner(t, db, log, Builtin(), RunnerConfig{})
+			r, stop := startRunner(t, db, log, Builtin(), Config{})
 			waitFor(t, r, head)
 			stop()
 			checkAgainstReference(t, db, referenceFold(t, log))
 			fresh := openDB(t, filepath.Join(dir, "fresh"))
 			defer fresh.Close()
-			if _, err := Rebuild(context.Background(), fresh, log, Builtin(), BatchOptions{}, nil); err != nil {
-				t.Fatal(err)
-			}
+			rebuild(t, fresh, log, Builtin(), Config{})
 			assertSameModels(t, db, fresh)
 		})
 	}

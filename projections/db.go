@@ -5,42 +5,32 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/sstable"
-
-	"github.com/videologue/videologue/internal/cmem"
 )
 
-// Config tunes the read-model database. The zero value is usable.
-type Config struct {
+// DBConfig tunes the read-model database. The zero value is usable.
+type DBConfig struct {
 	// CacheBytes is pebble's block cache (default 256 MiB): as-of-T and
 	// statistics scan a video's history, fast only from memory.
 	CacheBytes int64
-	// MemTableBytes is the size of pebble's memtable (default 128 MiB).
+	// MemTableBytes is the size of pebble's memtable (default 64 MiB).
 	// Pebble keeps up to two memtables, so memory use is up to twice
-	// this. A rebuild does not write through it (see Rebuild).
+	// this.
 	MemTableBytes int64
 }
 
-// DB is the read-model database. It is safe for concurrent use; each
-// projection is written by one goroutine at a time (the runner's or a
-// rebuild's).
+// DB is the read-model database. It is safe for concurrent use; the
+// projections are written by one Engine at a time.
 type DB struct {
 	db     *pebble.DB
-	dir    string
-	opts   *pebble.Options // as opened, for tables written to ingest
-	cfg    Config
 	logger *slog.Logger
 }
 
 // Open opens or creates the read-model database in dir.
-func Open(dir string, cfg Config, logger *slog.Logger) (*DB, error) {
-	cmem.Tune() // pebble's cache allocates with C's malloc: see cmem
+func Open(dir string, cfg DBConfig, logger *slog.Logger) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -48,7 +38,7 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*DB, error) {
 		cfg.CacheBytes = 256 << 20
 	}
 	if cfg.MemTableBytes <= 0 {
-		cfg.MemTableBytes = 128 << 20
+		cfg.MemTableBytes = 64 << 20
 	}
 	cache := pebble.NewCache(cfg.CacheBytes)
 	defer cache.Unref()
@@ -57,33 +47,17 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*DB, error) {
 		Logger:       pebbleLogger{logger},
 		MemTableSize: uint64(cfg.MemTableBytes),
 	}
-	for i := range opts.Levels[:len(opts.Levels)-1] {
-		// Projections look up keys that mostly do not exist yet (a new
-		// viewer's session): bloom filters answer those without a read.
-		// Not in the last level: pebble never reads its filters (they
-		// would be the largest; see pebble.IterOptions.UseL6Filters, off
-		// for every Get), so writing them only cost CPU and disk.
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	// Only the last level is compressed: everything a rebuild writes is
-	// flushed to L0 and compacted on down, and snappy at every step (and
-	// decompressing to compact) cost a tenth of a rebuild's CPU; the
-	// levels above the last hold a small share of the data.
 	for i := range opts.Levels {
-		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-	}
-	opts.Levels[len(opts.Levels)-1].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
-	opts.EnsureDefaults()
-	// Tables a rebuild was writing when it died: never ingested.
-	stale, _ := filepath.Glob(filepath.Join(dir, "ingest-*"))
-	for _, d := range stale {
-		os.RemoveAll(d)
+		// Projections look up keys that mostly do not exist yet (a new
+		// viewer's session): pebble's bloom filters answer those without
+		// reading a block.
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, &Error{Op: "open", Err: fmt.Errorf("read models in %s: %w", dir, err)}
 	}
-	return &DB{db: db, dir: dir, opts: opts, cfg: cfg, logger: logger}, nil
+	return &DB{db: db, logger: logger}, nil
 }
 
 // Close closes the database.

@@ -79,11 +79,16 @@ func genHistory(seed uint64, users, videos, n int) []item {
 		case r < 79 || len(open[v]) == 0:
 			conn++
 			c := fmt.Sprintf("conn-%d", conn)
+			meta.ConnectionID = socketOf(c) // the socket that joins, a presence ref of its own
 			add(domain.ViewersStream(int64(v)), domain.TypeViewerJoined, domain.ViewerJoined{UserID: u, Username: fmt.Sprintf("user%d", u), ConnectionID: c, Node: "n1", At: time.Now()}, meta)
 			open[v] = append(open[v], c)
 		default:
 			i := rng.IntN(len(open[v]))
 			c := open[v][i]
+			meta.ConnectionID = socketOf(c)
+			if rng.IntN(10) == 0 { // closed by another node's sweep: no metadata
+				meta = eventstore.Metadata{}
+			}
 			add(domain.ViewersStream(int64(v)), domain.TypeViewerLeft, domain.ViewerLeft{UserID: u, ConnectionID: c, Node: "n1", Reason: "left", At: time.Now()}, meta)
 			if rng.IntN(20) > 0 { // now and then the same leave twice
 				open[v] = append(open[v][:i], open[v][i+1:]...)
@@ -92,6 +97,9 @@ func genHistory(seed uint64, users, videos, n int) []item {
 	}
 	return out
 }
+
+// socketOf is the id of the socket genHistory's viewing ref came from.
+func socketOf(ref string) string { return "sock-" + ref }
 
 // loadLog appends items, keeping each stream's order: one writer per
 // stream, chunk events per append, streams in parallel.
@@ -150,7 +158,7 @@ func openStore(tb testing.TB, dir string) *pebble.Store {
 
 func openDB(tb testing.TB, dir string) *DB {
 	tb.Helper()
-	db, err := Open(dir, Config{}, nil)
+	db, err := Open(dir, DBConfig{}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -188,13 +196,20 @@ func headOf(tb testing.TB, s Log) uint64 {
 	return last[0].Position
 }
 
-// startRunner runs a Runner of ps until the test ends (or stop).
-func startRunner(tb testing.TB, db *DB, log Log, ps []Projection, cfg RunnerConfig) (*Runner, func()) {
+// newEngine returns an Engine of ps, failing the test on error.
+func newEngine(tb testing.TB, db *DB, log Log, ps []Projection, cfg Config) *Engine {
 	tb.Helper()
-	r, err := NewRunner(db, log, ps, cfg, nil)
+	e, err := New(db, log, ps, cfg, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return e
+}
+
+// startRunner runs an Engine of ps live until the test ends (or stop).
+func startRunner(tb testing.TB, db *DB, log Log, ps []Projection, cfg Config) (*Engine, func()) {
+	tb.Helper()
+	r := newEngine(tb, db, log, ps, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -203,7 +218,7 @@ func startRunner(tb testing.TB, db *DB, log Log, ps []Projection, cfg RunnerConf
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
-				tb.Errorf("runner: %v", err)
+				tb.Errorf("engine: %v", err)
 			}
 		})
 	}
@@ -211,13 +226,33 @@ func startRunner(tb testing.TB, db *DB, log Log, ps []Projection, cfg RunnerConf
 	return r, stop
 }
 
-func waitFor(tb testing.TB, r *Runner, pos uint64) {
+func waitFor(tb testing.TB, r *Engine, pos uint64) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := r.WaitFor(ctx, pos); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// rebuild rebuilds ps from the whole log.
+func rebuild(tb testing.TB, db *DB, log Log, ps []Projection, cfg Config) Result {
+	tb.Helper()
+	res, err := newEngine(tb, db, log, ps, cfg).Rebuild(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res
+}
+
+// catchUp catches ps up with the log.
+func catchUp(tb testing.TB, db *DB, log Log, ps []Projection, cfg Config) Result {
+	tb.Helper()
+	res, err := newEngine(tb, db, log, ps, cfg).CatchUp(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res
 }
 
 // refVideo is what a video's events add up to, folded naively from the
@@ -348,8 +383,11 @@ func checkAgainstReference(tb testing.TB, db *DB, ref map[int64]*refVideo) {
 			tb.Fatalf("video %d: %d viewers, want %d", v, len(viewers), len(r.open))
 		}
 		for _, s := range viewers {
-			if !r.open[s.ConnectionID] {
-				tb.Fatalf("video %d: viewer %s is not watching", v, s.ConnectionID)
+			if !r.open[s.PresenceRef] {
+				tb.Fatalf("video %d: viewer %s is not watching", v, s.PresenceRef)
+			}
+			if s.ConnectionID != socketOf(s.PresenceRef) {
+				tb.Fatalf("video %d: viewing %s has connection_id %q, want its socket's", v, s.PresenceRef, s.ConnectionID)
 			}
 		}
 	}

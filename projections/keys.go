@@ -22,8 +22,9 @@ import (
 //	                                     video-time order
 //	'A' 't' video(8) time(8) position(8) -> the video's timeline
 //	'A' 's' video(8) time(8) position(8) -> a viewing session, by its start
-//	'A' 'k' video(8) connection id    -> that session's key suffix
-//	'D' time(8) position(8)           -> an annotation event, for auditors (audit)
+//	'A' 'k' video(8) presence ref     -> that session's key suffix
+//	'D' 'e' time(8) position(8)       -> an annotation event, for auditors (audit)
+//	'D' 'a' video(8) annotation(8)    -> that annotation's moment, text and author
 //
 // Integers are big endian so that keys sort numerically; times are Unix
 // nanoseconds (see timeKey).

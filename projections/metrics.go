@@ -13,23 +13,23 @@ import (
 // projection is behind the head of the log: in events, and in seconds
 // since the oldest event it has not applied was recorded (0 when caught
 // up). Scrapes read the last sample.
-func (r *Runner) measureLag(ctx context.Context) {
+func (e *Engine) measureLag(ctx context.Context) {
 	for {
-		r.sampleLag(ctx)
-		if !sleep(ctx, r.cfg.LagInterval) {
+		e.sampleLag(ctx)
+		if !sleep(ctx, e.cfg.LagInterval) {
 			return
 		}
 	}
 }
 
-func (r *Runner) sampleLag(ctx context.Context) {
-	last, err := r.log.ReadAll(ctx, eventstore.Backwards, eventstore.End, 1)
+func (e *Engine) sampleLag(ctx context.Context) {
+	last, err := e.log.ReadAll(ctx, eventstore.Backwards, eventstore.End, 1)
 	if err != nil || len(last) == 0 {
 		return
 	}
 	head := last[0].Position
-	now := r.cfg.Now()
-	for _, st := range r.states {
+	now := e.cfg.Now()
+	for _, st := range e.states {
 		cp := st.cp.Load()
 		if cp >= head {
 			st.lagN.Store(0)
@@ -37,7 +37,7 @@ func (r *Runner) sampleLag(ctx context.Context) {
 			continue
 		}
 		st.lagN.Store(head - cp)
-		next, err := r.log.ReadAll(ctx, eventstore.Forwards, cp+1, 1)
+		next, err := e.log.ReadAll(ctx, eventstore.Forwards, cp+1, 1)
 		if err != nil || len(next) == 0 {
 			continue
 		}
@@ -52,35 +52,36 @@ var (
 	descApplied    = prometheus.NewDesc("videologue_projection_events_applied_total", "Events applied by this process.", []string{"projection"}, nil)
 	descPoisoned   = prometheus.NewDesc("videologue_projection_events_poisoned_total", "Events this process sent to the poison queue.", []string{"projection"}, nil)
 	descRedeliver  = prometheus.NewDesc("videologue_projection_redeliveries_total", "Messages delivered again after a Nack.", nil, nil)
+	descStopped    = prometheus.NewDesc("videologue_projection_stopped", "1 when the projection has stopped (an event it could not apply) or cannot write its read model; /readyz then answers 503.", []string{"projection"}, nil)
 )
 
-// Register adds the runner's metrics to reg: per projection, its lag in
-// events and seconds, its checkpoint, and its applied and poisoned
-// counts.
-func (r *Runner) Register(reg prometheus.Registerer) error {
-	return reg.Register(collector{r})
-}
-
-type collector struct{ r *Runner }
+// collector reports, per projection, its lag in events and seconds, its
+// checkpoint, its applied and poisoned counts, and whether it stopped.
+type collector struct{ e *Engine }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLagEvents, descLagSeconds, descCheckpoint, descApplied, descPoisoned, descRedeliver} {
+	for _, d := range []*prometheus.Desc{descLagEvents, descLagSeconds, descCheckpoint, descApplied, descPoisoned, descRedeliver, descStopped} {
 		ch <- d
 	}
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
-	for _, st := range c.r.states {
+	for _, st := range c.e.states {
 		name := st.p.Name()
 		ch <- prometheus.MustNewConstMetric(descLagEvents, prometheus.GaugeValue, float64(st.lagN.Load()), name)
 		ch <- prometheus.MustNewConstMetric(descLagSeconds, prometheus.GaugeValue, math.Float64frombits(st.lagS.Load()), name)
 		ch <- prometheus.MustNewConstMetric(descCheckpoint, prometheus.GaugeValue, float64(st.cp.Load()), name)
 		ch <- prometheus.MustNewConstMetric(descApplied, prometheus.CounterValue, float64(st.applied.Load()), name)
 		ch <- prometheus.MustNewConstMetric(descPoisoned, prometheus.CounterValue, float64(st.poisoned.Load()), name)
+		stopped := 0.0
+		if st.stopped.Load() != nil || st.failing.Load() != nil {
+			stopped = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descStopped, prometheus.GaugeValue, stopped, name)
 	}
-	c.r.mu.Lock()
-	sub := c.r.sub
-	c.r.mu.Unlock()
+	c.e.mu.Lock()
+	sub := c.e.sub
+	c.e.mu.Unlock()
 	var n uint64
 	if sub != nil {
 		n = sub.Redelivered()

@@ -13,10 +13,7 @@ func TestLagMetrics(t *testing.T) {
 	loadLog(t, e.log, genHistory(12, 3, 1, 300), 10)
 	head := headOf(t, e.log)
 	later := time.Now().Add(time.Minute)
-	r, err := NewRunner(e.db, e.log, Builtin(), RunnerConfig{Now: func() time.Time { return later }, LagInterval: time.Hour}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newEngine(t, e.db, e.log, Builtin(), Config{Now: func() time.Time { return later }, LagInterval: time.Hour})
 	reg := prometheus.NewRegistry()
 	if err := r.Register(reg); err != nil {
 		t.Fatal(err)
@@ -71,4 +68,29 @@ func TestLagMetrics(t *testing.T) {
 			t.Fatalf("%d checkpoint series, want one per projection", len(mf.GetMetric()))
 		}
 	}
+}
+
+// metricValue is the value of the engine's gauge name for projection p.
+func metricValue(tb testing.TB, e *Engine, name, p string) float64 {
+	tb.Helper()
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collector{e}); err != nil {
+		tb.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == p {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	tb.Fatalf("no %s for %s", name, p)
+	return 0
 }

@@ -2,25 +2,26 @@ package projections
 
 // Projection folds events into one read model.
 type Projection interface {
-	// Name identifies the projection: its checkpoint, its watermill topic
-	// and handler, its metrics label. It never changes.
+	// Name identifies the projection: its checkpoint, its metrics label.
+	// It never changes.
 	Name() string
 	// Version is the format of the projection's records. A model stored
 	// in another format (or by a build from before formats were
-	// recorded) is rebuilt from the log when the projections next catch
-	// up (see CatchUp), and a Runner refuses it: bump Version whenever the
-	// projection writes its records or keys differently.
+	// recorded) is rebuilt from the log when the engine next catches up,
+	// and Run refuses it: bump Version whenever the projection writes its
+	// records or keys differently.
 	Version() uint32
 	// Prefix is the first byte of every key the projection writes; a
 	// rebuild clears that range.
 	Prefix() byte
-	// Apply folds ev into the model through w. It is called from one
+	// Apply folds ev into the model through w, and does nothing else: no
+	// other reads, no other writes, no goroutines. It is called from one
 	// goroutine at a time, in log order, once for each event after the
-	// checkpoint, and for every event of the log (it ignores those it
-	// does not use). ev, and the strings and bytes it holds, are valid
-	// only until Apply returns: a batched run reuses their memory. An error means ev is not applied and none of its
-	// staged writes are kept; ErrStorage marks an error worth retrying
-	// forever, anything else goes to the poison queue after the retries.
+	// checkpoint (it ignores those it does not use). An error means ev
+	// is not applied and none of its staged writes are kept: ErrStorage
+	// marks a failure of the database, retried until it succeeds;
+	// ErrBadEvent (data that does not decode) has the event skipped and
+	// recorded; anything else, or a panic, stops the projection.
 	Apply(w *Writer, ev *Event) error
 }
 

@@ -53,17 +53,18 @@ type Entry struct {
 	At           int64  // annotation events: milliseconds into the video
 	Body         string // posted, edited: the text from then on
 	Previous     string // edited, deleted: the text before
-	ConnectionID string // viewer events: the viewing; annotation events: the socket, from metadata
+	ConnectionID string // the socket the event came from (its metadata), or, for a viewer_left without one, the socket of the viewing
 	ClientAddr   string // from metadata
 	Device       string // viewer_joined
 	Reason       string // viewer_left
+	PresenceRef  string // viewer events: the presence ref of the viewing
 }
 
 // An entry's key ends with its time and position (entryKey): its value
-// holds the rest (activity and audit format 2).
+// holds the rest.
 func encodeEntry(b []byte, e *Entry) []byte {
 	return enc(b).u(kindCode(e.Kind)).i(e.VideoID).i(e.UserID).s(e.Username).
-		i(e.AnnotationID).i(e.At).s(e.Body).s(e.Previous).s(e.ConnectionID).s(e.ClientAddr).s(e.Device).s(e.Reason)
+		i(e.AnnotationID).i(e.At).s(e.Body).s(e.Previous).s(e.ConnectionID).s(e.ClientAddr).s(e.Device).s(e.Reason).s(e.PresenceRef)
 }
 
 // entryKey is prefix followed by e's time and position.
@@ -76,7 +77,7 @@ func decodeEntry(k, p []byte) (Entry, error) {
 	}
 	d := dec{p: p}
 	e := Entry{Position: be64(k[len(k)-8:]), Time: keyTime(be64(k[len(k)-16:])), Kind: kindOf(d.u()), VideoID: d.i(), UserID: d.i(), Username: d.s(),
-		AnnotationID: d.i(), At: d.i(), Body: d.s(), Previous: d.s(), ConnectionID: d.s(), ClientAddr: d.s(), Device: d.s(), Reason: d.s()}
+		AnnotationID: d.i(), At: d.i(), Body: d.s(), Previous: d.s(), ConnectionID: d.s(), ClientAddr: d.s(), Device: d.s(), Reason: d.s(), PresenceRef: d.s()}
 	return e, d.err
 }
 
@@ -107,11 +108,12 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 		ClientAddr   string    `json:"client_addr,omitempty"`
 		Device       string    `json:"device,omitempty"`
 		Reason       string    `json:"reason,omitempty"`
+		PresenceRef  string    `json:"presence_ref,omitempty"`
 	}
 	if e.Kind.IsAnnotation() {
 		return json.Marshal(annotation{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Body, e.Previous, e.ConnectionID, e.ClientAddr})
 	}
-	return json.Marshal(viewer{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.ConnectionID, e.ClientAddr, e.Device, e.Reason})
+	return json.Marshal(viewer{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.ConnectionID, e.ClientAddr, e.Device, e.Reason, e.PresenceRef})
 }
 
 // Annotation is an annotation as the activity model holds it now.
@@ -180,7 +182,8 @@ type Session struct {
 	VideoID      int64     `json:"video_id"`
 	UserID       int64     `json:"user_id"`
 	Username     string    `json:"username"`
-	ConnectionID string    `json:"connection_id"`
+	ConnectionID string    `json:"connection_id"` // the socket
+	PresenceRef  string    `json:"presence_ref,omitempty"`
 	Device       string    `json:"device,omitempty"`
 	Node         string    `json:"node,omitempty"`
 	JoinedAt     time.Time `json:"joined_at"`
@@ -211,12 +214,12 @@ func (s Session) WatchingAt(t time.Time) bool {
 // A session's times come first, so that a scan for the sessions
 // watching at an instant decodes the rest only of those.
 func encodeSession(b []byte, s *Session) []byte {
-	return enc(b).t(s.JoinedAt).t(s.LeftAt).i(s.VideoID).i(s.UserID).s(s.Username).s(s.ConnectionID).s(s.Device).s(s.Node).s(s.Reason)
+	return enc(b).t(s.JoinedAt).t(s.LeftAt).i(s.VideoID).i(s.UserID).s(s.Username).s(s.ConnectionID).s(s.Device).s(s.Node).s(s.Reason).s(s.PresenceRef)
 }
 
 func decodeSession(p []byte) (Session, error) {
 	s, d := decodeSessionTimes(p)
-	s.VideoID, s.UserID, s.Username, s.ConnectionID, s.Device, s.Node, s.Reason = d.i(), d.i(), d.s(), d.s(), d.s(), d.s(), d.s()
+	s.VideoID, s.UserID, s.Username, s.ConnectionID, s.Device, s.Node, s.Reason, s.PresenceRef = d.i(), d.i(), d.s(), d.s(), d.s(), d.s(), d.s(), d.s()
 	return s, d.err
 }
 
@@ -246,7 +249,7 @@ type Counts struct {
 
 // Counts are rewritten at every event of their video, so they are kept
 // in fixed-width fields (thirteen big-endian words, times as timeKey), read
-// and written without varints (activity format 2).
+// and written without varints.
 const countsSize = 13 * 8
 
 func encodeCounts(b []byte, c *Counts) []byte {

@@ -14,7 +14,7 @@ import (
 func TestRunnerMatchesReferenceFold(t *testing.T) {
 	e := newEnv(t)
 	loadLog(t, e.log, genHistory(1, 5, 3, 3000), 3)
-	r, _ := startRunner(t, e.db, e.log, Builtin(), RunnerConfig{})
+	r, _ := startRunner(t, e.db, e.log, Builtin(), Config{})
 	waitFor(t, r, headOf(t, e.log))
 	checkAgainstReference(t, e.db, referenceFold(t, e.log))
 
@@ -34,33 +34,28 @@ func TestRunnerMatchesReferenceFold(t *testing.T) {
 	}
 }
 
-// The watermill path (one event per batch) and the batched rebuild feed
-// the same Apply methods: the models they build are identical, byte for
+// The watermill path (a message per batch) and the batched rebuild run
+// the same loop: the models they build are identical, byte for
 // byte.
 func TestRebuildEqualsRunner(t *testing.T) {
 	e := newEnv(t)
 	loadLog(t, e.log, genHistory(3, 6, 4, 4000), 2)
-	r, stop := startRunner(t, e.db, e.log, Builtin(), RunnerConfig{})
+	r, stop := startRunner(t, e.db, e.log, Builtin(), Config{})
 	waitFor(t, r, headOf(t, e.log))
 	stop()
 
 	other := openDB(t, filepath.Join(e.dir, "rebuilt"))
 	defer other.Close()
 	var progress []uint64
-	res, err := Rebuild(context.Background(), other, e.log, Builtin(), BatchOptions{BatchEvents: 500, PageSize: 300,
-		Progress: func(done, head uint64) { progress = append(progress, done) }}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := rebuild(t, other, e.log, Builtin(), Config{BatchEvents: 500, PageEvents: 300,
+		Progress: func(done, head uint64) { progress = append(progress, done) }})
 	if res.Events != headOf(t, e.log) || len(progress) < 5 || progress[len(progress)-1] != res.Head {
 		t.Fatalf("rebuild read %d events with progress %v; head %d", res.Events, progress, res.Head)
 	}
 	assertSameModels(t, e.db, other)
 
 	// Rebuilding one projection of a built database changes nothing.
-	if _, err := Rebuild(context.Background(), other, e.log, []Projection{activityProjection{}}, BatchOptions{}, nil); err != nil {
-		t.Fatal(err)
-	}
+	rebuild(t, other, e.log, []Projection{activityProjection{}}, Config{})
 	assertSameModels(t, e.db, other)
 }
 

@@ -22,27 +22,18 @@ type Log interface {
 
 var _ message.Subscriber = (*Subscriber)(nil)
 
-// SubscriberConfig tunes a Subscriber. The zero value is usable.
-type SubscriberConfig struct {
-	// RedeliveryDelay is the wait before redelivering a nacked message
-	// (default 100ms); it doubles on each Nack of the same message up to
-	// MaxRedeliveryDelay (default 5s).
-	RedeliveryDelay, MaxRedeliveryDelay time.Duration
-	// Subscribe tunes the log subscription.
-	Subscribe eventstore.SubscribeOptions
-}
-
-// Subscriber is a watermill message.Subscriber over the event log. A
-// topic is a consumer's name: Subscribe asks After where that consumer
-// stands and delivers every event of the whole log after it, in order,
-// one message at a time: the next only once the previous is acked. A
-// nacked message is delivered again, after a delay. A subscription the
-// store drops (a consumer too slow for a live subscription) is resumed
-// after the last acked event, so nothing is lost or repeated.
+// Subscriber is a watermill message.Subscriber over the whole event log.
+// Subscribe asks after where to start and delivers every later event, in
+// order, in messages that each carry the events available at once (up
+// to Config.PageEvents): a message's cost is shared by its events. It
+// delivers the next message only once the previous is acked; a nacked
+// message is delivered again after a delay that doubles. A subscription
+// the store drops (a consumer too slow for a live subscription) is
+// resumed after the last acked event, so nothing is lost or repeated.
 type Subscriber struct {
 	log    Log
-	after  func(topic string) (uint64, error)
-	cfg    SubscriberConfig
+	after  func() uint64
+	cfg    Config
 	logger *slog.Logger
 
 	redelivered atomic.Uint64
@@ -53,28 +44,18 @@ type Subscriber struct {
 	wg      sync.WaitGroup
 }
 
-// NewSubscriber returns a Subscriber over log. after tells, for a topic,
-// the position of the last event its consumer has applied (0: none).
-func NewSubscriber(log Log, after func(topic string) (uint64, error), cfg SubscriberConfig, logger *slog.Logger) *Subscriber {
+// NewSubscriber returns a Subscriber over log; after tells the position
+// of the last event already applied (0: none).
+func NewSubscriber(log Log, after func() uint64, cfg Config, logger *slog.Logger) *Subscriber {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.RedeliveryDelay <= 0 {
-		cfg.RedeliveryDelay = 100 * time.Millisecond
-	}
-	if cfg.MaxRedeliveryDelay <= 0 {
-		cfg.MaxRedeliveryDelay = 5 * time.Second
-	}
-	return &Subscriber{log: log, after: after, cfg: cfg, logger: logger}
+	return &Subscriber{log: log, after: after, cfg: cfg.withDefaults(), logger: logger}
 }
 
-// Subscribe implements message.Subscriber. The channel closes when ctx
-// ends, Close is called, or the store closes.
+// Subscribe implements message.Subscriber; every topic is the whole log.
+// The channel closes when ctx ends, Close is called, or the store closes.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	after, err := s.after(topic)
-	if err != nil {
-		return nil, fmt.Errorf("subscribe %s: %w", topic, err)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -83,13 +64,12 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	ctx, cancel := context.WithCancel(ctx)
 	s.cancels = append(s.cancels, cancel)
 	out := make(chan *message.Message)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	after := s.after()
+	s.wg.Go(func() {
 		defer close(out)
 		defer cancel()
-		s.run(ctx, topic, after, out)
-	}()
+		s.run(ctx, after, out)
+	})
 	return out, nil
 }
 
@@ -110,7 +90,7 @@ func (s *Subscriber) Close() error {
 // Redelivered counts the messages delivered again after a Nack.
 func (s *Subscriber) Redelivered() uint64 { return s.redelivered.Load() }
 
-func (s *Subscriber) run(ctx context.Context, topic string, after uint64, out chan<- *message.Message) {
+func (s *Subscriber) run(ctx context.Context, after uint64, out chan<- *message.Message) {
 	for ctx.Err() == nil {
 		from := eventstore.Start()
 		if after > 0 {
@@ -121,31 +101,26 @@ func (s *Subscriber) run(ctx context.Context, topic string, after uint64, out ch
 			if ctx.Err() != nil || errors.Is(err, eventstore.ErrClosed) {
 				return
 			}
-			s.logger.Error("projection cannot subscribe; retrying", "topic", topic, "after", after, "err", err)
+			s.logger.Error("projections cannot subscribe to the log; retrying", "after", after, "err", err)
 			if !sleep(ctx, time.Second) {
 				return
 			}
 			continue
 		}
-		for m := range sub.Messages() {
-			if m.CaughtUp {
-				continue
-			}
-			if !s.deliver(ctx, out, m.Event) {
-				sub.Close()
-				return
-			}
-			after = m.Event.Position
+		var ok bool
+		if after, ok = s.pages(ctx, sub, after, out); !ok {
+			sub.Close()
+			return
 		}
 		err = sub.Err()
 		switch {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, eventstore.ErrClosed):
-			s.logger.Info("log closed; projection subscription ends", "topic", topic)
+			s.logger.Info("log closed; projections' subscription ends")
 			return
 		default:
-			s.logger.Warn("projection subscription dropped; resuming", "topic", topic, "after", after, "err", err)
+			s.logger.Warn("projections' subscription dropped; resuming", "after", after, "err", err)
 			if !sleep(ctx, 10*time.Millisecond) {
 				return
 			}
@@ -153,12 +128,51 @@ func (s *Subscriber) run(ctx context.Context, topic string, after uint64, out ch
 	}
 }
 
-// deliver hands ev to the consumer until it is acked; false when ctx
+// pages delivers sub's events in pages until sub ends (true) or ctx does
+// (false); it returns the position of the last event acked.
+func (s *Subscriber) pages(ctx context.Context, sub *eventstore.Subscription, after uint64, out chan<- *message.Message) (uint64, bool) {
+	in := sub.Messages()
+	for {
+		var page []*eventstore.RecordedEvent
+		var m eventstore.Message
+		open := true
+		select {
+		case m, open = <-in:
+		case <-ctx.Done():
+			return after, false
+		}
+	more:
+		for open {
+			if !m.CaughtUp && m.Event.Position > after {
+				page = append(page, m.Event)
+			}
+			if len(page) == s.cfg.PageEvents {
+				break
+			}
+			select {
+			case m, open = <-in:
+			default:
+				break more
+			}
+		}
+		if len(page) > 0 {
+			if !s.deliver(ctx, out, page) {
+				return after, false
+			}
+			after = page[len(page)-1].Position
+		}
+		if !open {
+			return after, true
+		}
+	}
+}
+
+// deliver hands page to the consumer until it is acked; false when ctx
 // ended first.
-func (s *Subscriber) deliver(ctx context.Context, out chan<- *message.Message, ev *eventstore.RecordedEvent) bool {
-	msg := toMessage(ev)
+func (s *Subscriber) deliver(ctx context.Context, out chan<- *message.Message, page []*eventstore.RecordedEvent) bool {
 	delay := s.cfg.RedeliveryDelay
 	for {
+		msg := pageMessage(page)
 		msg.SetContext(ctx)
 		select {
 		case out <- msg:
@@ -177,7 +191,6 @@ func (s *Subscriber) deliver(ctx context.Context, out chan<- *message.Message, e
 			return false
 		}
 		delay = min(2*delay, s.cfg.MaxRedeliveryDelay)
-		msg = toMessage(ev)
 	}
 }
 

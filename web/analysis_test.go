@@ -36,7 +36,7 @@ type analysisEnv struct {
 	url    string
 	store  *pebble.Store
 	users  *accounts.Service
-	runner *projections.Runner
+	runner *projections.Engine
 	tokens map[string]string // username -> bearer token
 	ids    map[string]int64
 }
@@ -59,11 +59,11 @@ func newAnalysisEnv(t testing.TB) *analysisEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(videos.Close)
-	db, err := projections.Open(filepath.Join(dir, "readmodels"), projections.Config{CacheBytes: 8 << 20}, nil)
+	db, err := projections.Open(filepath.Join(dir, "readmodels"), projections.DBConfig{CacheBytes: 8 << 20}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner, err := projections.NewRunner(db, store, projections.Builtin(), projections.RunnerConfig{}, nil)
+	runner, err := projections.New(db, store, projections.Builtin(), projections.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

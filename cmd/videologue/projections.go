@@ -48,10 +48,6 @@ func (c *logFlags) readModelsDir() string {
 // tools. They read the log once, front to back (a rebuild, a verify, an
 // export), where a block is not read twice: the server's large cache
 // would only cost them memory, fresh to the process and so slow to get.
-// A million-event `projections rebuild` went from 343,000 to 376,000
-// events/s (medians of four fresh processes each, alternated), and its
-// peak RSS from 940 to 725 MB; with 8 MiB instead of 32, 416 MB instead
-// of 459, as fast (606,776 against 598,865 events/s, six each).
 const toolLogCache = 8 << 20
 
 // openLog opens the event log.
@@ -73,7 +69,7 @@ func (c *logFlags) openBoth(ctx context.Context, stderr io.Writer, logger *slog.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	db, err := projections.Open(c.readModelsDir(), projections.Config{}, logger)
+	db, err := projections.Open(c.readModelsDir(), projections.DBConfig{}, logger)
 	if err != nil {
 		store.Close()
 		return nil, nil, nil, fmt.Errorf("%w (is the server running? stop it first)", err)
@@ -83,7 +79,11 @@ func (c *logFlags) openBoth(ctx context.Context, stderr io.Writer, logger *slog.
 		store.Close()
 	}
 	bar := newProgress(stderr, "catching up")
-	if _, err := projections.CatchUp(ctx, db, store, projections.Builtin(), projections.BatchOptions{Progress: bar.update}, logger); err != nil {
+	eng, err := projections.New(db, store, projections.Builtin(), projections.Config{Progress: bar.update}, logger)
+	if err == nil {
+		_, err = eng.CatchUp(ctx)
+	}
+	if err != nil {
 		closeBoth()
 		return nil, nil, nil, err
 	}
@@ -175,9 +175,9 @@ func rebuild(ctx context.Context, c *logFlags, ps []projections.Projection, stdo
 		return err
 	}
 	defer store.Close()
-	// An interrupted rebuild resumes from its last batch ingested
+	// An interrupted rebuild resumes from its last batch committed
 	// (projections catch up when next opened).
-	db, err := projections.Open(c.readModelsDir(), projections.Config{}, logger)
+	db, err := projections.Open(c.readModelsDir(), projections.DBConfig{}, logger)
 	if err != nil {
 		return fmt.Errorf("%w (is the server running? stop it first)", err)
 	}
@@ -186,7 +186,11 @@ func rebuild(ctx context.Context, c *logFlags, ps []projections.Projection, stdo
 		names = append(names, p.Name())
 	}
 	bar := newProgress(stderr, "rebuilding "+strings.Join(names, ", "))
-	res, err := projections.Rebuild(ctx, db, store, ps, projections.BatchOptions{Progress: bar.update}, logger)
+	eng, err := projections.New(db, store, ps, projections.Config{Progress: bar.update}, logger)
+	var res projections.Result
+	if err == nil {
+		res, err = eng.Rebuild(ctx)
+	}
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
@@ -210,7 +214,7 @@ func status(ctx context.Context, c *logFlags, stdout io.Writer, logger *slog.Log
 		return err
 	}
 	defer store.Close()
-	db, err := projections.Open(c.readModelsDir(), projections.Config{}, logger)
+	db, err := projections.Open(c.readModelsDir(), projections.DBConfig{}, logger)
 	if err != nil {
 		return fmt.Errorf("%w (is the server running? stop it first)", err)
 	}
@@ -298,7 +302,7 @@ func (p *progress) done() {
 // router until Close.
 type ReadModels struct {
 	DB     *projections.DB
-	Runner *projections.Runner
+	Engine *projections.Engine
 
 	cancel context.CancelFunc
 	done   chan error
@@ -311,12 +315,17 @@ func StartReadModels(ctx context.Context, dir string, log projections.Log, reg p
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	db, err := projections.Open(dir, projections.Config{}, logger)
+	db, err := projections.Open(dir, projections.DBConfig{}, logger)
 	if err != nil {
 		return nil, err
 	}
 	ps := projections.Builtin()
-	res, err := projections.CatchUp(ctx, db, log, ps, projections.BatchOptions{Progress: logProgress(logger, 5*time.Second)}, logger)
+	engine, err := projections.New(db, log, ps, projections.Config{Progress: logProgress(logger, 5*time.Second)}, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	res, err := engine.CatchUp(ctx)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -324,24 +333,23 @@ func StartReadModels(ctx context.Context, dir string, log projections.Log, reg p
 	if res.Events > 0 {
 		logger.Info("read models caught up", "events", res.Events, "head", res.Head, "elapsed", res.Elapsed.Round(time.Millisecond))
 	}
-	runner, err := projections.NewRunner(db, log, ps, projections.RunnerConfig{}, logger)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
 	if reg != nil {
-		if err := runner.Register(reg); err != nil {
+		if err := engine.Register(reg); err != nil {
 			db.Close()
 			return nil, err
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	rm := &ReadModels{DB: db, Runner: runner, cancel: cancel, done: make(chan error, 1)}
-	go func() { rm.done <- runner.Run(ctx) }()
+	rm := &ReadModels{DB: db, Engine: engine, cancel: cancel, done: make(chan error, 1)}
+	go func() { rm.done <- engine.Run(ctx) }()
 	return rm, nil
 }
 
-// logProgress returns a BatchOptions.Progress that logs how far a
+// Err is nil while every read model follows the log, and otherwise names
+// those that stopped or cannot write (for /readyz).
+func (rm *ReadModels) Err() error { return rm.Engine.Err() }
+
+// logProgress returns a Config.Progress that logs how far a
 // catch-up (or a rebuild after a format change) has come, at most once
 // every interval: a server can spend a while in it before it serves.
 func logProgress(logger *slog.Logger, interval time.Duration) func(done, head uint64) {

@@ -252,12 +252,18 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// ready is /readyz: the log is open and the hubs run until Close begins.
+// ready is /readyz: the log is open and the hubs run until Close begins,
+// and every read model follows the log. Each source of unreadiness adds
+// its own error.
 func (m *Main) ready() error {
+	var errs []error
 	if m.closing.Load() {
-		return errors.New("shutting down")
+		errs = append(errs, errors.New("shutting down"))
 	}
-	return nil
+	if m.ReadModels != nil {
+		errs = append(errs, m.ReadModels.Err())
+	}
+	return errors.Join(errs...)
 }
 
 // Addr is where the server listens.

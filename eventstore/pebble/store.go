@@ -24,7 +24,6 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/videologue/videologue/eventstore"
-	"github.com/videologue/videologue/internal/cmem"
 )
 
 var _ eventstore.Store = (*Store)(nil)
@@ -74,7 +73,6 @@ type Store struct {
 // Open opens or creates the log in dir. A directory that another process
 // holds, or that is damaged, gives an error that says so.
 func Open(dir string, cfg Config, logger *slog.Logger) (s *Store, err error) {
-	cmem.Tune() // pebble's cache allocates with C's malloc: see cmem
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
