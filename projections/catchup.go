@@ -24,7 +24,8 @@ type Result struct {
 // another format than it writes (see Projection.Version) is cleared
 // first and so applies the whole log.
 func (e *Engine) CatchUp(ctx context.Context) (Result, error) {
-	if len(e.stale) > 0 {
+	cleared := len(e.stale) > 0
+	if cleared {
 		for _, p := range e.stale {
 			e.logger.Info("rebuilding a read model stored in another format", "projection", p.Name(), "version", p.Version())
 		}
@@ -32,7 +33,7 @@ func (e *Engine) CatchUp(ctx context.Context) (Result, error) {
 			return Result{}, err
 		}
 	}
-	return e.catchUp(ctx)
+	return e.catchUp(ctx, cleared)
 }
 
 // Rebuild clears every projection of the engine (its model, checkpoint
@@ -46,7 +47,7 @@ func (e *Engine) Rebuild(ctx context.Context) (Result, error) {
 	if err := e.clear(ps); err != nil {
 		return Result{}, err
 	}
-	return e.catchUp(ctx)
+	return e.catchUp(ctx, true)
 }
 
 // clear deletes the records, checkpoints and poison records of ps and
@@ -80,8 +81,10 @@ func (e *Engine) clear(ps []Projection) error {
 }
 
 // catchUp is the engine's loop over the log as it stands: one goroutine
-// reads and decodes pages ahead while this one applies and commits.
-func (e *Engine) catchUp(ctx context.Context) (Result, error) {
+// reads and decodes pages ahead while this one applies and commits. After
+// a clear (cleared), each batch is written as a sorted table that pebble
+// ingests rather than through the memtable.
+func (e *Engine) catchUp(ctx context.Context, cleared bool) (Result, error) {
 	start := time.Now()
 	res := Result{Poisoned: map[string]uint64{}}
 	e.rewind()
@@ -121,6 +124,9 @@ func (e *Engine) catchUp(ctx context.Context) (Result, error) {
 
 	b := e.newBatch()
 	defer func() { b.w.batch.Close() }()
+	if cleared {
+		b.w.tab = new(table)
+	}
 	progress := func(pos uint64) {
 		if e.cfg.Progress != nil {
 			e.cfg.Progress(pos, res.Head)

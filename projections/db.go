@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 )
 
 // DBConfig tunes the read-model database. The zero value is usable.
@@ -26,6 +29,8 @@ type DBConfig struct {
 // projections are written by one Engine at a time.
 type DB struct {
 	db     *pebble.DB
+	dir    string
+	opts   *pebble.Options // as opened, for the tables a rebuild ingests
 	logger *slog.Logger
 }
 
@@ -52,12 +57,19 @@ func Open(dir string, cfg DBConfig, logger *slog.Logger) (*DB, error) {
 		// viewer's session): pebble's bloom filters answer those without
 		// reading a block.
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		// Only the last level, which holds most of the data, is
+		// compressed: the levels above are rewritten by every compaction,
+		// where compressing costs CPU and saves little disk.
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
+	opts.Levels[len(opts.Levels)-1].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
+	opts.EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, &Error{Op: "open", Err: fmt.Errorf("read models in %s: %w", dir, err)}
 	}
-	return &DB{db: db, logger: logger}, nil
+	os.Remove(filepath.Join(dir, ingestFile)) // a rebuild's table, left by a crash before its ingest
+	return &DB{db: db, dir: dir, opts: opts, logger: logger}, nil
 }
 
 // Close closes the database.

@@ -21,7 +21,7 @@ import (
 // the same loop and differ only in these settings.
 type Config struct {
 	// BatchEvents is how many events CatchUp and Rebuild apply before
-	// they commit (default 65,536). Live, each message (a page of the
+	// they commit (default 131,072). Live, each message (a page of the
 	// events available at once) is one batch.
 	BatchEvents int
 	// PageEvents is how many events are read from the log at once, and
@@ -68,7 +68,7 @@ func (c Config) withDefaults() Config {
 			*v = d
 		}
 	}
-	def(&c.BatchEvents, 1<<16)
+	def(&c.BatchEvents, 1<<17)
 	def(&c.PageEvents, 1024)
 	def(&c.Retries, 3)
 	defDur(&c.RetryInterval, 20*time.Millisecond)
@@ -234,8 +234,8 @@ func safeApply(p Projection, w *Writer, ev *Event) (err error) {
 func (e *Engine) poison(b *batch, st *state, ev *Event, reason error) error {
 	rec, _ := json.Marshal(Poisoned{Projection: st.p.Name(), Position: ev.Position, ID: ev.ID, Type: ev.Type, Stream: ev.Stream,
 		Reason: reason.Error(), Data: string(ev.Data), Metadata: string(ev.RecordedEvent.Metadata), At: e.cfg.Now().UTC()})
-	if err := b.w.batch.Set(poisonKey(st.p.Name(), ev.Position), rec, nil); err != nil {
-		return errors.Join(ErrStorage, err)
+	if err := b.w.write(poisonKey(st.p.Name(), ev.Position), rec, false); err != nil {
+		return err
 	}
 	st.poisoned.Add(1)
 	e.logger.Error("projection skipped an event it cannot decode", "projection", st.p.Name(), "position", ev.Position, "type", ev.Type, "reason", reason)
@@ -261,12 +261,18 @@ func (e *Engine) commit(b *batch) error {
 	for _, st := range e.states {
 		if st.next.Position > st.cp.Load() {
 			moved = append(moved, st)
-			if err := b.w.batch.Set(checkpointKey(st.p.Name()), encodeCheckpoint(st.next), nil); err != nil {
-				return e.commitFailed(b, errors.Join(ErrStorage, err))
+			if err := b.w.write(checkpointKey(st.p.Name()), encodeCheckpoint(st.next), false); err != nil {
+				return e.commitFailed(b, err)
 			}
 		}
 	}
-	if err := e.db.commit(b.w.batch, e.cfg.Sync); err != nil {
+	var err error
+	if b.w.tab != nil {
+		err = e.db.ingest(b.w.tab)
+	} else {
+		err = e.db.commit(b.w.batch, e.cfg.Sync)
+	}
+	if err != nil {
 		return e.commitFailed(b, err)
 	}
 	for _, st := range moved {

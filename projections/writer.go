@@ -22,6 +22,7 @@ import (
 type Writer struct {
 	r     pebble.Reader
 	batch *pebble.Batch
+	tab   *table // if set, where the writes go instead of batch
 	// held is every record Set or Deleted in the batch under way (a nil
 	// value: deleted), for Get: the batch is not indexed.
 	held map[string][]byte
@@ -104,20 +105,33 @@ func (w *Writer) accept() error {
 	defer w.drop()
 	for _, op := range w.ops {
 		k, v := w.arena[op.k0:op.k1], w.arena[op.v0:op.v1]
-		var err error
 		switch op.kind {
 		case 'd':
-			err = w.batch.Delete(k, nil)
 			w.held[string(k)] = nil
 		case 's':
-			err = w.batch.Set(k, v, nil)
 			w.held[string(k)] = append([]byte{}, v...)
-		default:
-			err = w.batch.Set(k, v, nil)
 		}
-		if err != nil {
-			return errors.Join(ErrStorage, err)
+		if err := w.write(k, v, op.kind == 'd'); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// write writes k = v, or deletes k, into the batch or the table.
+func (w *Writer) write(k, v []byte, del bool) error {
+	if w.tab != nil {
+		w.tab.add(k, v, del)
+		return nil
+	}
+	var err error
+	if del {
+		err = w.batch.Delete(k, nil)
+	} else {
+		err = w.batch.Set(k, v, nil)
+	}
+	if err != nil {
+		return errors.Join(ErrStorage, err)
 	}
 	return nil
 }
@@ -125,6 +139,9 @@ func (w *Writer) accept() error {
 // reset starts a new batch: what was held is committed, or abandoned.
 func (w *Writer) reset(b *pebble.Batch) {
 	w.batch = b
+	if w.tab != nil {
+		w.tab.reset()
+	}
 	clear(w.held)
 	w.drop()
 }
