@@ -5,74 +5,59 @@
 //
 // Every read model lives in one local pebble database (by default
 // <data>/readmodels), apart from the log. Each projection owns a key
-// prefix (see keys.go) and a checkpoint: the global position of the last
-// event it has applied.
+// prefix (see keys.go), a checkpoint (the global position of the last
+// event it has applied) and the format of its records (Version).
 //
-// # Checkpoints are atomic with the model
+// # One engine
 //
-// A projection applies an event through a Writer, which stages the
-// event's writes; the runner then puts them and the projection's new
-// checkpoint in one pebble batch and commits it. The model and the
-// checkpoint therefore move together or not at all: after a crash the
-// projection resumes after its checkpoint, so no event is counted twice
-// and none is skipped. An event at or below the checkpoint (a
-// redelivery) is acknowledged without being applied again.
+// An Engine reads the log in order, decodes each event once with the
+// domain's types (NewEvent), hands it to every projection's Apply, which
+// only stages writes through a Writer, and commits the writes of a batch
+// of events with every projection's checkpoint in one pebble batch. The
+// model and its checkpoint therefore move together or not at all: after
+// a crash each projection resumes after its checkpoint, and an event at
+// or below it is not applied again.
+//
+// The engine has three uses, which differ only in their settings
+// (Config): CatchUp at start applies what the log gained while the
+// server was down, in large batches; Rebuild clears the models first and
+// then writes each batch as a sorted table that pebble ingests, since the
+// ranges it writes are empty; Run follows the log live, a batch per
+// watermill message.
 //
 // # Watermill
 //
-// The running server consumes the log through a watermill message.Router:
-// Subscriber adapts eventstore.SubscribeToAll to message.Subscriber (one
-// topic per projection, starting after its checkpoint; one message at a
-// time, the next only after Ack, a Nack redelivers), and each projection
-// is a consumer handler behind the Recoverer, Retry and PoisonQueue
-// middleware. An event a projection cannot apply even after retries goes
-// to the poison queue, which records it with the projection's checkpoint
-// in one batch; a storage failure is not poison: it is nacked and
-// redelivered until it succeeds.
+// Run consumes the log through a watermill message.Router with one
+// handler and one subscription to the whole log (Subscriber), shared by
+// all projections. A message carries the events available at once, so a
+// burst costs one commit. The handler applies a message strictly: any
+// failure drops its batch, and Retry tries again (Recoverer turns a panic
+// outside Apply into an error). A failure that outlasts the retries goes
+// to the poison queue, whose publisher applies the message leniently: an
+// event a projection cannot decode (ErrBadEvent) is recorded and skipped
+// (DB.Poisoned), and any other failure stops that projection alone. A
+// storage failure is not poison: the message is nacked and delivered
+// again, later and later, until the storage recovers.
 //
-// A handler hands its message to the projection's worker goroutine,
-// owned by Runner.Run, which applies and commits it; a panic there is
-// raised again in the handler, for the Recoverer.
+// # Failure is visible
 //
-// # Batches
-//
-// Rebuilding from position 0 (videologue projections rebuild) and catching
-// up at start (CatchUp) feed the same Apply methods in large batches
-// instead of one message per event: each batch commits the events' writes
-// with the checkpoints of the last event it holds, so an interrupted run
-// resumes where its last batch ended. One goroutine reads the log and
-// decodes it ahead, into pages whose memory serves again once applied;
-// each projection applies on a goroutine of its own (appliers), and the
-// activity projection in one partition per core, by video (its videos
-// share no record). See Writer for how a projection's writes are staged,
-// cached and committed.
-//
-// CatchUp commits through pebble's memtable, the batch before on a
-// goroutine of its own while the next applies. A rebuild writes into
-// ranges it has just cleared, so it skips the memtable: its writes are
-// sealed every 16,384 events and sorted on the committer's goroutine, and
-// the batch (usually the whole rebuild) is merged and written as sorted
-// tables, four per core, around the page cache, that pebble ingests at the
-// bottom of its tree with nothing to compact (see tableCommitter). Its
-// logs and its caches' generations live in bulks of memory mapped outside
-// the Go heap, each let go of as a whole when its batch is committed or
-// its generation dropped (see bulk).
+// Engine.Err names every projection that has stopped or cannot write; the
+// server's /readyz answers 503 with it, the gauge
+// videologue_projection_stopped says so per projection, and the engine
+// logs it once.
 //
 // # Formats
 //
-// Each projection names the format of its records (Projection.Version),
-// and the database records it next to the checkpoint, set in the same
-// batch that clears the projection's range for a rebuild. CatchUp
-// rebuilds a model stored in another format, or stored before formats
-// were recorded, before it catches up; a Runner refuses one. So a build
-// that changes how a projection encodes its records bumps its Version,
-// and the first start after an upgrade (or a downgrade) rebuilds that
-// projection from the log instead of misreading it.
+// A build that changes how a projection encodes its records bumps its
+// Version. New compares it with the format recorded beside the
+// checkpoint; CatchUp rebuilds a model stored in another format before
+// catching up, and Run refuses one.
 //
 // # Queries
 //
 // The read models answer the analysts (Timeline, StateAt, Stats,
 // Sessions, Annotations) and the auditors (Audit) from range scans that
 // page through the database, so exports of any size stream in constant
-// memory.
+// memory. connection_id is always the socket an event came from; a
+// viewing's presence ref is a field of its own.
 package projections
