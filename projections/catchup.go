@@ -24,16 +24,16 @@ type Result struct {
 // another format than it writes (see Projection.Version) is cleared
 // first and so applies the whole log.
 func (e *Engine) CatchUp(ctx context.Context) (Result, error) {
-	cleared := len(e.stale) > 0
-	if cleared {
-		for _, p := range e.stale {
-			e.logger.Info("rebuilding a read model stored in another format", "projection", p.Name(), "version", p.Version())
-		}
-		if err := e.clear(e.stale); err != nil {
+	stale := e.stale
+	for _, p := range stale {
+		e.logger.Info("rebuilding a read model stored in another format", "projection", p.Name(), "version", p.Version())
+	}
+	if len(stale) > 0 {
+		if err := e.clear(stale); err != nil {
 			return Result{}, err
 		}
 	}
-	return e.catchUp(ctx, cleared)
+	return e.catchUp(ctx, stale)
 }
 
 // Rebuild clears every projection of the engine (its model, checkpoint
@@ -47,7 +47,7 @@ func (e *Engine) Rebuild(ctx context.Context) (Result, error) {
 	if err := e.clear(ps); err != nil {
 		return Result{}, err
 	}
-	return e.catchUp(ctx, true)
+	return e.catchUp(ctx, ps)
 }
 
 // clear deletes the records, checkpoints and poison records of ps and
@@ -82,9 +82,10 @@ func (e *Engine) clear(ps []Projection) error {
 
 // catchUp is the engine's loop over the log as it stands: one goroutine
 // reads and decodes pages ahead while this one applies and commits. After
-// a clear (cleared), each batch is written as a sorted table that pebble
-// ingests rather than through the memtable.
-func (e *Engine) catchUp(ctx context.Context, cleared bool) (Result, error) {
+// a clear (of the projections cleared), each batch is written as a sorted
+// table that pebble ingests rather than through the memtable, and the
+// records the cleared projections write are kept for their Gets.
+func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, error) {
 	start := time.Now()
 	res := Result{Poisoned: map[string]uint64{}}
 	e.rewind()
@@ -124,8 +125,13 @@ func (e *Engine) catchUp(ctx context.Context, cleared bool) (Result, error) {
 
 	b := e.newBatch()
 	defer func() { b.w.batch.Close() }()
-	if cleared {
+	if len(cleared) > 0 {
 		b.w.tab = new(table)
+		var prefixes []byte
+		for _, p := range cleared {
+			prefixes = append(prefixes, p.Prefix())
+		}
+		b.w.keepAll(prefixes)
 	}
 	progress := func(pos uint64) {
 		if e.cfg.Progress != nil {

@@ -286,7 +286,7 @@ func (e *Engine) commit(b *batch) error {
 		}
 	}
 	b.w.batch.Close()
-	b.w.reset(e.db.db.NewBatch())
+	b.w.reset(e.db.db.NewBatch(), true)
 	b.events = 0
 	e.mu.Lock()
 	close(e.changed)
@@ -306,7 +306,7 @@ func (e *Engine) commitFailed(b *batch, err error) error {
 // abandon drops what was applied since the last commit.
 func (e *Engine) abandon(b *batch) {
 	b.w.batch.Close()
-	b.w.reset(e.db.db.NewBatch())
+	b.w.reset(e.db.db.NewBatch(), false)
 	b.events = 0
 	e.rewind()
 }

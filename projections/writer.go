@@ -24,8 +24,16 @@ type Writer struct {
 	batch *pebble.Batch
 	tab   *table // if set, where the writes go instead of batch
 	// held is every record Set or Deleted in the batch under way (a nil
-	// value: deleted), for Get: the batch is not indexed.
+	// value: deleted), for Get: the batch is not indexed. After a clear
+	// (see keepAll), every record Set or Deleted since.
 	held map[string][]byte
+	// cleared marks the key prefixes of the projections whose records
+	// were cleared when the run began: while held keeps everything
+	// written since (all), a key of theirs not in held does not exist,
+	// and Get need not ask the database, whose blocks a rebuild has just
+	// written and not yet read.
+	cleared [256]bool
+	all     bool
 
 	ops   []stagedOp // this event's writes
 	arena []byte     // their keys and values
@@ -74,6 +82,9 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 	}
 	if v, ok := w.held[string(k)]; ok {
 		return v, v != nil, nil
+	}
+	if w.all && len(k) > 0 && w.cleared[k[0]] {
+		return nil, false, nil
 	}
 	v, closer, err := w.r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -136,12 +147,31 @@ func (w *Writer) write(k, v []byte, del bool) error {
 	return nil
 }
 
-// reset starts a new batch: what was held is committed, or abandoned.
-func (w *Writer) reset(b *pebble.Batch) {
+// maxHeld bounds how many records a Writer keeps between batches after a
+// clear; past it, Get asks the database again.
+const maxHeld = 1 << 22
+
+// keepAll has the Writer keep, from now on, every record Set or Deleted,
+// across batches, for the projections whose prefixes were just cleared.
+func (w *Writer) keepAll(prefixes []byte) {
+	for _, p := range prefixes {
+		w.cleared[p] = true
+	}
+	w.all = len(prefixes) > 0
+}
+
+// reset starts a new batch: what was held is committed (committed true),
+// or abandoned.
+func (w *Writer) reset(b *pebble.Batch, committed bool) {
 	w.batch = b
 	if w.tab != nil {
 		w.tab.reset()
 	}
-	clear(w.held)
+	if !committed || len(w.held) > maxHeld {
+		w.all = false
+	}
+	if !w.all {
+		clear(w.held)
+	}
 	w.drop()
 }
