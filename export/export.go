@@ -100,7 +100,7 @@ func (x *Writer[T]) Flush() error {
 
 // Entries writes timeline or audit entries.
 func Entries(w io.Writer, f Format) *Writer[projections.Entry] {
-	return newWriter(w, f, []string{"position", "time", "kind", "video_id", "user_id", "username", "annotation_id", "at_ms", "body", "previous_body", "connection_id", "client_addr", "device", "reason"},
+	return newWriter(w, f, []string{"position", "time", "kind", "video_id", "user_id", "username", "annotation_id", "at_ms", "body", "previous_body", "connection_id", "client_addr", "device", "reason", "presence_ref"},
 		func(e projections.Entry) []string {
 			at := ""
 			if e.Kind.IsAnnotation() {
@@ -111,7 +111,7 @@ func Entries(w io.Writer, f Format) *Writer[projections.Entry] {
 				ann = strconv.FormatInt(e.AnnotationID, 10)
 			}
 			return []string{u64(e.Position), ts(e.Time), string(e.Kind), i64(e.VideoID), i64(e.UserID), text(e.Username), ann, at,
-				text(e.Body), text(e.Previous), text(e.ConnectionID), text(e.ClientAddr), text(e.Device), text(e.Reason)}
+				text(e.Body), text(e.Previous), text(e.ConnectionID), text(e.ClientAddr), text(e.Device), text(e.Reason), text(e.PresenceRef)}
 		})
 }
 
@@ -126,10 +126,10 @@ func Annotations(w io.Writer, f Format) *Writer[projections.Annotation] {
 // Sessions writes viewing sessions; now is the end of those still open
 // for their length.
 func Sessions(w io.Writer, f Format, now time.Time) *Writer[projections.Session] {
-	return newWriter(w, f, []string{"video_id", "user_id", "username", "connection_id", "device", "joined_at", "left_at", "seconds", "reason"},
+	return newWriter(w, f, []string{"video_id", "user_id", "username", "connection_id", "device", "joined_at", "left_at", "seconds", "reason", "presence_ref"},
 		func(s projections.Session) []string {
 			return []string{i64(s.VideoID), i64(s.UserID), text(s.Username), text(s.ConnectionID), text(s.Device), ts(s.JoinedAt), ts(s.LeftAt),
-				strconv.FormatFloat(s.Length(now).Seconds(), 'f', 3, 64), text(s.Reason)}
+				strconv.FormatFloat(s.Length(now).Seconds(), 'f', 3, 64), text(s.Reason), text(s.PresenceRef)}
 		})
 }
 

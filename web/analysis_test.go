@@ -104,13 +104,14 @@ func newAnalysisEnv(t testing.TB) *analysisEnv {
 		t.Fatalf("add video: %+v, %v", v, err)
 	}
 	post := annotations.New(store, videos)
-	viewer := func(typ string, data any) {
+	viewer := func(typ string, data any) { // from carol's socket c-1, as the channel records it
 		b, _ := json.Marshal(data)
-		if _, err := store.Append(t.Context(), domain.ViewersStream(1), eventstore.Any, eventstore.EventData{Type: typ, Data: b}); err != nil {
+		meta := eventstore.Metadata{ConnectionID: "c-1", ClientAddr: "198.51.100.4"}
+		if _, err := store.Append(t.Context(), domain.ViewersStream(1), eventstore.Any, eventstore.EventData{Type: typ, Data: b, Metadata: meta.Encode()}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	viewer(domain.TypeViewerJoined, domain.ViewerJoined{UserID: e.ids["carol"], Username: "carol", ConnectionID: "c-1", Device: "desktop"})
+	viewer(domain.TypeViewerJoined, domain.ViewerJoined{UserID: e.ids["carol"], Username: "carol", ConnectionID: "Fref-1", Device: "desktop"})
 	for i, body := range []string{"first!", "<script>alert(1)</script>", "=1+2"} {
 		if _, err := post.Post(t.Context(), 1, e.ids["carol"], "carol", body, int64(3000*(3-i)), eventstore.Metadata{ConnectionID: "c-1", ClientAddr: "198.51.100.4"}); err != nil {
 			t.Fatal(err)
@@ -119,7 +120,7 @@ func newAnalysisEnv(t testing.TB) *analysisEnv {
 	if err := post.Edit(t.Context(), 1, 1, e.ids["carol"], "first, edited", eventstore.Metadata{ConnectionID: "c-1", ClientAddr: "198.51.100.4"}); err != nil {
 		t.Fatal(err)
 	}
-	viewer(domain.TypeViewerLeft, domain.ViewerLeft{UserID: e.ids["carol"], ConnectionID: "c-1", Reason: "left"})
+	viewer(domain.TypeViewerLeft, domain.ViewerLeft{UserID: e.ids["carol"], ConnectionID: "Fref-1", Reason: "left"})
 	e.sync()
 	return e
 }
@@ -407,5 +408,37 @@ func TestAnalysisFollowsTheLog(t *testing.T) {
 	_, _, body := e.get("alice", "/api/videos/1/export/annotations?format=csv")
 	if rows, _ := csv.NewReader(bytes.NewReader([]byte(body))).ReadAll(); len(rows) != 54 {
 		t.Fatalf("%d rows after 50 more posts", len(rows))
+	}
+}
+
+// The auditors' trail of an edit shows what it changed, as the timeline
+// does; connection_id is the socket in the timeline and the sessions, so
+// that a comment joins the viewing it came from; the presence ref is a
+// field of its own.
+func TestAuditorsSeeWhatChangedAndTheSocket(t *testing.T) {
+	e := newAnalysisEnv(t)
+	_, _, body := e.get("bob", "/api/audit/annotations?user=carol")
+	var edit map[string]any
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["kind"] == "annotation_edited" {
+			edit = m
+		}
+	}
+	if edit == nil || edit["at"] != float64(9000) || edit["previous_body"] != "first!" || edit["body"] != "first, edited" || edit["username"] != "carol" {
+		t.Fatalf("the trail's edit: %v\n%s", edit, body)
+	}
+	_, _, body = e.get("alice", "/api/videos/1/timeline")
+	if !strings.Contains(body, `"kind":"viewer_joined","video_id":1,"user_id":`) || strings.Count(body, `"connection_id":"c-1"`) != 6 || strings.Count(body, `"presence_ref":"Fref-1"`) != 2 {
+		t.Fatalf("timeline: %s", body)
+	}
+	_, _, body = e.get("alice", "/api/videos/1/sessions?format=csv")
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil || len(rows) != 2 || rows[0][3] != "connection_id" || rows[1][3] != "c-1" || rows[0][9] != "presence_ref" || rows[1][9] != "Fref-1" {
+		t.Fatalf("sessions: %q (%v)", rows, err)
 	}
 }
