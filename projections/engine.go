@@ -257,6 +257,9 @@ func (e *Engine) commit(b *batch) error {
 	if b.events == 0 {
 		return nil
 	}
+	if err := b.w.flush(); err != nil {
+		return e.commitFailed(b, err)
+	}
 	var moved []*state
 	for _, st := range e.states {
 		if st.next.Position > st.cp.Load() {

@@ -23,10 +23,13 @@ type Writer struct {
 	r     pebble.Reader
 	batch *pebble.Batch
 	tab   *table // if set, where the writes go instead of batch
-	// held is every record Set or Deleted in the batch under way (a nil
-	// value: deleted), for Get: the batch is not indexed. After a clear
-	// (see keepAll), every record Set or Deleted since.
-	held map[string][]byte
+	// held is every record Set or Deleted in the batch under way, for
+	// Get, and for the commit, which writes each once however often the
+	// batch changed it (dirty lists them). After a clear (see keepAll),
+	// it holds every record Set or Deleted since.
+	held  map[string]heldRec
+	dirty []string
+	n     int // the batch under way, counted
 	// cleared marks the key prefixes of the projections whose records
 	// were cleared when the run began: while held keeps everything
 	// written since (all), a key of theirs not in held does not exist,
@@ -40,13 +43,20 @@ type Writer struct {
 	buf0  []byte     // see buf
 }
 
+// heldRec is a record's value (nil: deleted), and the batch that last
+// changed it.
+type heldRec struct {
+	v []byte
+	n int
+}
+
 type stagedOp struct {
 	kind           byte // 's' set, 'd' delete, 'p' put
 	k0, k1, v0, v1 int  // key and value as offsets into arena
 }
 
 func newWriter(r pebble.Reader, b *pebble.Batch) *Writer {
-	return &Writer{r: r, batch: b, held: map[string][]byte{}}
+	return &Writer{r: r, batch: b, held: map[string]heldRec{}}
 }
 
 // Set stages key = value, a record Get reads back. Both are copied.
@@ -80,8 +90,8 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 			return w.arena[op.v0:op.v1:op.v1], true, nil
 		}
 	}
-	if v, ok := w.held[string(k)]; ok {
-		return v, v != nil, nil
+	if r, ok := w.held[string(k)]; ok {
+		return r.v, r.v != nil, nil
 	}
 	if w.all && len(k) > 0 && w.cleared[k[0]] {
 		return nil, false, nil
@@ -111,18 +121,38 @@ func (w *Writer) buf() []byte {
 // drop forgets this event's staged writes.
 func (w *Writer) drop() { w.ops, w.arena = w.ops[:0], w.arena[:0] }
 
-// accept moves this event's staged writes into the batch.
+// accept moves this event's staged writes into the batch: its Puts, and
+// its Sets and Deletes into held, for flush.
 func (w *Writer) accept() error {
 	defer w.drop()
 	for _, op := range w.ops {
 		k, v := w.arena[op.k0:op.k1], w.arena[op.v0:op.v1]
-		switch op.kind {
-		case 'd':
-			w.held[string(k)] = nil
-		case 's':
-			w.held[string(k)] = append([]byte{}, v...)
+		if op.kind == 'p' {
+			if err := w.write(k, v, false); err != nil {
+				return err
+			}
+			continue
 		}
-		if err := w.write(k, v, op.kind == 'd'); err != nil {
+		r := heldRec{n: w.n}
+		if op.kind == 's' {
+			r.v = append([]byte{}, v...)
+		}
+		if old, ok := w.held[string(k)]; !ok || old.n != w.n {
+			key := string(k)
+			w.dirty = append(w.dirty, key)
+			w.held[key] = r
+		} else {
+			w.held[string(k)] = r
+		}
+	}
+	return nil
+}
+
+// flush writes each record the batch Set or Deleted, as it left it.
+func (w *Writer) flush() error {
+	for _, k := range w.dirty {
+		r := w.held[k]
+		if err := w.write([]byte(k), r.v, r.v == nil); err != nil {
 			return err
 		}
 	}
@@ -173,5 +203,8 @@ func (w *Writer) reset(b *pebble.Batch, committed bool) {
 	if !w.all {
 		clear(w.held)
 	}
+	clear(w.dirty)
+	w.dirty = w.dirty[:0]
+	w.n++
 	w.drop()
 }
