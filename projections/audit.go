@@ -97,12 +97,10 @@ type AuditFilter struct {
 }
 
 // Audit calls fn, in server time order, for every annotation event that
-// f selects, until fn returns an error. An entry whose actor is not the
-// annotation's author gets the actor's name from the users model. It pages through the model, so
+// f selects, until fn returns an error. It pages through the model, so
 // any number of events streams in constant memory.
 func (d *DB) Audit(ctx context.Context, f AuditFilter, fn func(Entry) error) error {
 	lo, hi := timeRange(newKey(nsAudit, 'e'), f.From, f.To)
-	names := map[int64]string{}
 	return d.scanRange(ctx, lo, hi, func(k, v []byte) error {
 		e, err := decodeEntry(k, v)
 		if err != nil {
@@ -110,18 +108,6 @@ func (d *DB) Audit(ctx context.Context, f AuditFilter, fn func(Entry) error) err
 		}
 		if (f.UserID != 0 && e.UserID != f.UserID) || (f.VideoID != 0 && e.VideoID != f.VideoID) {
 			return nil
-		}
-		if e.Username == "" && e.UserID != 0 {
-			name, seen := names[e.UserID]
-			if !seen {
-				if u, err := d.User(ctx, e.UserID); err == nil {
-					name = u.Username
-				}
-				if len(names) < 10000 {
-					names[e.UserID] = name
-				}
-			}
-			e.Username = name
 		}
 		return fn(e)
 	})

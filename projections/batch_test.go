@@ -36,7 +36,7 @@ func TestFailedApplyLeavesNoWrites(t *testing.T) {
 	bad := func(pos uint64) bool { return pos%41 == 0 }
 	failing := func() []Projection {
 		ps := Builtin()
-		ps[2] = &flaky{Projection: ps[2], fail: func(pos uint64, _ int) error {
+		ps[0] = &flaky{Projection: ps[0], fail: func(pos uint64, _ int) error {
 			if bad(pos) {
 				return fmt.Errorf("%w: injected after the writes", ErrBadEvent)
 			}

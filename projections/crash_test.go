@@ -43,7 +43,7 @@ func TestCrashChild(t *testing.T) {
 	log := openStore(t, filepath.Join(dir, "log"))
 	db := openDB(t, filepath.Join(dir, "readmodels"))
 	ps := Builtin()
-	ps[2] = &progress{Projection: ps[2]}
+	ps[0] = &progress{Projection: ps[0]}
 	ctx := context.Background()
 	switch mode {
 	case "runner":

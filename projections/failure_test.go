@@ -46,7 +46,7 @@ func TestStorageFailuresAreRedeliveredNotPoisoned(t *testing.T) {
 	e := newEnv(t)
 	loadLog(t, e.log, genHistory(4, 4, 2, 1500), 4)
 	ps := Builtin()
-	ps[2] = &flaky{Projection: ps[2], fail: func(pos uint64, attempt int) error {
+	ps[0] = &flaky{Projection: ps[0], fail: func(pos uint64, attempt int) error {
 		if pos%37 == 0 && attempt < 5 { // more attempts than Retries: a Nack
 			return ErrStorage
 		}
@@ -71,7 +71,7 @@ func TestPanicPastRetriesStopsTheProjection(t *testing.T) {
 	loadLog(t, e.log, genHistory(5, 4, 2, 400), 4)
 	const bad = 250
 	ps := Builtin()
-	ps[2] = &flaky{Projection: ps[2], fail: func(pos uint64, attempt int) error {
+	ps[0] = &flaky{Projection: ps[0], fail: func(pos uint64, attempt int) error {
 		if pos == bad {
 			panic("injected")
 		}
@@ -103,7 +103,7 @@ func TestPanicsAreRecoveredAndRetried(t *testing.T) {
 	e := newEnv(t)
 	loadLog(t, e.log, genHistory(5, 4, 2, 800), 4)
 	ps := Builtin()
-	ps[2] = &flaky{Projection: ps[2], fail: func(pos uint64, attempt int) error {
+	ps[0] = &flaky{Projection: ps[0], fail: func(pos uint64, attempt int) error {
 		if pos%11 == 0 && attempt == 0 {
 			panic("injected")
 		}

@@ -50,8 +50,8 @@ func TestFormatChangeRebuilds(t *testing.T) {
 	}
 
 	ps := Builtin()
-	ps[2] = nextFormat{ps[2]}
-	if ps[2].Name() != NameActivity {
+	ps[0] = nextFormat{ps[0]}
+	if ps[0].Name() != NameActivity {
 		t.Fatal("Builtin changed order")
 	}
 	if err := newEngine(t, e.db, e.log, ps, Config{}).Run(ctx); !errors.Is(err, ErrFormat) {
@@ -61,8 +61,8 @@ func TestFormatChangeRebuilds(t *testing.T) {
 	if has() || res.Events != headOf(t, e.log) {
 		t.Fatalf("after a format change, CatchUp read %d events (head %d), stray record kept: %v", res.Events, headOf(t, e.log), has())
 	}
-	if v, _, _ := e.db.Format(NameActivity); v != ps[2].Version() {
-		t.Fatalf("activity's format is %d after the rebuild; want %d", v, ps[2].Version())
+	if v, _, _ := e.db.Format(NameActivity); v != ps[0].Version() {
+		t.Fatalf("activity's format is %d after the rebuild; want %d", v, ps[0].Version())
 	}
 	if stale := newEngine(t, e.db, e.log, ps, Config{}).stale; len(stale) > 0 {
 		t.Fatalf("after the rebuild, %d stale", len(stale))
@@ -87,7 +87,7 @@ func TestFormatChangeRebuilds(t *testing.T) {
 	fresh := openDB(t, filepath.Join(e.dir, "fresh"))
 	defer fresh.Close()
 	newEngine(t, fresh, e.log, Builtin(), Config{})
-	if v, ok, err := fresh.Format(NameVideos); err != nil || !ok || v != 1 {
+	if v, ok, err := fresh.Format(NameAudit); err != nil || !ok || v != (auditProjection{}).Version() {
 		t.Fatalf("a new database's format: %d, %v, %v", v, ok, err)
 	}
 }

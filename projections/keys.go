@@ -11,9 +11,6 @@ import (
 //	'c' name                          -> checkpoint: position(8) time(8)
 //	'f' name                          -> the format of its records: version(4)
 //	'p' name 0x00 position(8)         -> a poisoned event (JSON)
-//	'V' id(8)                         -> video                       (videos)
-//	'U' 'i' id(8)                     -> user                        (users)
-//	'U' 'n' lower-case username       -> id(8)
 //	'A' 'c' video(8)                  -> the video's counters        (activity)
 //	'A' 'a' video(8) annotation(8)    -> an annotation, current
 //	'A' 'h' video(8) at(8) annotation(8) position(8)
@@ -32,8 +29,6 @@ const (
 	nsCheckpoint = 'c'
 	nsFormat     = 'f'
 	nsPoison     = 'p'
-	nsVideos     = 'V'
-	nsUsers      = 'U'
 	nsActivity   = 'A'
 	nsAudit      = 'D'
 )

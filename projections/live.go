@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
@@ -36,7 +38,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		p := e.stale[0]
 		return &Error{Op: "run", Projection: p.Name(), Err: fmt.Errorf("%w (this build writes format %d): catch up first, which rebuilds it", ErrFormat, p.Version())}
 	}
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: e.cfg.CloseTimeout}, wmLogger{l: e.logger.With("component", "projections")})
+	// The router's lifecycle is debug; a handler's errors stay errors.
+	wmLog := watermill.NewSlogLoggerWithLevelMapping(e.logger.With("component", "projections"), map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: e.cfg.CloseTimeout}, wmLog)
 	if err != nil {
 		return fmt.Errorf("projections: %w", err)
 	}

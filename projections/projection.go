@@ -25,16 +25,15 @@ type Projection interface {
 	Apply(w *Writer, ev *Event) error
 }
 
-// Builtin returns Videologue's projections: videos, users, the per-video
-// activity and the auditors' trail.
+// Builtin returns Videologue's projections: the per-video activity and
+// the auditors' trail. Users and videos are the accounts' and the
+// catalog's models, not kept here a second time.
 func Builtin() []Projection {
-	return []Projection{videosProjection{}, usersProjection{}, activityProjection{}, auditProjection{}}
+	return []Projection{activityProjection{}, auditProjection{}}
 }
 
 // Names of the built-in projections.
 const (
-	NameVideos   = "videos"
-	NameUsers    = "users"
 	NameActivity = "activity"
 	NameAudit    = "audit"
 )

@@ -81,7 +81,7 @@ func newAnalysisEnv(t testing.TB) *analysisEnv {
 	tokens, _ := auth.NewTokens(auth.TokenConfig{Secret: secret})
 	srv := httptest.NewServer(New(Config{CookieSecret: secret, AuthBurst: 1000}, Deps{
 		Accounts: users, Videos: videos, Tokens: tokens,
-		Analysis: &AnalysisDeps{ReadModels: db, Log: store},
+		Analysis: &AnalysisDeps{ReadModels: db, Users: users, Log: store},
 	}, nil))
 	t.Cleanup(srv.Close)
 	e := &analysisEnv{t: t, url: srv.URL, store: store, users: users, runner: runner, tokens: map[string]string{}, ids: map[string]int64{}}

@@ -14,15 +14,15 @@ import (
 
 	"github.com/videologue/videologue/accounts"
 	"github.com/videologue/videologue/audit"
+	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/export"
 	"github.com/videologue/videologue/projections"
 )
 
 // ReadModels is what the analysts' and auditors' routes read (a
-// *projections.DB).
+// *projections.DB). The videos are the catalog's (Deps.Videos).
 type ReadModels interface {
-	Video(ctx context.Context, id int64) (projections.Video, error)
 	Counts(ctx context.Context, vid int64) (projections.Counts, error)
 	Timeline(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Entry) error) error
 	Sessions(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Session) error) error
@@ -30,12 +30,19 @@ type ReadModels interface {
 	StateAt(ctx context.Context, vid int64, t time.Time) (projections.State, error)
 	Stats(ctx context.Context, vid int64, from, to time.Time, step time.Duration, now time.Time) (projections.Stats, error)
 	Audit(ctx context.Context, f projections.AuditFilter, fn func(projections.Entry) error) error
-	UserByName(ctx context.Context, name string) (projections.User, error)
+}
+
+// Users finds users by name for the auditors' filter (an
+// *accounts.Service).
+type Users interface {
+	ByUsername(ctx context.Context, name string) (accounts.User, error)
 }
 
 // AnalysisDeps are the services behind the analysts' and auditors' routes.
 type AnalysisDeps struct {
 	ReadModels ReadModels
+	// Users, for the trail's ?user= filter; nil refuses that filter.
+	Users Users
 	// Log is the event log, for /api/audit/verify; nil leaves that route
 	// unmounted.
 	Log audit.Log
@@ -154,7 +161,7 @@ func (a *analysis) user(r *http.Request, role domain.Role) (accounts.User, error
 
 // window is a video and a wall-clock window from the request.
 type window struct {
-	video    projections.Video
+	video    catalog.Video
 	from, to time.Time
 }
 
@@ -170,7 +177,7 @@ func (a *analysis) begin(r *http.Request, role domain.Role) (window, error) {
 		return window{}, domain.ErrNotFound
 	}
 	var wdw window
-	if wdw.video, err = a.deps.ReadModels.Video(r.Context(), id); err != nil {
+	if wdw.video, err = a.srv.deps.Videos.Get(r.Context(), id); err != nil {
 		return window{}, err
 	}
 	q, now := r.URL.Query(), a.now()
@@ -363,7 +370,7 @@ func (a *analysis) pageUser(w http.ResponseWriter, r *http.Request, role domain.
 
 // replayView is what the replay page shows.
 type replayView struct {
-	Video  projections.Video
+	Video  catalog.Video
 	Counts projections.Counts
 	From   string // RFC 3339, for the script
 	To     string
@@ -379,7 +386,7 @@ func (a *analysis) replayPage(w http.ResponseWriter, r *http.Request) {
 		a.site.notFound(w, r)
 		return
 	}
-	v, err := a.deps.ReadModels.Video(r.Context(), id)
+	v, err := a.srv.deps.Videos.Get(r.Context(), id)
 	if errors.Is(err, domain.ErrNotFound) {
 		a.site.notFound(w, r)
 		return

@@ -35,7 +35,10 @@ func (a *analysis) auditFilter(r *http.Request) (projections.AuditFilter, error)
 		}
 	}
 	if name := strings.TrimSpace(q.Get("user")); name != "" {
-		u, err := a.deps.ReadModels.UserByName(r.Context(), name)
+		if a.deps.Users == nil {
+			return f, badRequest("the user filter is not available here")
+		}
+		u, err := a.deps.Users.ByUsername(r.Context(), name)
 		if errors.Is(err, domain.ErrNotFound) {
 			return f, &requestError{http.StatusNotFound, "no user named " + strconv.Quote(name)}
 		}

@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/videologue/videologue/accounts"
 	"github.com/videologue/videologue/audit"
+	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/export"
 	"github.com/videologue/videologue/projections"
@@ -95,13 +97,18 @@ Flags:`)
 		if err != nil {
 			return err
 		}
-		_, db, closeBoth, err := c.openBoth(ctx, stderr, logger)
+		store, db, closeBoth, err := c.openBoth(ctx, stderr, logger)
 		if err != nil {
 			return err
 		}
 		defer closeBoth()
 		if *user != "" {
-			u, err := db.UserByName(ctx, *user)
+			users := accounts.New(store, accounts.Config{}, logger)
+			if err := users.Start(ctx); err != nil {
+				return err
+			}
+			u, err := users.ByUsername(ctx, *user)
+			users.Close()
 			if err != nil {
 				return fmt.Errorf("user %q: %w", *user, err)
 			}
@@ -127,12 +134,12 @@ Flags:`)
 		if *video <= 0 {
 			return errors.New("--video is required")
 		}
-		_, db, closeBoth, err := c.openBoth(ctx, stderr, logger)
+		store, db, closeBoth, err := c.openBoth(ctx, stderr, logger)
 		if err != nil {
 			return err
 		}
 		defer closeBoth()
-		v, err := db.Video(ctx, *video)
+		v, err := findVideo(ctx, store, *video, logger)
 		if err != nil {
 			return fmt.Errorf("video %d: %w", *video, err)
 		}
@@ -147,7 +154,7 @@ Flags:`)
 
 // webCollection names a video's Web Annotation export under base, the way
 // the HTTP API does.
-func webCollection(base string, v projections.Video) export.Collection {
+func webCollection(base string, v catalog.Video) export.Collection {
 	vid := strconv.FormatInt(v.ID, 10)
 	return export.Collection{
 		ID:    base + "/api/videos/" + vid + "/annotations.jsonld",

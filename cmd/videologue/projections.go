@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/projections"
 )
@@ -89,6 +90,16 @@ func (c *logFlags) openBoth(ctx context.Context, stderr io.Writer, logger *slog.
 	}
 	bar.done()
 	return store, db, closeBoth, nil
+}
+
+// findVideo returns video id from the catalog, folded from the log.
+func findVideo(ctx context.Context, store eventstore.Store, id int64, logger *slog.Logger) (catalog.Video, error) {
+	videos := catalog.New(store, logger)
+	if err := videos.Start(ctx); err != nil {
+		return catalog.Video{}, err
+	}
+	defer videos.Close()
+	return videos.Get(ctx, id)
 }
 
 // parseArgs parses flags that may come before or after the positional

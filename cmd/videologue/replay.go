@@ -78,12 +78,12 @@ Flags:`)
 		return err
 	}
 	logger := toolLogger(stderr)
-	_, db, closeBoth, err := c.openBoth(ctx, stderr, logger)
+	store, db, closeBoth, err := c.openBoth(ctx, stderr, logger)
 	if err != nil {
 		return err
 	}
 	defer closeBoth()
-	if _, err := db.Video(ctx, c.Video); err != nil {
+	if _, err := findVideo(ctx, store, c.Video, logger); err != nil {
 		return fmt.Errorf("video %d: %w", c.Video, err)
 	}
 	switch pos[0] {
