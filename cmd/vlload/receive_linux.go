@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // receive reads every viewer's socket from one goroutine with a
@@ -197,16 +197,17 @@ func (l *loop) serve(uintptr) bool {
 // frames read at once, the earlier ones count as late as the last. It is
 // orElse if oob has none.
 func arrival(oob []byte, orElse int64) int64 {
-	const hdr = syscall.SizeofCmsghdr
-	if len(oob) < hdr+16 {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
 		return orElse
 	}
-	h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
-	if h.Level != syscall.SOL_SOCKET || h.Type != syscall.SCM_TIMESTAMPNS || int(h.Len) < hdr+16 {
-		return orElse
+	for _, m := range msgs {
+		if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
+			sec, nsec := binary.NativeEndian.Uint64(m.Data), binary.NativeEndian.Uint64(m.Data[8:])
+			return int64(sec)*1e9 + int64(nsec)
+		}
 	}
-	ts := (*syscall.Timespec)(unsafe.Pointer(&oob[syscall.CmsgLen(0)]))
-	return ts.Nano()
+	return orElse
 }
 
 // drop stops watching v's socket.
