@@ -321,7 +321,7 @@ type ReadModels struct {
 
 // StartReadModels opens the read models in dir, catches them up with log,
 // registers their lag metrics in reg (when not nil) and starts their
-// runner. Close stops it.
+// engine live. Close stops it.
 func StartReadModels(ctx context.Context, dir string, log projections.Log, reg prometheus.Registerer, logger *slog.Logger) (*ReadModels, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -374,7 +374,7 @@ func logProgress(logger *slog.Logger, interval time.Duration) func(done, head ui
 	}
 }
 
-// Close stops the runner, waits for it, and closes the database.
+// Close stops the engine, waits for it, and closes the database.
 func (rm *ReadModels) Close() error {
 	rm.cancel()
 	err := <-rm.done
