@@ -26,6 +26,7 @@ var (
 	errUnavailable    = &clientError{"temporarily unavailable, try again"}
 	errTooManyTopics  = &clientError{"too many channels joined on this connection"}
 	errVideoNotFound  = &clientError{"video not found"}
+	errLoneSurrogate  = &clientError{`text must not escape a lone UTF-16 surrogate (\ud800 to \udfff without its pair)`}
 )
 
 // reason is the one place where an error becomes the text a client reads

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/internal/jsontext"
 )
 
 // session is one join of a video channel on a connection.
@@ -49,6 +50,9 @@ type joinParams struct {
 }
 
 func parseJoinParams(payload json.RawMessage) (joinParams, error) {
+	if err := checkEscapes(payload); err != nil {
+		return joinParams{}, err
+	}
 	var raw struct {
 		LastSeen json.RawMessage `json:"last_seen_id"`
 		LastRev  json.RawMessage `json:"last_seen_rev"`
@@ -80,6 +84,16 @@ func parseJoinParams(payload json.RawMessage) (joinParams, error) {
 		p.device = shortText(d, 40)
 	}
 	return p, nil
+}
+
+// checkEscapes refuses a payload with an escaped lone surrogate, which
+// encoding/json would turn into U+FFFD: what is stored must be what was
+// sent.
+func checkEscapes(payload json.RawMessage) error {
+	if _, lone := jsontext.LoneSurrogate(payload); lone {
+		return errLoneSurrogate
+	}
+	return nil
 }
 
 // nonNegInt reads a JSON integer of 0 or more that fits an int64: not a
@@ -128,6 +142,10 @@ func deviceFromUserAgent(ua string) string {
 func (s *session) handleIn(ctx context.Context, f *inbound) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if err := checkEscapes(f.payload); err != nil {
+		s.c.replyErr(f, err)
+		return
+	}
 	switch f.event {
 	case "new_annotation":
 		id, err := s.post(ctx, f.payload)

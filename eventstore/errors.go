@@ -13,7 +13,7 @@ var (
 	// ErrInvalidStream: an empty, too long or malformed stream name.
 	ErrInvalidStream = errors.New("invalid stream name")
 	// ErrInvalidEvent: an event without a type, with data or metadata that is
-	// not JSON, or with a malformed id.
+	// not JSON (or escapes a lone surrogate), or with a malformed id.
 	ErrInvalidEvent = errors.New("invalid event")
 	// ErrEventTooLarge: an event over MaxEventSize.
 	ErrEventTooLarge = errors.New("event too large")

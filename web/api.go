@@ -19,6 +19,7 @@ import (
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/internal/jsontext"
 )
 
 // mountAPI mounts the JSON API under /api.
@@ -174,6 +175,10 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	// something the client never sent.
 	if !utf8.Valid(body) {
 		return &requestError{http.StatusBadRequest, "request body must be valid UTF-8"}
+	}
+	// The same for an escaped lone surrogate, which it decodes as U+FFFD.
+	if _, lone := jsontext.LoneSurrogate(body); lone {
+		return &requestError{http.StatusBadRequest, `request body must not escape a lone UTF-16 surrogate (\ud800 to \udfff without its pair)`}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
