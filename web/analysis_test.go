@@ -409,3 +409,32 @@ func TestAnalysisFollowsTheLog(t *testing.T) {
 		t.Fatalf("%d rows after 50 more posts", len(rows))
 	}
 }
+
+// TestStatsWindowIsValidatedBeforeArithmetic: a window that overflows a
+// time.Duration, runs backwards or asks for too many points is refused
+// with 400 and a message, not computed.
+func TestStatsWindowIsValidatedBeforeArithmetic(t *testing.T) {
+	e := newAnalysisEnv(t)
+	cases := []struct {
+		query, want string
+	}{
+		{"?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z", "may span at most"},
+		{"?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z&step=1s", "may span at most"},
+		{"?from=0001-01-01T00:00:00Z", "may span at most"},
+		{"?from=1970-01-01T00:00:00Z&to=0001-01-01T00:00:00Z", "from must be before to"},
+		{"?from=2025-03-02T00:00:00Z&to=2025-03-01T00:00:00Z", "from must be before to"},
+		{"?from=2025-03-01T00:00:00Z&to=2025-03-01T00:00:00Z", "from must be before to"},
+		{"?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&step=1s", "step is too fine"},
+	}
+	for _, c := range cases {
+		code, _, body := e.get("alice", "/api/videos/1/stats"+c.query)
+		if code != http.StatusBadRequest || !strings.Contains(body, c.want) {
+			t.Errorf("stats%s: %d %.200s; want 400 with %q", c.query, code, body, c.want)
+		}
+	}
+	code, _, body := e.get("alice", "/api/videos/1/stats?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&step=1h")
+	var st projections.Stats
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &st) != nil || len(st.Viewers) != 31*24 {
+		t.Fatalf("a sound window: %d, %d points; want 200 and %d", code, len(st.Viewers), 31*24)
+	}
+}
