@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -45,6 +46,10 @@ type Service struct {
 	mu     sync.RWMutex
 	videos []Video // in id order; videos[i].ID == i+1 unless an event was unreadable
 	byID   map[int64]int
+	// all and byUser are positions in videos, in id order: what List
+	// pages through.
+	all    []int
+	byUser map[int64][]int
 }
 
 // New returns a catalog over store. Call Start before using it.
@@ -52,7 +57,7 @@ func New(store Store, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: store, logger: logger, byID: make(map[int64]int)}
+	s := &Service{store: store, logger: logger, byID: make(map[int64]int), byUser: make(map[int64][]int)}
 	s.f = follow.New(store, domain.VideosStream, s.apply, logger)
 	return s
 }
@@ -80,8 +85,11 @@ func (s *Service) apply(ev *eventstore.RecordedEvent) {
 	}
 	v := Video{ID: domain.IDFromRevision(ev.Revision), UserID: e.UserID, Title: e.Title, URL: e.URL, Slug: e.Slug, AddedAt: ev.RecordedAt}
 	s.mu.Lock()
-	s.byID[v.ID] = len(s.videos)
+	i := len(s.videos)
+	s.byID[v.ID] = i
 	s.videos = append(s.videos, v)
+	s.all = append(s.all, i)
+	s.byUser[v.UserID] = append(s.byUser[v.UserID], i)
 	s.mu.Unlock()
 }
 
@@ -142,24 +150,47 @@ func (s *Service) Exists(ctx context.Context, id int64) (bool, error) {
 	}
 }
 
-// List returns every video, newest first.
-func (s *Service) List(ctx context.Context) []Video {
-	return s.filter(func(Video) bool { return true })
+// Page is one page of a listing, newest first.
+type Page struct {
+	Videos []Video
+	// Next is the After of the following page; 0 when this is the last.
+	Next int64
 }
 
-// ListByUser returns the videos userID added, newest first.
-func (s *Service) ListByUser(ctx context.Context, userID int64) []Video {
-	return s.filter(func(v Video) bool { return v.UserID == userID })
+// Query asks for a page of videos.
+type Query struct {
+	// UserID keeps only the videos that user added; 0 keeps all.
+	UserID int64
+	// After is the id of the last video of the previous page: the page
+	// holds older videos (lower ids). 0 starts from the newest.
+	After int64
+	// Limit is the most videos the page holds; at least 1.
+	Limit int
 }
 
-func (s *Service) filter(keep func(Video) bool) []Video {
+// List returns a page of videos, newest first. Its cost is that of the
+// page, whatever the size of the catalog.
+func (s *Service) List(ctx context.Context, q Query) Page {
+	limit := max(q.Limit, 1)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]Video, 0, len(s.videos))
-	for i := len(s.videos) - 1; i >= 0; i-- {
-		if keep(s.videos[i]) {
-			out = append(out, s.videos[i])
-		}
+	idx := s.all
+	if q.UserID != 0 {
+		idx = s.byUser[q.UserID]
 	}
-	return out
+	// Positions in idx are in id order: the page is the limit positions
+	// before the first id at or above After.
+	end := len(idx)
+	if q.After > 0 {
+		end = sort.Search(len(idx), func(i int) bool { return s.videos[idx[i]].ID >= q.After })
+	}
+	start := max(0, end-limit)
+	p := Page{Videos: make([]Video, 0, end-start)}
+	for i := end - 1; i >= start; i-- {
+		p.Videos = append(p.Videos, s.videos[idx[i]])
+	}
+	if start > 0 {
+		p.Next = p.Videos[len(p.Videos)-1].ID
+	}
+	return p
 }

@@ -101,6 +101,10 @@ func (s *Server) handleAddVideo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, err)
 		return
 	}
+	if ok, wait := s.videoLimits.allow(r, u.ID, time.Now()); !ok {
+		writeError(w, r, s.logger, &requestError{http.StatusTooManyRequests, tooFast(w, wait)})
+		return
+	}
 	var in struct {
 		Title string `json:"title"`
 		URL   string `json:"url"`
@@ -117,13 +121,25 @@ func (s *Server) handleAddVideo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, toVideoJSON(v))
 }
 
+// handleListVideos answers a page of videos, newest first:
+// {"videos": [...], "next": N}, where N is the ?after= of the next page
+// and null on the last.
 func (s *Server) handleListVideos(w http.ResponseWriter, r *http.Request) {
-	list := s.deps.Videos.List(r.Context())
-	out := make([]videoJSON, len(list))
-	for i, v := range list {
+	after, limit, err := pageParams(r.URL.Query())
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	p := s.deps.Videos.List(r.Context(), catalog.Query{After: after, Limit: limit})
+	out := make([]videoJSON, len(p.Videos))
+	for i, v := range p.Videos {
 		out[i] = toVideoJSON(v)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"videos": out})
+	var next *int64
+	if p.Next != 0 {
+		next = &p.Next
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"videos": out, "next": next})
 }
 
 func (s *Server) handleGetVideo(w http.ResponseWriter, r *http.Request) {

@@ -28,6 +28,9 @@ type site struct {
 	now      func() time.Time
 	// allowAuth rate-limits password checks per client; nil allows all.
 	allowAuth func(*http.Request) bool
+	// allowAddVideo rate-limits adding videos per user and address, and
+	// says how long to wait when it refuses; nil allows all.
+	allowAddVideo func(r *http.Request, userID int64) (bool, time.Duration)
 }
 
 // newSite builds the pages. secret signs cookies and CSRF tokens (with a

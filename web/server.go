@@ -30,8 +30,8 @@ type Accounts interface {
 type Videos interface {
 	Add(ctx context.Context, userID int64, title, rawURL string, meta eventstore.Metadata) (catalog.Video, error)
 	Get(ctx context.Context, id int64) (catalog.Video, error)
-	List(ctx context.Context) []catalog.Video
-	ListByUser(ctx context.Context, userID int64) []catalog.Video
+	// List returns one page of videos, newest first.
+	List(ctx context.Context, q catalog.Query) catalog.Page
 }
 
 // Tokens signs the tokens that the API hands out and verifies the bearer
@@ -67,6 +67,11 @@ type Config struct {
 	// address (default 1 per second, burst 10): password guessing is slow.
 	AuthRate  float64
 	AuthBurst int
+	// VideoRate and VideoBurst limit how fast each user adds videos
+	// (default one every 6 seconds, burst 10); each client address gets
+	// three times as much, shared by its users.
+	VideoRate  float64
+	VideoBurst int
 	// Secure marks that the site is served over HTTPS (cookies, headers).
 	Secure bool
 	// CookieSecret signs the pages' session cookies and CSRF tokens (pass the server secret); empty: a random key per process.
@@ -80,6 +85,8 @@ type Server struct {
 	logger *slog.Logger
 	router chi.Router
 	auth   *addrLimiter
+	// videoLimits bound adding videos, from the API and the pages.
+	videoLimits *videoLimits
 }
 
 // New builds the router.
@@ -96,7 +103,14 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 	if cfg.AuthBurst <= 0 {
 		cfg.AuthBurst = 10
 	}
-	s := &Server{cfg: cfg, deps: deps, logger: logger, router: chi.NewRouter(), auth: newAddrLimiter(cfg.AuthRate, cfg.AuthBurst)}
+	if cfg.VideoRate <= 0 {
+		cfg.VideoRate = 1.0 / 6
+	}
+	if cfg.VideoBurst <= 0 {
+		cfg.VideoBurst = 10
+	}
+	s := &Server{cfg: cfg, deps: deps, logger: logger, router: chi.NewRouter(), auth: newAddrLimiter(cfg.AuthRate, cfg.AuthBurst),
+		videoLimits: newVideoLimits(cfg.VideoRate, cfg.VideoBurst)}
 	r := s.router
 	r.Use(s.logRequests, s.recoverer)
 	r.Get("/healthz", s.healthz)

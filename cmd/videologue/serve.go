@@ -187,6 +187,7 @@ func (m *Main) Run(ctx context.Context) error {
 		acfg.Hash = auth.Params{Memory: 64, Time: 1, Threads: 1}
 		scfg.PushRate, scfg.PushBurst, scfg.FloodStrikes = 1e6, 1e6, 1e6
 		wcfg.AuthRate, wcfg.AuthBurst = 1e6, 1e6
+		wcfg.VideoRate, wcfg.VideoBurst = 1e6, 1e6
 	}
 	m.Accounts = accounts.New(store, acfg, m.Logger)
 	if err := m.Accounts.Start(ctx); err != nil {

@@ -190,10 +190,16 @@ func TestHostileInput(t *testing.T) {
 	bystander := srv.signUp(t, "bystander", "127.0.0.5")
 	h.video = srv.addVideo(t, owner, "target")
 	h.topic = "videos:" + strconv.FormatInt(h.video, 10)
-	// Enough videos to pass the per-connection topic limit (32).
+	// Enough videos to pass the per-connection topic limit (32), from a
+	// few owners on their own addresses: adding videos is rate-limited
+	// per user (burst 10) and per address.
 	var extra []int64
+	owners := []user{owner}
+	for i := range 3 {
+		owners = append(owners, srv.signUp(t, "owner"+strconv.Itoa(i+2), "127.0.0."+strconv.Itoa(20+i)))
+	}
 	for i := range 33 {
-		extra = append(extra, srv.addVideo(t, owner, "extra "+strconv.Itoa(i)))
+		extra = append(extra, srv.addVideo(t, owners[i/9], "extra "+strconv.Itoa(i)))
 	}
 	h.bystander = h.joined(t, bystander)
 	h.canaryWS = h.joined(t, h.canary)
