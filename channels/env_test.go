@@ -36,6 +36,9 @@ type env struct {
 	nodeName string
 	addr     string
 	tinyTCP  bool // tiny socket buffers: a client that stops reading fills them at once
+	// wrapCommandStore, when set, stands between the annotation commands
+	// and the log (to count their reads).
+	wrapCommandStore func(annotations.Store) annotations.Store
 
 	store    *pebble.Store
 	accounts *accounts.Service
@@ -61,9 +64,12 @@ func permissive() channels.Config {
 	return channels.Config{PushRate: 10000, PushBurst: 10000, FloodStrikes: 1000, HubLinger: 200 * time.Millisecond}
 }
 
-func newEnv(t testing.TB, cfg channels.Config) *env {
+func newEnv(t testing.TB, cfg channels.Config, opts ...func(*env)) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), cfg: cfg, nodeName: "test-node"}
+	for _, o := range opts {
+		o(e)
+	}
 	e.start()
 	t.Cleanup(func() {
 		if e.running {
@@ -103,7 +109,7 @@ func (e *env) start() {
 	cfg.Node = e.node.ID()
 	e.srv = channels.New(cfg, channels.Deps{
 		Store: st, Tokens: e.tokens, Users: e.accounts, Videos: e.catalog,
-		Annotations: annotations.New(st, e.catalog),
+		Annotations: annotations.New(e.commandStore(st), e.catalog),
 	}, logger)
 	mux := http.NewServeMux()
 	mux.Handle("/socket/websocket", e.srv)
@@ -202,6 +208,14 @@ func (e *env) readStream(stream string) []eventstore.RecordedEvent {
 		e.t.Fatal(err)
 	}
 	return evs
+}
+
+// commandStore is the log as the annotation commands see it.
+func (e *env) commandStore(st *pebble.Store) annotations.Store {
+	if e.wrapCommandStore != nil {
+		return e.wrapCommandStore(st)
+	}
+	return st
 }
 
 // post appends an annotation directly, as another node would.

@@ -352,6 +352,22 @@ func (h *hub) remove(s *session) {
 	h.mu.Unlock()
 }
 
+// mayChange refuses, from the hub's fold and without reading the log, a
+// change of annotation id by userID that can never be allowed: the
+// annotation is deleted (domain.ErrAnnotationGone) or another user's
+// (domain.ErrForbidden). Both are final, so a fold that lags the log
+// cannot refuse wrongly. An annotation the fold does not know yet is let
+// through: the command checks it against the log, as it checks every
+// change it makes.
+func (h *hub) mayChange(id, userID int64) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if a, ok := h.ann.Get(id); ok {
+		return a.CanChange(userID)
+	}
+	return nil
+}
+
 // fail ends the hub: its sessions get phx_error (their clients rejoin,
 // with a new hub) and later joins are refused.
 func (h *hub) fail(err error) {

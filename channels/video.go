@@ -206,6 +206,9 @@ func (s *session) edit(ctx context.Context, payload json.RawMessage) error {
 	if err != nil {
 		return err
 	}
+	if err := s.hub.mayChange(id, s.c.user.id); err != nil {
+		return err
+	}
 	return s.c.srv.deps.Annotations.Edit(ctx, s.videoID, id, s.c.user.id, body, s.c.meta())
 }
 
@@ -218,6 +221,9 @@ func (s *session) delete(ctx context.Context, payload json.RawMessage) error {
 	}
 	id, err := idField(p.ID)
 	if err != nil {
+		return err
+	}
+	if err := s.hub.mayChange(id, s.c.user.id); err != nil {
 		return err
 	}
 	return s.c.srv.deps.Annotations.Delete(ctx, s.videoID, id, s.c.user.id, s.c.meta())
