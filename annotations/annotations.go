@@ -24,9 +24,12 @@ type Store interface {
 	ReadStream(ctx context.Context, stream string, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error)
 }
 
-// Videos tells whether a video exists.
+// Videos knows the videos: which exist, and how long each lasts.
 type Videos interface {
-	Exists(ctx context.Context, videoID int64) (bool, error)
+	// Duration returns the video's known duration in milliseconds (0
+	// while unknown), or domain.ErrNotFound for a video that does not
+	// exist.
+	Duration(ctx context.Context, videoID int64) (int64, error)
 }
 
 // Service runs the annotation commands. It holds no state and is safe for
@@ -37,7 +40,8 @@ type Service struct {
 }
 
 // New returns the commands over store. videos may be nil when callers
-// check that the video exists themselves (the video channel does, at join).
+// check that the video exists themselves (the video channel does, at
+// join); posts are then checked against no known duration.
 func New(store Store, videos Videos) *Service { return &Service{store: store, videos: videos} }
 
 // maxAttempts bounds the retries of an edit or delete that keeps losing
@@ -50,8 +54,8 @@ const pageSize = 512
 
 // Post pins body at moment at (milliseconds) of videoID on behalf of the
 // user, and returns the new annotation's id once the event is durable.
-// Rule violations are *domain.ValidationError; an unknown video is
-// domain.ErrNotFound.
+// Rule violations are *domain.ValidationError (an at beyond the video's
+// known duration among them); an unknown video is domain.ErrNotFound.
 func (s *Service) Post(ctx context.Context, videoID, userID int64, username, body string, at int64, meta eventstore.Metadata) (int64, error) {
 	body, err := domain.NormalizeBody(body)
 	if err != nil {
@@ -60,7 +64,11 @@ func (s *Service) Post(ctx context.Context, videoID, userID int64, username, bod
 	if err := domain.ValidateAt(at); err != nil {
 		return 0, err
 	}
-	if err := s.checkVideo(ctx, videoID); err != nil {
+	duration, err := s.duration(ctx, videoID)
+	if err != nil {
+		return 0, err
+	}
+	if err := domain.ValidateAtWithin(at, duration); err != nil {
 		return 0, err
 	}
 	data, _ := json.Marshal(domain.AnnotationPosted{UserID: userID, Username: username, Body: body, At: at})
@@ -72,21 +80,22 @@ func (s *Service) Post(ctx context.Context, videoID, userID int64, username, bod
 	return domain.IDFromRevision(res.NextExpected), nil
 }
 
-func (s *Service) checkVideo(ctx context.Context, videoID int64) error {
+// duration checks that the video exists and returns its known duration.
+func (s *Service) duration(ctx context.Context, videoID int64) (int64, error) {
 	if videoID <= 0 {
-		return domain.ErrNotFound
+		return 0, domain.ErrNotFound
 	}
 	if s.videos == nil {
-		return nil
+		return 0, nil
 	}
-	ok, err := s.videos.Exists(ctx, videoID)
-	if err != nil {
-		return fmt.Errorf("check video: %w", err)
+	d, err := s.videos.Duration(ctx, videoID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return 0, err
+	case err != nil:
+		return 0, fmt.Errorf("check video: %w", err)
 	}
-	if !ok {
-		return domain.ErrNotFound
-	}
-	return nil
+	return d, nil
 }
 
 // Edit replaces the text of annotation id of videoID. Only its author may:

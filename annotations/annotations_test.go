@@ -14,9 +14,17 @@ import (
 	"github.com/videologue/videologue/eventstore/pebble"
 )
 
-type videos map[int64]bool
+// videos maps the ids of existing videos to their known durations (0:
+// unknown).
+type videos map[int64]int64
 
-func (v videos) Exists(_ context.Context, id int64) (bool, error) { return v[id], nil }
+func (v videos) Duration(_ context.Context, id int64) (int64, error) {
+	d, ok := v[id]
+	if !ok {
+		return 0, domain.ErrNotFound
+	}
+	return d, nil
+}
 
 func open(t testing.TB) *pebble.Store {
 	t.Helper()
@@ -31,7 +39,7 @@ func open(t testing.TB) *pebble.Store {
 func TestPostEditDelete(t *testing.T) {
 	st := open(t)
 	ctx := t.Context()
-	s := annotations.New(st, videos{5: true})
+	s := annotations.New(st, videos{5: 0})
 	meta := eventstore.Metadata{UserID: "1", ConnectionID: "c", ClientAddr: "127.0.0.1", CorrelationID: "x"}
 	id, err := s.Post(ctx, 5, 1, "ann", " hello ", 100, meta)
 	if err != nil || id != 1 {
@@ -118,5 +126,26 @@ func TestEditUnderConcurrentPosts(t *testing.T) {
 	}
 	if len(evs) != 66 || len(bodies) != 5 || bodies[4] != "v5" {
 		t.Fatalf("%d events, edits %v", len(evs), bodies)
+	}
+}
+
+// TestPostWithinKnownDuration: once a video's duration is known, a post
+// beyond it is refused and writes nothing; without one, any valid at goes.
+func TestPostWithinKnownDuration(t *testing.T) {
+	st := open(t)
+	ctx := t.Context()
+	s := annotations.New(st, videos{1: 20000, 2: 0})
+	var ve *domain.ValidationError
+	if _, err := s.Post(ctx, 1, 1, "ann", "too late", 99*60*1000, eventstore.Metadata{}); !errors.As(err, &ve) || ve.Field != "at" {
+		t.Fatalf("at 99 minutes on a 20-second video: %v", err)
+	}
+	if evs, _ := st.ReadStream(ctx, domain.VideoStream(1), eventstore.Forwards, 0, 10); len(evs) != 0 {
+		t.Fatalf("a refused post wrote %d events", len(evs))
+	}
+	if _, err := s.Post(ctx, 1, 1, "ann", "the last moment", 20000, eventstore.Metadata{}); err != nil {
+		t.Fatalf("at the end: %v", err)
+	}
+	if _, err := s.Post(ctx, 2, 1, "ann", "unknown length", 99*60*1000, eventstore.Metadata{}); err != nil {
+		t.Fatalf("a video of unknown duration: %v", err)
 	}
 }

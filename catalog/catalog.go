@@ -1,7 +1,8 @@
 // Package catalog keeps Videologue's videos over the log: adding a video
 // appends VideoAdded to the videos stream (its id is that event's revision
 // + 1), and an in-memory read model folded from the stream answers lookups
-// and listings.
+// and listings. The durations stream adds what viewers' players report of
+// each video's duration: the read model keeps the largest.
 package catalog
 
 import (
@@ -34,6 +35,9 @@ type Video struct {
 	URL     string
 	Slug    string
 	AddedAt time.Time
+	// DurationMS is the largest duration viewers' players reported, in
+	// milliseconds; 0 while none has.
+	DurationMS int64
 }
 
 // Service adds and lists videos. It is safe for concurrent use once
@@ -42,6 +46,7 @@ type Service struct {
 	store  Store
 	logger *slog.Logger
 	f      *follow.Follower
+	fd     *follow.Follower // the durations stream
 
 	mu     sync.RWMutex
 	videos []Video // in id order; videos[i].ID == i+1 unless an event was unreadable
@@ -50,6 +55,10 @@ type Service struct {
 	// pages through.
 	all    []int
 	byUser map[int64][]int
+	// durations is the largest reported per video id. It is kept apart
+	// from videos: the two streams are followed independently, so a
+	// report may be folded before its video is.
+	durations map[int64]int64
 }
 
 // New returns a catalog over store. Call Start before using it.
@@ -57,8 +66,9 @@ func New(store Store, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: store, logger: logger, byID: make(map[int64]int), byUser: make(map[int64][]int)}
+	s := &Service{store: store, logger: logger, byID: make(map[int64]int), byUser: make(map[int64][]int), durations: make(map[int64]int64)}
 	s.f = follow.New(store, domain.VideosStream, s.apply, logger)
+	s.fd = follow.New(store, domain.DurationsStream, s.applyDuration, logger)
 	return s
 }
 
@@ -68,11 +78,18 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.f.Start(ctx); err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}
+	if err := s.fd.Start(ctx); err != nil {
+		s.f.Close()
+		return fmt.Errorf("catalog: durations: %w", err)
+	}
 	return nil
 }
 
-// Close stops the read model's goroutine.
-func (s *Service) Close() { s.f.Close() }
+// Close stops the read model's goroutines.
+func (s *Service) Close() {
+	s.fd.Close()
+	s.f.Close()
+}
 
 func (s *Service) apply(ev *eventstore.RecordedEvent) {
 	if ev.Type != domain.TypeVideoAdded {
@@ -91,6 +108,61 @@ func (s *Service) apply(ev *eventstore.RecordedEvent) {
 	s.all = append(s.all, i)
 	s.byUser[v.UserID] = append(s.byUser[v.UserID], i)
 	s.mu.Unlock()
+}
+
+func (s *Service) applyDuration(ev *eventstore.RecordedEvent) {
+	if ev.Type != domain.TypeDurationReported {
+		return
+	}
+	var e domain.DurationReported
+	if err := json.Unmarshal(ev.Data, &e); err != nil {
+		s.logger.Error("undecodable event", "stream", ev.Stream, "revision", ev.Revision, "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.durations[e.VideoID] = max(s.durations[e.VideoID], e.DurationMS)
+	s.mu.Unlock()
+}
+
+// ReportDuration records that video videoID lasts at least ms
+// milliseconds, as userID's player says, when that is more than was known
+// (rounded up to a whole second; see domain.NormalizeDuration); a report
+// that raises nothing writes nothing. It returns once the read model
+// holds the new duration, so that the reporter's next post is checked
+// against it. A bad duration is a *domain.ValidationError, an unknown
+// video domain.ErrNotFound.
+func (s *Service) ReportDuration(ctx context.Context, videoID, userID, ms int64, meta eventstore.Metadata) error {
+	ms, err := domain.NormalizeDuration(ms)
+	if err != nil {
+		return err
+	}
+	v, err := s.Get(ctx, videoID)
+	if err != nil {
+		return err
+	}
+	if ms <= v.DurationMS {
+		return nil
+	}
+	data, _ := json.Marshal(domain.DurationReported{VideoID: videoID, UserID: userID, DurationMS: ms})
+	res, err := s.store.Append(ctx, domain.DurationsStream, eventstore.Any,
+		eventstore.EventData{Type: domain.TypeDurationReported, Data: data, Metadata: meta.Encode()})
+	if err != nil {
+		return fmt.Errorf("report duration: %w", err)
+	}
+	if err := s.fd.WaitFor(ctx, int64(res.NextExpected)); err != nil {
+		return fmt.Errorf("report duration: %w", err)
+	}
+	return nil
+}
+
+// Duration returns the largest duration reported for video id, in
+// milliseconds (0 while none has been), or domain.ErrNotFound.
+func (s *Service) Duration(ctx context.Context, id int64) (int64, error) {
+	v, err := s.Get(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return v.DurationMS, nil
 }
 
 // Add puts a video in the catalog on behalf of userID. A bad title or URL
@@ -134,7 +206,9 @@ func (s *Service) get(id int64) (Video, bool) {
 	if !ok {
 		return Video{}, false
 	}
-	return s.videos[i], true
+	v := s.videos[i]
+	v.DurationMS = s.durations[id]
+	return v, true
 }
 
 // Exists reports whether video id is in the catalog.
@@ -187,7 +261,9 @@ func (s *Service) List(ctx context.Context, q Query) Page {
 	start := max(0, end-limit)
 	p := Page{Videos: make([]Video, 0, end-start)}
 	for i := end - 1; i >= start; i-- {
-		p.Videos = append(p.Videos, s.videos[idx[i]])
+		v := s.videos[idx[i]]
+		v.DurationMS = s.durations[v.ID]
+		p.Videos = append(p.Videos, v)
 	}
 	if start > 0 {
 		p.Next = p.Videos[len(p.Videos)-1].ID

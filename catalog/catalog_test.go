@@ -123,3 +123,55 @@ func TestListPages(t *testing.T) {
 		t.Fatalf("a user without videos: %+v", p)
 	}
 }
+
+// TestReportDuration: the catalog keeps the largest duration reported per
+// video, writes an event only for a report that raises it, and another
+// process's catalog sees it.
+func TestReportDuration(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Config{CacheBytes: 8 << 20}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ctx := t.Context()
+	s := catalog.New(st, nil)
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v, _ := s.Add(ctx, 1, "clip", "https://example.com/v.mp4", eventstore.Metadata{})
+	if d, err := s.Duration(ctx, v.ID); d != 0 || err != nil {
+		t.Fatalf("before any report: %d, %v", d, err)
+	}
+	for _, ms := range []int64{19500, 20000, 12000, 20000, 19999} {
+		if err := s.ReportDuration(ctx, v.ID, 2, ms, eventstore.Metadata{}); err != nil {
+			t.Fatalf("report %d: %v", ms, err)
+		}
+	}
+	if d, _ := s.Duration(ctx, v.ID); d != 20000 {
+		t.Fatalf("duration %d, want 20000", d)
+	}
+	if evs, _ := st.ReadStream(ctx, domain.DurationsStream, eventstore.Forwards, 0, 100); len(evs) != 1 {
+		t.Fatalf("%d events for reports that raised the duration once", len(evs))
+	}
+	var ve *domain.ValidationError
+	for _, ms := range []int64{0, -1, domain.MaxDurationMS + 1} {
+		if err := s.ReportDuration(ctx, v.ID, 2, ms, eventstore.Metadata{}); !errors.As(err, &ve) {
+			t.Errorf("report %d: %v, want a validation error", ms, err)
+		}
+	}
+	if err := s.ReportDuration(ctx, 99, 2, 5000, eventstore.Metadata{}); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("report on an unknown video: %v", err)
+	}
+	if err := s.ReportDuration(ctx, v.ID, 2, 61_500, eventstore.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	other := catalog.New(st, nil)
+	if err := other.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if got, err := other.Get(ctx, v.ID); err != nil || got.DurationMS != 62000 {
+		t.Fatalf("another process: %+v, %v; want 62000", got, err)
+	}
+}

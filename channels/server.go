@@ -39,9 +39,14 @@ type Users interface {
 	Username(ctx context.Context, userID int64) (string, error)
 }
 
-// Videos tells which videos have a channel.
+// Videos tells which videos have a channel, and records the durations
+// viewers' players report.
 type Videos interface {
 	Exists(ctx context.Context, videoID int64) (bool, error)
+	// ReportDuration records that the video lasts at least ms
+	// milliseconds when that raises what is known; a bad value is a
+	// *domain.ValidationError.
+	ReportDuration(ctx context.Context, videoID, userID, ms int64, meta eventstore.Metadata) error
 }
 
 // Annotations runs the commands that the video channel's pushes carry.

@@ -166,6 +166,12 @@ func (s *session) handleIn(ctx context.Context, f *inbound) {
 			return
 		}
 		s.c.reply(f, okEmpty)
+	case "video_duration":
+		if err := s.reportDuration(ctx, f.payload); err != nil {
+			s.c.replyErr(f, err)
+			return
+		}
+		s.c.reply(f, okEmpty)
 	default:
 		s.c.replyErr(f, errUnknownEvent)
 	}
@@ -227,6 +233,23 @@ func (s *session) delete(ctx context.Context, payload json.RawMessage) error {
 		return err
 	}
 	return s.c.srv.deps.Annotations.Delete(ctx, s.videoID, id, s.c.user.id, s.c.meta())
+}
+
+// reportDuration takes {"duration_ms": N}: the video's duration as the
+// client's player knows it. The server keeps the largest reported, and
+// refuses annotations pinned beyond it.
+func (s *session) reportDuration(ctx context.Context, payload json.RawMessage) error {
+	var p struct {
+		DurationMS json.RawMessage `json:"duration_ms"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return refuse("payload must be an object")
+	}
+	ms, ok := nonNegInt(p.DurationMS)
+	if !ok || ms == 0 || ms > domain.MaxDurationMS {
+		return refuse("duration_ms must be an integer from 1 to %d (milliseconds, at most a day)", int64(domain.MaxDurationMS))
+	}
+	return s.c.srv.deps.Videos.ReportDuration(ctx, s.videoID, s.c.user.id, ms, s.c.meta())
 }
 
 func bodyField(raw json.RawMessage) (string, error) {

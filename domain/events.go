@@ -11,6 +11,7 @@ const (
 	TypeUserRegistered    = "user_registered.v1"
 	TypeRoleGranted       = "role_granted.v1"
 	TypeVideoAdded        = "video_added.v1"
+	TypeDurationReported  = "duration_reported.v1"
 	TypeAnnotationPosted  = "annotation_posted.v1"
 	TypeAnnotationEdited  = "annotation_edited.v1"
 	TypeAnnotationDeleted = "annotation_deleted.v1"
@@ -26,6 +27,9 @@ const (
 	UsersStream  = "users"
 	VideosStream = "videos"
 	NodesStream  = "nodes"
+	// DurationsStream holds what viewers' players reported of the videos'
+	// durations: only reports that raised a video's known duration.
+	DurationsStream = "durations"
 )
 
 // VideoStream holds a video's annotations.
@@ -61,6 +65,15 @@ type VideoAdded struct {
 	Title  string `json:"title"`
 	URL    string `json:"url"`
 	Slug   string `json:"slug"`
+}
+
+// DurationReported: a viewer's player reported that a video lasts at
+// least DurationMS milliseconds, more than was known. A video's known
+// duration is the largest reported; annotations are not pinned beyond it.
+type DurationReported struct {
+	VideoID    int64 `json:"video_id"`
+	UserID     int64 `json:"user_id"`
+	DurationMS int64 `json:"duration_ms"`
 }
 
 // AnnotationPosted: a user pinned a note to moment At (milliseconds) of a
