@@ -101,16 +101,18 @@ func (s *Server) handleAddVideo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	if ok, wait := s.videoLimits.allow(r, u.ID, time.Now()); !ok {
-		writeError(w, r, s.logger, &requestError{http.StatusTooManyRequests, tooFast(w, wait)})
-		return
-	}
 	var in struct {
 		Title string `json:"title"`
 		URL   string `json:"url"`
 	}
 	if err := s.decode(w, r, &in); err != nil {
 		writeError(w, r, s.logger, err)
+		return
+	}
+	// Limited once the request is known to be one: a malformed body is
+	// refused for what it is, and costs no token.
+	if ok, wait := s.videoLimits.allow(r, u.ID, time.Now()); !ok {
+		writeError(w, r, s.logger, &requestError{http.StatusTooManyRequests, tooFast(w, wait)})
 		return
 	}
 	v, err := s.deps.Videos.Add(r.Context(), u.ID, in.Title, in.URL, requestMeta(r, u.ID))
