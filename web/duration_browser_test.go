@@ -22,7 +22,7 @@ func TestWatchPageReportsDuration(t *testing.T) {
 	watch(ann, url, false)
 	ann.waitFor("the duration reported", `document.getElementById("watch").dataset.durationMs === "30000"`)
 
-	eval[chromedp.Void](ann, `window.videologue.channel.push("new_annotation", {body: "ninety-nine minutes in", at: 99 * 60 * 1000})
+	eval[chromedp.Void](ann, `void window.videologue.channel.push("new_annotation", {body: "ninety-nine minutes in", at: 99 * 60 * 1000})
 		.receive("ok", () => { window.lateReply = "ok" })
 		.receive("error", r => { window.lateReply = r.reason })`)
 	ann.waitFor("the reply", `window.lateReply !== undefined`)
