@@ -102,13 +102,23 @@ func (s *Service) duration(ctx context.Context, videoID int64) (int64, error) {
 // others get domain.ErrForbidden; a deleted one is domain.ErrAnnotationGone
 // and an unknown one domain.ErrNotFound.
 func (s *Service) Edit(ctx context.Context, videoID, id, userID int64, body string, meta eventstore.Metadata) error {
+	return s.EditSeen(ctx, videoID, id, userID, body, -1, meta)
+}
+
+// EditSeen is Edit for a caller whose read model of the video showed the
+// annotation live and userID's as of revision seen of the video's stream
+// (-1: not seen). The append then first expects the stream to be still at
+// seen, with no read; when it has moved on, only the events after seen
+// are read. The log decides either way: a stale seen costs a read, never
+// a wrong change.
+func (s *Service) EditSeen(ctx context.Context, videoID, id, userID int64, body string, seen int64, meta eventstore.Metadata) error {
 	body, err := domain.NormalizeBody(body)
 	if err != nil {
 		return err
 	}
 	data, _ := json.Marshal(domain.AnnotationEdited{AnnotationID: id, UserID: userID, Body: body})
 	ev := eventstore.EventData{Type: domain.TypeAnnotationEdited, Data: data, Metadata: meta.Encode()}
-	if err := s.change(ctx, videoID, id, userID, ev); err != nil {
+	if err := s.change(ctx, videoID, id, userID, seen, ev); err != nil {
 		return fmt.Errorf("edit annotation: %w", err)
 	}
 	return nil
@@ -116,9 +126,14 @@ func (s *Service) Edit(ctx context.Context, videoID, id, userID int64, body stri
 
 // Delete withdraws annotation id of videoID, on the same terms as Edit.
 func (s *Service) Delete(ctx context.Context, videoID, id, userID int64, meta eventstore.Metadata) error {
+	return s.DeleteSeen(ctx, videoID, id, userID, -1, meta)
+}
+
+// DeleteSeen is Delete with what the caller has seen, as in EditSeen.
+func (s *Service) DeleteSeen(ctx context.Context, videoID, id, userID, seen int64, meta eventstore.Metadata) error {
 	data, _ := json.Marshal(domain.AnnotationDeleted{AnnotationID: id, UserID: userID})
 	ev := eventstore.EventData{Type: domain.TypeAnnotationDeleted, Data: data, Metadata: meta.Encode()}
-	if err := s.change(ctx, videoID, id, userID, ev); err != nil {
+	if err := s.change(ctx, videoID, id, userID, seen, ev); err != nil {
 		return fmt.Errorf("delete annotation: %w", err)
 	}
 	return nil
@@ -126,17 +141,27 @@ func (s *Service) Delete(ctx context.Context, videoID, id, userID int64, meta ev
 
 // change appends ev if userID may change annotation id, with the
 // expectation that the video stream has not moved since the check: an edit
-// can never land on an annotation deleted in between.
-func (s *Service) change(ctx context.Context, videoID, id, userID int64, ev eventstore.EventData) error {
+// can never land on an annotation deleted in between. seen >= 0 is the
+// revision as of which the caller saw the annotation live and userID's.
+func (s *Service) change(ctx context.Context, videoID, id, userID, seen int64, ev eventstore.EventData) error {
 	if videoID <= 0 || id <= 0 {
 		return domain.ErrNotFound
 	}
 	stream := domain.VideoStream(videoID)
 	f := folder{id: id}
+	if seen >= int64(domain.RevisionFromID(id)) {
+		if err := f.seed(ctx, s.store, stream, uint64(seen)); err != nil {
+			return err
+		}
+	}
 	need := int64(-1) // the revision the stream is known to have reached
 	for attempt := range maxAttempts {
-		if err := f.readThrough(ctx, s.store, stream, need); err != nil {
-			return err
+		// What was seen needs no read until an append says the stream
+		// has moved on.
+		if attempt > 0 || !f.read {
+			if err := f.readThrough(ctx, s.store, stream, need); err != nil {
+				return err
+			}
 		}
 		if f.a == nil {
 			return domain.ErrNotFound
@@ -179,6 +204,29 @@ type folder struct {
 	next uint64 // next revision to read
 	last uint64 // last revision read
 	read bool
+}
+
+// seed starts the fold from what a read model saw: the annotation live
+// as of revision seen. Its author is read from the log (its one
+// AnnotationPosted event), so that a caller's mistake can never let
+// someone else change it; the events between it and seen are not.
+func (f *folder) seed(ctx context.Context, store Store, stream string, seen uint64) error {
+	evs, err := store.ReadStream(ctx, stream, eventstore.Forwards, domain.RevisionFromID(f.id), 1)
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 {
+		return nil // unknown: the full read will say so
+	}
+	if err := f.apply(&evs[0]); err != nil {
+		return err
+	}
+	if f.a == nil { // not an annotation's id: let the full read decide
+		f.read = false
+		return nil
+	}
+	f.last, f.next = seen, seen+1
+	return nil
 }
 
 // readThrough reads the annotation's events from where it stopped, until

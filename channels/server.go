@@ -54,8 +54,12 @@ type Videos interface {
 // *domain.ValidationError or the domain sentinels.
 type Annotations interface {
 	Post(ctx context.Context, videoID, userID int64, username, body string, at int64, meta eventstore.Metadata) (int64, error)
-	Edit(ctx context.Context, videoID, id, userID int64, body string, meta eventstore.Metadata) error
-	Delete(ctx context.Context, videoID, id, userID int64, meta eventstore.Metadata) error
+	// EditSeen and DeleteSeen take the video revision as of which the
+	// hub showed the annotation live and the user's (-1: not known), so
+	// that the change can be appended without reading the video's
+	// history; the log still decides.
+	EditSeen(ctx context.Context, videoID, id, userID int64, body string, seen int64, meta eventstore.Metadata) error
+	DeleteSeen(ctx context.Context, videoID, id, userID, seen int64, meta eventstore.Metadata) error
 }
 
 // Deps are the services the socket stands on. All are required.

@@ -212,10 +212,11 @@ func (s *session) edit(ctx context.Context, payload json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	if err := s.hub.mayChange(id, s.c.user.id); err != nil {
+	seen, err := s.hub.mayChange(id, s.c.user.id)
+	if err != nil {
 		return err
 	}
-	return s.c.srv.deps.Annotations.Edit(ctx, s.videoID, id, s.c.user.id, body, s.c.meta())
+	return s.c.srv.deps.Annotations.EditSeen(ctx, s.videoID, id, s.c.user.id, body, seen, s.c.meta())
 }
 
 func (s *session) delete(ctx context.Context, payload json.RawMessage) error {
@@ -229,10 +230,11 @@ func (s *session) delete(ctx context.Context, payload json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	if err := s.hub.mayChange(id, s.c.user.id); err != nil {
+	seen, err := s.hub.mayChange(id, s.c.user.id)
+	if err != nil {
 		return err
 	}
-	return s.c.srv.deps.Annotations.Delete(ctx, s.videoID, id, s.c.user.id, s.c.meta())
+	return s.c.srv.deps.Annotations.DeleteSeen(ctx, s.videoID, id, s.c.user.id, seen, s.c.meta())
 }
 
 // reportDuration takes {"duration_ms": N}: the video's duration as the
