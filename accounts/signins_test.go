@@ -176,3 +176,32 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// BenchmarkSignInLive is the check every page, API call and socket
+// connect makes.
+func BenchmarkSignInLive(b *testing.B) {
+	s := start(b, openStore(b, b.TempDir()))
+	u, _ := s.Register(b.Context(), "bench", "password-123", eventstore.Metadata{})
+	si, err := s.StartSignIn(b.Context(), u.ID, domain.SignInPage, time.Hour, eventstore.Metadata{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _ := s.SignInLive(b.Context(), u.ID, si.ID); !ok {
+			b.Fatal("not live")
+		}
+	}
+}
+
+// BenchmarkStartSignIn is what a sign-in adds to the password check: one
+// durable append and this node's fold of it.
+func BenchmarkStartSignIn(b *testing.B) {
+	s := start(b, openStore(b, b.TempDir()))
+	u, _ := s.Register(b.Context(), "bench", "password-123", eventstore.Metadata{})
+	for b.Loop() {
+		if _, err := s.StartSignIn(b.Context(), u.ID, domain.SignInPage, time.Hour, eventstore.Metadata{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
