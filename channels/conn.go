@@ -19,6 +19,7 @@ import (
 type identity struct {
 	id       int64
 	username string
+	signIn   string // the sign-in its token was minted for (see signin.go)
 }
 
 // conn is one socket. Its reader, a goroutine of the Server's, reads

@@ -8,8 +8,9 @@
 // Server is an http.Handler for /socket/websocket. It refuses, with 403
 // and before any upgrade, a request without a valid signed token (query
 // parameter `token`, or the subprotocol pair
-// ["phoenix", "base64url.bearer.phx.<base64 token>"]) and a browser request
-// whose Origin is not an allowed host. Frames are JSON arrays
+// ["phoenix", "base64url.bearer.phx.<base64 token>"]), a token whose
+// sign-in has ended (Users.SignInLive), and a browser request whose Origin
+// is not an allowed host. Frames are JSON arrays
 // [join_ref, ref, topic, event, payload]. Besides Phoenix's own behaviour
 // (heartbeat, phx_join/phx_leave/phx_close/phx_error, "unmatched topic",
 // pushes with a stale join_ref ignored, a duplicate join replacing the
@@ -26,7 +27,8 @@
 // code 1009), a client that keeps pushing while over its rate limit (1008),
 // a client that does not read what it is sent fast enough for its bounded
 // queue (1008, or a plain TCP close when even that cannot be written), and
-// silence past Config.IdleTimeout. On shutdown every socket is closed with
+// silence past Config.IdleTimeout, and the end of the sign-in its token was
+// minted for (1008 "signed out", see Server.CloseSignIns). On shutdown every socket is closed with
 // 1001 so that clients reconnect elsewhere or later.
 //
 // # Exactly once, in order

@@ -105,6 +105,7 @@ func (e *env) start() {
 		Store: st, Tokens: e.tokens, Users: e.accounts, Videos: e.catalog,
 		Annotations: annotations.New(st, e.catalog),
 	}, logger)
+	e.accounts.OnSignInsEnded(func(ids []string) { e.srv.CloseSignIns(ids...) })
 	mux := http.NewServeMux()
 	mux.Handle("/socket/websocket", e.srv)
 	e.http = httptest.NewUnstartedServer(mux)
@@ -170,7 +171,17 @@ func (e *env) user(prefix string) (int64, string, string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return u.ID, u.Username, e.tokens.Sign(u.ID)
+	return u.ID, u.Username, e.token(u.ID)
+}
+
+// token starts a sign-in of userID and returns a socket token for it.
+func (e *env) token(userID int64) string {
+	e.t.Helper()
+	si, err := e.accounts.StartSignIn(e.t.Context(), userID, domain.SignInPage, time.Hour, eventstore.Metadata{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.tokens.Sign(userID, si.ID)
 }
 
 func (e *env) video(userID int64) int64 {

@@ -29,14 +29,18 @@ type Store interface {
 
 // Tokens verifies the signed token a client connects with.
 type Tokens interface {
-	// Verify returns the user id the token names, or an error when it is
-	// forged, malformed or expired.
-	Verify(token string) (int64, error)
+	// Verify returns the user id the token names and the sign-in it was
+	// minted for, or an error when it is forged, malformed or expired.
+	Verify(token string) (userID int64, signIn string, err error)
 }
 
-// Users names the users who connect.
+// Users names the users who connect and says whether their sign-ins are
+// live.
 type Users interface {
 	Username(ctx context.Context, userID int64) (string, error)
+	// SignInLive reports whether signIn is a live sign-in of userID; the
+	// error is the log's, when it cannot tell.
+	SignInLive(ctx context.Context, userID int64, signIn string) (bool, error)
 }
 
 // Videos tells which videos have a channel.
@@ -210,15 +214,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing token", http.StatusForbidden)
 		return
 	}
-	userID, err := s.deps.Tokens.Verify(token)
-	if err != nil {
-		http.Error(w, "invalid or expired token", http.StatusForbidden)
-		return
-	}
-	username, err := s.deps.Users.Username(r.Context(), userID)
-	if err != nil {
-		s.logger.Warn("socket token for unknown user", "user_id", userID, "err", err)
-		http.Error(w, "invalid or expired token", http.StatusForbidden)
+	user, code, msg := s.authenticate(r.Context(), token)
+	if code != 0 {
+		http.Error(w, msg, code)
 		return
 	}
 	s.mu.Lock()
@@ -235,9 +233,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.connsWG.Done()
 		return // the upgrader has answered
 	}
-	c := newConn(s, ws, r, identity{id: userID, username: username})
+	c := newConn(s, ws, r, user)
 	if !s.track(c) {
 		c.shut(websocket.CloseGoingAway, "server shutting down", false)
+	} else {
+		s.recheckSignIn(r.Context(), c)
 	}
 	// The socket is served by a goroutine of the Server's (Shutdown waits
 	// for it), not by net/http's: once this handler returns, net/http lets

@@ -218,6 +218,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Store: store, Tokens: tokens, Users: m.Accounts, Videos: m.Catalog,
 		Annotations: annotations.New(store, m.Catalog),
 	}, m.Logger)
+	// A sign-in ended on any node closes its sockets on this one.
+	m.Accounts.OnSignInsEnded(func(ids []string) { m.Socket.CloseSignIns(ids...) })
 	// Read models are local to this node (under --data), caught up from
 	// the log at start and then followed live; their lag is on /metrics.
 	if m.ReadModels, err = StartReadModels(ctx, filepath.Join(m.Config.Data, "readmodels"), store, m.Registry, m.Logger); err != nil {
