@@ -20,11 +20,19 @@
 //     [null,null,"phoenix","phx_error",{"reason":...}];
 //   - a frame over Config.MaxFrameBytes: a phx_reply error to its ref and
 //     topic when those can be read, else the phx_error above;
-//   - a push over the user's rate limit: a phx_reply error "too many
-//     messages, slow down".
+//   - a push over the user's or the address's rate limit, or any frame
+//     over the connection's frame budget: a phx_reply error "too many
+//     messages, slow down";
+//   - a join over the user's or the address's join limit: a phx_reply
+//     error "too many joins, slow down".
+//
+// An upgrade over the address's or the user's connect limit, or past the
+// address's cap on open sockets, is refused with 429 before the upgrade.
+// The limits of users and addresses outlive their sockets (see limits).
 //
 // The socket is closed, alone, for: a frame over 4 x MaxFrameBytes (close
-// code 1009), a client that keeps pushing while over its rate limit (1008),
+// code 1009), a client that keeps sending while refused (Config.FloodStrikes
+// refusals since its last admitted push or join: 1008),
 // a client that does not read what it is sent fast enough for its bounded
 // queue (1008, or a plain TCP close when even that cannot be written), and
 // silence past Config.IdleTimeout, and the end of the sign-in its token was

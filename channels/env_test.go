@@ -55,10 +55,14 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// permissive is a Config for tests that post a lot: the rate limit stays
-// out of the way.
+// permissive is a Config for tests that post a lot: the rate limits and
+// the socket cap stay out of the way.
 func permissive() channels.Config {
-	return channels.Config{PushRate: 10000, PushBurst: 10000, FloodStrikes: 1000, HubLinger: 200 * time.Millisecond}
+	return channels.Config{
+		PushRate: 10000, PushBurst: 10000, FloodStrikes: 1000, HubLinger: 200 * time.Millisecond,
+		AddrPushRate: -1, JoinRate: -1, AddrJoinRate: -1, ConnectRate: -1, AddrConnectRate: -1,
+		FrameRate: -1, MaxSocketsPerAddr: -1,
+	}
 }
 
 func newEnv(t testing.TB, cfg channels.Config) *env {
