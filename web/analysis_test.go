@@ -92,7 +92,11 @@ func newAnalysisEnv(t testing.TB) *analysisEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.ids[name], e.tokens[name] = u.ID, tokens.Sign(u.ID)
+		si, err := users.StartSignIn(t.Context(), u.ID, domain.SignInAPI, time.Hour, eventstore.Metadata{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.ids[name], e.tokens[name] = u.ID, tokens.Sign(u.ID, si.ID)
 	}
 	for name, role := range map[string]domain.Role{"alice": domain.RoleAnalyst, "bob": domain.RoleAuditor, "dave": domain.RoleAdmin} {
 		if err := users.Grant(t.Context(), e.ids[name], role, 0, "", eventstore.Metadata{}); err != nil {

@@ -26,6 +26,9 @@ import (
 func (s *Server) mountAPI(r chi.Router) {
 	r.Post("/users", s.handleRegister)
 	r.Post("/sessions", s.handleSignIn)
+	r.Delete("/sessions", s.handleSignOut)
+	r.Delete("/users/me/sign-ins", s.handleSignOutEverywhere)
+	r.Put("/users/me/password", s.handleChangePassword)
 	r.Get("/videos", s.handleListVideos)
 	r.Post("/videos", s.handleAddVideo)
 	r.Get("/videos/{id}", s.handleGetVideo)
@@ -87,12 +90,12 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	u, err := s.deps.Accounts.Authenticate(r.Context(), c.Username, c.Password)
+	u, si, err := s.deps.Accounts.SignInWithPassword(r.Context(), c.Username, c.Password, domain.SignInAPI, apiSignInTTL, requestMeta(r, 0))
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"token": s.deps.Tokens.Sign(u.ID), "user": toUserJSON(u)})
+	writeJSON(w, http.StatusOK, map[string]any{"token": s.deps.Tokens.Sign(u.ID, si.ID), "user": toUserJSON(u)})
 }
 
 func (s *Server) handleAddVideo(w http.ResponseWriter, r *http.Request) {
@@ -158,21 +161,20 @@ func (s *Server) handleGetVideo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toVideoJSON(v))
 }
 
-// bearer authenticates the request's Authorization: Bearer token.
+// bearer authenticates the request's Authorization: Bearer token (see
+// bearerSignIn).
 func (s *Server) bearer(r *http.Request) (accounts.User, error) {
+	u, _, err := s.bearerSignIn(r)
+	return u, err
+}
+
+// bearerToken is the token of the request's Authorization: Bearer header.
+func bearerToken(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return accounts.User{}, errUnauthorized
+		return "", false
 	}
-	id, err := s.deps.Tokens.Verify(strings.TrimSpace(token))
-	if err != nil {
-		return accounts.User{}, errUnauthorized
-	}
-	u, err := s.deps.Accounts.Get(r.Context(), id)
-	if errors.Is(err, domain.ErrNotFound) {
-		return accounts.User{}, errUnauthorized
-	}
-	return u, err
+	return strings.TrimSpace(token), true
 }
 
 // decode reads a JSON object body of at most MaxBodyBytes into v.

@@ -51,9 +51,9 @@ func newSite(secret []byte, secure bool, users Accounts, videos Videos, tokens T
 }
 
 // pageMiddleware is what every page goes through: security headers, the
-// session, CSRF protection.
+// session and whether its sign-in is live, CSRF protection.
 func (s *site) pageMiddleware(next http.Handler) http.Handler {
-	return secureHeaders(s.sessions.secure)(s.sessions.load(s.csrf.protect(next)))
+	return secureHeaders(s.sessions.secure)(s.sessions.load(s.liveSignIn(s.csrf.protect(next))))
 }
 
 // routes mounts the pages on r.
@@ -68,6 +68,9 @@ func (s *site) routes(r chi.Router) {
 		r.Post("/signin", s.signIn)
 		r.Post("/signout", s.signOut)
 		r.Get("/session/socket-token", s.socketToken)
+		r.Get("/account", s.account)
+		r.Post("/account/password", s.changePassword)
+		r.Post("/account/signout-everywhere", s.signOutEverywhere)
 		r.Get("/videos", s.listVideos)
 		r.Get("/videos/new", s.newVideo)
 		r.Post("/videos", s.addVideo)
@@ -147,6 +150,9 @@ var flashes = map[string]string{
 	"signed_in":   "You're signed in.",
 	"signed_out":  "You're signed out. See you soon.",
 	"video_added": "Video added. Play it and pin your first note.",
+
+	"password_changed":      "Password changed. Everywhere else you were signed in, you're now signed out.",
+	"signed_out_everywhere": "You're signed out everywhere: on every device and of every API token.",
 }
 
 func (s *site) setFlash(w http.ResponseWriter, r *http.Request, code string) {

@@ -177,7 +177,7 @@ func TestVideoPages(t *testing.T) {
 	if m == nil {
 		t.Fatal("watch page has no socket token")
 	}
-	if id, err := srv.tokens.Verify(m[1]); err != nil || id != 1 {
+	if id, _, err := srv.tokens.Verify(m[1]); err != nil || id != 1 {
 		t.Fatalf("socket token: user %d, %v", id, err)
 	}
 	resp, body = b.submit("/videos/new", "/videos", url.Values{"title": {"Keynote"}, "url": {"https://youtu.be/dQw4w9WgXcQ"}})
@@ -262,7 +262,7 @@ func TestSocketTokenRefresh(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no token in %s", body)
 	}
-	if id, err := srv.tokens.Verify(m[1]); err != nil || id != 1 {
+	if id, _, err := srv.tokens.Verify(m[1]); err != nil || id != 1 {
 		t.Fatalf("token names user %d, %v", id, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -19,11 +20,20 @@ import (
 	"github.com/videologue/videologue/eventstore"
 )
 
-// Accounts is what the web needs of the users.
+// Accounts is what the web needs of the users and their sign-ins.
 type Accounts interface {
 	Register(ctx context.Context, username, password string, meta eventstore.Metadata) (accounts.User, error)
-	Authenticate(ctx context.Context, username, password string) (accounts.User, error)
 	Get(ctx context.Context, id int64) (accounts.User, error)
+	// SignInWithPassword checks the password and starts a sign-in;
+	// StartSignIn starts one without (right after Register).
+	SignInWithPassword(ctx context.Context, username, password, via string, ttl time.Duration, meta eventstore.Metadata) (accounts.User, accounts.SignIn, error)
+	StartSignIn(ctx context.Context, userID int64, via string, ttl time.Duration, meta eventstore.Metadata) (accounts.SignIn, error)
+	// SignInLive says whether a cookie's or token's sign-in is live.
+	SignInLive(ctx context.Context, userID int64, signIn string) (bool, error)
+	SignOut(ctx context.Context, userID int64, signIn string, meta eventstore.Metadata) error
+	SignOutEverywhere(ctx context.Context, userID int64, meta eventstore.Metadata) error
+	// ChangePassword ends every sign-in of the user but keep.
+	ChangePassword(ctx context.Context, userID int64, current, next, keep string, meta eventstore.Metadata) error
 }
 
 // Videos is what the web needs of the catalog.
@@ -35,10 +45,11 @@ type Videos interface {
 }
 
 // Tokens signs the tokens that the API hands out and verifies the bearer
-// tokens it is given; the socket accepts the same tokens.
+// tokens it is given; the socket accepts the same tokens. Each names the
+// sign-in it was minted for, which is checked live apart.
 type Tokens interface {
-	Sign(userID int64) string
-	Verify(token string) (int64, error)
+	Sign(userID int64, signIn string) string
+	Verify(token string) (userID int64, signIn string, err error)
 }
 
 // Deps are the services behind the routes.

@@ -55,6 +55,9 @@ type ServeConfig struct {
 	// DebugAddr, if set, is a second listener serving Go's profiler
 	// (/debug/pprof/), for operators; it has no authentication.
 	DebugAddr string
+	// MaxSocketsPerAddr bounds the sockets open at once from one client
+	// address (0: no cap).
+	MaxSocketsPerAddr int
 }
 
 func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
@@ -72,6 +75,7 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 	fs.DurationVar(&c.NodeTimeout, "node-timeout", 15*time.Second, "silence after which a node is presumed dead and its viewers leave the presence list (checked every --heartbeat)")
 	fs.BoolVar(&c.LoadTest, "load-test", false, "dev only: no per-user push or per-address sign-in limits and cheap password hashes, for cmd/vlload")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "address of a second listener serving Go's profiler at /debug/pprof/ (off by default; it has no authentication: bind it to localhost)")
+	fs.IntVar(&c.MaxSocketsPerAddr, "max-sockets-per-addr", 64, "sockets open at once from one client address (an IPv6 /64); more are refused with 429 (0: no cap)")
 	addStoreFlags(fs, &c.Store)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -180,12 +184,17 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	var acfg accounts.Config
-	scfg := channels.Config{AllowedOrigins: m.Config.Origins}
+	scfg := channels.Config{AllowedOrigins: m.Config.Origins, MaxSocketsPerAddr: m.Config.MaxSocketsPerAddr}
+	if scfg.MaxSocketsPerAddr <= 0 {
+		scfg.MaxSocketsPerAddr = -1
+	}
 	wcfg := web.Config{Secure: m.Config.Env == "prod", CookieSecret: []byte(m.Config.Secret)}
 	if m.Config.LoadTest {
 		m.Logger.Warn("--load-test: rate limits lifted and password hashes cheap; never expose this server")
 		acfg.Hash = auth.Params{Memory: 64, Time: 1, Threads: 1}
 		scfg.PushRate, scfg.PushBurst, scfg.FloodStrikes = 1e6, 1e6, 1e6
+		scfg.AddrPushRate, scfg.JoinRate, scfg.AddrJoinRate, scfg.ConnectRate, scfg.AddrConnectRate, scfg.FrameRate = -1, -1, -1, -1, -1, -1
+		scfg.MaxSocketsPerAddr = -1
 		wcfg.AuthRate, wcfg.AuthBurst = 1e6, 1e6
 		wcfg.VideoRate, wcfg.VideoBurst = 1e6, 1e6
 	}
@@ -219,6 +228,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Store: store, Tokens: tokens, Users: m.Accounts, Videos: m.Catalog,
 		Annotations: annotations.New(store, m.Catalog),
 	}, m.Logger)
+	// A sign-in ended on any node closes its sockets on this one.
+	m.Accounts.OnSignInsEnded(func(ids []string) { m.Socket.CloseSignIns(ids...) })
 	// Read models are local to this node (under --data), caught up from
 	// the log at start and then followed live; their lag is on /metrics.
 	if m.ReadModels, err = StartReadModels(ctx, filepath.Join(m.Config.Data, "readmodels"), store, m.Registry, m.Logger); err != nil {

@@ -272,10 +272,10 @@ func TestHostileInput(t *testing.T) {
 			httpExpect(t, jsonReq(t, "POST", api, "", "application/json", videoJSON), 401, "sign in")
 		}},
 		{"api forged token", func(t *testing.T) {
-			httpExpect(t, jsonReq(t, "POST", api, forged.Sign(owner.ID), "application/json", videoJSON), 401, "sign in")
+			httpExpect(t, jsonReq(t, "POST", api, forged.Sign(owner.ID, "s1"), "application/json", videoJSON), 401, "sign in")
 		}},
 		{"api expired token", func(t *testing.T) {
-			httpExpect(t, jsonReq(t, "POST", api, expired.Sign(owner.ID), "application/json", videoJSON), 401, "sign in")
+			httpExpect(t, jsonReq(t, "POST", api, expired.Sign(owner.ID, "s1"), "application/json", videoJSON), 401, "sign in")
 		}},
 		{"api invalid UTF-8 title", func(t *testing.T) {
 			httpExpect(t, jsonReq(t, "POST", api, owner.Token, "application/json", "{\"title\":\"\xff\xfe\",\"url\":\"https://example.com/a.mp4\"}"), 400, "UTF-8")
@@ -313,8 +313,8 @@ func TestHostileInput(t *testing.T) {
 		}},
 		// The socket handshake.
 		{"socket without token", refusedDial("")},
-		{"socket forged token", refusedDial(forged.Sign(h.attacker.ID))},
-		{"socket expired token", refusedDial(expired.Sign(h.attacker.ID))},
+		{"socket forged token", refusedDial(forged.Sign(h.attacker.ID, "s1"))},
+		{"socket expired token", refusedDial(expired.Sign(h.attacker.ID, "s1"))},
 		{"socket garbage token", refusedDial("' OR 1=1 --")},
 		// Frames.
 		{"frame malformed JSON", rawFrame(websocket.TextMessage, []byte(`["1","1","phoenix","heartbeat",{`), "")},
