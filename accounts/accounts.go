@@ -53,6 +53,10 @@ type Config struct {
 	// MaxAttempts bounds Register's retries when other registrations keep
 	// landing first (default 32).
 	MaxAttempts int
+	// Hashing bounds the password hashes that Register and Authenticate
+	// compute at once; past it they fail with auth.ErrBusy (default: as
+	// many as GOMAXPROCS, waiting up to 2 s for a turn).
+	Hashing *auth.HashBound
 }
 
 // Service registers, authenticates and looks up users. It is safe for
@@ -82,6 +86,9 @@ func New(store Store, cfg Config, logger *slog.Logger) *Service {
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 32
+	}
+	if cfg.Hashing == nil {
+		cfg.Hashing = auth.NewHashBound(0, 2*time.Second)
 	}
 	s := &Service{store: store, cfg: cfg, logger: logger, rev: -1, byID: make(map[int64]*user), byName: make(map[string]int64)}
 	s.f = follow.New(store, domain.UsersStream, s.apply, logger)
@@ -146,8 +153,9 @@ func (s *Service) apply(ev *eventstore.RecordedEvent) {
 }
 
 // Register creates an account. It fails with a *domain.ValidationError for
-// a bad username or password and domain.ErrUsernameTaken when the name (in
-// any letter case) is someone else's.
+// a bad username or password, domain.ErrUsernameTaken when the name (in
+// any letter case) is someone else's, and auth.ErrBusy when too many
+// password hashes are under way.
 func (s *Service) Register(ctx context.Context, username, password string, meta eventstore.Metadata) (User, error) {
 	display, key, err := domain.NormalizeUsername(username)
 	if err != nil {
@@ -156,7 +164,10 @@ func (s *Service) Register(ctx context.Context, username, password string, meta 
 	if err := domain.ValidatePassword(password); err != nil {
 		return User{}, err
 	}
-	hash, err := auth.HashPassword(password, s.cfg.Hash)
+	var hash string
+	if berr := s.cfg.Hashing.Do(ctx, func() { hash, err = auth.HashPassword(password, s.cfg.Hash) }); berr != nil {
+		return User{}, fmt.Errorf("register: %w", berr)
+	}
 	if err != nil {
 		return User{}, fmt.Errorf("register: %w", err)
 	}
@@ -196,7 +207,8 @@ func (s *Service) Register(ctx context.Context, username, password string, meta 
 
 // Authenticate checks a username and password. Whatever is wrong, the
 // error is domain.ErrBadCredentials, and an unknown name costs as much time
-// as a wrong password.
+// as a wrong password. When too many hashes are under way it fails with
+// auth.ErrBusy, before looking at the password.
 func (s *Service) Authenticate(ctx context.Context, username, password string) (User, error) {
 	u, hash, err := s.lookupName(ctx, username)
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
@@ -205,7 +217,11 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	if u.ID == 0 {
 		hash = s.dummy
 	}
-	ok, verr := auth.VerifyPassword(password, hash)
+	var ok bool
+	var verr error
+	if err := s.cfg.Hashing.Do(ctx, func() { ok, verr = auth.VerifyPassword(password, hash) }); err != nil {
+		return User{}, fmt.Errorf("authenticate: %w", err)
+	}
 	if verr != nil {
 		s.logger.Error("stored password hash unreadable", "user_id", u.ID, "err", verr)
 	}
