@@ -76,3 +76,12 @@ func orDuration(d, def time.Duration) time.Duration {
 	}
 	return d
 }
+
+// publicHost is the host (and port, if any) of a checked public URL.
+func publicHost(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}

@@ -72,7 +72,7 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 	fs.StringVar(&c.Data, "data", "./data", "directory of the embedded event log and of this node's own files (one per node; with a shared store, the log is elsewhere)")
 	fs.StringVar(&c.Secret, "secret", os.Getenv("VIDEOLOGUE_SECRET"), "secret that signs tokens (default $VIDEOLOGUE_SECRET; required with --env prod)")
 	fs.StringVar(&c.Env, "env", "dev", "dev or prod")
-	fs.StringVar(&origins, "origin", "", "comma-separated hosts browsers may open sockets from (default: the host of the request)")
+	fs.StringVar(&origins, "origin", "", "comma-separated hosts browsers may open sockets from (default: with --env prod the host of --public-url, in dev the host of the request)")
 	fs.StringVar(&c.Node, "node", "", "name of this server, stable across restarts and unique among the running nodes of a shared store (default: the host name; with a shared store, host name and port)")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", 5*time.Second, "how often this node records a heartbeat in the log")
 	fs.DurationVar(&c.NodeTimeout, "node-timeout", 15*time.Second, "silence after which a node is presumed dead and its viewers leave the presence list (checked every --heartbeat)")
@@ -218,6 +218,11 @@ func (m *Main) Run(ctx context.Context) error {
 		acfg.Hashing = auth.NewHashBound(m.Config.Edge.MaxHashes, m.Config.Edge.HashWait)
 	}
 	scfg := channels.Config{AllowedOrigins: m.Config.Origins}
+	if len(scfg.AllowedOrigins) == 0 && m.Config.Env == "prod" {
+		// Browsers open sockets from the public site; the request's Host
+		// would also let in a page served under a rebinding name.
+		scfg.AllowedOrigins = []string{publicHost(m.Config.PublicURL)}
+	}
 	wcfg := web.Config{Secure: m.Config.Env == "prod", CookieSecret: []byte(m.Config.Secret), PublicURL: m.Config.PublicURL}
 	if m.Config.LoadTest {
 		m.Logger.Warn("--load-test: rate limits lifted and password hashes cheap; never expose this server")
