@@ -48,9 +48,10 @@ type ServeConfig struct {
 	// alive, and after how much silence a node's viewers are closed.
 	Heartbeat   time.Duration
 	NodeTimeout time.Duration
-	// LoadTest lifts the per-user and per-address rate limits and makes
-	// password hashing cheap, so that cmd/vlload can sign in thousands of
-	// users and post from loopback. Development only.
+	// LoadTest lifts the per-user and per-address rate limits and the cap
+	// on connections per address, and makes password hashing cheap, so
+	// that cmd/vlload can sign in thousands of users and post from
+	// loopback. Development only.
 	LoadTest bool
 	// DebugAddr, if set, is a second listener serving Go's profiler
 	// (/debug/pprof/), for operators; it has no authentication.
@@ -76,7 +77,7 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 	fs.StringVar(&c.Node, "node", "", "name of this server, stable across restarts and unique among the running nodes of a shared store (default: the host name; with a shared store, host name and port)")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", 5*time.Second, "how often this node records a heartbeat in the log")
 	fs.DurationVar(&c.NodeTimeout, "node-timeout", 15*time.Second, "silence after which a node is presumed dead and its viewers leave the presence list (checked every --heartbeat)")
-	fs.BoolVar(&c.LoadTest, "load-test", false, "dev only: no per-user push or per-address sign-in limits and cheap password hashes, for cmd/vlload")
+	fs.BoolVar(&c.LoadTest, "load-test", false, "dev only: no per-user push or per-address sign-in limits, no cap on connections per address, and cheap password hashes, for cmd/vlload")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "address of a second listener serving Go's profiler at /debug/pprof/ (off by default; it has no authentication: bind it to localhost)")
 	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("VIDEOLOGUE_PUBLIC_URL"), "address browsers reach this site at, e.g. https://videologue.example; absolute links are built from it (default $VIDEOLOGUE_PUBLIC_URL; required with --env prod; dev default http://<addr>)")
 	addEdgeFlags(fs, &c.Edge)
@@ -212,6 +213,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Config.PublicURL == "" {
 		m.Config.PublicURL = "http://" + m.listener.Addr().String()
 	}
+	if m.Config.LoadTest {
+		m.Config.Edge.MaxConnsPerAddr = 0 // the load tool's sockets all come from one address
+	}
 	m.listener = web.LimitListener(m.listener, m.Config.Edge.MaxConnsPerAddr)
 	var acfg accounts.Config
 	if m.Config.Edge.MaxHashes > 0 {
@@ -227,6 +231,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Config.LoadTest {
 		m.Logger.Warn("--load-test: rate limits lifted and password hashes cheap; never expose this server")
 		acfg.Hash = auth.Params{Memory: 64, Time: 1, Threads: 1}
+		acfg.Hashing = auth.NewHashBound(1024, m.Config.Edge.HashWait) // 64 KiB hashes: memory is no concern
 		scfg.PushRate, scfg.PushBurst, scfg.FloodStrikes = 1e6, 1e6, 1e6
 		wcfg.AuthRate, wcfg.AuthBurst = 1e6, 1e6
 	}
