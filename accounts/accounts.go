@@ -56,6 +56,10 @@ type Config struct {
 	MaxAttempts int
 	// Now is the clock that sign-ins expire by (default time.Now).
 	Now func() time.Time
+	// Hashing bounds the password hashes that Register, Authenticate,
+	// SignInWithPassword and ChangePassword compute at once; past it they fail with auth.ErrBusy (default: as
+	// many as GOMAXPROCS, waiting up to 2 s for a turn).
+	Hashing *auth.HashBound
 }
 
 // Service registers, authenticates and looks up users. It is safe for
@@ -90,6 +94,9 @@ func New(store Store, cfg Config, logger *slog.Logger) *Service {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Hashing == nil {
+		cfg.Hashing = auth.NewHashBound(0, 2*time.Second)
 	}
 	s := &Service{store: store, cfg: cfg, logger: logger, rev: -1, byID: make(map[int64]*user), byName: make(map[string]int64)}
 	s.f = follow.New(store, domain.UsersStream, s.apply, logger)
@@ -171,8 +178,9 @@ func (s *Service) apply(ev *eventstore.RecordedEvent) {
 }
 
 // Register creates an account. It fails with a *domain.ValidationError for
-// a bad username or password and domain.ErrUsernameTaken when the name (in
-// any letter case) is someone else's.
+// a bad username or password, domain.ErrUsernameTaken when the name (in
+// any letter case) is someone else's, and auth.ErrBusy when too many
+// password hashes are under way.
 func (s *Service) Register(ctx context.Context, username, password string, meta eventstore.Metadata) (User, error) {
 	display, key, err := domain.NormalizeUsername(username)
 	if err != nil {
@@ -181,7 +189,10 @@ func (s *Service) Register(ctx context.Context, username, password string, meta 
 	if err := domain.ValidatePassword(password); err != nil {
 		return User{}, err
 	}
-	hash, err := auth.HashPassword(password, s.cfg.Hash)
+	var hash string
+	if berr := s.cfg.Hashing.Do(ctx, func() { hash, err = auth.HashPassword(password, s.cfg.Hash) }); berr != nil {
+		return User{}, fmt.Errorf("register: %w", berr)
+	}
 	if err != nil {
 		return User{}, fmt.Errorf("register: %w", err)
 	}
@@ -221,7 +232,8 @@ func (s *Service) Register(ctx context.Context, username, password string, meta 
 
 // Authenticate checks a username and password. Whatever is wrong, the
 // error is domain.ErrBadCredentials, and an unknown name costs as much time
-// as a wrong password.
+// as a wrong password. When too many hashes are under way it fails with
+// auth.ErrBusy, before looking at the password.
 func (s *Service) Authenticate(ctx context.Context, username, password string) (User, error) {
 	u, _, err := s.authenticate(ctx, username, password)
 	return u, err
@@ -236,7 +248,11 @@ func (s *Service) authenticate(ctx context.Context, username, password string) (
 	if u.ID == 0 {
 		hash = s.dummy
 	}
-	ok, verr := auth.VerifyPassword(password, hash)
+	var ok bool
+	var verr error
+	if err := s.cfg.Hashing.Do(ctx, func() { ok, verr = auth.VerifyPassword(password, hash) }); err != nil {
+		return User{}, "", fmt.Errorf("authenticate: %w", err)
+	}
 	if verr != nil {
 		s.logger.Error("stored password hash unreadable", "user_id", u.ID, "err", verr)
 	}

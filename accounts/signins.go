@@ -261,7 +261,12 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	if err != nil {
 		return err
 	}
-	if ok, verr := auth.VerifyPassword(current, hash); !ok {
+	var ok bool
+	var verr error
+	if err := s.cfg.Hashing.Do(ctx, func() { ok, verr = auth.VerifyPassword(current, hash) }); err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	if !ok {
 		if verr != nil {
 			s.logger.Error("stored password hash unreadable", "user_id", u.ID, "err", verr)
 		}
@@ -277,7 +282,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	if next == current {
 		return &domain.ValidationError{Field: "new_password", Message: "must differ from your current password"}
 	}
-	newHash, err := auth.HashPassword(next, s.cfg.Hash)
+	var newHash string
+	if berr := s.cfg.Hashing.Do(ctx, func() { newHash, err = auth.HashPassword(next, s.cfg.Hash) }); berr != nil {
+		return fmt.Errorf("change password: %w", berr)
+	}
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}

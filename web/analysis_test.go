@@ -79,7 +79,7 @@ func newAnalysisEnv(t testing.TB) *analysisEnv {
 	})
 	secret := []byte("analysis test secret 0123456789")
 	tokens, _ := auth.NewTokens(auth.TokenConfig{Secret: secret})
-	srv := httptest.NewServer(New(Config{CookieSecret: secret, AuthBurst: 1000}, Deps{
+	srv := httptest.NewServer(New(Config{CookieSecret: secret, AuthBurst: 1000, PublicURL: analysisPublicURL}, Deps{
 		Accounts: users, Videos: videos, Tokens: tokens,
 		Analysis: &AnalysisDeps{ReadModels: db, Log: store},
 	}, nil))

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/videologue/videologue/auth"
 	"github.com/videologue/videologue/domain"
 )
 
@@ -19,6 +20,9 @@ type authForm struct {
 
 // tooManyAttempts answers password checks over the per-address limit.
 const tooManyAttempts = "Too many attempts from your network. Wait a minute, then try again."
+
+// serverBusy answers password checks that found every hashing slot taken.
+const serverBusy = "The server is busy signing people in. Try again in a moment."
 
 func (s *site) allowed(r *http.Request) bool { return s.allowAuth == nil || s.allowAuth(r) }
 
@@ -45,6 +49,9 @@ func (s *site) register(w http.ResponseWriter, r *http.Request) {
 			form.Errors[field] = fieldLabel(field) + " " + msg + "."
 		} else if errors.Is(err, domain.ErrUsernameTaken) {
 			form.Errors["username"] = "That username is taken. Choose another, or sign in if it's yours."
+		} else if errors.Is(err, auth.ErrBusy) {
+			s.busy(w, r, "register", "Create your account", form)
+			return
 		} else {
 			s.internalError(w, r, err)
 			return
@@ -85,6 +92,10 @@ func (s *site) signIn(w http.ResponseWriter, r *http.Request) {
 		s.view.render(w, http.StatusUnauthorized, "signin", s.page(w, r, "Sign in", "signin", form))
 		return
 	}
+	if errors.Is(err, auth.ErrBusy) {
+		s.busy(w, r, "signin", "Sign in", form)
+		return
+	}
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -92,6 +103,14 @@ func (s *site) signIn(w http.ResponseWriter, r *http.Request) {
 	s.sessions.start(w, r, u.ID, si.ID, si.ExpiresAt)
 	s.setFlash(w, r, "signed_in")
 	http.Redirect(w, r, orDefault(form.Next, "/videos"), http.StatusSeeOther)
+}
+
+// busy shows the form again, 429 with a Retry-After, when every
+// password-hashing slot stayed taken.
+func (s *site) busy(w http.ResponseWriter, r *http.Request, tmpl, title string, form authForm) {
+	form.Error = serverBusy
+	w.Header().Set("Retry-After", busyRetryAfter)
+	s.view.render(w, http.StatusTooManyRequests, tmpl, s.page(w, r, title, tmpl, form))
 }
 
 // signOut ends this browser's sign-in, on every node: the cookie, and

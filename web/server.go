@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -87,6 +88,11 @@ type Config struct {
 	Secure bool
 	// CookieSecret signs the pages' session cookies and CSRF tokens (pass the server secret); empty: a random key per process.
 	CookieSecret []byte
+	// PublicURL is the origin the site is reached at (https://host[:port]),
+	// from which every absolute link it hands out is built; a request's
+	// Host header is never used, since any client can set it (default
+	// http://localhost).
+	PublicURL string
 }
 
 // Server is the HTTP handler of the whole site.
@@ -119,6 +125,10 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 	}
 	if cfg.VideoBurst <= 0 {
 		cfg.VideoBurst = 10
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://localhost"
 	}
 	s := &Server{cfg: cfg, deps: deps, logger: logger, router: chi.NewRouter(), auth: newAddrLimiter(cfg.AuthRate, cfg.AuthBurst),
 		videoLimits: newVideoLimits(cfg.VideoRate, cfg.VideoBurst)}

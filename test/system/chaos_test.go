@@ -83,7 +83,9 @@ func TestChaosExactDelivery(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("CHAOS_POSTS")); err == nil && v > 0 {
 		target = int64(v)
 	}
-	srv := startServer(t)
+	// Every client's socket comes from 127.0.0.1: lift the cap on
+	// connections per address.
+	srv := startServer(t, "--max-conns-per-addr", "0")
 	owner := srv.signUp(t, "owner", "127.0.0.2")
 	videos := make([]int64, nVideos)
 	for i := range videos {
