@@ -28,7 +28,9 @@ func (r *scanRun) reset() {
 // pebble under the read lock, lets go of the lock, and decodes each event
 // in place for fn: no allocation per event, and fn may call the store.
 func (s *Store) ScanAll(ctx context.Context, from, to uint64, fn func(*eventstore.RecordedEvent) error) error {
-	fail := func(err error) error { return &eventstore.Error{Op: "scan", Stream: eventstore.AllStream, Err: s.readErr(err)} }
+	fail := func(err error) error {
+		return &eventstore.Error{Op: "scan", Stream: eventstore.AllStream, Err: s.readErr(err)}
+	}
 	if err := s.readCheck(ctx, "scan", eventstore.AllStream); err != nil {
 		return err
 	}

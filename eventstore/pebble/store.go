@@ -61,9 +61,9 @@ type Store struct {
 	mu      sync.RWMutex // guards closing against sends on reqs
 	closing bool
 	reqs    chan *appendReq
-	closed  chan struct{} // closed once Close starts: ends subscriptions
-	done    chan struct{} // closed when the committer and syncer have ended
-	ckDone  chan struct{} // closed when the checkpoint writer has ended
+	closed  chan struct{}  // closed once Close starts: ends subscriptions
+	done    chan struct{}  // closed when the committer and syncer have ended
+	ckDone  chan struct{}  // closed when the checkpoint writer has ended
 	syncing sync.WaitGroup // appenders awaiting their group's fsync
 
 	// chunkHint is where the last forward read of the log ended (seekHint).
