@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
 )
 
 // requestError is a request refused at the edge, with a message for the
@@ -47,6 +48,10 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		status, msg = http.StatusNotFound, "not found"
 	case errors.Is(err, domain.ErrConflict):
 		status, msg = http.StatusConflict, "conflicting change, try again"
+	case errors.Is(err, eventstore.ErrUnavailable):
+		// The store logs its failure once; a log line per refusal
+		// would flood.
+		status, msg = http.StatusServiceUnavailable, "storage unavailable"
 	default:
 		logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
