@@ -82,6 +82,34 @@ func parseJoinParams(payload json.RawMessage) (joinParams, error) {
 	return p, nil
 }
 
+// historyRewoundError refuses a rejoin whose last_seen_id or
+// last_seen_rev is beyond the video's head: the client saw history that
+// the log no longer holds (a log that lost its tail, a restored backup).
+// Catching it up from there would skip the posts that reuse those
+// positions; the client must drop what it shows and join afresh.
+type historyRewoundError struct {
+	head int64 // the video's client revision now, as join replies carry it
+}
+
+func (e *historyRewoundError) Error() string {
+	return "history_rewound: the video's history now ends at revision " + strconv.FormatInt(e.head, 10)
+}
+
+// reply is the phx_reply error payload: {"reason":"history_rewound","head":N}.
+func (e *historyRewoundError) reply() []byte {
+	return []byte(`{"status":"error","response":{"reason":"history_rewound","head":` + strconv.FormatInt(e.head, 10) + `}}`)
+}
+
+// checkRewound refuses p when it claims more of the video than head, the
+// video's client revision (the number of events in its stream): no
+// annotation id and no revision a client was sent can exceed it.
+func checkRewound(p joinParams, head int64) error {
+	if p.lastSeen > head || (p.hasRev && p.lastRev > head) {
+		return &historyRewoundError{head: head}
+	}
+	return nil
+}
+
 // nonNegInt reads a JSON integer of 0 or more that fits an int64: not a
 // string, not a fraction (1.0 included), not an exponent.
 func nonNegInt(raw json.RawMessage) (int64, bool) {
