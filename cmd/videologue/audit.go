@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"time"
 
@@ -104,6 +105,16 @@ Flags:`)
 			head = last[0].Position
 		}
 		fmt.Fprintf(stdout, "accepted: the log in %s now ends at position %d; run `videologue audit verify` next\n", c.Data, head)
+		// The read models may hold events the log lost: they are
+		// rebuilt from the log at the next start.
+		rm := c.readModelsDir()
+		if _, err := os.Stat(rm); err == nil {
+			aside := fmt.Sprintf("%s.lost-tail-%s", rm, time.Now().UTC().Format("20060102T150405"))
+			if err := os.Rename(rm, aside); err != nil {
+				return fmt.Errorf("move the read models aside, to rebuild them from the log: %w", err)
+			}
+			fmt.Fprintf(stdout, "moved the read models to %s: they are rebuilt from the log when next opened\n", aside)
+		}
 		return nil
 	case "trail":
 		now := time.Now()

@@ -314,6 +314,9 @@ func (s *Store) awaitDurable(r *appendReq) error {
 		g.batch.Close()
 	}
 	if err != nil {
+		if f := s.failure(); f != nil {
+			return f
+		}
 		return fmt.Errorf("sync: %w", err)
 	}
 	return nil
