@@ -333,13 +333,13 @@ func (h *hub) join(ctx context.Context, s *session, ref string, p joinParams) er
 	case <-ctx.Done():
 		return errUnavailable
 	}
+	if err := h.checkRewound(ctx, p); err != nil {
+		return err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.failed != nil {
 		return errUnavailable
-	}
-	if err := checkRewound(p, h.rev+1); err != nil {
-		return err
 	}
 	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: h.catchUp(p)})
 	s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()})
