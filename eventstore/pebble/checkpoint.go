@@ -61,7 +61,8 @@ func readHead(dir string) (pos uint64, ok bool, err error) {
 	}
 	n := len(headMagic)
 	if len(b) != n+12 || !bytes.Equal(b[:n], headMagic) || crc32.Checksum(b[:n+8], crcTable) != binary.BigEndian.Uint32(b[n+8:]) {
-		return 0, false, &DamagedError{Dir: dir, File: filepath.Join(dir, headFile), Err: errors.New("the durable head checkpoint does not match its checksum")}
+		return 0, false, &DamagedError{Dir: dir, File: filepath.Join(dir, headFile), Err: errors.New("the durable head checkpoint does not match its checksum"),
+			Remedy: "restore the data directory from a backup, or record a new checkpoint with `videologue audit accept-loss --data " + dir + "`, then run `videologue audit verify`"}
 	}
 	return binary.BigEndian.Uint64(b[n:]), true, nil
 }

@@ -254,3 +254,29 @@ func TestMustExist(t *testing.T) {
 		t.Fatalf("the open wrote %d files into an empty directory", len(ents))
 	}
 }
+
+// A damaged checkpoint is refused, naming it and the way out; AcceptLoss
+// records a new one.
+func TestDamagedCheckpoint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	head, _ := buildFlipLog(t, dir)
+	flipByte(t, filepath.Join(dir, "VIDEOLOGUE-HEAD"), 9, 0x01)
+	_, err := pebble.Open(dir, pebble.Config{}, nil)
+	var de *pebble.DamagedError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "VIDEOLOGUE-HEAD") || !strings.Contains(err.Error(), "accept-loss") {
+		t.Fatalf("opening with a damaged checkpoint: %v", err)
+	}
+	s, err := pebble.Open(dir, pebble.Config{AcceptLoss: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = pebble.Open(dir, pebble.Config{}, nil)
+	if err != nil {
+		t.Fatalf("reopening after a new checkpoint: %v", err)
+	}
+	defer s.Close()
+	if evs, err := s.ReadAll(context.Background(), eventstore.Backwards, eventstore.End, 1); err != nil || len(evs) != 1 || evs[0].Position != head {
+		t.Fatalf("head after a new checkpoint: %v %v", evs, err)
+	}
+}

@@ -85,6 +85,8 @@ type DamagedError struct {
 	Dir  string
 	File string // the damaged file, when known
 	Err  error
+	// Remedy is what the operator does; by default, restore a backup.
+	Remedy string
 }
 
 func (e *DamagedError) Error() string {
@@ -92,7 +94,11 @@ func (e *DamagedError) Error() string {
 	if e.File != "" {
 		what = "file " + e.File + " of the event log"
 	}
-	return fmt.Sprintf("%s is damaged (%v): restore the data directory from a backup (docs/DEPLOYMENT.md, \"Damaged data\")", what, e.Err)
+	remedy := e.Remedy
+	if remedy == "" {
+		remedy = "restore the data directory from a backup"
+	}
+	return fmt.Sprintf("%s is damaged (%v): %s (docs/DEPLOYMENT.md, \"Damaged data\")", what, e.Err, remedy)
 }
 
 func (e *DamagedError) Unwrap() error { return e.Err }
