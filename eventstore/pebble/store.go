@@ -130,15 +130,16 @@ func Open(dir string, cfg Config, logger *slog.Logger) (s *Store, err error) {
 		}
 		return nil, fail(fmt.Errorf("data directory %s: %w", dir, s.readErr(err)))
 	}
-	s.signal = eventstore.NewSignal(s.nextPos - 1)
-	s.durable.Store(s.nextPos - 1)
+	head := s.nextPos - 1 // the committer owns nextPos once it runs
+	s.signal = eventstore.NewSignal(head)
+	s.durable.Store(head)
 	go func() {
 		s.commitLoop()
 		s.syncing.Wait()
 		close(s.done)
 	}()
 	go func() {
-		s.checkpointLoop(dir, s.nextPos-1)
+		s.checkpointLoop(dir, head)
 		close(s.ckDone)
 	}()
 	return s, nil
