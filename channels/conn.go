@@ -2,6 +2,7 @@ package channels
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -433,6 +434,10 @@ func (c *conn) reply(f *inbound, payload []byte) {
 }
 
 func (c *conn) replyErr(f *inbound, err error) {
+	if rw := (*historyRewoundError)(nil); errors.As(err, &rw) {
+		c.reply(f, rw.reply()) // the one refusal that says more than a reason
+		return
+	}
 	c.reply(f, replyError(reason(c.log(), err)))
 }
 

@@ -49,6 +49,8 @@ func reason(logger *slog.Logger, err error) string {
 		return "this annotation was deleted"
 	case errors.Is(err, domain.ErrConflict):
 		return "too many concurrent changes, try again"
+	case errors.Is(err, eventstore.ErrUnavailable):
+		return "storage unavailable" // the store logs its failure once
 	case errors.Is(err, eventstore.ErrClosed), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		logger.Warn("request not completed", "err", err)
 		return errUnavailable.reason

@@ -333,6 +333,9 @@ func (h *hub) join(ctx context.Context, s *session, ref string, p joinParams) er
 	case <-ctx.Done():
 		return errUnavailable
 	}
+	if err := h.checkRewound(ctx, p); err != nil {
+		return err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.failed != nil {

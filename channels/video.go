@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/internal/jsontext"
 )
 
@@ -94,6 +95,65 @@ func checkEscapes(payload json.RawMessage) error {
 		return errLoneSurrogate
 	}
 	return nil
+}
+
+// historyRewoundError refuses a rejoin whose last_seen_id or
+// last_seen_rev is beyond the video's head: the client saw history that
+// the log no longer holds (a log that lost its tail, a restored backup).
+// Catching it up from there would skip the posts that reuse those
+// positions; the client must drop what it shows and join afresh.
+type historyRewoundError struct {
+	head int64 // the video's client revision now, as join replies carry it
+}
+
+func (e *historyRewoundError) Error() string {
+	return "history_rewound: the video's history now ends at revision " + strconv.FormatInt(e.head, 10)
+}
+
+// reply is the phx_reply error payload: {"reason":"history_rewound","head":N}.
+func (e *historyRewoundError) reply() []byte {
+	return []byte(`{"status":"error","response":{"reason":"history_rewound","head":` + strconv.FormatInt(e.head, 10) + `}}`)
+}
+
+// checkRewound refuses p when it claims more of the video than head, the
+// video's client revision (the number of events in its stream): no
+// annotation id and no revision a client was sent can exceed it.
+func checkRewound(p joinParams, head int64) error {
+	if p.lastSeen > head || (p.hasRev && p.lastRev > head) {
+		return &historyRewoundError{head: head}
+	}
+	return nil
+}
+
+// streamReader is the part of the log that checkRewound reads when a
+// claim exceeds the hub's fold; a Store without it is judged by the fold.
+type streamReader interface {
+	ReadStream(ctx context.Context, stream string, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error)
+}
+
+// checkRewound refuses p when it claims more of the video than the log
+// holds. The hub's fold may trail the log by a moment (a client may hold
+// the id of its own post before the hub has read it), so a claim beyond
+// the fold is checked against the stream's head in the log; the events in
+// between reach the session as pushes.
+func (h *hub) checkRewound(ctx context.Context, p joinParams) error {
+	h.mu.Lock()
+	head := h.rev + 1
+	h.mu.Unlock()
+	err := checkRewound(p, head)
+	r, ok := h.srv.deps.Store.(streamReader)
+	if err == nil || !ok {
+		return err
+	}
+	evs, rerr := r.ReadStream(ctx, domain.VideoStream(h.videoID), eventstore.Backwards, eventstore.End, 1)
+	if rerr != nil {
+		return rerr
+	}
+	head = 0
+	if len(evs) > 0 {
+		head = int64(evs[0].Revision) + 1
+	}
+	return checkRewound(p, head)
 }
 
 // nonNegInt reads a JSON integer of 0 or more that fits an int64: not a

@@ -8,6 +8,7 @@ import (
 
 	"github.com/videologue/videologue/auth"
 	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
 )
 
 // requestError is a request refused at the edge, with a message for the
@@ -56,6 +57,10 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	case errors.Is(err, auth.ErrBusy):
 		status, msg = http.StatusTooManyRequests, "the server is busy checking passwords, try again in a moment"
 		w.Header().Set("Retry-After", busyRetryAfter)
+	case errors.Is(err, eventstore.ErrUnavailable):
+		// The store logs its failure once; a log line per refusal
+		// would flood.
+		status, msg = http.StatusServiceUnavailable, "storage unavailable"
 	default:
 		logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

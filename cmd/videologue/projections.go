@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	cpebble "github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/eventstore/pebble"
 	"github.com/videologue/videologue/projections"
 )
 
@@ -54,12 +57,21 @@ func (c *logFlags) readModelsDir() string {
 // of 459, as fast (606,776 against 598,865 events/s, six each).
 const toolLogCache = 8 << 20
 
-// openLog opens the event log.
+// openLog opens the event log, which must exist: the tools never create
+// one.
 func (c *logFlags) openLog(ctx context.Context, logger *slog.Logger) (eventstore.Store, error) {
+	return c.openLogWith(ctx, pebble.Config{CacheBytes: toolLogCache, MustExist: true}, logger)
+}
+
+// openLogWith opens the event log, the embedded one with embedded.
+func (c *logFlags) openLogWith(ctx context.Context, embedded pebble.Config, logger *slog.Logger) (eventstore.Store, error) {
 	if err := c.Store.check(); err != nil {
 		return nil, err
 	}
-	s, err := openStore(ctx, ServeConfig{Data: c.Data, Store: c.Store}, toolLogCache, logger)
+	s, err := openStoreWith(ctx, ServeConfig{Data: c.Data, Store: c.Store}, embedded, logger)
+	if errors.Is(err, eventstore.ErrUnavailable) || errors.As(err, new(*pebble.DamagedError)) || errors.Is(err, pebble.ErrLostTail) {
+		return nil, err // not a question of a running server
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (is the server running? stop it first)", err)
 	}
@@ -311,14 +323,20 @@ func StartReadModels(ctx context.Context, dir string, log projections.Log, reg p
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	db, err := projections.Open(dir, projections.Config{}, logger)
-	if err != nil {
-		return nil, err
-	}
 	ps := projections.Builtin()
-	res, err := projections.CatchUp(ctx, db, log, ps, projections.BatchOptions{Progress: logProgress(logger, 5*time.Second)}, logger)
+	db, res, err := catchUpReadModels(ctx, dir, log, ps, logger)
+	if errors.Is(err, errReadModelsDamaged) {
+		// The read models are derived from the log: a damaged copy is
+		// moved aside (for a post-mortem; delete it at will) and
+		// rebuilt rather than kept from serving.
+		aside := fmt.Sprintf("%s.damaged-%s", dir, time.Now().UTC().Format("20060102T150405"))
+		if rerr := os.Rename(dir, aside); rerr != nil {
+			return nil, fmt.Errorf("%w; moving it aside failed: %w", err, rerr)
+		}
+		logger.Warn("read models damaged: moved aside, rebuilding them from the log", "dir", dir, "moved_to", aside, "err", err)
+		db, res, err = catchUpReadModels(ctx, dir, log, ps, logger)
+	}
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	if res.Events > 0 {
@@ -339,6 +357,35 @@ func StartReadModels(ctx context.Context, dir string, log projections.Log, reg p
 	rm := &ReadModels{DB: db, Runner: runner, cancel: cancel, done: make(chan error, 1)}
 	go func() { rm.done <- runner.Run(ctx) }()
 	return rm, nil
+}
+
+// errReadModelsDamaged: the read models' files do not read back.
+var errReadModelsDamaged = errors.New("read models damaged")
+
+// catchUpReadModels opens the read models in dir and catches them up with
+// log. Damage to their files (a corruption pebble reports, or a panic on
+// what it decoded) is an error wrapping errReadModelsDamaged.
+func catchUpReadModels(ctx context.Context, dir string, log projections.Log, ps []projections.Projection, logger *slog.Logger) (db *projections.DB, res projections.BatchResult, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s: %v", errReadModelsDamaged, dir, r)
+		}
+		if err != nil && cpebble.IsCorruptionError(err) && !errors.As(err, new(*pebble.DamagedError)) { // not the log's own
+			err = fmt.Errorf("%w: %s: %w", errReadModelsDamaged, dir, err)
+		}
+		if err != nil && db != nil {
+			func() {
+				defer func() { _ = recover() }()
+				db.Close()
+			}()
+			db = nil
+		}
+	}()
+	if db, err = projections.Open(dir, projections.Config{}, logger); err != nil {
+		return nil, res, err
+	}
+	res, err = projections.CatchUp(ctx, db, log, ps, projections.BatchOptions{Progress: logProgress(logger, 5*time.Second)}, logger)
+	return db, res, err
 }
 
 // logProgress returns a BatchOptions.Progress that logs how far a

@@ -158,6 +158,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		logger.Info("shutting down")
 	case <-m.Served():
 		logger.Error("server failed", "err", m.ServeErr())
+	case <-storeFailed(m.Store):
+		// The embedded log cannot write until it is reopened: exit
+		// non-zero so that a supervisor restarts the server, which
+		// starts again once the disk has room (docs/DEPLOYMENT.md).
+		err := storeHealth(m.Store)
+		logger.Error("shutting down: the event log cannot write", "err", err)
+		m.Close()
+		return err
 	}
 	return m.Close()
 }
@@ -311,8 +319,12 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// ready is /readyz: the log is open and the hubs run until Close begins.
+// ready is /readyz: the log is open and can write, and the hubs run
+// until Close begins.
 func (m *Main) ready() error {
+	if err := storeHealth(m.Store); err != nil {
+		return err
+	}
 	if m.closing.Load() {
 		return errors.New("shutting down")
 	}

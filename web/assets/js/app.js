@@ -48,7 +48,12 @@ function mountWatch(root){
       indicator.update()
       reportDuration()
     })
-    .receive("error", ({reason}) => indicator.failed(reason))
+    .receive("error", ({reason} = {}) => {
+      // The channel rejoins on its own after an error; with the list
+      // dropped, that join reloads it from the start.
+      if(reason === "history_rewound"){ panel.reset(); return }
+      indicator.failed(reason)
+    })
 
   window.videologue = {socket, channel, player, panel}
 }
