@@ -5,7 +5,14 @@
 # and embedded by the Go build, so no Node.js is needed here.
 #
 #   docker build -t videologue .
-#   docker run -p 4000:4000 -v videologue-data:/data videologue
+#   docker run -p 4000:4000 -v videologue-data:/data \
+#     -e VIDEOLOGUE_SECRET="$(openssl rand -base64 32)" \
+#     -e VIDEOLOGUE_PUBLIC_URL=http://localhost:4000 videologue
+#
+# It runs in production mode: it listens on every interface, so it refuses
+# to start without a strong secret of your own and the site's public
+# address. Keep the secret: tokens and sessions signed with it end when
+# it changes.
 #
 # See docs/DEPLOYMENT.md for the store flags (--store, --store-url) and the
 # compose file beside this one.
@@ -31,4 +38,4 @@ VOLUME ["/data"]
 USER nonroot:nonroot
 EXPOSE 4000
 ENTRYPOINT ["/usr/local/bin/videologue"]
-CMD ["serve", "--addr", "0.0.0.0:4000", "--data", "/data"]
+CMD ["serve", "--env", "prod", "--addr", "0.0.0.0:4000", "--data", "/data"]

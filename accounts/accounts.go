@@ -1,7 +1,8 @@
 // Package accounts keeps Videologue's users over the log: registering
 // appends UserRegistered to the users stream, granting a role appends
 // RoleGranted, and an in-memory read model folded from that stream answers
-// lookups and sign-ins. A user's id is the revision of its UserRegistered
+// lookups and sign-ins. Sign-ins (signins.go) have their own stream and
+// read model. A user's id is the revision of its UserRegistered
 // event + 1.
 //
 // Usernames are unique without any lock beside the log: Register appends
@@ -53,6 +54,12 @@ type Config struct {
 	// MaxAttempts bounds Register's retries when other registrations keep
 	// landing first (default 32).
 	MaxAttempts int
+	// Now is the clock that sign-ins expire by (default time.Now).
+	Now func() time.Time
+	// Hashing bounds the password hashes that Register, Authenticate,
+	// SignInWithPassword and ChangePassword compute at once; past it they fail with auth.ErrBusy (default: as
+	// many as GOMAXPROCS, waiting up to 2 s for a turn).
+	Hashing *auth.HashBound
 }
 
 // Service registers, authenticates and looks up users. It is safe for
@@ -68,6 +75,8 @@ type Service struct {
 	rev    int64 // last users revision folded in; -1 none
 	byID   map[int64]*user
 	byName map[string]int64 // normalized username -> id
+
+	signIns signIns
 }
 
 type user struct {
@@ -83,13 +92,20 @@ func New(store Store, cfg Config, logger *slog.Logger) *Service {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 32
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Hashing == nil {
+		cfg.Hashing = auth.NewHashBound(0, 2*time.Second)
+	}
 	s := &Service{store: store, cfg: cfg, logger: logger, rev: -1, byID: make(map[int64]*user), byName: make(map[string]int64)}
 	s.f = follow.New(store, domain.UsersStream, s.apply, logger)
+	s.signIns.init(store, logger, cfg.Now)
 	return s
 }
 
-// Start builds the read model from the users stream and keeps it live in
-// a goroutine that runs until Close or until ctx ends.
+// Start builds the read models from the users and sign-ins streams and
+// keeps them live in goroutines that run until Close or until ctx ends.
 func (s *Service) Start(ctx context.Context) error {
 	dummy, err := auth.HashPassword("not a password of anyone", s.cfg.Hash)
 	if err != nil {
@@ -99,11 +115,18 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.f.Start(ctx); err != nil {
 		return fmt.Errorf("accounts: %w", err)
 	}
+	if err := s.signIns.f.Start(ctx); err != nil {
+		s.f.Close()
+		return fmt.Errorf("accounts: %w", err)
+	}
 	return nil
 }
 
-// Close stops the read model's goroutine.
-func (s *Service) Close() { s.f.Close() }
+// Close stops the read models' goroutines.
+func (s *Service) Close() {
+	s.signIns.f.Close()
+	s.f.Close()
+}
 
 // apply folds one event of the users stream.
 func (s *Service) apply(ev *eventstore.RecordedEvent) {
@@ -142,12 +165,22 @@ func (s *Service) apply(ev *eventstore.RecordedEvent) {
 			roles[e.Role] = true
 			u.Roles = roles
 		}
+	case domain.TypePasswordChanged:
+		var e domain.PasswordChanged
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			s.logger.Error("undecodable event", "stream", ev.Stream, "revision", ev.Revision, "err", err)
+			return
+		}
+		if u := s.byID[e.UserID]; u != nil {
+			u.hash = e.PasswordHash
+		}
 	}
 }
 
 // Register creates an account. It fails with a *domain.ValidationError for
-// a bad username or password and domain.ErrUsernameTaken when the name (in
-// any letter case) is someone else's.
+// a bad username or password, domain.ErrUsernameTaken when the name (in
+// any letter case) is someone else's, and auth.ErrBusy when too many
+// password hashes are under way.
 func (s *Service) Register(ctx context.Context, username, password string, meta eventstore.Metadata) (User, error) {
 	display, key, err := domain.NormalizeUsername(username)
 	if err != nil {
@@ -156,7 +189,10 @@ func (s *Service) Register(ctx context.Context, username, password string, meta 
 	if err := domain.ValidatePassword(password); err != nil {
 		return User{}, err
 	}
-	hash, err := auth.HashPassword(password, s.cfg.Hash)
+	var hash string
+	if berr := s.cfg.Hashing.Do(ctx, func() { hash, err = auth.HashPassword(password, s.cfg.Hash) }); berr != nil {
+		return User{}, fmt.Errorf("register: %w", berr)
+	}
 	if err != nil {
 		return User{}, fmt.Errorf("register: %w", err)
 	}
@@ -196,38 +232,54 @@ func (s *Service) Register(ctx context.Context, username, password string, meta 
 
 // Authenticate checks a username and password. Whatever is wrong, the
 // error is domain.ErrBadCredentials, and an unknown name costs as much time
-// as a wrong password.
+// as a wrong password. When too many hashes are under way it fails with
+// auth.ErrBusy, before looking at the password.
 func (s *Service) Authenticate(ctx context.Context, username, password string) (User, error) {
+	u, _, err := s.authenticate(ctx, username, password)
+	return u, err
+}
+
+// authenticate is Authenticate that also returns the hash it checked.
+func (s *Service) authenticate(ctx context.Context, username, password string) (User, string, error) {
 	u, hash, err := s.lookupName(ctx, username)
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
-		return User{}, err
+		return User{}, "", err
 	}
 	if u.ID == 0 {
 		hash = s.dummy
 	}
-	ok, verr := auth.VerifyPassword(password, hash)
+	var ok bool
+	var verr error
+	if err := s.cfg.Hashing.Do(ctx, func() { ok, verr = auth.VerifyPassword(password, hash) }); err != nil {
+		return User{}, "", fmt.Errorf("authenticate: %w", err)
+	}
 	if verr != nil {
 		s.logger.Error("stored password hash unreadable", "user_id", u.ID, "err", verr)
 	}
 	if !ok || u.ID == 0 {
-		return User{}, domain.ErrBadCredentials
+		return User{}, "", domain.ErrBadCredentials
 	}
-	return u, nil
+	return u, hash, nil
 }
 
 // Get returns the user with id, or domain.ErrNotFound. A user registered
 // by another process moments ago is found too: a miss first catches up.
 func (s *Service) Get(ctx context.Context, id int64) (User, error) {
-	if u, ok := s.get(id); ok {
-		return u, nil
+	u, _, err := s.lookupID(ctx, id)
+	return u, err
+}
+
+func (s *Service) lookupID(ctx context.Context, id int64) (User, string, error) {
+	if u, hash, ok := s.get(id); ok {
+		return u, hash, nil
 	}
 	if err := s.f.CatchUp(ctx); err != nil {
-		return User{}, fmt.Errorf("get user: %w", err)
+		return User{}, "", fmt.Errorf("get user: %w", err)
 	}
-	if u, ok := s.get(id); ok {
-		return u, nil
+	if u, hash, ok := s.get(id); ok {
+		return u, hash, nil
 	}
-	return User{}, domain.ErrNotFound
+	return User{}, "", domain.ErrNotFound
 }
 
 // Username returns the display name of user id (domain.ErrNotFound).
@@ -236,14 +288,14 @@ func (s *Service) Username(ctx context.Context, id int64) (string, error) {
 	return u.Username, err
 }
 
-func (s *Service) get(id int64) (User, bool) {
+func (s *Service) get(id int64) (User, string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	u := s.byID[id]
 	if u == nil {
-		return User{}, false
+		return User{}, "", false
 	}
-	return u.User, true
+	return u.User, u.hash, true
 }
 
 // ByUsername finds a user by name, in any letter case.

@@ -24,9 +24,12 @@ type Store interface {
 	ReadStream(ctx context.Context, stream string, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error)
 }
 
-// Videos tells whether a video exists.
+// Videos knows the videos: which exist, and how long each lasts.
 type Videos interface {
-	Exists(ctx context.Context, videoID int64) (bool, error)
+	// Duration returns the video's known duration in milliseconds (0
+	// while unknown), or domain.ErrNotFound for a video that does not
+	// exist.
+	Duration(ctx context.Context, videoID int64) (int64, error)
 }
 
 // Service runs the annotation commands. It holds no state and is safe for
@@ -37,7 +40,8 @@ type Service struct {
 }
 
 // New returns the commands over store. videos may be nil when callers
-// check that the video exists themselves (the video channel does, at join).
+// check that the video exists themselves (the video channel does, at
+// join); posts are then checked against no known duration.
 func New(store Store, videos Videos) *Service { return &Service{store: store, videos: videos} }
 
 // maxAttempts bounds the retries of an edit or delete that keeps losing
@@ -50,8 +54,8 @@ const pageSize = 512
 
 // Post pins body at moment at (milliseconds) of videoID on behalf of the
 // user, and returns the new annotation's id once the event is durable.
-// Rule violations are *domain.ValidationError; an unknown video is
-// domain.ErrNotFound.
+// Rule violations are *domain.ValidationError (an at beyond the video's
+// known duration among them); an unknown video is domain.ErrNotFound.
 func (s *Service) Post(ctx context.Context, videoID, userID int64, username, body string, at int64, meta eventstore.Metadata) (int64, error) {
 	body, err := domain.NormalizeBody(body)
 	if err != nil {
@@ -60,7 +64,11 @@ func (s *Service) Post(ctx context.Context, videoID, userID int64, username, bod
 	if err := domain.ValidateAt(at); err != nil {
 		return 0, err
 	}
-	if err := s.checkVideo(ctx, videoID); err != nil {
+	duration, err := s.duration(ctx, videoID)
+	if err != nil {
+		return 0, err
+	}
+	if err := domain.ValidateAtWithin(at, duration); err != nil {
 		return 0, err
 	}
 	data, _ := json.Marshal(domain.AnnotationPosted{UserID: userID, Username: username, Body: body, At: at})
@@ -72,34 +80,45 @@ func (s *Service) Post(ctx context.Context, videoID, userID int64, username, bod
 	return domain.IDFromRevision(res.NextExpected), nil
 }
 
-func (s *Service) checkVideo(ctx context.Context, videoID int64) error {
+// duration checks that the video exists and returns its known duration.
+func (s *Service) duration(ctx context.Context, videoID int64) (int64, error) {
 	if videoID <= 0 {
-		return domain.ErrNotFound
+		return 0, domain.ErrNotFound
 	}
 	if s.videos == nil {
-		return nil
+		return 0, nil
 	}
-	ok, err := s.videos.Exists(ctx, videoID)
-	if err != nil {
-		return fmt.Errorf("check video: %w", err)
+	d, err := s.videos.Duration(ctx, videoID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return 0, err
+	case err != nil:
+		return 0, fmt.Errorf("check video: %w", err)
 	}
-	if !ok {
-		return domain.ErrNotFound
-	}
-	return nil
+	return d, nil
 }
 
 // Edit replaces the text of annotation id of videoID. Only its author may:
 // others get domain.ErrForbidden; a deleted one is domain.ErrAnnotationGone
 // and an unknown one domain.ErrNotFound.
 func (s *Service) Edit(ctx context.Context, videoID, id, userID int64, body string, meta eventstore.Metadata) error {
+	return s.EditSeen(ctx, videoID, id, userID, body, -1, meta)
+}
+
+// EditSeen is Edit for a caller whose read model of the video showed the
+// annotation live and userID's as of revision seen of the video's stream
+// (-1: not seen). The append then first expects the stream to be still at
+// seen, with no read; when it has moved on, only the events after seen
+// are read. The log decides either way: a stale seen costs a read, never
+// a wrong change.
+func (s *Service) EditSeen(ctx context.Context, videoID, id, userID int64, body string, seen int64, meta eventstore.Metadata) error {
 	body, err := domain.NormalizeBody(body)
 	if err != nil {
 		return err
 	}
 	data, _ := json.Marshal(domain.AnnotationEdited{AnnotationID: id, UserID: userID, Body: body})
 	ev := eventstore.EventData{Type: domain.TypeAnnotationEdited, Data: data, Metadata: meta.Encode()}
-	if err := s.change(ctx, videoID, id, userID, ev); err != nil {
+	if err := s.change(ctx, videoID, id, userID, seen, ev); err != nil {
 		return fmt.Errorf("edit annotation: %w", err)
 	}
 	return nil
@@ -107,9 +126,14 @@ func (s *Service) Edit(ctx context.Context, videoID, id, userID int64, body stri
 
 // Delete withdraws annotation id of videoID, on the same terms as Edit.
 func (s *Service) Delete(ctx context.Context, videoID, id, userID int64, meta eventstore.Metadata) error {
+	return s.DeleteSeen(ctx, videoID, id, userID, -1, meta)
+}
+
+// DeleteSeen is Delete with what the caller has seen, as in EditSeen.
+func (s *Service) DeleteSeen(ctx context.Context, videoID, id, userID, seen int64, meta eventstore.Metadata) error {
 	data, _ := json.Marshal(domain.AnnotationDeleted{AnnotationID: id, UserID: userID})
 	ev := eventstore.EventData{Type: domain.TypeAnnotationDeleted, Data: data, Metadata: meta.Encode()}
-	if err := s.change(ctx, videoID, id, userID, ev); err != nil {
+	if err := s.change(ctx, videoID, id, userID, seen, ev); err != nil {
 		return fmt.Errorf("delete annotation: %w", err)
 	}
 	return nil
@@ -117,17 +141,27 @@ func (s *Service) Delete(ctx context.Context, videoID, id, userID int64, meta ev
 
 // change appends ev if userID may change annotation id, with the
 // expectation that the video stream has not moved since the check: an edit
-// can never land on an annotation deleted in between.
-func (s *Service) change(ctx context.Context, videoID, id, userID int64, ev eventstore.EventData) error {
+// can never land on an annotation deleted in between. seen >= 0 is the
+// revision as of which the caller saw the annotation live and userID's.
+func (s *Service) change(ctx context.Context, videoID, id, userID, seen int64, ev eventstore.EventData) error {
 	if videoID <= 0 || id <= 0 {
 		return domain.ErrNotFound
 	}
 	stream := domain.VideoStream(videoID)
 	f := folder{id: id}
+	if seen >= int64(domain.RevisionFromID(id)) {
+		if err := f.seed(ctx, s.store, stream, uint64(seen)); err != nil {
+			return err
+		}
+	}
 	need := int64(-1) // the revision the stream is known to have reached
 	for attempt := range maxAttempts {
-		if err := f.readThrough(ctx, s.store, stream, need); err != nil {
-			return err
+		// What was seen needs no read until an append says the stream
+		// has moved on.
+		if attempt > 0 || !f.read {
+			if err := f.readThrough(ctx, s.store, stream, need); err != nil {
+				return err
+			}
 		}
 		if f.a == nil {
 			return domain.ErrNotFound
@@ -170,6 +204,29 @@ type folder struct {
 	next uint64 // next revision to read
 	last uint64 // last revision read
 	read bool
+}
+
+// seed starts the fold from what a read model saw: the annotation live
+// as of revision seen. Its author is read from the log (its one
+// AnnotationPosted event), so that a caller's mistake can never let
+// someone else change it; the events between it and seen are not.
+func (f *folder) seed(ctx context.Context, store Store, stream string, seen uint64) error {
+	evs, err := store.ReadStream(ctx, stream, eventstore.Forwards, domain.RevisionFromID(f.id), 1)
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 {
+		return nil // unknown: the full read will say so
+	}
+	if err := f.apply(&evs[0]); err != nil {
+		return err
+	}
+	if f.a == nil { // not an annotation's id: let the full read decide
+		f.read = false
+		return nil
+	}
+	f.last, f.next = seen, seen+1
+	return nil
 }
 
 // readThrough reads the annotation's events from where it stopped, until

@@ -14,9 +14,17 @@ import (
 	"github.com/videologue/videologue/eventstore/pebble"
 )
 
-type videos map[int64]bool
+// videos maps the ids of existing videos to their known durations (0:
+// unknown).
+type videos map[int64]int64
 
-func (v videos) Exists(_ context.Context, id int64) (bool, error) { return v[id], nil }
+func (v videos) Duration(_ context.Context, id int64) (int64, error) {
+	d, ok := v[id]
+	if !ok {
+		return 0, domain.ErrNotFound
+	}
+	return d, nil
+}
 
 func open(t testing.TB) *pebble.Store {
 	t.Helper()
@@ -31,7 +39,7 @@ func open(t testing.TB) *pebble.Store {
 func TestPostEditDelete(t *testing.T) {
 	st := open(t)
 	ctx := t.Context()
-	s := annotations.New(st, videos{5: true})
+	s := annotations.New(st, videos{5: 0})
 	meta := eventstore.Metadata{UserID: "1", ConnectionID: "c", ClientAddr: "127.0.0.1", CorrelationID: "x"}
 	id, err := s.Post(ctx, 5, 1, "ann", " hello ", 100, meta)
 	if err != nil || id != 1 {
@@ -118,5 +126,94 @@ func TestEditUnderConcurrentPosts(t *testing.T) {
 	}
 	if len(evs) != 66 || len(bodies) != 5 || bodies[4] != "v5" {
 		t.Fatalf("%d events, edits %v", len(evs), bodies)
+	}
+}
+
+// TestPostWithinKnownDuration: once a video's duration is known, a post
+// beyond it is refused and writes nothing; without one, any valid at goes.
+func TestPostWithinKnownDuration(t *testing.T) {
+	st := open(t)
+	ctx := t.Context()
+	s := annotations.New(st, videos{1: 20000, 2: 0})
+	var ve *domain.ValidationError
+	if _, err := s.Post(ctx, 1, 1, "ann", "too late", 99*60*1000, eventstore.Metadata{}); !errors.As(err, &ve) || ve.Field != "at" {
+		t.Fatalf("at 99 minutes on a 20-second video: %v", err)
+	}
+	if evs, _ := st.ReadStream(ctx, domain.VideoStream(1), eventstore.Forwards, 0, 10); len(evs) != 0 {
+		t.Fatalf("a refused post wrote %d events", len(evs))
+	}
+	if _, err := s.Post(ctx, 1, 1, "ann", "the last moment", 20000, eventstore.Metadata{}); err != nil {
+		t.Fatalf("at the end: %v", err)
+	}
+	if _, err := s.Post(ctx, 2, 1, "ann", "unknown length", 99*60*1000, eventstore.Metadata{}); err != nil {
+		t.Fatalf("a video of unknown duration: %v", err)
+	}
+}
+
+// countingStore counts reads of the log.
+type countingStore struct {
+	annotations.Store
+	reads int
+}
+
+func (c *countingStore) ReadStream(ctx context.Context, stream string, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	c.reads++
+	return c.Store.ReadStream(ctx, stream, dir, from, limit)
+}
+
+// TestChangeSeen: a change whose caller saw the video up to date costs
+// one read (the annotation's own event, for its author) whatever the
+// history after it; a stale view costs the events after it; and the log,
+// not the caller, decides who may change what.
+func TestChangeSeen(t *testing.T) {
+	st := open(t)
+	ctx := t.Context()
+	c := &countingStore{Store: st}
+	s := annotations.New(c, nil)
+	first, err := s.Post(ctx, 1, 1, "ann", "first", 0, eventstore.Metadata{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 1500 {
+		if _, err := s.Post(ctx, 1, 2, "bob", "later", 0, eventstore.Metadata{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head := int64(1500) // the last revision
+	c.reads = 0
+	if err := s.EditSeen(ctx, 1, first, 1, "first, edited", head, eventstore.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	if c.reads != 1 {
+		t.Fatalf("an up-to-date edit read %d times, want 1", c.reads)
+	}
+	// Stale: the edit just appended is after what the caller saw.
+	c.reads = 0
+	if err := s.EditSeen(ctx, 1, first, 1, "first, edited again", head, eventstore.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	if c.reads < 2 || c.reads > 4 {
+		t.Fatalf("a stale edit read %d times, want the annotation and what came after what was seen", c.reads)
+	}
+	// A caller that is wrong about the author changes nothing.
+	if err := s.EditSeen(ctx, 1, first, 2, "not bob's", head+2, eventstore.Metadata{}); !errors.Is(err, domain.ErrForbidden) {
+		t.Fatalf("edit by another user with a view: %v", err)
+	}
+	// Deleted after what the caller saw: the log says so.
+	if err := s.Delete(ctx, 1, first, 1, eventstore.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EditSeen(ctx, 1, first, 1, "zombie", head+2, eventstore.Metadata{}); !errors.Is(err, domain.ErrAnnotationGone) {
+		t.Fatalf("edit of an annotation deleted after the view: %v", err)
+	}
+	if err := s.DeleteSeen(ctx, 1, 99999, 1, head, eventstore.Metadata{}); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("delete of an unknown id with a view: %v", err)
+	}
+	if err := s.EditSeen(ctx, 1, 2, 2, "bob's own", head, eventstore.Metadata{}); err != nil {
+		t.Fatalf("bob edits his own with a stale view: %v", err)
+	}
+	evs, _ := st.ReadStream(ctx, domain.VideoStream(1), eventstore.Forwards, 1501, 100)
+	if len(evs) != 4 {
+		t.Fatalf("%d changes written, want 4 (two edits, a delete, bob's edit)", len(evs))
 	}
 }

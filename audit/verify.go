@@ -24,6 +24,27 @@ type Log interface {
 	ReadAll(ctx context.Context, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error)
 }
 
+// HeadRecorder is a log that records its head apart from its events
+// (PostgreSQL's head row, moved in each append's transaction). Verify
+// checks that the chain passes through it: events deleted from the end
+// leave a chain that holds on its own, but not one that reaches the
+// recorded head.
+type HeadRecorder interface {
+	Head(ctx context.Context) (position uint64, hash [32]byte, err error)
+}
+
+// HeadError says that the log's events do not reach the head it recorded.
+type HeadError struct {
+	Recorded     uint64   // the position the store recorded as its head
+	RecordedHash [32]byte // and that event's hash
+	Head         uint64   // the log's last event now (0: empty)
+	Reason       string
+}
+
+func (e *HeadError) Error() string {
+	return fmt.Sprintf("the store records its head at position %d (hash %s), but %s", e.Recorded, hex.EncodeToString(e.RecordedHash[:8]), e.Reason)
+}
+
 // ErrNoChain: the log's backend keeps no hash chain (its hashes are zero).
 var ErrNoChain = errors.New("the log keeps no hash chain")
 
@@ -135,11 +156,26 @@ func Verify(ctx context.Context, log Log, opts Options) (Report, error) {
 		opts.RangeSize = 1 << 16
 	}
 	var rep Report
+	// The recorded head is read before the last event: appends since
+	// can only move the events past it.
+	var recorded *Anchor
+	if hr, ok := log.(HeadRecorder); ok {
+		pos, hash, err := hr.Head(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("audit: verify: %w", err)
+		}
+		if pos > 0 {
+			recorded = &Anchor{Position: pos, Hash: hash}
+		}
+	}
 	last, err := log.ReadAll(ctx, eventstore.Backwards, eventstore.End, 1)
 	if err != nil {
 		return rep, fmt.Errorf("audit: verify: %w", err)
 	}
 	if len(last) == 0 {
+		if recorded != nil {
+			return rep, &HeadError{Recorded: recorded.Position, RecordedHash: recorded.Hash, Reason: "the log holds no events: every event was deleted"}
+		}
 		if len(opts.Anchors) > 0 {
 			return rep, &AnchorError{Anchor: opts.Anchors[0], Reason: "the log is empty: every event was removed"}
 		}
@@ -220,6 +256,14 @@ func Verify(ctx context.Context, log Log, opts Options) (Report, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return rep, err
+	}
+	if recorded != nil {
+		var ae *AnchorError
+		if err := checkAnchor(ctx, log, *recorded, rep.Head); errors.As(err, &ae) {
+			return rep, &HeadError{Recorded: recorded.Position, RecordedHash: recorded.Hash, Head: rep.Head, Reason: ae.Reason}
+		} else if err != nil {
+			return rep, err
+		}
 	}
 	for _, a := range opts.Anchors {
 		if err := checkAnchor(ctx, log, a, rep.Head); err != nil {

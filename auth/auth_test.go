@@ -1,7 +1,10 @@
 package auth
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,17 +22,28 @@ func newTokens(t *testing.T, now *time.Time) *Tokens {
 func TestTokenRoundTrip(t *testing.T) {
 	now := time.Now()
 	tk := newTokens(t, &now)
-	tok := tk.Sign(42)
-	id, err := tk.Verify(tok)
-	if err != nil || id != 42 {
-		t.Fatalf("Verify = %d, %v; want 42, nil", id, err)
+	tok := tk.Sign(42, "sign-in-a")
+	id, signIn, err := tk.Verify(tok)
+	if err != nil || id != 42 || signIn != "sign-in-a" {
+		t.Fatalf("Verify = %d, %q, %v; want 42, sign-in-a, nil", id, signIn, err)
 	}
+}
+
+// signV1 is a token as the earlier format signed it: no sign-in inside.
+func signV1(secret string, userID int64, now time.Time) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("videologue token v1\x00user"))
+	key := m.Sum(nil)
+	body := "v1." + b64.EncodeToString(fmt.Appendf(nil, `{"sub":"%d","iat":%d}`, userID, now.UnixMilli()))
+	m = hmac.New(sha256.New, key)
+	m.Write([]byte(body))
+	return body + "." + b64.EncodeToString(m.Sum(nil))
 }
 
 func TestTokenRejects(t *testing.T) {
 	now := time.Now()
 	tk := newTokens(t, &now)
-	tok := tk.Sign(7)
+	tok := tk.Sign(7, "s1")
 	other, _ := NewTokens(TokenConfig{Secret: []byte("another secret of enough length")})
 	salted, _ := NewTokens(TokenConfig{Secret: []byte("0123456789abcdef-test"), Salt: "other"})
 	flip := []byte(tok)
@@ -43,14 +57,16 @@ func TestTokenRejects(t *testing.T) {
 		{"garbage", "not a token", ErrInvalidToken},
 		{"flipped signature", string(flip), ErrInvalidToken},
 		{"no signature", body, ErrInvalidToken},
-		{"other secret", other.Sign(7), ErrInvalidToken},
-		{"other salt", salted.Sign(7), ErrInvalidToken},
-		{"payload swapped", "v1." + b64.EncodeToString([]byte(`{"sub":"1","iat":0}`)) + tok[strings.LastIndex(tok, "."):], ErrInvalidToken},
+		{"other secret", other.Sign(7, "s1"), ErrInvalidToken},
+		{"other salt", salted.Sign(7, "s1"), ErrInvalidToken},
+		{"payload swapped", "v2." + b64.EncodeToString([]byte(`{"sub":"1","sid":"s1","iat":0}`)) + tok[strings.LastIndex(tok, "."):], ErrInvalidToken},
+		{"no sign-in", tk.Sign(7, ""), ErrInvalidToken},
+		{"earlier format", signV1("0123456789abcdef-test", 7, now), ErrInvalidToken},
 		{"too long", strings.Repeat("a", 600), ErrInvalidToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := tk.Verify(tt.token); !errors.Is(err, tt.want) {
+			if _, _, err := tk.Verify(tt.token); !errors.Is(err, tt.want) {
 				t.Fatalf("Verify(%q) = %v, want %v", tt.token, err, tt.want)
 			}
 		})
@@ -60,17 +76,17 @@ func TestTokenRejects(t *testing.T) {
 func TestTokenExpiry(t *testing.T) {
 	now := time.Now()
 	tk := newTokens(t, &now)
-	tok := tk.Sign(1)
+	tok := tk.Sign(1, "s1")
 	now = now.Add(59 * time.Minute)
-	if _, err := tk.Verify(tok); err != nil {
+	if _, _, err := tk.Verify(tok); err != nil {
 		t.Fatalf("within max age: %v", err)
 	}
 	now = now.Add(2 * time.Minute)
-	if _, err := tk.Verify(tok); !errors.Is(err, ErrExpiredToken) {
+	if _, _, err := tk.Verify(tok); !errors.Is(err, ErrExpiredToken) {
 		t.Fatalf("after max age: %v, want ErrExpiredToken", err)
 	}
 	now = now.Add(-3 * time.Hour) // a token from the future
-	if _, err := tk.Verify(tok); !errors.Is(err, ErrInvalidToken) {
+	if _, _, err := tk.Verify(tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("signed in the future: %v, want ErrInvalidToken", err)
 	}
 }

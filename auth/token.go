@@ -61,15 +61,19 @@ func NewTokens(cfg TokenConfig) (*Tokens, error) {
 	}
 	// Derive a key per salt so that the raw secret never signs anything.
 	m := hmac.New(sha256.New, cfg.Secret)
-	m.Write([]byte("videologue token v1\x00" + cfg.Salt))
+	m.Write([]byte("videologue token v2\x00" + cfg.Salt))
 	return &Tokens{key: m.Sum(nil), maxAge: cfg.MaxAge, now: cfg.Now}, nil
 }
 
 // tokenPayload is what a token carries, before its signature.
 type tokenPayload struct {
 	Sub string `json:"sub"` // user id
+	Sid string `json:"sid"` // the sign-in the token was minted for
 	Iat int64  `json:"iat"` // signed at, unix milliseconds
 }
+
+// maxSignInLen bounds a sign-in id inside a token.
+const maxSignInLen = 64
 
 // b64 decodes strictly: the spare bits of a final character must be zero,
 // so that a signature has exactly one spelling and a token cannot be
@@ -89,10 +93,12 @@ func tokenAlphabet(s string) bool {
 	return true
 }
 
-// Sign returns a token for userID, valid for MaxAge from now.
-func (t *Tokens) Sign(userID int64) string {
-	p, _ := json.Marshal(tokenPayload{Sub: strconv.FormatInt(userID, 10), Iat: t.now().UnixMilli()})
-	body := "v1." + b64.EncodeToString(p)
+// Sign returns a token for userID within sign-in signIn, valid for MaxAge
+// from now unless the sign-in ends first: the token only proves who
+// signed it and when, and whoever accepts it checks that signIn is live.
+func (t *Tokens) Sign(userID int64, signIn string) string {
+	p, _ := json.Marshal(tokenPayload{Sub: strconv.FormatInt(userID, 10), Sid: signIn, Iat: t.now().UnixMilli()})
+	body := "v2." + b64.EncodeToString(p)
 	return body + "." + b64.EncodeToString(t.mac(body))
 }
 
@@ -102,42 +108,44 @@ func (t *Tokens) mac(body string) []byte {
 	return m.Sum(nil)
 }
 
-// Verify checks token's signature and age and returns the user id it
-// names. A forged or malformed token gives ErrInvalidToken, an old one
-// ErrExpiredToken.
-func (t *Tokens) Verify(token string) (int64, error) {
+// Verify checks token's signature and age and returns the user id and
+// the sign-in it names; whether that sign-in is still live is the
+// caller's to check. A forged or malformed token gives ErrInvalidToken,
+// an old one ErrExpiredToken. Tokens of the earlier format, which named
+// no sign-in, are invalid.
+func (t *Tokens) Verify(token string) (userID int64, signIn string, err error) {
 	if len(token) > maxTokenLen || !tokenAlphabet(token) {
-		return 0, ErrInvalidToken
+		return 0, "", ErrInvalidToken
 	}
 	body, sig, ok := cutLast(token, ".")
-	if !ok || !strings.HasPrefix(body, "v1.") {
-		return 0, ErrInvalidToken
+	if !ok || !strings.HasPrefix(body, "v2.") {
+		return 0, "", ErrInvalidToken
 	}
 	got, err := b64.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, t.mac(body)) {
-		return 0, ErrInvalidToken
+		return 0, "", ErrInvalidToken
 	}
-	raw, err := b64.DecodeString(body[len("v1."):])
+	raw, err := b64.DecodeString(body[len("v2."):])
 	if err != nil {
-		return 0, ErrInvalidToken
+		return 0, "", ErrInvalidToken
 	}
 	var p tokenPayload
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return 0, ErrInvalidToken
+		return 0, "", ErrInvalidToken
 	}
 	id, err := strconv.ParseInt(p.Sub, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, ErrInvalidToken
+	if err != nil || id <= 0 || p.Sid == "" || len(p.Sid) > maxSignInLen {
+		return 0, "", ErrInvalidToken
 	}
 	signed := time.UnixMilli(p.Iat)
 	now := t.now()
 	if signed.After(now.Add(time.Minute)) { // from the future: not ours
-		return 0, ErrInvalidToken
+		return 0, "", ErrInvalidToken
 	}
 	if now.Sub(signed) > t.maxAge {
-		return 0, ErrExpiredToken
+		return 0, "", ErrExpiredToken
 	}
-	return id, nil
+	return id, p.Sid, nil
 }
 
 func cutLast(s, sep string) (before, after string, ok bool) {

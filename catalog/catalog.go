@@ -1,7 +1,8 @@
 // Package catalog keeps Videologue's videos over the log: adding a video
 // appends VideoAdded to the videos stream (its id is that event's revision
 // + 1), and an in-memory read model folded from the stream answers lookups
-// and listings.
+// and listings. The durations stream adds what viewers' players report of
+// each video's duration: the read model keeps the largest.
 package catalog
 
 import (
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -33,6 +35,9 @@ type Video struct {
 	URL     string
 	Slug    string
 	AddedAt time.Time
+	// DurationMS is the largest duration viewers' players reported, in
+	// milliseconds; 0 while none has.
+	DurationMS int64
 }
 
 // Service adds and lists videos. It is safe for concurrent use once
@@ -41,10 +46,19 @@ type Service struct {
 	store  Store
 	logger *slog.Logger
 	f      *follow.Follower
+	fd     *follow.Follower // the durations stream
 
 	mu     sync.RWMutex
 	videos []Video // in id order; videos[i].ID == i+1 unless an event was unreadable
 	byID   map[int64]int
+	// all and byUser are positions in videos, in id order: what List
+	// pages through.
+	all    []int
+	byUser map[int64][]int
+	// durations is the largest reported per video id. It is kept apart
+	// from videos: the two streams are followed independently, so a
+	// report may be folded before its video is.
+	durations map[int64]int64
 }
 
 // New returns a catalog over store. Call Start before using it.
@@ -52,8 +66,9 @@ func New(store Store, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: store, logger: logger, byID: make(map[int64]int)}
+	s := &Service{store: store, logger: logger, byID: make(map[int64]int), byUser: make(map[int64][]int), durations: make(map[int64]int64)}
 	s.f = follow.New(store, domain.VideosStream, s.apply, logger)
+	s.fd = follow.New(store, domain.DurationsStream, s.applyDuration, logger)
 	return s
 }
 
@@ -63,11 +78,18 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.f.Start(ctx); err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}
+	if err := s.fd.Start(ctx); err != nil {
+		s.f.Close()
+		return fmt.Errorf("catalog: durations: %w", err)
+	}
 	return nil
 }
 
-// Close stops the read model's goroutine.
-func (s *Service) Close() { s.f.Close() }
+// Close stops the read model's goroutines.
+func (s *Service) Close() {
+	s.fd.Close()
+	s.f.Close()
+}
 
 func (s *Service) apply(ev *eventstore.RecordedEvent) {
 	if ev.Type != domain.TypeVideoAdded {
@@ -80,9 +102,67 @@ func (s *Service) apply(ev *eventstore.RecordedEvent) {
 	}
 	v := Video{ID: domain.IDFromRevision(ev.Revision), UserID: e.UserID, Title: e.Title, URL: e.URL, Slug: e.Slug, AddedAt: ev.RecordedAt}
 	s.mu.Lock()
-	s.byID[v.ID] = len(s.videos)
+	i := len(s.videos)
+	s.byID[v.ID] = i
 	s.videos = append(s.videos, v)
+	s.all = append(s.all, i)
+	s.byUser[v.UserID] = append(s.byUser[v.UserID], i)
 	s.mu.Unlock()
+}
+
+func (s *Service) applyDuration(ev *eventstore.RecordedEvent) {
+	if ev.Type != domain.TypeDurationReported {
+		return
+	}
+	var e domain.DurationReported
+	if err := json.Unmarshal(ev.Data, &e); err != nil {
+		s.logger.Error("undecodable event", "stream", ev.Stream, "revision", ev.Revision, "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.durations[e.VideoID] = max(s.durations[e.VideoID], e.DurationMS)
+	s.mu.Unlock()
+}
+
+// ReportDuration records that video videoID lasts at least ms
+// milliseconds, as userID's player says, when that is more than was known
+// (rounded up to a whole second; see domain.NormalizeDuration); a report
+// that raises nothing writes nothing. It returns once the read model
+// holds the new duration, so that the reporter's next post is checked
+// against it. A bad duration is a *domain.ValidationError, an unknown
+// video domain.ErrNotFound.
+func (s *Service) ReportDuration(ctx context.Context, videoID, userID, ms int64, meta eventstore.Metadata) error {
+	ms, err := domain.NormalizeDuration(ms)
+	if err != nil {
+		return err
+	}
+	v, err := s.Get(ctx, videoID)
+	if err != nil {
+		return err
+	}
+	if ms <= v.DurationMS {
+		return nil
+	}
+	data, _ := json.Marshal(domain.DurationReported{VideoID: videoID, UserID: userID, DurationMS: ms})
+	res, err := s.store.Append(ctx, domain.DurationsStream, eventstore.Any,
+		eventstore.EventData{Type: domain.TypeDurationReported, Data: data, Metadata: meta.Encode()})
+	if err != nil {
+		return fmt.Errorf("report duration: %w", err)
+	}
+	if err := s.fd.WaitFor(ctx, int64(res.NextExpected)); err != nil {
+		return fmt.Errorf("report duration: %w", err)
+	}
+	return nil
+}
+
+// Duration returns the largest duration reported for video id, in
+// milliseconds (0 while none has been), or domain.ErrNotFound.
+func (s *Service) Duration(ctx context.Context, id int64) (int64, error) {
+	v, err := s.Get(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return v.DurationMS, nil
 }
 
 // Add puts a video in the catalog on behalf of userID. A bad title or URL
@@ -126,7 +206,9 @@ func (s *Service) get(id int64) (Video, bool) {
 	if !ok {
 		return Video{}, false
 	}
-	return s.videos[i], true
+	v := s.videos[i]
+	v.DurationMS = s.durations[id]
+	return v, true
 }
 
 // Exists reports whether video id is in the catalog.
@@ -142,24 +224,49 @@ func (s *Service) Exists(ctx context.Context, id int64) (bool, error) {
 	}
 }
 
-// List returns every video, newest first.
-func (s *Service) List(ctx context.Context) []Video {
-	return s.filter(func(Video) bool { return true })
+// Page is one page of a listing, newest first.
+type Page struct {
+	Videos []Video
+	// Next is the After of the following page; 0 when this is the last.
+	Next int64
 }
 
-// ListByUser returns the videos userID added, newest first.
-func (s *Service) ListByUser(ctx context.Context, userID int64) []Video {
-	return s.filter(func(v Video) bool { return v.UserID == userID })
+// Query asks for a page of videos.
+type Query struct {
+	// UserID keeps only the videos that user added; 0 keeps all.
+	UserID int64
+	// After is the id of the last video of the previous page: the page
+	// holds older videos (lower ids). 0 starts from the newest.
+	After int64
+	// Limit is the most videos the page holds; at least 1.
+	Limit int
 }
 
-func (s *Service) filter(keep func(Video) bool) []Video {
+// List returns a page of videos, newest first. Its cost is that of the
+// page, whatever the size of the catalog.
+func (s *Service) List(ctx context.Context, q Query) Page {
+	limit := max(q.Limit, 1)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]Video, 0, len(s.videos))
-	for i := len(s.videos) - 1; i >= 0; i-- {
-		if keep(s.videos[i]) {
-			out = append(out, s.videos[i])
-		}
+	idx := s.all
+	if q.UserID != 0 {
+		idx = s.byUser[q.UserID]
 	}
-	return out
+	// Positions in idx are in id order: the page is the limit positions
+	// before the first id at or above After.
+	end := len(idx)
+	if q.After > 0 {
+		end = sort.Search(len(idx), func(i int) bool { return s.videos[idx[i]].ID >= q.After })
+	}
+	start := max(0, end-limit)
+	p := Page{Videos: make([]Video, 0, end-start)}
+	for i := end - 1; i >= start; i-- {
+		v := s.videos[idx[i]]
+		v.DurationMS = s.durations[v.ID]
+		p.Videos = append(p.Videos, v)
+	}
+	if start > 0 {
+		p.Next = p.Videos[len(p.Videos)-1].ID
+	}
+	return p
 }

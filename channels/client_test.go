@@ -88,7 +88,15 @@ func (e *env) dial(token string) *client {
 }
 
 func (e *env) tryDial(token string, header http.Header) (*client, *http.Response, error) {
+	return e.tryDialFrom("", token, header)
+}
+
+// tryDialFrom is tryDial from the local address ip ("": any).
+func (e *env) tryDialFrom(ip, token string, header http.Header) (*client, *http.Response, error) {
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	if ip != "" {
+		d.NetDialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext
+	}
 	if e.tinyTCP {
 		d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)

@@ -2,6 +2,7 @@ package channels
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/videologue/videologue/eventstore"
 )
@@ -19,6 +21,7 @@ import (
 type identity struct {
 	id       int64
 	username string
+	signIn   string // the sign-in its token was minted for (see signin.go)
 }
 
 // conn is one socket. Its reader, a goroutine of the Server's, reads
@@ -35,7 +38,7 @@ type conn struct {
 	user      identity
 	addr      string
 	userAgent string
-	bucket    *bucket
+	addrKey   string // the key of the client's address in the limits
 
 	qmu     sync.Mutex
 	queue   []outMsg // frames waiting for the writer, at most cfg.QueueSize
@@ -65,20 +68,25 @@ type conn struct {
 
 	// Owned by the handler.
 	sessions map[string]*session
+	frames   *rate.Limiter // the budget of inbound frames, of every kind
 	strikes  int
 }
 
-func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity) *conn {
+func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity, addrKey string) *conn {
 	id := eventstore.NewID()
 	addr := r.RemoteAddr
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		addr = host
 	}
+	if addrKey == addr { // an IPv4 address is its own key: keep one copy
+		addrKey = addr
+	}
 	c := &conn{
-		srv: s, ws: ws, id: id, user: user, addr: addr, userAgent: r.UserAgent(),
+		srv: s, ws: ws, id: id, user: user, addr: addr, addrKey: addrKey, userAgent: r.UserAgent(),
 		quit:     make(chan struct{}),
 		room:     make(chan struct{}, 1),
 		sessions: make(map[string]*session),
+		frames:   newFrameBudget(s.cfg),
 	}
 	if sc, ok := ws.NetConn().(syscall.Conn); ok && rawWrites {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -91,8 +99,6 @@ func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity) *con
 // serve runs the connection until it closes, then records its viewers
 // leaving. ctx carries nothing of the upgrade request, which has ended.
 func (c *conn) serve(ctx context.Context) {
-	c.bucket = c.srv.limits.acquire(c.user.id)
-	defer c.srv.limits.release(c.user.id)
 	c.readLoop(ctx)
 	c.shut(websocket.CloseNormalClosure, "", false)
 	c.handlers.Wait() // from here the sessions are the reader's
@@ -428,6 +434,10 @@ func (c *conn) reply(f *inbound, payload []byte) {
 }
 
 func (c *conn) replyErr(f *inbound, err error) {
+	if rw := (*historyRewoundError)(nil); errors.As(err, &rw) {
+		c.reply(f, rw.reply()) // the one refusal that says more than a reason
+		return
+	}
 	c.reply(f, replyError(reason(c.log(), err)))
 }
 

@@ -26,9 +26,10 @@ func TestConnectRefusedBeforeUpgrade(t *testing.T) {
 	}{
 		{"missing", ""},
 		{"garbage", "hello"},
-		{"forged", forger.Sign(uid)},
-		{"expired", old.Sign(uid)},
-		{"unknown user", e.tokens.Sign(uid + 1000)},
+		{"forged", forger.Sign(uid, "s1")},
+		{"expired", old.Sign(uid, "s1")},
+		{"unknown user", e.tokens.Sign(uid+1000, "s1")},
+		{"unknown sign-in", e.tokens.Sign(uid, "never-started")},
 		{"truncated", tok[:len(tok)-2]},
 	}
 	for _, tc := range cases {

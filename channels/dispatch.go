@@ -13,18 +13,27 @@ import (
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/internal/limit"
 )
 
 // handle runs one inbound frame. It is called by the handler only.
 func (c *conn) handle(ctx context.Context, mt int, data []byte) {
+	// Every frame counts, whatever it is and whether or not it is
+	// answered: a flood of heartbeats, of pushes to topics not joined or
+	// of an earlier join costs the server as much as one of pushes.
+	if !c.frames.AllowN(c.srv.cfg.Now(), 1) {
+		c.refuseFrame(mt, data)
+		c.strike()
+		return
+	}
 	if mt != websocket.TextMessage {
-		if c.admit() {
+		if c.admitPush() {
 			c.pushError("binary frames are not supported: send JSON text frames")
 		}
 		return
 	}
 	if max := c.srv.cfg.MaxFrameBytes; len(data) > max {
-		if !c.admit() {
+		if !c.admitPush() {
 			return
 		}
 		tooLarge := refuse("message too large: at most %d bytes", max)
@@ -36,14 +45,14 @@ func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 		return
 	}
 	if !utf8.Valid(data) { // RFC 6455: a text frame is UTF-8; json would silently replace the bytes
-		if c.admit() {
+		if c.admitPush() {
 			c.pushError("frames must be valid UTF-8 text")
 		}
 		return
 	}
 	f, err := decodeFrame(data)
 	if err != nil {
-		if c.admit() {
+		if c.admitPush() {
 			c.pushError(reason(c.log(), err))
 		}
 		return
@@ -52,8 +61,8 @@ func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 	case f.topic == "phoenix" && f.event == "heartbeat":
 		c.reply(&f, okEmpty)
 	case f.event == "phx_join":
-		if !c.admit() {
-			c.replyErr(&f, errRateLimited)
+		if !c.admitJoin() {
+			c.replyErr(&f, errJoinRateLimited)
 			return
 		}
 		c.join(ctx, &f)
@@ -72,7 +81,7 @@ func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 		if f.joinRef != s.joinRef {
 			return // a push to an earlier join of the topic: ignored, as Phoenix does
 		}
-		if !c.admit() {
+		if !c.admitPush() {
 			c.replyErr(&f, errRateLimited)
 			return
 		}
@@ -80,19 +89,44 @@ func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 	}
 }
 
-// admit spends one of the user's tokens. A connection refused too many
-// times in a row is flooding and is disconnected.
-func (c *conn) admit() bool {
-	if c.bucket.take(c.srv.cfg.Now()) {
+// admitPush spends a push token of the user's and of the address's.
+func (c *conn) admitPush() bool { return c.admit(c.srv.limits.userPushes, c.srv.limits.addrPushes) }
+
+// admitJoin spends a join token of the user's and of the address's.
+func (c *conn) admitJoin() bool { return c.admit(c.srv.limits.userJoins, c.srv.limits.addrJoins) }
+
+func (c *conn) admit(user *limit.Keyed[int64], addr *limit.Keyed[string]) bool {
+	if ok, _ := allow(user, addr, c.user.id, c.addrKey, c.srv.cfg.Now()); ok {
 		c.strikes = 0
 		return true
 	}
+	c.strike()
+	return false
+}
+
+// strike counts a refused frame. A connection refused too many frames
+// since its last admitted push or join is flooding and is disconnected.
+// Frames that only the frame budget limits (heartbeats, leaves, pushes
+// that go nowhere) never clear the strikes: sending them between the
+// refused ones must not keep a flood going.
+func (c *conn) strike() {
 	c.strikes++
 	if c.strikes >= c.srv.cfg.FloodStrikes {
 		c.log().Warn("disconnecting flooding client", "strikes", c.strikes)
 		c.shut(websocket.ClosePolicyViolation, "too many messages", false)
 	}
-	return false
+}
+
+// refuseFrame answers a frame over the connection's frame budget, if it
+// can be addressed; the answer is not worth reading the frame further.
+func (c *conn) refuseFrame(mt int, data []byte) {
+	if mt == websocket.TextMessage && len(data) <= c.srv.cfg.MaxFrameBytes {
+		if f, ok := peekFrame(data); ok {
+			c.replyErr(&f, errRateLimited)
+			return
+		}
+	}
+	c.pushError(errRateLimited.reason)
 }
 
 // safely runs a channel's handler so that its failure ends that channel

@@ -8,8 +8,9 @@
 // Server is an http.Handler for /socket/websocket. It refuses, with 403
 // and before any upgrade, a request without a valid signed token (query
 // parameter `token`, or the subprotocol pair
-// ["phoenix", "base64url.bearer.phx.<base64 token>"]) and a browser request
-// whose Origin is not an allowed host. Frames are JSON arrays
+// ["phoenix", "base64url.bearer.phx.<base64 token>"]), a token whose
+// sign-in has ended (Users.SignInLive), and a browser request whose Origin
+// is not an allowed host. Frames are JSON arrays
 // [join_ref, ref, topic, event, payload]. Besides Phoenix's own behaviour
 // (heartbeat, phx_join/phx_leave/phx_close/phx_error, "unmatched topic",
 // pushes with a stale join_ref ignored, a duplicate join replacing the
@@ -19,14 +20,23 @@
 //     [null,null,"phoenix","phx_error",{"reason":...}];
 //   - a frame over Config.MaxFrameBytes: a phx_reply error to its ref and
 //     topic when those can be read, else the phx_error above;
-//   - a push over the user's rate limit: a phx_reply error "too many
-//     messages, slow down".
+//   - a push over the user's or the address's rate limit, or any frame
+//     over the connection's frame budget: a phx_reply error "too many
+//     messages, slow down";
+//   - a join over the user's or the address's join limit: a phx_reply
+//     error "too many joins, slow down".
+//
+// An upgrade over the address's or the user's connect limit, or past the
+// address's cap on open sockets, is refused with 429 before the upgrade.
+// The limits of users and addresses outlive their sockets (see limits).
 //
 // The socket is closed, alone, for: a frame over 4 x MaxFrameBytes (close
-// code 1009), a client that keeps pushing while over its rate limit (1008),
+// code 1009), a client that keeps sending while refused (Config.FloodStrikes
+// refusals since its last admitted push or join: 1008),
 // a client that does not read what it is sent fast enough for its bounded
 // queue (1008, or a plain TCP close when even that cannot be written), and
-// silence past Config.IdleTimeout. On shutdown every socket is closed with
+// silence past Config.IdleTimeout, and the end of the sign-in its token was
+// minted for (1008 "signed out", see Server.CloseSignIns). On shutdown every socket is closed with
 // 1001 so that clients reconnect elsewhere or later.
 //
 // # Exactly once, in order

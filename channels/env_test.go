@@ -36,6 +36,9 @@ type env struct {
 	nodeName string
 	addr     string
 	tinyTCP  bool // tiny socket buffers: a client that stops reading fills them at once
+	// wrapCommandStore, when set, stands between the annotation commands
+	// and the log (to count their reads).
+	wrapCommandStore func(annotations.Store) annotations.Store
 
 	store    *pebble.Store
 	accounts *accounts.Service
@@ -55,15 +58,22 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// permissive is a Config for tests that post a lot: the rate limit stays
-// out of the way.
+// permissive is a Config for tests that post a lot: the rate limits and
+// the socket cap stay out of the way.
 func permissive() channels.Config {
-	return channels.Config{PushRate: 10000, PushBurst: 10000, FloodStrikes: 1000, HubLinger: 200 * time.Millisecond}
+	return channels.Config{
+		PushRate: 10000, PushBurst: 10000, FloodStrikes: 1000, HubLinger: 200 * time.Millisecond,
+		AddrPushRate: -1, JoinRate: -1, AddrJoinRate: -1, ConnectRate: -1, AddrConnectRate: -1,
+		FrameRate: -1, MaxSocketsPerAddr: -1,
+	}
 }
 
-func newEnv(t testing.TB, cfg channels.Config) *env {
+func newEnv(t testing.TB, cfg channels.Config, opts ...func(*env)) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), cfg: cfg, nodeName: "test-node"}
+	for _, o := range opts {
+		o(e)
+	}
 	e.start()
 	t.Cleanup(func() {
 		if e.running {
@@ -103,8 +113,9 @@ func (e *env) start() {
 	cfg.Node = e.node.ID()
 	e.srv = channels.New(cfg, channels.Deps{
 		Store: st, Tokens: e.tokens, Users: e.accounts, Videos: e.catalog,
-		Annotations: annotations.New(st, e.catalog),
+		Annotations: annotations.New(e.commandStore(st), e.catalog),
 	}, logger)
+	e.accounts.OnSignInsEnded(func(ids []string) { e.srv.CloseSignIns(ids...) })
 	mux := http.NewServeMux()
 	mux.Handle("/socket/websocket", e.srv)
 	e.http = httptest.NewUnstartedServer(mux)
@@ -170,7 +181,17 @@ func (e *env) user(prefix string) (int64, string, string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return u.ID, u.Username, e.tokens.Sign(u.ID)
+	return u.ID, u.Username, e.token(u.ID)
+}
+
+// token starts a sign-in of userID and returns a socket token for it.
+func (e *env) token(userID int64) string {
+	e.t.Helper()
+	si, err := e.accounts.StartSignIn(e.t.Context(), userID, domain.SignInPage, time.Hour, eventstore.Metadata{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.tokens.Sign(userID, si.ID)
 }
 
 func (e *env) video(userID int64) int64 {
@@ -202,6 +223,14 @@ func (e *env) readStream(stream string) []eventstore.RecordedEvent {
 		e.t.Fatal(err)
 	}
 	return evs
+}
+
+// commandStore is the log as the annotation commands see it.
+func (e *env) commandStore(st *pebble.Store) annotations.Store {
+	if e.wrapCommandStore != nil {
+		return e.wrapCommandStore(st)
+	}
+	return st
 }
 
 // post appends an annotation directly, as another node would.

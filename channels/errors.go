@@ -26,6 +26,7 @@ var (
 	errUnavailable    = &clientError{"temporarily unavailable, try again"}
 	errTooManyTopics  = &clientError{"too many channels joined on this connection"}
 	errVideoNotFound  = &clientError{"video not found"}
+	errLoneSurrogate  = &clientError{`text must not escape a lone UTF-16 surrogate (\ud800 to \udfff without its pair)`}
 )
 
 // reason is the one place where an error becomes the text a client reads
@@ -48,6 +49,8 @@ func reason(logger *slog.Logger, err error) string {
 		return "this annotation was deleted"
 	case errors.Is(err, domain.ErrConflict):
 		return "too many concurrent changes, try again"
+	case errors.Is(err, eventstore.ErrUnavailable):
+		return "storage unavailable" // the store logs its failure once
 	case errors.Is(err, eventstore.ErrClosed), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		logger.Warn("request not completed", "err", err)
 		return errUnavailable.reason

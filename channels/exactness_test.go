@@ -231,7 +231,7 @@ func TestExactnessAcrossRestart(t *testing.T) {
 	}
 	post := func(n int, label string) {
 		c := e.dial(tok)
-		jr := c.mustJoin(topic, map[string]any{"last_seen_id": 1 << 40})
+		jr := c.mustJoin(topic, map[string]any{})
 		for i := range n {
 			if st, _ := c.request(jr, topic, "new_annotation", map[string]any{"body": label + itoa(int64(i)), "at": i}).reply(); st != "ok" {
 				t.Fatal("post refused")

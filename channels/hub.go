@@ -333,6 +333,9 @@ func (h *hub) join(ctx context.Context, s *session, ref string, p joinParams) er
 	case <-ctx.Done():
 		return errUnavailable
 	}
+	if err := h.checkRewound(ctx, p); err != nil {
+		return err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.failed != nil {
@@ -350,6 +353,28 @@ func (h *hub) remove(s *session) {
 	h.mu.Lock()
 	delete(h.sessions, s)
 	h.mu.Unlock()
+}
+
+// mayChange refuses, from the hub's fold and without reading the log, a
+// change of annotation id by userID that can never be allowed: the
+// annotation is deleted (domain.ErrAnnotationGone) or another user's
+// (domain.ErrForbidden). Both are final, so a fold that lags the log
+// cannot refuse wrongly. Otherwise it returns the video revision as of
+// which the fold shows the annotation live and userID's, for the command
+// to append at without reading; -1 for an annotation the fold does not
+// know yet, which the command checks against the log, as it checks every
+// change it makes.
+func (h *hub) mayChange(id, userID int64) (seen int64, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a, ok := h.ann.Get(id)
+	if !ok {
+		return -1, nil
+	}
+	if err := a.CanChange(userID); err != nil {
+		return -1, err
+	}
+	return h.rev, nil
 }
 
 // fail ends the hub: its sessions get phx_error (their clients rejoin,

@@ -231,7 +231,7 @@ func TestPresenceGhostClosedAfterCrash(t *testing.T) {
 	_, _, tok2 := e.user("after")
 	c2 := e.dial(tok2)
 	c2.mustJoin(topic, map[string]any{})
-	uid2, _ := e.tokens.Verify(tok2)
+	uid2, _, _ := e.tokens.Verify(tok2)
 	c2.awaitPresence(t, topic, map[string]int{key(uid2): 1})
 }
 

@@ -23,7 +23,7 @@ func TestConnWritesRawWhereItCan(t *testing.T) {
 			return
 		}
 		defer ws.Close()
-		raw <- newConn(new(Server), ws, r, identity{}).raw != nil
+		raw <- newConn(new(Server), ws, r, identity{}, "").raw != nil
 	}))
 	defer hs.Close()
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http"), nil)

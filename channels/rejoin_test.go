@@ -183,3 +183,39 @@ func TestRejoinCatchesUpEditsAndDeletes(t *testing.T) {
 		t.Fatalf("join with last_seen_id only: %s", resp)
 	}
 }
+
+// A client that rejoins claiming more of the video than its stream holds
+// (the log lost its tail, or a backup was restored) is refused with
+// history_rewound and the head, so that it drops its list and joins
+// afresh instead of missing the posts that reuse its positions.
+func TestRejoinBeyondTheHeadIsRefused(t *testing.T) {
+	e := newEnv(t, permissive())
+	uid, name, tok := e.user("author")
+	vid := e.video(uid)
+	topic := "videos:" + itoa(vid)
+	for _, body := range []string{"one", "two"} {
+		e.post(vid, uid, name, body)
+	}
+	head := int64(len(e.readStream(domain.VideoStream(vid))))
+	c := e.dial(tok)
+	for _, params := range []map[string]any{
+		{"last_seen_id": head + 5},
+		{"last_seen_id": 1, "last_seen_rev": head + 1},
+	} {
+		_, reply := c.join(topic, params)
+		st, resp := reply.reply()
+		var r struct {
+			Reason string `json:"reason"`
+			Head   *int64 `json:"head"`
+		}
+		if st != "error" || json.Unmarshal(resp, &r) != nil || r.Reason != "history_rewound" || r.Head == nil || *r.Head != head {
+			t.Fatalf("join with %v on a video at revision %d: %s", params, head, reply.Payload)
+		}
+	}
+	// At the head itself, and from scratch, the join is as before.
+	for _, params := range []map[string]any{{"last_seen_id": 2, "last_seen_rev": head}, {}} {
+		if _, reply := c.join(topic, params); func() string { st, _ := reply.reply(); return st }() != "ok" {
+			t.Fatalf("join with %v: %s", params, reply.Payload)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/internal/limit"
 )
 
 // Store is what the channels need of the log.
@@ -29,19 +30,28 @@ type Store interface {
 
 // Tokens verifies the signed token a client connects with.
 type Tokens interface {
-	// Verify returns the user id the token names, or an error when it is
-	// forged, malformed or expired.
-	Verify(token string) (int64, error)
+	// Verify returns the user id the token names and the sign-in it was
+	// minted for, or an error when it is forged, malformed or expired.
+	Verify(token string) (userID int64, signIn string, err error)
 }
 
-// Users names the users who connect.
+// Users names the users who connect and says whether their sign-ins are
+// live.
 type Users interface {
 	Username(ctx context.Context, userID int64) (string, error)
+	// SignInLive reports whether signIn is a live sign-in of userID; the
+	// error is the log's, when it cannot tell.
+	SignInLive(ctx context.Context, userID int64, signIn string) (bool, error)
 }
 
-// Videos tells which videos have a channel.
+// Videos tells which videos have a channel, and records the durations
+// viewers' players report.
 type Videos interface {
 	Exists(ctx context.Context, videoID int64) (bool, error)
+	// ReportDuration records that the video lasts at least ms
+	// milliseconds when that raises what is known; a bad value is a
+	// *domain.ValidationError.
+	ReportDuration(ctx context.Context, videoID, userID, ms int64, meta eventstore.Metadata) error
 }
 
 // Annotations runs the commands that the video channel's pushes carry.
@@ -49,8 +59,12 @@ type Videos interface {
 // *domain.ValidationError or the domain sentinels.
 type Annotations interface {
 	Post(ctx context.Context, videoID, userID int64, username, body string, at int64, meta eventstore.Metadata) (int64, error)
-	Edit(ctx context.Context, videoID, id, userID int64, body string, meta eventstore.Metadata) error
-	Delete(ctx context.Context, videoID, id, userID int64, meta eventstore.Metadata) error
+	// EditSeen and DeleteSeen take the video revision as of which the
+	// hub showed the annotation live and the user's (-1: not known), so
+	// that the change can be appended without reading the video's
+	// history; the log still decides.
+	EditSeen(ctx context.Context, videoID, id, userID int64, body string, seen int64, meta eventstore.Metadata) error
+	DeleteSeen(ctx context.Context, videoID, id, userID, seen int64, meta eventstore.Metadata) error
 }
 
 // Deps are the services the socket stands on. All are required.
@@ -77,13 +91,49 @@ type Config struct {
 	// QueueSize is how many frames may wait for a slow client before it is
 	// disconnected (default 256).
 	QueueSize int
-	// PushRate and PushBurst are the token bucket of every user's pushes,
-	// across their connections (default 10 per second, burst 30).
-	PushRate  float64
-	PushBurst int
-	// FloodStrikes is how many refused pushes in a row disconnect a
-	// connection (default 30).
+	// The rate limits are token buckets: so many a second, and at most
+	// Burst at once. A user's and an address's buckets are kept by the
+	// server until they are full again, whatever the sockets do. A zero
+	// rate or burst is the default; a negative rate, no limit.
+	//
+	// PushRate and PushBurst limit each user's pushes, across their
+	// connections (default 10 per second, burst 30); AddrPushRate and
+	// AddrPushBurst, those of every user at one address together
+	// (default 50, burst 150).
+	PushRate      float64
+	PushBurst     int
+	AddrPushRate  float64
+	AddrPushBurst int
+	// JoinRate and JoinBurst limit each user's phx_join (default 2 per
+	// second, burst 40: a reconnecting client rejoins all its channels at
+	// once); AddrJoinRate and AddrJoinBurst, those from one address
+	// (default 20, burst 200).
+	JoinRate      float64
+	JoinBurst     int
+	AddrJoinRate  float64
+	AddrJoinBurst int
+	// ConnectRate and ConnectBurst limit each user's socket upgrades
+	// (default 2 per second, burst 30); AddrConnectRate and
+	// AddrConnectBurst, the upgrade requests from one address, counted
+	// before the token is checked (default 20, burst 100). Over them, the
+	// upgrade is refused with 429 and Retry-After.
+	ConnectRate      float64
+	ConnectBurst     int
+	AddrConnectRate  float64
+	AddrConnectBurst int
+	// FrameRate and FrameBurst are each connection's budget of inbound
+	// frames of every kind, heartbeats and pushes to unjoined topics
+	// included (default 20 per second, burst 100; phoenix.js sends a
+	// heartbeat every 30 s).
+	FrameRate  float64
+	FrameBurst int
+	// FloodStrikes is how many frames a connection may have refused (by
+	// its frame budget or by the push and join limits) since its last
+	// admitted push or join; one more disconnects it (default 30).
 	FloodStrikes int
+	// MaxSocketsPerAddr bounds the sockets open at once from one address;
+	// the next upgrade is refused with 429 (default 64; negative: no cap).
+	MaxSocketsPerAddr int
 	// MaxTopics bounds the channels joined on one connection (default 32).
 	MaxTopics int
 	// IdleTimeout closes a socket that sends nothing, not even a heartbeat,
@@ -123,11 +173,25 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.MaxFrameBytes, 32<<10)
 	def(&c.QueueSize, 256)
-	def(&c.PushBurst, 30)
+	defRate := func(r *float64, b *int, dr float64, db int) {
+		if *r == 0 {
+			*r = dr
+		}
+		if *b == 0 {
+			*b = db
+		}
+	}
+	defRate(&c.PushRate, &c.PushBurst, 10, 30)
+	defRate(&c.AddrPushRate, &c.AddrPushBurst, 50, 150)
+	defRate(&c.JoinRate, &c.JoinBurst, 2, 40)
+	defRate(&c.AddrJoinRate, &c.AddrJoinBurst, 20, 200)
+	defRate(&c.ConnectRate, &c.ConnectBurst, 2, 30)
+	defRate(&c.AddrConnectRate, &c.AddrConnectBurst, 20, 100)
+	defRate(&c.FrameRate, &c.FrameBurst, 20, 100)
 	def(&c.FloodStrikes, 30)
 	def(&c.MaxTopics, 32)
-	if c.PushRate <= 0 {
-		c.PushRate = 10
+	if c.MaxSocketsPerAddr == 0 {
+		c.MaxSocketsPerAddr = 64
 	}
 	defDur(&c.IdleTimeout, 75*time.Second)
 	defDur(&c.WriteTimeout, 10*time.Second)
@@ -150,7 +214,7 @@ type Server struct {
 	logger   *slog.Logger
 	upgrader websocket.Upgrader
 	hubs     *hubs
-	limits   *limiters
+	limits   *limits
 	flusher  *flusher
 
 	mu       sync.Mutex
@@ -170,7 +234,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 		cfg: cfg, deps: deps, logger: logger,
 		conns:    make(map[*conn]struct{}),
 		shutdown: make(chan struct{}),
-		limits:   newLimiters(cfg.PushRate, cfg.PushBurst),
+		limits:   newLimits(cfg),
 		flusher:  newFlusher(logger),
 	}
 	s.hubs = newHubs(s)
@@ -205,25 +269,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
+	// Every upgrade request from an address counts, valid or not: the
+	// work below is what the limit protects.
+	addrKey := limit.AddrKey(r.RemoteAddr)
+	if ok, wait := s.limits.addrConnects.Reserve(addrKey, s.cfg.Now()); !ok {
+		tooMany(w, wait, "too many connection attempts from your address: retry later")
+		return
+	}
 	token := requestToken(r)
 	if token == "" {
 		http.Error(w, "missing token", http.StatusForbidden)
 		return
 	}
-	userID, err := s.deps.Tokens.Verify(token)
-	if err != nil {
-		http.Error(w, "invalid or expired token", http.StatusForbidden)
+	user, code, msg := s.authenticate(r.Context(), token)
+	if code != 0 {
+		http.Error(w, msg, code)
 		return
 	}
-	username, err := s.deps.Users.Username(r.Context(), userID)
-	if err != nil {
-		s.logger.Warn("socket token for unknown user", "user_id", userID, "err", err)
-		http.Error(w, "invalid or expired token", http.StatusForbidden)
+	if ok, wait := s.limits.userConnects.Reserve(user.id, s.cfg.Now()); !ok {
+		tooMany(w, wait, "too many connections for this user: retry later")
+		return
+	}
+	if !s.limits.openSocket(addrKey) {
+		tooMany(w, 0, "too many open sockets from your address (at most %d): close some first", s.cfg.MaxSocketsPerAddr)
 		return
 	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
+		s.limits.closeSocket(addrKey)
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -232,12 +306,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.limits.closeSocket(addrKey)
 		s.connsWG.Done()
 		return // the upgrader has answered
 	}
-	c := newConn(s, ws, r, identity{id: userID, username: username})
+	c := newConn(s, ws, r, user, addrKey)
 	if !s.track(c) {
 		c.shut(websocket.CloseGoingAway, "server shutting down", false)
+	} else {
+		s.recheckSignIn(r.Context(), c)
 	}
 	// The socket is served by a goroutine of the Server's (Shutdown waits
 	// for it), not by net/http's: once this handler returns, net/http lets
@@ -247,6 +324,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.connsWG.Done()
 		c.serve(context.Background())
 		s.untrack(c)
+		s.limits.closeSocket(addrKey)
 	}()
 }
 

@@ -46,6 +46,11 @@ func TestNewAnnotationValidation(t *testing.T) {
 		{"at overflow", map[string]any{"body": "x", "at": raw("99999999999999999999999")}, "at must be an integer", ""},
 		{"at bool", map[string]any{"body": "x", "at": true}, "at must be an integer", ""},
 		{"at null", map[string]any{"body": "x", "at": nil}, "at must be an integer", ""},
+		{"lone high surrogate", map[string]any{"body": raw(`"a\ud800b"`), "at": 1}, "lone UTF-16 surrogate", ""},
+		{"lone low surrogate", map[string]any{"body": raw(`"\udfff"`), "at": 1}, "lone UTF-16 surrogate", ""},
+		{"reversed pair", map[string]any{"body": raw(`"\ude00\ud83d"`), "at": 1}, "lone UTF-16 surrogate", ""},
+		{"surrogate pair", map[string]any{"body": raw(`"\ud83d\ude00"`), "at": 5}, "", "\U0001F600"},
+		{"escaped backslash", map[string]any{"body": raw(`"\\ud800"`), "at": 6}, "", `\ud800`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/internal/jsontext"
 )
 
 // session is one join of a video channel on a connection.
@@ -49,6 +51,9 @@ type joinParams struct {
 }
 
 func parseJoinParams(payload json.RawMessage) (joinParams, error) {
+	if err := checkEscapes(payload); err != nil {
+		return joinParams{}, err
+	}
 	var raw struct {
 		LastSeen json.RawMessage `json:"last_seen_id"`
 		LastRev  json.RawMessage `json:"last_seen_rev"`
@@ -80,6 +85,75 @@ func parseJoinParams(payload json.RawMessage) (joinParams, error) {
 		p.device = shortText(d, 40)
 	}
 	return p, nil
+}
+
+// checkEscapes refuses a payload with an escaped lone surrogate, which
+// encoding/json would turn into U+FFFD: what is stored must be what was
+// sent.
+func checkEscapes(payload json.RawMessage) error {
+	if _, lone := jsontext.LoneSurrogate(payload); lone {
+		return errLoneSurrogate
+	}
+	return nil
+}
+
+// historyRewoundError refuses a rejoin whose last_seen_id or
+// last_seen_rev is beyond the video's head: the client saw history that
+// the log no longer holds (a log that lost its tail, a restored backup).
+// Catching it up from there would skip the posts that reuse those
+// positions; the client must drop what it shows and join afresh.
+type historyRewoundError struct {
+	head int64 // the video's client revision now, as join replies carry it
+}
+
+func (e *historyRewoundError) Error() string {
+	return "history_rewound: the video's history now ends at revision " + strconv.FormatInt(e.head, 10)
+}
+
+// reply is the phx_reply error payload: {"reason":"history_rewound","head":N}.
+func (e *historyRewoundError) reply() []byte {
+	return []byte(`{"status":"error","response":{"reason":"history_rewound","head":` + strconv.FormatInt(e.head, 10) + `}}`)
+}
+
+// checkRewound refuses p when it claims more of the video than head, the
+// video's client revision (the number of events in its stream): no
+// annotation id and no revision a client was sent can exceed it.
+func checkRewound(p joinParams, head int64) error {
+	if p.lastSeen > head || (p.hasRev && p.lastRev > head) {
+		return &historyRewoundError{head: head}
+	}
+	return nil
+}
+
+// streamReader is the part of the log that checkRewound reads when a
+// claim exceeds the hub's fold; a Store without it is judged by the fold.
+type streamReader interface {
+	ReadStream(ctx context.Context, stream string, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error)
+}
+
+// checkRewound refuses p when it claims more of the video than the log
+// holds. The hub's fold may trail the log by a moment (a client may hold
+// the id of its own post before the hub has read it), so a claim beyond
+// the fold is checked against the stream's head in the log; the events in
+// between reach the session as pushes.
+func (h *hub) checkRewound(ctx context.Context, p joinParams) error {
+	h.mu.Lock()
+	head := h.rev + 1
+	h.mu.Unlock()
+	err := checkRewound(p, head)
+	r, ok := h.srv.deps.Store.(streamReader)
+	if err == nil || !ok {
+		return err
+	}
+	evs, rerr := r.ReadStream(ctx, domain.VideoStream(h.videoID), eventstore.Backwards, eventstore.End, 1)
+	if rerr != nil {
+		return rerr
+	}
+	head = 0
+	if len(evs) > 0 {
+		head = int64(evs[0].Revision) + 1
+	}
+	return checkRewound(p, head)
 }
 
 // nonNegInt reads a JSON integer of 0 or more that fits an int64: not a
@@ -128,6 +202,10 @@ func deviceFromUserAgent(ua string) string {
 func (s *session) handleIn(ctx context.Context, f *inbound) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if err := checkEscapes(f.payload); err != nil {
+		s.c.replyErr(f, err)
+		return
+	}
 	switch f.event {
 	case "new_annotation":
 		id, err := s.post(ctx, f.payload)
@@ -144,6 +222,12 @@ func (s *session) handleIn(ctx context.Context, f *inbound) {
 		s.c.reply(f, okEmpty)
 	case "delete_annotation":
 		if err := s.delete(ctx, f.payload); err != nil {
+			s.c.replyErr(f, err)
+			return
+		}
+		s.c.reply(f, okEmpty)
+	case "video_duration":
+		if err := s.reportDuration(ctx, f.payload); err != nil {
 			s.c.replyErr(f, err)
 			return
 		}
@@ -188,7 +272,11 @@ func (s *session) edit(ctx context.Context, payload json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	return s.c.srv.deps.Annotations.Edit(ctx, s.videoID, id, s.c.user.id, body, s.c.meta())
+	seen, err := s.hub.mayChange(id, s.c.user.id)
+	if err != nil {
+		return err
+	}
+	return s.c.srv.deps.Annotations.EditSeen(ctx, s.videoID, id, s.c.user.id, body, seen, s.c.meta())
 }
 
 func (s *session) delete(ctx context.Context, payload json.RawMessage) error {
@@ -202,7 +290,28 @@ func (s *session) delete(ctx context.Context, payload json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	return s.c.srv.deps.Annotations.Delete(ctx, s.videoID, id, s.c.user.id, s.c.meta())
+	seen, err := s.hub.mayChange(id, s.c.user.id)
+	if err != nil {
+		return err
+	}
+	return s.c.srv.deps.Annotations.DeleteSeen(ctx, s.videoID, id, s.c.user.id, seen, s.c.meta())
+}
+
+// reportDuration takes {"duration_ms": N}: the video's duration as the
+// client's player knows it. The server keeps the largest reported, and
+// refuses annotations pinned beyond it.
+func (s *session) reportDuration(ctx context.Context, payload json.RawMessage) error {
+	var p struct {
+		DurationMS json.RawMessage `json:"duration_ms"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return refuse("payload must be an object")
+	}
+	ms, ok := nonNegInt(p.DurationMS)
+	if !ok || ms == 0 || ms > domain.MaxDurationMS {
+		return refuse("duration_ms must be an integer from 1 to %d (milliseconds, at most a day)", int64(domain.MaxDurationMS))
+	}
+	return s.c.srv.deps.Videos.ReportDuration(ctx, s.videoID, s.c.user.id, ms, s.c.meta())
 }
 
 func bodyField(raw json.RawMessage) (string, error) {

@@ -10,7 +10,11 @@ import (
 const (
 	TypeUserRegistered    = "user_registered.v1"
 	TypeRoleGranted       = "role_granted.v1"
+	TypePasswordChanged   = "password_changed.v1"
+	TypeSignedIn          = "signed_in.v1"
+	TypeSignedOut         = "signed_out.v1"
 	TypeVideoAdded        = "video_added.v1"
+	TypeDurationReported  = "duration_reported.v1"
 	TypeAnnotationPosted  = "annotation_posted.v1"
 	TypeAnnotationEdited  = "annotation_edited.v1"
 	TypeAnnotationDeleted = "annotation_deleted.v1"
@@ -26,6 +30,11 @@ const (
 	UsersStream  = "users"
 	VideosStream = "videos"
 	NodesStream  = "nodes"
+	// DurationsStream holds what viewers' players reported of the videos'
+	// durations: only reports that raised a video's known duration.
+	DurationsStream = "durations"
+	// SignInsStream holds every sign-in starting and ending.
+	SignInsStream = "signins"
 )
 
 // VideoStream holds a video's annotations.
@@ -55,12 +64,65 @@ type RoleGranted struct {
 	Note      string `json:"note,omitempty"`
 }
 
+// PasswordChanged: a user chose a new password. Sign-ins are ended by
+// their own SignedOut events, not by this one.
+type PasswordChanged struct {
+	UserID       int64  `json:"user_id"`
+	PasswordHash string `json:"password_hash"`
+}
+
+// SignedIn: a user proved their password and started a sign-in, a browser
+// cookie or an API token that names it. SignIn is a random id, unguessable
+// but not a secret of its own: what a client holds is signed by the
+// server, and the id inside is checked against the live sign-ins. The
+// sign-in ends by itself at ExpiresAt; no event records that.
+type SignedIn struct {
+	UserID    int64     `json:"user_id"`
+	SignIn    string    `json:"sign_in"`
+	Via       string    `json:"via"` // SignInPage or SignInAPI
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// How a sign-in was started.
+const (
+	SignInPage = "page"
+	SignInAPI  = "api"
+)
+
+// SignedOut: sign-ins of a user ended. With SignIn set, that one ended;
+// with SignIn empty, every sign-in of the user that came before this event
+// in the stream ended, except Except (the sign-in that asked, which stays).
+// Reason is one of the SignOut* reasons.
+type SignedOut struct {
+	UserID int64  `json:"user_id"`
+	SignIn string `json:"sign_in,omitempty"`
+	Except string `json:"except,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// Why sign-ins ended.
+const (
+	SignOutRequested  = "signed_out"      // the user signed out of this one
+	SignOutEverywhere = "everywhere"      // the user signed out of all of them
+	SignOutPassword   = "password_change" // the password changed: all but the one that changed it
+	SignOutStale      = "password_stale"  // started with a password that changed meanwhile
+)
+
 // VideoAdded: a user added a video to the catalog.
 type VideoAdded struct {
 	UserID int64  `json:"user_id"`
 	Title  string `json:"title"`
 	URL    string `json:"url"`
 	Slug   string `json:"slug"`
+}
+
+// DurationReported: a viewer's player reported that a video lasts at
+// least DurationMS milliseconds, more than was known. A video's known
+// duration is the largest reported; annotations are not pinned beyond it.
+type DurationReported struct {
+	VideoID    int64 `json:"video_id"`
+	UserID     int64 `json:"user_id"`
+	DurationMS int64 `json:"duration_ms"`
 }
 
 // AnnotationPosted: a user pinned a note to moment At (milliseconds) of a

@@ -12,8 +12,9 @@ import (
 
 // Limits.
 const (
-	MaxBodyLen     = 1000    // characters of an annotation body, after trimming
-	MaxAt          = 1 << 40 // milliseconds; far beyond any real video (about 35 years)
+	MaxBodyLen     = 1000                // characters of an annotation body, after trimming
+	MaxAt          = 1 << 40             // milliseconds; far beyond any real video (about 35 years)
+	MaxDurationMS  = 24 * 60 * 60 * 1000 // the longest video duration a player may report: a day
 	MaxTitleLen    = 200
 	MaxURLLen      = 2048
 	MinPasswordLen = 10
@@ -65,6 +66,40 @@ func ValidateAt(at int64) error {
 		return invalid("at", "must be an integer from 0 to %d", int64(MaxAt))
 	}
 	return nil
+}
+
+// ValidateAtWithin checks that moment at (milliseconds) lies within a
+// video whose known duration is durationMS; 0 means the duration is not
+// known, and any valid at is accepted.
+func ValidateAtWithin(at, durationMS int64) error {
+	if err := ValidateAt(at); err != nil {
+		return err
+	}
+	if durationMS > 0 && at > durationMS {
+		return invalid("at", "must be at most %d: the video lasts %s", durationMS, clock(durationMS))
+	}
+	return nil
+}
+
+// NormalizeDuration checks a video duration a player reported, in
+// milliseconds, and rounds it up to a whole second: players round
+// differently, and a report that raises the known duration by less than
+// a second is not worth an event.
+func NormalizeDuration(ms int64) (int64, error) {
+	if ms < 1 || ms > MaxDurationMS {
+		return 0, invalid("duration_ms", "must be an integer from 1 to %d (a day, in milliseconds)", int64(MaxDurationMS))
+	}
+	return (ms + 999) / 1000 * 1000, nil
+}
+
+// clock writes milliseconds as people read a video's length: 1:05:09,
+// 4:07, 0:20.
+func clock(ms int64) string {
+	s := ms / 1000
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
 var usernameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{1,29}$`)

@@ -13,7 +13,7 @@ var (
 	// ErrInvalidStream: an empty, too long or malformed stream name.
 	ErrInvalidStream = errors.New("invalid stream name")
 	// ErrInvalidEvent: an event without a type, with data or metadata that is
-	// not JSON, or with a malformed id.
+	// not JSON (or escapes a lone surrogate), or with a malformed id.
 	ErrInvalidEvent = errors.New("invalid event")
 	// ErrEventTooLarge: an event over MaxEventSize.
 	ErrEventTooLarge = errors.New("event too large")
@@ -21,6 +21,10 @@ var (
 	ErrEmptyAppend = errors.New("empty append")
 	// ErrClosed: the store is closed.
 	ErrClosed = errors.New("store closed")
+	// ErrUnavailable: the store cannot write (a full disk, a failed
+	// fsync, a damaged file) until an operator acts; the wrapping error
+	// says why. Nothing of the refused append was written.
+	ErrUnavailable = errors.New("storage unavailable")
 	// ErrSubscriberTooSlow: a subscription fell too far behind the head of
 	// the log and was dropped; SubscriptionDroppedError says where it was.
 	ErrSubscriberTooSlow = errors.New("subscriber too slow")

@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -85,7 +86,7 @@ func ValidateAppend(stream string, events []EventData) error {
 			return ErrInvalidEvent
 		}
 		if !validJSON(e.Data) || !validJSON(e.Metadata) {
-			return ErrInvalidEvent
+			return fmt.Errorf("event %d: data or metadata is not JSON, or escapes a lone UTF-16 surrogate (\\ud800 to \\udfff): %w", i, ErrInvalidEvent)
 		}
 	}
 	return nil

@@ -206,6 +206,11 @@ func (r *runner) end(ctx context.Context, err error) error {
 }
 
 func (r *runner) send(ctx context.Context, m Message) error {
+	// A ready channel would win half of the selects below against a
+	// cancelled context: a stopped subscription delivers nothing more.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case r.s.c <- m:
 		return nil

@@ -143,11 +143,47 @@ func ts(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// text guards a user-supplied cell against spreadsheet formula injection:
-// a cell that a spreadsheet would evaluate gets a leading apostrophe.
+// text makes a user-supplied cell safe to open: control characters
+// become visible escapes (see escapeControls), and a cell that a
+// spreadsheet would evaluate as a formula gets a leading apostrophe.
 func text(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	s = escapeControls(s)
+	if s != "" && strings.ContainsRune("=+-@", rune(s[0])) {
 		return "'" + s
 	}
 	return s
 }
+
+// escapeControls writes each C0 control (U+0000 to U+001F, tab and line
+// breaks included), DEL and each C1 control (U+0080 to U+009F) as a
+// visible escape: \x1b for ESC, \x0a for a line feed, \u009b for CSI.
+// Raw, they would let a body move a terminal's cursor, erase a line,
+// change colours or start what looks like a new row when the file is
+// printed. A backslash is left as it is, so the escapes are for reading:
+// the NDJSON export carries the exact text.
+func escapeControls(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for _, r := range s {
+		switch {
+		case r < 0x20 || r == 0x7f:
+			b.WriteString(`\x`)
+			b.WriteByte(hexDigits[r>>4])
+			b.WriteByte(hexDigits[r&0xf])
+		case r >= 0x80 && r <= 0x9f:
+			b.WriteString(`\u00`)
+			b.WriteByte(hexDigits[r>>4])
+			b.WriteByte(hexDigits[r&0xf])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+const hexDigits = "0123456789abcdef"
+
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f }

@@ -48,8 +48,54 @@ func TestEntriesCSV(t *testing.T) {
 	if rows[1][7] != "0" || rows[2][7] != "" || rows[2][6] != "" {
 		t.Errorf("at/annotation columns: %q %q", rows[1], rows[2])
 	}
-	if rows[3][8] != "line\nbreak, \"quoted\"" || rows[3][9] != "old" || rows[1][1] != "2025-03-01T12:00:00.5Z" {
+	if rows[3][8] != `line\x0abreak, "quoted"` || rows[3][9] != "old" || rows[1][1] != "2025-03-01T12:00:00.5Z" {
 		t.Errorf("row %q", rows[3])
+	}
+}
+
+// TestCSVEscapesControlCharacters: a body with terminal escapes cannot
+// move the cursor, ring the bell or fake a row when the file is printed,
+// and formula-looking cells stay neutralized after escaping.
+func TestCSVEscapesControlCharacters(t *testing.T) {
+	cases := []struct{ body, want string }{
+		{"ok\x1b[2K\rforged,row\a", `ok\x1b[2K\x0dforged,row\x07`},
+		{"tab\there\x00nul\x7fdel", `tab\x09here\x00nul\x7fdel`},
+		{"csi\u009b31m and nel\u0085", `csi\u009b31m and nel\u0085`},
+		{"\r=1+1", `\x0d=1+1`},
+		{"\t=1+1", `\x09=1+1`},
+		{"-2+3", "'-2+3"},
+		{"@SUM(A1)", "'@SUM(A1)"},
+		{"é ✓ back\\slash", "é ✓ back\\slash"},
+	}
+	var buf bytes.Buffer
+	w := export.Annotations(&buf, export.CSV)
+	for i, c := range cases {
+		if err := w.Write(projections.Annotation{ID: int64(i + 1), Body: c.body, Username: "u\x1b]0;title\x07"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range buf.Bytes() {
+		if b < 0x20 && b != '\n' || b == 0x7f {
+			t.Fatalf("the CSV holds control byte %#x: %q", b, buf.String())
+		}
+	}
+	if n := strings.Count(buf.String(), "\n"); n != len(cases)+1 {
+		t.Fatalf("%d lines for %d rows and a header: %q", n, len(cases), buf.String())
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		if got := rows[i+1][5]; got != c.want {
+			t.Errorf("body %q: cell %q, want %q", c.body, got, c.want)
+		}
+		if got := rows[i+1][4]; got != `u\x1b]0;title\x07` {
+			t.Errorf("username cell %q", got)
+		}
 	}
 }
 

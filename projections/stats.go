@@ -175,7 +175,9 @@ func (d *DB) viewerStats(ctx context.Context, vid int64, st *Stats) error {
 		}
 		return most
 	}
-	for t := st.From; t.Before(st.To); t = t.Add(st.Step) {
+	// The point count bounds the loop too: To.Sub(From) saturates for
+	// windows over 292 years, so the step alone does not.
+	for t := st.From; t.Before(st.To) && len(st.Viewers) < maxPoints; t = t.Add(st.Step) {
 		apply(t, true) // what happened at the point's instant counts in it
 		p := ViewerPoint{T: t, Watching: cur}
 		p.Max = apply(t.Add(st.Step), false)

@@ -79,7 +79,7 @@ func newAnalysisEnv(t testing.TB) *analysisEnv {
 	})
 	secret := []byte("analysis test secret 0123456789")
 	tokens, _ := auth.NewTokens(auth.TokenConfig{Secret: secret})
-	srv := httptest.NewServer(New(Config{CookieSecret: secret, AuthBurst: 1000}, Deps{
+	srv := httptest.NewServer(New(Config{CookieSecret: secret, AuthBurst: 1000, PublicURL: analysisPublicURL}, Deps{
 		Accounts: users, Videos: videos, Tokens: tokens,
 		Analysis: &AnalysisDeps{ReadModels: db, Users: users, Log: store},
 	}, nil))
@@ -92,7 +92,11 @@ func newAnalysisEnv(t testing.TB) *analysisEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.ids[name], e.tokens[name] = u.ID, tokens.Sign(u.ID)
+		si, err := users.StartSignIn(t.Context(), u.ID, domain.SignInAPI, time.Hour, eventstore.Metadata{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.ids[name], e.tokens[name] = u.ID, tokens.Sign(u.ID, si.ID)
 	}
 	for name, role := range map[string]domain.Role{"alice": domain.RoleAnalyst, "bob": domain.RoleAuditor, "dave": domain.RoleAdmin} {
 		if err := users.Grant(t.Context(), e.ids[name], role, 0, "", eventstore.Metadata{}); err != nil {
@@ -440,5 +444,34 @@ func TestAuditorsSeeWhatChangedAndTheSocket(t *testing.T) {
 	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 	if err != nil || len(rows) != 2 || rows[0][3] != "connection_id" || rows[1][3] != "c-1" || rows[0][9] != "presence_ref" || rows[1][9] != "Fref-1" {
 		t.Fatalf("sessions: %q (%v)", rows, err)
+	}
+}
+
+// TestStatsWindowIsValidatedBeforeArithmetic: a window that overflows a
+// time.Duration, runs backwards or asks for too many points is refused
+// with 400 and a message, not computed.
+func TestStatsWindowIsValidatedBeforeArithmetic(t *testing.T) {
+	e := newAnalysisEnv(t)
+	cases := []struct {
+		query, want string
+	}{
+		{"?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z", "may span at most"},
+		{"?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z&step=1s", "may span at most"},
+		{"?from=0001-01-01T00:00:00Z", "may span at most"},
+		{"?from=1970-01-01T00:00:00Z&to=0001-01-01T00:00:00Z", "from must be before to"},
+		{"?from=2025-03-02T00:00:00Z&to=2025-03-01T00:00:00Z", "from must be before to"},
+		{"?from=2025-03-01T00:00:00Z&to=2025-03-01T00:00:00Z", "from must be before to"},
+		{"?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&step=1s", "step is too fine"},
+	}
+	for _, c := range cases {
+		code, _, body := e.get("alice", "/api/videos/1/stats"+c.query)
+		if code != http.StatusBadRequest || !strings.Contains(body, c.want) {
+			t.Errorf("stats%s: %d %.200s; want 400 with %q", c.query, code, body, c.want)
+		}
+	}
+	code, _, body := e.get("alice", "/api/videos/1/stats?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&step=1h")
+	var st projections.Stats
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &st) != nil || len(st.Viewers) != 31*24 {
+		t.Fatalf("a sound window: %d, %d points; want 200 and %d", code, len(st.Viewers), 31*24)
 	}
 }

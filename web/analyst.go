@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -163,6 +164,9 @@ func (a *analysis) user(r *http.Request, role domain.Role) (accounts.User, error
 type window struct {
 	video    catalog.Video
 	from, to time.Time
+	// fromSet and toSet say the request named them: 0001-01-01T00:00:00Z
+	// parses to the zero time, which the read models take for "unbounded".
+	fromSet, toSet bool
 }
 
 func badRequest(msg string) error { return &requestError{http.StatusBadRequest, msg} }
@@ -181,6 +185,7 @@ func (a *analysis) begin(r *http.Request, role domain.Role) (window, error) {
 		return window{}, err
 	}
 	q, now := r.URL.Query(), a.now()
+	wdw.fromSet, wdw.toSet = strings.TrimSpace(q.Get("from")) != "", strings.TrimSpace(q.Get("to")) != ""
 	if wdw.from, err = projections.ParseTime(q.Get("from"), now); err != nil {
 		return window{}, badRequest("from: " + err.Error())
 	}
@@ -341,12 +346,48 @@ func (a *analysis) stats(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if err := checkStatsWindow(wdw, step, a.now()); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	st, err := a.deps.ReadModels.Stats(r.Context(), wdw.video.ID, wdw.from, wdw.to, step, a.now())
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// The stats window's bounds: a longer span or a finer step than these is
+// refused rather than computed, so that one request cannot ask for an
+// unbounded series.
+const (
+	maxStatsSpan   = 10 * 366 * 24 * time.Hour
+	maxStatsPoints = 10_000
+)
+
+// checkStatsWindow refuses a window that ends before it starts, spans more
+// than maxStatsSpan, or would give more than maxStatsPoints points at step.
+// It compares instants, never their difference, which saturates at 292
+// years. A missing from (the video's first event) is bounded by the query.
+func checkStatsWindow(wdw window, step time.Duration, now time.Time) error {
+	if !wdw.fromSet {
+		return nil
+	}
+	to := wdw.to
+	if !wdw.toSet {
+		to = now
+	}
+	if !wdw.from.Before(to) {
+		return badRequest("from must be before to")
+	}
+	if to.After(wdw.from.Add(maxStatsSpan)) {
+		return badRequest(fmt.Sprintf("the window may span at most %d days: narrow from and to", maxStatsSpan/(24*time.Hour)))
+	}
+	if step > 0 && to.Sub(wdw.from)/step > maxStatsPoints {
+		return badRequest(fmt.Sprintf("step is too fine for the window: at most %d points; use a step of at least %s", maxStatsPoints, (to.Sub(wdw.from)/maxStatsPoints).Round(time.Second)+time.Second))
+	}
+	return nil
 }
 
 // pageUser returns the signed-in user of a page if they may act as role;

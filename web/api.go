@@ -19,12 +19,16 @@ import (
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/internal/jsontext"
 )
 
 // mountAPI mounts the JSON API under /api.
 func (s *Server) mountAPI(r chi.Router) {
 	r.Post("/users", s.handleRegister)
 	r.Post("/sessions", s.handleSignIn)
+	r.Delete("/sessions", s.handleSignOut)
+	r.Delete("/users/me/sign-ins", s.handleSignOutEverywhere)
+	r.Put("/users/me/password", s.handleChangePassword)
 	r.Get("/videos", s.handleListVideos)
 	r.Post("/videos", s.handleAddVideo)
 	r.Get("/videos/{id}", s.handleGetVideo)
@@ -86,12 +90,12 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	u, err := s.deps.Accounts.Authenticate(r.Context(), c.Username, c.Password)
+	u, si, err := s.deps.Accounts.SignInWithPassword(r.Context(), c.Username, c.Password, domain.SignInAPI, apiSignInTTL, requestMeta(r, 0))
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"token": s.deps.Tokens.Sign(u.ID), "user": toUserJSON(u)})
+	writeJSON(w, http.StatusOK, map[string]any{"token": s.deps.Tokens.Sign(u.ID, si.ID), "user": toUserJSON(u)})
 }
 
 func (s *Server) handleAddVideo(w http.ResponseWriter, r *http.Request) {
@@ -108,6 +112,12 @@ func (s *Server) handleAddVideo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, err)
 		return
 	}
+	// Limited once the request is known to be one: a malformed body is
+	// refused for what it is, and costs no token.
+	if ok, wait := s.videoLimits.allow(r, u.ID, time.Now()); !ok {
+		writeError(w, r, s.logger, &requestError{http.StatusTooManyRequests, tooFast(w, wait)})
+		return
+	}
 	v, err := s.deps.Videos.Add(r.Context(), u.ID, in.Title, in.URL, requestMeta(r, u.ID))
 	if err != nil {
 		writeError(w, r, s.logger, err)
@@ -116,13 +126,25 @@ func (s *Server) handleAddVideo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, toVideoJSON(v))
 }
 
+// handleListVideos answers a page of videos, newest first:
+// {"videos": [...], "next": N}, where N is the ?after= of the next page
+// and null on the last.
 func (s *Server) handleListVideos(w http.ResponseWriter, r *http.Request) {
-	list := s.deps.Videos.List(r.Context())
-	out := make([]videoJSON, len(list))
-	for i, v := range list {
+	after, limit, err := pageParams(r.URL.Query())
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	p := s.deps.Videos.List(r.Context(), catalog.Query{After: after, Limit: limit})
+	out := make([]videoJSON, len(p.Videos))
+	for i, v := range p.Videos {
 		out[i] = toVideoJSON(v)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"videos": out})
+	var next *int64
+	if p.Next != 0 {
+		next = &p.Next
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"videos": out, "next": next})
 }
 
 func (s *Server) handleGetVideo(w http.ResponseWriter, r *http.Request) {
@@ -139,21 +161,20 @@ func (s *Server) handleGetVideo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toVideoJSON(v))
 }
 
-// bearer authenticates the request's Authorization: Bearer token.
+// bearer authenticates the request's Authorization: Bearer token (see
+// bearerSignIn).
 func (s *Server) bearer(r *http.Request) (accounts.User, error) {
+	u, _, err := s.bearerSignIn(r)
+	return u, err
+}
+
+// bearerToken is the token of the request's Authorization: Bearer header.
+func bearerToken(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return accounts.User{}, errUnauthorized
+		return "", false
 	}
-	id, err := s.deps.Tokens.Verify(strings.TrimSpace(token))
-	if err != nil {
-		return accounts.User{}, errUnauthorized
-	}
-	u, err := s.deps.Accounts.Get(r.Context(), id)
-	if errors.Is(err, domain.ErrNotFound) {
-		return accounts.User{}, errUnauthorized
-	}
-	return u, err
+	return strings.TrimSpace(token), true
 }
 
 // decode reads a JSON object body of at most MaxBodyBytes into v.
@@ -174,6 +195,10 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	// something the client never sent.
 	if !utf8.Valid(body) {
 		return &requestError{http.StatusBadRequest, "request body must be valid UTF-8"}
+	}
+	// The same for an escaped lone surrogate, which it decodes as U+FFFD.
+	if _, lone := jsontext.LoneSurrogate(body); lone {
+		return &requestError{http.StatusBadRequest, `request body must not escape a lone UTF-16 surrogate (\ud800 to \udfff without its pair)`}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {

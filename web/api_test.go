@@ -130,6 +130,8 @@ func TestAPIErrors(t *testing.T) {
 		{"too large", "POST", "/api/users", "", "application/json", `{"username":"` + strings.Repeat("a", 2000) + `"}`, 413, "too large"},
 		{"no token", "POST", "/api/videos", "", "application/json", `{"title":"t","url":"https://x.example"}`, 401, "sign in"},
 		{"forged token", "POST", "/api/videos", "v1.e30.AAAA", "application/json", `{"title":"t","url":"https://x.example"}`, 401, "sign in"},
+		{"lone surrogate", "POST", "/api/videos", token, "application/json", `{"title":"t\ud800","url":"https://x.example"}`, 400, "lone UTF-16 surrogate"},
+		{"lone surrogate in a name", "POST", "/api/users", "", "application/json", `{"username":"dan","password":"password-\udc00"}`, 400, "lone UTF-16 surrogate"},
 		{"bad url", "POST", "/api/videos", token, "application/json", `{"title":"t","url":"javascript:alert(1)"}`, 422, "url"},
 		{"unknown video", "GET", "/api/videos/42", "", "", "", 404, "not found"},
 		{"bad id", "GET", "/api/videos/abc", "", "", "", 404, "not found"},

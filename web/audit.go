@@ -80,7 +80,7 @@ func (a *analysis) webAnnotations(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	base := siteBase(r)
+	base := a.srv.cfg.PublicURL
 	vid := strconv.FormatInt(wdw.video.ID, 10)
 	c := export.Collection{
 		ID:    base + "/api/videos/" + vid + "/annotations.jsonld",
@@ -100,15 +100,6 @@ func (a *analysis) webAnnotations(w http.ResponseWriter, r *http.Request) {
 		return a.deps.ReadModels.Annotations(r.Context(), wdw.video.ID, yield)
 	})
 	a.streamFailed(r, err)
-}
-
-// siteBase is the address the request reached the site at.
-func siteBase(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 // verify walks the log's hash chain: 200 with the head's hash when it

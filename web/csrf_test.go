@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // csrfServer is the guard in front of a handler that reports the token.
@@ -36,7 +37,7 @@ func TestCSRF(t *testing.T) {
 	token := w.Body.String()
 
 	signIn := httptest.NewRecorder()
-	sess := s.start(signIn, httptest.NewRequest("POST", "/", nil), 5)
+	sess := s.start(signIn, httptest.NewRequest("POST", "/", nil), 5, randomID(), time.Now().Add(time.Hour))
 	sessCookie := signIn.Result().Cookies()[0]
 
 	post := func(token string, cookies ...*http.Cookie) int {

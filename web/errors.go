@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/videologue/videologue/auth"
 	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
 )
 
 // requestError is a request refused at the edge, with a message for the
@@ -24,6 +26,11 @@ var (
 	errUnsupported  = &requestError{http.StatusUnsupportedMediaType, "send a JSON body with Content-Type: application/json"}
 	errPanic        = errors.New("handler panicked")
 )
+
+// busyRetryAfter is the Retry-After, in seconds, of a sign-in refused
+// because every password-hashing slot was taken: hashes take tens of
+// milliseconds, so a slot is usually free again well within it.
+const busyRetryAfter = "1"
 
 // writeError is the one place where an error becomes an HTTP status and a
 // JSON body {"error": "..."}. What is not a known refusal is logged and
@@ -47,6 +54,13 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		status, msg = http.StatusNotFound, "not found"
 	case errors.Is(err, domain.ErrConflict):
 		status, msg = http.StatusConflict, "conflicting change, try again"
+	case errors.Is(err, auth.ErrBusy):
+		status, msg = http.StatusTooManyRequests, "the server is busy checking passwords, try again in a moment"
+		w.Header().Set("Retry-After", busyRetryAfter)
+	case errors.Is(err, eventstore.ErrUnavailable):
+		// The store logs its failure once; a log line per refusal
+		// would flood.
+		status, msg = http.StatusServiceUnavailable, "storage unavailable"
 	default:
 		logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

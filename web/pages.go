@@ -23,6 +23,9 @@ func (s *Server) mountPages(r chi.Router) {
 	}
 	site := newSite(secret, s.cfg.Secure, s.deps.Accounts, s.deps.Videos, s.deps.Tokens, s.logger)
 	site.allowAuth = func(r *http.Request) bool { return s.auth.allow(r, time.Now()) }
+	site.allowAddVideo = func(r *http.Request, userID int64) (bool, time.Duration) {
+		return s.videoLimits.allow(r, userID, time.Now())
+	}
 	site.routes(r)
 	notFound := site.pageMiddleware(http.HandlerFunc(site.notFound))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

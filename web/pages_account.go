@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/videologue/videologue/auth"
 	"github.com/videologue/videologue/domain"
 )
 
@@ -19,6 +20,9 @@ type authForm struct {
 
 // tooManyAttempts answers password checks over the per-address limit.
 const tooManyAttempts = "Too many attempts from your network. Wait a minute, then try again."
+
+// serverBusy answers password checks that found every hashing slot taken.
+const serverBusy = "The server is busy signing people in. Try again in a moment."
 
 func (s *site) allowed(r *http.Request) bool { return s.allowAuth == nil || s.allowAuth(r) }
 
@@ -45,6 +49,9 @@ func (s *site) register(w http.ResponseWriter, r *http.Request) {
 			form.Errors[field] = fieldLabel(field) + " " + msg + "."
 		} else if errors.Is(err, domain.ErrUsernameTaken) {
 			form.Errors["username"] = "That username is taken. Choose another, or sign in if it's yours."
+		} else if errors.Is(err, auth.ErrBusy) {
+			s.busy(w, r, "register", "Create your account", form)
+			return
 		} else {
 			s.internalError(w, r, err)
 			return
@@ -52,7 +59,12 @@ func (s *site) register(w http.ResponseWriter, r *http.Request) {
 		s.view.render(w, http.StatusUnprocessableEntity, "register", s.page(w, r, "Create your account", "register", form))
 		return
 	}
-	s.sessions.start(w, r, u.ID)
+	si, err := s.users.StartSignIn(r.Context(), u.ID, domain.SignInPage, sessionTTL, metadata(r, u.ID))
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.sessions.start(w, r, u.ID, si.ID, si.ExpiresAt)
 	s.setFlash(w, r, "welcome")
 	http.Redirect(w, r, orDefault(form.Next, "/videos"), http.StatusSeeOther)
 }
@@ -74,22 +86,43 @@ func (s *site) signIn(w http.ResponseWriter, r *http.Request) {
 		s.view.render(w, http.StatusTooManyRequests, "signin", s.page(w, r, "Sign in", "signin", form))
 		return
 	}
-	u, err := s.users.Authenticate(r.Context(), username, r.PostFormValue("password"))
+	u, si, err := s.users.SignInWithPassword(r.Context(), username, r.PostFormValue("password"), domain.SignInPage, sessionTTL, metadata(r, 0))
 	if errors.Is(err, domain.ErrBadCredentials) {
 		form.Error = "Wrong username or password. Check both and try again."
 		s.view.render(w, http.StatusUnauthorized, "signin", s.page(w, r, "Sign in", "signin", form))
+		return
+	}
+	if errors.Is(err, auth.ErrBusy) {
+		s.busy(w, r, "signin", "Sign in", form)
 		return
 	}
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	s.sessions.start(w, r, u.ID)
+	s.sessions.start(w, r, u.ID, si.ID, si.ExpiresAt)
 	s.setFlash(w, r, "signed_in")
 	http.Redirect(w, r, orDefault(form.Next, "/videos"), http.StatusSeeOther)
 }
 
+// busy shows the form again, 429 with a Retry-After, when every
+// password-hashing slot stayed taken.
+func (s *site) busy(w http.ResponseWriter, r *http.Request, tmpl, title string, form authForm) {
+	form.Error = serverBusy
+	w.Header().Set("Retry-After", busyRetryAfter)
+	s.view.render(w, http.StatusTooManyRequests, tmpl, s.page(w, r, title, tmpl, form))
+}
+
+// signOut ends this browser's sign-in, on every node: the cookie, and
+// the socket tokens minted from it, stop working even where they were
+// copied.
 func (s *site) signOut(w http.ResponseWriter, r *http.Request) {
+	if sess := sessionFrom(r.Context()); sess.UserID != 0 {
+		if err := s.users.SignOut(r.Context(), sess.UserID, sess.ID, metadata(r, sess.UserID)); err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+	}
 	s.sessions.end(w, r)
 	s.setFlash(w, r, "signed_out")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -106,7 +139,7 @@ func (s *site) socketToken(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"error":"not signed in"}`))
 		return
 	}
-	_ = json.NewEncoder(w).Encode(map[string]string{"token": s.tokens.Sign(u.ID)})
+	_ = json.NewEncoder(w).Encode(map[string]string{"token": s.tokens.Sign(u.ID, sessionFrom(r.Context()).ID)})
 }
 
 func fieldLabel(field string) string {

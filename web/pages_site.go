@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -28,6 +27,9 @@ type site struct {
 	now      func() time.Time
 	// allowAuth rate-limits password checks per client; nil allows all.
 	allowAuth func(*http.Request) bool
+	// allowAddVideo rate-limits adding videos per user and address, and
+	// says how long to wait when it refuses; nil allows all.
+	allowAddVideo func(r *http.Request, userID int64) (bool, time.Duration)
 }
 
 // newSite builds the pages. secret signs cookies and CSRF tokens (with a
@@ -48,9 +50,9 @@ func newSite(secret []byte, secure bool, users Accounts, videos Videos, tokens T
 }
 
 // pageMiddleware is what every page goes through: security headers, the
-// session, CSRF protection.
+// session and whether its sign-in is live, CSRF protection.
 func (s *site) pageMiddleware(next http.Handler) http.Handler {
-	return secureHeaders(s.sessions.secure)(s.sessions.load(s.csrf.protect(next)))
+	return secureHeaders(s.sessions.secure)(s.sessions.load(s.liveSignIn(s.csrf.protect(next))))
 }
 
 // routes mounts the pages on r.
@@ -65,6 +67,9 @@ func (s *site) routes(r chi.Router) {
 		r.Post("/signin", s.signIn)
 		r.Post("/signout", s.signOut)
 		r.Get("/session/socket-token", s.socketToken)
+		r.Get("/account", s.account)
+		r.Post("/account/password", s.changePassword)
+		r.Post("/account/signout-everywhere", s.signOutEverywhere)
 		r.Get("/videos", s.listVideos)
 		r.Get("/videos/new", s.newVideo)
 		r.Post("/videos", s.addVideo)
@@ -144,6 +149,9 @@ var flashes = map[string]string{
 	"signed_in":   "You're signed in.",
 	"signed_out":  "You're signed out. See you soon.",
 	"video_added": "Video added. Play it and pin your first note.",
+
+	"password_changed":      "Password changed. Everywhere else you were signed in, you're now signed out.",
+	"signed_out_everywhere": "You're signed out everywhere: on every device and of every API token.",
 }
 
 func (s *site) setFlash(w http.ResponseWriter, r *http.Request, code string) {
@@ -159,15 +167,6 @@ func (s *site) takeFlash(w http.ResponseWriter, r *http.Request) string {
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		Secure: s.sessions.secureFor(r), SameSite: http.SameSiteLaxMode})
 	return flashes[c.Value]
-}
-
-// localPath accepts only a path on this site as a place to return to, so
-// a crafted ?next= cannot send someone elsewhere after signing in.
-func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
-		return ""
-	}
-	return next
 }
 
 // metadata records who caused an event and from where.

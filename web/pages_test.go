@@ -1,11 +1,13 @@
 package web
 
 import (
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -175,7 +177,7 @@ func TestVideoPages(t *testing.T) {
 	if m == nil {
 		t.Fatal("watch page has no socket token")
 	}
-	if id, err := srv.tokens.Verify(m[1]); err != nil || id != 1 {
+	if id, _, err := srv.tokens.Verify(m[1]); err != nil || id != 1 {
 		t.Fatalf("socket token: user %d, %v", id, err)
 	}
 	resp, body = b.submit("/videos/new", "/videos", url.Values{"title": {"Keynote"}, "url": {"https://youtu.be/dQw4w9WgXcQ"}})
@@ -260,7 +262,48 @@ func TestSocketTokenRefresh(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no token in %s", body)
 	}
-	if id, err := srv.tokens.Verify(m[1]); err != nil || id != 1 {
+	if id, _, err := srv.tokens.Verify(m[1]); err != nil || id != 1 {
 		t.Fatalf("token names user %d, %v", id, err)
 	}
+}
+
+// TestVideoListPages: the lists are pages with a link to the next, a bad
+// page address is a 400 page, and adding videos too fast shows the form
+// again with the reason.
+func TestVideoListPages(t *testing.T) {
+	srv := newTestServer(t, func(c *Config) { c.VideoRate, c.VideoBurst = 0.001, 5 })
+	b := srv.browser(t)
+	b.submit("/register", "/register", url.Values{"username": {"lena"}, "password": {"good password 1"}})
+	for i := range 5 {
+		resp, body := b.submit("/videos/new", "/videos", url.Values{"title": {"Clip " + strconv.Itoa(i)}, "url": {"https://example.com/a.mp4"}})
+		expect(t, resp, body, http.StatusSeeOther)
+	}
+	resp, body := b.submit("/videos/new", "/videos", url.Values{"title": {"One more"}, "url": {"https://example.com/a.mp4"}})
+	expect(t, resp, body, http.StatusTooManyRequests, "too many videos added: try again in", `value="One more"`)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	for _, list := range []string{"/videos?limit=2", "/videos?mine=1&limit=2"} {
+		var titles []string
+		path := list
+		for pages := 0; path != ""; pages++ {
+			if pages > 3 {
+				t.Fatalf("%s: pages never end", list)
+			}
+			resp, body := b.get(path)
+			expect(t, resp, body, http.StatusOK)
+			titles = append(titles, regexp.MustCompile(`Clip \d`).FindAllString(body, -1)...)
+			path = ""
+			if m := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(body); m != nil {
+				path = html.UnescapeString(m[1])
+			}
+		}
+		if strings.Join(titles, ",") != "Clip 4,Clip 3,Clip 2,Clip 1,Clip 0" {
+			t.Fatalf("%s: pages showed %v", list, titles)
+		}
+	}
+	resp, body = b.get("/videos?limit=500")
+	expect(t, resp, body, http.StatusBadRequest, "limit must be a whole number from 1 to 200")
+	resp, body = b.get("/videos?after=x")
+	expect(t, resp, body, http.StatusBadRequest, "after must be the id of a video")
 }

@@ -62,31 +62,39 @@ func (s *site) username(ctx context.Context, id int64) string {
 }
 
 func (s *site) home(w http.ResponseWriter, r *http.Request) {
-	videos := s.videos.List(r.Context())
-	if len(videos) > homeVideos {
-		videos = videos[:homeVideos]
-	}
+	videos := s.videos.List(r.Context(), catalog.Query{Limit: homeVideos}).Videos
 	data := struct{ Videos []videoCard }{s.cards(r.Context(), videos)}
 	s.view.render(w, http.StatusOK, "home", s.page(w, r, "", "home", data))
 }
 
+// listVideos shows a page of videos (everyone's, or with ?mine=1 the
+// signed-in user's), with a link to the next.
 func (s *site) listVideos(w http.ResponseWriter, r *http.Request) {
 	data := struct {
-		Mine   bool
-		Videos []videoCard
+		Mine     bool
+		Videos   []videoCard
+		NextPage string // "" on the last page
+		First    bool   // no ?after=: the newest page
 	}{Mine: r.URL.Query().Get("mine") != ""}
 	nav := "videos"
-	var videos []catalog.Video
+	after, limit, err := pageParams(r.URL.Query())
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, "Bad page address", err.Error()+".")
+		return
+	}
+	q := catalog.Query{After: after, Limit: limit}
 	if data.Mine {
 		u := s.requireUser(w, r)
 		if u == nil {
 			return
 		}
-		videos, nav = s.videos.ListByUser(r.Context(), u.ID), "mine"
-	} else {
-		videos = s.videos.List(r.Context())
+		q.UserID, nav = u.ID, "mine"
 	}
-	data.Videos = s.cards(r.Context(), videos)
+	p := s.videos.List(r.Context(), q)
+	data.Videos, data.First = s.cards(r.Context(), p.Videos), after == 0
+	if p.Next != 0 {
+		data.NextPage = nextPageURL(r, p.Next)
+	}
 	title := "All videos"
 	if data.Mine {
 		title = "My videos"
@@ -114,6 +122,13 @@ func (s *site) addVideo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := videoForm{Title: r.PostFormValue("title"), URL: r.PostFormValue("url"), Errors: map[string]string{}}
+	if s.allowAddVideo != nil {
+		if ok, wait := s.allowAddVideo(r, u.ID); !ok {
+			form.Error = "You're adding videos quickly: " + tooFast(w, wait) + "."
+			s.view.render(w, http.StatusTooManyRequests, "video_new", s.page(w, r, "Add a video", "new", form))
+			return
+		}
+	}
 	v, err := s.videos.Add(r.Context(), u.ID, form.Title, form.URL, metadata(r, u.ID))
 	if err != nil {
 		field, msg, ok := validationMessage(err)
@@ -166,7 +181,7 @@ func (s *site) watch(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.page(w, r, v.Title, "watch", watchData{ID: v.ID, Title: v.Title, URL: v.URL,
 		Owner: s.username(r.Context(), v.UserID), Added: ago(v.AddedAt, s.now()), Player: playerFor(v.URL)})
-	p.SocketToken = s.tokens.Sign(u.ID)
+	p.SocketToken = s.tokens.Sign(u.ID, sessionFrom(r.Context()).ID)
 	s.view.render(w, http.StatusOK, "watch", p)
 }
 

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"unicode/utf8"
 )
@@ -26,7 +27,7 @@ var (
 
 // pageNames are the templates under templates/ that render a whole page
 // inside layout.html.
-var pageNames = []string{"home", "register", "signin", "videos", "video_new", "watch", "error"}
+var pageNames = []string{"home", "register", "signin", "account", "videos", "video_new", "watch", "error"}
 
 // renderer renders the server-side pages.
 type renderer struct {
@@ -116,12 +117,18 @@ func (rd *renderer) render(w http.ResponseWriter, status int, name string, p pag
 	_, _ = w.Write(buf.Bytes())
 }
 
-// staticHandler serves the embedded assets. A request naming the current
-// version (?v=) may be cached for good; anything else is revalidated.
+// staticHandler serves the embedded assets, files only: a directory is
+// 404, never a listing. A request naming the current version (?v=) may be
+// cached for good; anything else is revalidated.
 func (rd *renderer) staticHandler() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static") // "static" is a literal embedded dir
 	files := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+		if st, err := fs.Stat(sub, name); name == "" || err != nil || st.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
 		if r.URL.Query().Get("v") == rd.version {
 			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {

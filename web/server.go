@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -19,26 +21,36 @@ import (
 	"github.com/videologue/videologue/eventstore"
 )
 
-// Accounts is what the web needs of the users.
+// Accounts is what the web needs of the users and their sign-ins.
 type Accounts interface {
 	Register(ctx context.Context, username, password string, meta eventstore.Metadata) (accounts.User, error)
-	Authenticate(ctx context.Context, username, password string) (accounts.User, error)
 	Get(ctx context.Context, id int64) (accounts.User, error)
+	// SignInWithPassword checks the password and starts a sign-in;
+	// StartSignIn starts one without (right after Register).
+	SignInWithPassword(ctx context.Context, username, password, via string, ttl time.Duration, meta eventstore.Metadata) (accounts.User, accounts.SignIn, error)
+	StartSignIn(ctx context.Context, userID int64, via string, ttl time.Duration, meta eventstore.Metadata) (accounts.SignIn, error)
+	// SignInLive says whether a cookie's or token's sign-in is live.
+	SignInLive(ctx context.Context, userID int64, signIn string) (bool, error)
+	SignOut(ctx context.Context, userID int64, signIn string, meta eventstore.Metadata) error
+	SignOutEverywhere(ctx context.Context, userID int64, meta eventstore.Metadata) error
+	// ChangePassword ends every sign-in of the user but keep.
+	ChangePassword(ctx context.Context, userID int64, current, next, keep string, meta eventstore.Metadata) error
 }
 
 // Videos is what the web needs of the catalog.
 type Videos interface {
 	Add(ctx context.Context, userID int64, title, rawURL string, meta eventstore.Metadata) (catalog.Video, error)
 	Get(ctx context.Context, id int64) (catalog.Video, error)
-	List(ctx context.Context) []catalog.Video
-	ListByUser(ctx context.Context, userID int64) []catalog.Video
+	// List returns one page of videos, newest first.
+	List(ctx context.Context, q catalog.Query) catalog.Page
 }
 
 // Tokens signs the tokens that the API hands out and verifies the bearer
-// tokens it is given; the socket accepts the same tokens.
+// tokens it is given; the socket accepts the same tokens. Each names the
+// sign-in it was minted for, which is checked live apart.
 type Tokens interface {
-	Sign(userID int64) string
-	Verify(token string) (int64, error)
+	Sign(userID int64, signIn string) string
+	Verify(token string) (userID int64, signIn string, err error)
 }
 
 // Deps are the services behind the routes.
@@ -67,10 +79,20 @@ type Config struct {
 	// address (default 1 per second, burst 10): password guessing is slow.
 	AuthRate  float64
 	AuthBurst int
+	// VideoRate and VideoBurst limit how fast each user adds videos
+	// (default one every 6 seconds, burst 10); each client address gets
+	// three times as much, shared by its users.
+	VideoRate  float64
+	VideoBurst int
 	// Secure marks that the site is served over HTTPS (cookies, headers).
 	Secure bool
 	// CookieSecret signs the pages' session cookies and CSRF tokens (pass the server secret); empty: a random key per process.
 	CookieSecret []byte
+	// PublicURL is the origin the site is reached at (https://host[:port]),
+	// from which every absolute link it hands out is built; a request's
+	// Host header is never used, since any client can set it (default
+	// http://localhost).
+	PublicURL string
 }
 
 // Server is the HTTP handler of the whole site.
@@ -80,6 +102,8 @@ type Server struct {
 	logger *slog.Logger
 	router chi.Router
 	auth   *addrLimiter
+	// videoLimits bound adding videos, from the API and the pages.
+	videoLimits *videoLimits
 }
 
 // New builds the router.
@@ -96,7 +120,18 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 	if cfg.AuthBurst <= 0 {
 		cfg.AuthBurst = 10
 	}
-	s := &Server{cfg: cfg, deps: deps, logger: logger, router: chi.NewRouter(), auth: newAddrLimiter(cfg.AuthRate, cfg.AuthBurst)}
+	if cfg.VideoRate <= 0 {
+		cfg.VideoRate = 1.0 / 6
+	}
+	if cfg.VideoBurst <= 0 {
+		cfg.VideoBurst = 10
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://localhost"
+	}
+	s := &Server{cfg: cfg, deps: deps, logger: logger, router: chi.NewRouter(), auth: newAddrLimiter(cfg.AuthRate, cfg.AuthBurst),
+		videoLimits: newVideoLimits(cfg.VideoRate, cfg.VideoBurst)}
 	r := s.router
 	r.Use(s.logRequests, s.recoverer)
 	r.Get("/healthz", s.healthz)

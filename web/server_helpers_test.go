@@ -49,6 +49,7 @@ func newTestServer(t testing.TB, configure ...func(*Config)) *testServer {
 	socket := channels.New(channels.Config{}, channels.Deps{
 		Store: store, Tokens: tokens, Users: users, Videos: videos, Annotations: annotations.New(store, videos),
 	}, nil)
+	users.OnSignInsEnded(func(ids []string) { socket.CloseSignIns(ids...) })
 	cfg := Config{CookieSecret: secret, AuthBurst: 1000}
 	for _, f := range configure {
 		f(&cfg)

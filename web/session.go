@@ -17,10 +17,12 @@ const (
 	sessionTTL    = 14 * 24 * time.Hour
 )
 
-// session is a signed-in browser. The cookie carries it signed with a key
-// derived from the server secret: the server keeps no session table, so
-// sessions survive restarts and work across nodes. ID is random per
-// sign-in and binds the CSRF tokens of that session.
+// session is a signed-in browser: the sign-in its cookie names. The
+// cookie is signed with a key derived from the server secret, so it cannot
+// be forged, and the sign-in it names is checked live on every request
+// (site.liveSignIn): signing out, changing the password or signing out
+// everywhere ends it on every node. ID is the sign-in's random id; it also
+// binds the CSRF tokens of that sign-in.
 type session struct {
 	UserID  int64
 	ID      string
@@ -35,7 +37,7 @@ type sessions struct {
 }
 
 func newSessions(secret []byte, secure bool) *sessions {
-	return &sessions{key: deriveKey(secret, "videologue/web/session.v1"), secure: secure, now: time.Now}
+	return &sessions{key: deriveKey(secret, "videologue/web/session.v2"), secure: secure, now: time.Now}
 }
 
 // deriveKey gives each use of the server secret its own key, so a value
@@ -59,9 +61,11 @@ func (s *sessions) mac(payload string) []byte {
 	return m.Sum(nil)
 }
 
-// encode gives the cookie value: "v1.<uid>.<id>.<expires>.<mac>".
+// encode gives the cookie value: "v2.<uid>.<sign-in id>.<expires>.<mac>".
+// Cookies of the earlier format (v1, another key) name no sign-in that
+// was ever recorded and are refused.
 func (s *sessions) encode(sess session) string {
-	payload := "v1." + strconv.FormatInt(sess.UserID, 10) + "." + sess.ID + "." + strconv.FormatInt(sess.Expires.Unix(), 10)
+	payload := "v2." + strconv.FormatInt(sess.UserID, 10) + "." + sess.ID + "." + strconv.FormatInt(sess.Expires.Unix(), 10)
 	return payload + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload))
 }
 
@@ -79,7 +83,7 @@ func (s *sessions) decode(v string) (session, bool) {
 		return session{}, false
 	}
 	parts := strings.Split(payload, ".")
-	if len(parts) != 4 || parts[0] != "v1" {
+	if len(parts) != 4 || parts[0] != "v2" {
 		return session{}, false
 	}
 	uid, err1 := strconv.ParseInt(parts[1], 10, 64)
@@ -96,18 +100,20 @@ func (s *sessions) decode(v string) (session, bool) {
 
 func (s *sessions) secureFor(r *http.Request) bool { return s.secure || r.TLS != nil }
 
-// start signs userID in on this browser with a fresh session id.
-func (s *sessions) start(w http.ResponseWriter, r *http.Request, userID int64) session {
-	sess := session{UserID: userID, ID: randomID(), Expires: s.now().Add(sessionTTL).Truncate(time.Second)}
+// start gives this browser the cookie of a sign-in that has started (see
+// accounts.StartSignIn); it lasts until the sign-in expires.
+func (s *sessions) start(w http.ResponseWriter, r *http.Request, userID int64, signIn string, expires time.Time) session {
+	sess := session{UserID: userID, ID: signIn, Expires: expires}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: s.encode(sess), Path: "/",
-		Expires: sess.Expires, MaxAge: int(sessionTTL / time.Second),
+		Expires: sess.Expires, MaxAge: max(1, int(sess.Expires.Sub(s.now())/time.Second)),
 		HttpOnly: true, Secure: s.secureFor(r), SameSite: http.SameSiteLaxMode,
 	})
 	return sess
 }
 
-// end signs this browser out.
+// end removes the cookie from this browser; ending the sign-in it names
+// is the accounts service's.
 func (s *sessions) end(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,

@@ -1,8 +1,12 @@
 package web
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +16,7 @@ func TestSessionCookieRoundTrip(t *testing.T) {
 	s := newSessions([]byte("a secret of enough length"), false)
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest("POST", "/signin", nil)
-	started := s.start(w, r, 42)
+	started := s.start(w, r, 42, "sign-in-42", time.Now().Add(time.Hour).Truncate(time.Second))
 	c := w.Result().Cookies()[0]
 	if c.Name != sessionCookie || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure {
 		t.Fatalf("cookie attributes: %+v", c)
@@ -40,7 +44,7 @@ func TestSessionCookieSecure(t *testing.T) {
 				r = httptest.NewRequest("POST", "https://example.com/signin", nil)
 			}
 			w := httptest.NewRecorder()
-			s.start(w, r, 1)
+			s.start(w, r, 1, "sign-in-1", time.Now().Add(time.Hour))
 			if c := w.Result().Cookies()[0]; !c.Secure {
 				t.Fatalf("cookie not Secure: %+v", c)
 			}
@@ -58,7 +62,8 @@ func TestSessionCookieRejects(t *testing.T) {
 		{"empty", ""},
 		{"garbage", "hello"},
 		{"other secret", other.encode(session{UserID: 7, ID: "abc", Expires: now.Add(time.Hour)})},
-		{"user swapped", strings.Replace(good, "v1.7.", "v1.8.", 1)},
+		{"user swapped", strings.Replace(good, "v2.7.", "v2.8.", 1)},
+		{"earlier format", signV1Cookie([]byte("a secret of enough length"), 7, "abc", now.Add(time.Hour))},
 		{"signature cut", good[:strings.LastIndexByte(good, '.')]},
 		{"expired", s.encode(session{UserID: 7, ID: "abc", Expires: now.Add(-time.Second)})},
 		{"zero user", s.encode(session{UserID: 0, ID: "abc", Expires: now.Add(time.Hour)})},
@@ -73,4 +78,13 @@ func TestSessionCookieRejects(t *testing.T) {
 	if _, ok := s.decode(good); !ok {
 		t.Fatal("the good cookie was refused")
 	}
+}
+
+// signV1Cookie is a cookie as the earlier format signed it: its id named
+// no recorded sign-in, so it must not be accepted at all.
+func signV1Cookie(secret []byte, userID int64, id string, expires time.Time) string {
+	payload := "v1." + strconv.FormatInt(userID, 10) + "." + id + "." + strconv.FormatInt(expires.Unix(), 10)
+	m := hmac.New(sha256.New, deriveKey(secret, "videologue/web/session.v1"))
+	m.Write([]byte(payload))
+	return payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

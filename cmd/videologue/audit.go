@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/videologue/videologue/audit"
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/eventstore/pebble"
 	"github.com/videologue/videologue/export"
 	"github.com/videologue/videologue/projections"
 )
@@ -35,6 +37,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
   log       the raw log as NDJSON, positions [--first, --last], with every hash and what it
             covers, to check the chain with tools of your own (docs/ANALYSTS-AND-AUDITORS.md);
             it holds all the log holds, password hashes included: treat it as a backup
+  accept-loss  open an embedded log that ends below the head it had made durable (after a
+            damaged write-ahead log, when no backup is better), and record where it ends
+            now; the positions above it will be reused (docs/DEPLOYMENT.md, "Damaged data")
 
 Flags:`)
 		fs.PrintDefaults()
@@ -82,6 +87,35 @@ Flags:`)
 		}
 		if rep.Head > 0 {
 			fmt.Fprintf(stdout, "anchor for later checks (keep it outside this machine): --anchor %s\n", audit.Anchor{Position: rep.Head, Hash: rep.HeadHash})
+		}
+		return nil
+	case "accept-loss":
+		if c.Store.Kind != storeEmbedded {
+			return errors.New("accept-loss is for the embedded log (--data)")
+		}
+		store, err := c.openLogWith(ctx, pebble.Config{CacheBytes: toolLogCache, MustExist: true, AcceptLoss: true}, logger)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		last, err := store.ReadAll(ctx, eventstore.Backwards, eventstore.End, 1)
+		if err != nil {
+			return err
+		}
+		var head uint64
+		if len(last) > 0 {
+			head = last[0].Position
+		}
+		fmt.Fprintf(stdout, "accepted: the log in %s now ends at position %d; run `videologue audit verify` next\n", c.Data, head)
+		// The read models may hold events the log lost: they are
+		// rebuilt from the log at the next start.
+		rm := c.readModelsDir()
+		if _, err := os.Stat(rm); err == nil {
+			aside := fmt.Sprintf("%s.lost-tail-%s", rm, time.Now().UTC().Format("20060102T150405"))
+			if err := os.Rename(rm, aside); err != nil {
+				return fmt.Errorf("move the read models aside, to rebuild them from the log: %w", err)
+			}
+			fmt.Fprintf(stdout, "moved the read models to %s: they are rebuilt from the log when next opened\n", aside)
 		}
 		return nil
 	case "trail":

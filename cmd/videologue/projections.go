@@ -7,15 +7,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	cpebble "github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/eventstore/pebble"
 	"github.com/videologue/videologue/projections"
 )
 
@@ -51,12 +54,21 @@ func (c *logFlags) readModelsDir() string {
 // would only cost them memory, fresh to the process and so slow to get.
 const toolLogCache = 8 << 20
 
-// openLog opens the event log.
+// openLog opens the event log, which must exist: the tools never create
+// one.
 func (c *logFlags) openLog(ctx context.Context, logger *slog.Logger) (eventstore.Store, error) {
+	return c.openLogWith(ctx, pebble.Config{CacheBytes: toolLogCache, MustExist: true}, logger)
+}
+
+// openLogWith opens the event log, the embedded one with embedded.
+func (c *logFlags) openLogWith(ctx context.Context, embedded pebble.Config, logger *slog.Logger) (eventstore.Store, error) {
 	if err := c.Store.check(); err != nil {
 		return nil, err
 	}
-	s, err := openStore(ctx, ServeConfig{Data: c.Data, Store: c.Store}, toolLogCache, logger)
+	s, err := openStoreWith(ctx, ServeConfig{Data: c.Data, Store: c.Store}, embedded, logger)
+	if errors.Is(err, eventstore.ErrUnavailable) || errors.As(err, new(*pebble.DamagedError)) || errors.Is(err, pebble.ErrLostTail) {
+		return nil, err // not a question of a running server
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (is the server running? stop it first)", err)
 	}
@@ -326,19 +338,20 @@ func StartReadModels(ctx context.Context, dir string, log projections.Log, reg p
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	db, err := projections.Open(dir, projections.DBConfig{}, logger)
-	if err != nil {
-		return nil, err
-	}
 	ps := projections.Builtin()
-	engine, err := projections.New(db, log, ps, projections.Config{Progress: logProgress(logger, 5*time.Second)}, logger)
-	if err != nil {
-		db.Close()
-		return nil, err
+	db, engine, res, err := catchUpReadModels(ctx, dir, log, ps, logger)
+	if errors.Is(err, errReadModelsDamaged) {
+		// The read models are derived from the log: a damaged copy is
+		// moved aside (for a post-mortem; delete it at will) and
+		// rebuilt rather than kept from serving.
+		aside := fmt.Sprintf("%s.damaged-%s", dir, time.Now().UTC().Format("20060102T150405"))
+		if rerr := os.Rename(dir, aside); rerr != nil {
+			return nil, fmt.Errorf("%w; moving it aside failed: %w", err, rerr)
+		}
+		logger.Warn("read models damaged: moved aside, rebuilding them from the log", "dir", dir, "moved_to", aside, "err", err)
+		db, engine, res, err = catchUpReadModels(ctx, dir, log, ps, logger)
 	}
-	res, err := engine.CatchUp(ctx)
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	if res.Events > 0 {
@@ -359,6 +372,38 @@ func StartReadModels(ctx context.Context, dir string, log projections.Log, reg p
 // Err is nil while every read model follows the log, and otherwise names
 // those that stopped or cannot write (for /readyz).
 func (rm *ReadModels) Err() error { return rm.Engine.Err() }
+
+// errReadModelsDamaged: the read models' files do not read back.
+var errReadModelsDamaged = errors.New("read models damaged")
+
+// catchUpReadModels opens the read models in dir and catches them up with
+// log. Damage to their files (a corruption pebble reports, or a panic on
+// what it decoded) is an error wrapping errReadModelsDamaged.
+func catchUpReadModels(ctx context.Context, dir string, log projections.Log, ps []projections.Projection, logger *slog.Logger) (db *projections.DB, engine *projections.Engine, res projections.Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s: %v", errReadModelsDamaged, dir, r)
+		}
+		if err != nil && cpebble.IsCorruptionError(err) && !errors.As(err, new(*pebble.DamagedError)) { // not the log's own
+			err = fmt.Errorf("%w: %s: %w", errReadModelsDamaged, dir, err)
+		}
+		if err != nil && db != nil {
+			func() {
+				defer func() { _ = recover() }()
+				db.Close()
+			}()
+			db, engine = nil, nil
+		}
+	}()
+	if db, err = projections.Open(dir, projections.DBConfig{}, logger); err != nil {
+		return nil, nil, res, err
+	}
+	if engine, err = projections.New(db, log, ps, projections.Config{Progress: logProgress(logger, 5*time.Second)}, logger); err != nil {
+		return db, nil, res, err
+	}
+	res, err = engine.CatchUp(ctx)
+	return db, engine, res, err
+}
 
 // logProgress returns a Config.Progress that logs how far a
 // catch-up (or a rebuild after a format change) has come, at most once

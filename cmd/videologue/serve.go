@@ -48,13 +48,23 @@ type ServeConfig struct {
 	// alive, and after how much silence a node's viewers are closed.
 	Heartbeat   time.Duration
 	NodeTimeout time.Duration
-	// LoadTest lifts the per-user and per-address rate limits and makes
-	// password hashing cheap, so that cmd/vlload can sign in thousands of
-	// users and post from loopback. Development only.
+	// LoadTest lifts the per-user and per-address rate limits and the cap
+	// on connections per address, and makes password hashing cheap, so
+	// that cmd/vlload can sign in thousands of users and post from
+	// loopback. Development only.
 	LoadTest bool
 	// DebugAddr, if set, is a second listener serving Go's profiler
 	// (/debug/pprof/), for operators; it has no authentication.
 	DebugAddr string
+	// MaxSocketsPerAddr bounds the sockets open at once from one client
+	// address (0: no cap).
+	MaxSocketsPerAddr int
+	// PublicURL is the address browsers reach the site at (scheme, host,
+	// optional port, no path); absolute links are built from it, never
+	// from a request's Host header. Empty in dev: http://<listen address>.
+	PublicURL string
+	// Edge bounds what one client can hold of the HTTP server.
+	Edge EdgeConfig
 }
 
 func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
@@ -66,17 +76,23 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 	fs.StringVar(&c.Data, "data", "./data", "directory of the embedded event log and of this node's own files (one per node; with a shared store, the log is elsewhere)")
 	fs.StringVar(&c.Secret, "secret", os.Getenv("VIDEOLOGUE_SECRET"), "secret that signs tokens (default $VIDEOLOGUE_SECRET; required with --env prod)")
 	fs.StringVar(&c.Env, "env", "dev", "dev or prod")
-	fs.StringVar(&origins, "origin", "", "comma-separated hosts browsers may open sockets from (default: the host of the request)")
+	fs.StringVar(&origins, "origin", "", "comma-separated hosts browsers may open sockets from (default: with --env prod the host of --public-url, in dev the host of the request)")
 	fs.StringVar(&c.Node, "node", "", "name of this server, stable across restarts and unique among the running nodes of a shared store (default: the host name; with a shared store, host name and port)")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", 5*time.Second, "how often this node records a heartbeat in the log")
 	fs.DurationVar(&c.NodeTimeout, "node-timeout", 15*time.Second, "silence after which a node is presumed dead and its viewers leave the presence list (checked every --heartbeat)")
-	fs.BoolVar(&c.LoadTest, "load-test", false, "dev only: no per-user push or per-address sign-in limits and cheap password hashes, for cmd/vlload")
+	fs.BoolVar(&c.LoadTest, "load-test", false, "dev only: no per-user push or per-address sign-in limits, no cap on connections per address, and cheap password hashes, for cmd/vlload")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "address of a second listener serving Go's profiler at /debug/pprof/ (off by default; it has no authentication: bind it to localhost)")
+	fs.IntVar(&c.MaxSocketsPerAddr, "max-sockets-per-addr", 64, "sockets open at once from one client address (an IPv6 /64); more are refused with 429 (0: no cap)")
+	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("VIDEOLOGUE_PUBLIC_URL"), "address browsers reach this site at, e.g. https://videologue.example; absolute links are built from it (default $VIDEOLOGUE_PUBLIC_URL; required with --env prod; dev default http://<addr>)")
+	addEdgeFlags(fs, &c.Edge)
 	addStoreFlags(fs, &c.Store)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if err := c.Store.check(); err != nil {
+		return c, err
+	}
+	if err := c.Edge.check(); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -87,8 +103,20 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 			c.Origins = append(c.Origins, o)
 		}
 	}
+	if c.PublicURL != "" {
+		u, err := parsePublicURL(c.PublicURL)
+		if err != nil {
+			return c, err
+		}
+		c.PublicURL = u
+	}
 	switch c.Env {
 	case "dev":
+		// The development secret is in the repository: anyone who can
+		// reach the server could forge a session for any user.
+		if !loopbackAddr(c.Addr) {
+			return c, fmt.Errorf("refusing to start: development mode listens on loopback only (127.0.0.1, ::1 or localhost), not on %q; to serve other machines run with --env prod and a secret of your own in VIDEOLOGUE_SECRET (%s)", c.Addr, makeSecretHint)
+		}
 		if c.Secret == "" {
 			c.Secret = devSecret
 		}
@@ -97,10 +125,13 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 			return c, errors.New("refusing to start: --load-test is for development only, not with --env prod")
 		}
 		if c.Secret == "" || c.Secret == devSecret {
-			return c, errors.New("refusing to start: --env prod needs a secret of your own in --secret or VIDEOLOGUE_SECRET")
+			return c, fmt.Errorf("refusing to start: --env prod needs a secret of your own in --secret or VIDEOLOGUE_SECRET (%s)", makeSecretHint)
 		}
-		if len(c.Secret) < 32 {
-			return c, errors.New("refusing to start: with --env prod the secret must be at least 32 characters")
+		if err := checkSecret(c.Secret); err != nil {
+			return c, err
+		}
+		if c.PublicURL == "" {
+			return c, errors.New("refusing to start: --env prod needs --public-url or VIDEOLOGUE_PUBLIC_URL, the address browsers reach this site at (e.g. https://videologue.example): links the server hands out are built from it")
 		}
 	default:
 		return c, fmt.Errorf("--env must be dev or prod, not %q", c.Env)
@@ -127,6 +158,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		logger.Info("shutting down")
 	case <-m.Served():
 		logger.Error("server failed", "err", m.ServeErr())
+	case <-storeFailed(m.Store):
+		// The embedded log cannot write until it is reopened: exit
+		// non-zero so that a supervisor restarts the server, which
+		// starts again once the disk has room (docs/DEPLOYMENT.md).
+		err := storeHealth(m.Store)
+		logger.Error("shutting down: the event log cannot write", "err", err)
+		m.Close()
+		return err
 	}
 	return m.Close()
 }
@@ -179,14 +218,40 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Listen first: with --addr :0 the default public URL needs the port.
+	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return err
+	}
+	if m.Config.PublicURL == "" {
+		m.Config.PublicURL = "http://" + m.listener.Addr().String()
+	}
+	if m.Config.LoadTest {
+		m.Config.Edge.MaxConnsPerAddr = 0 // the load tool's sockets all come from one address
+	}
+	m.listener = web.LimitListener(m.listener, m.Config.Edge.MaxConnsPerAddr)
 	var acfg accounts.Config
-	scfg := channels.Config{AllowedOrigins: m.Config.Origins}
-	wcfg := web.Config{Secure: m.Config.Env == "prod", CookieSecret: []byte(m.Config.Secret)}
+	if m.Config.Edge.MaxHashes > 0 {
+		acfg.Hashing = auth.NewHashBound(m.Config.Edge.MaxHashes, m.Config.Edge.HashWait)
+	}
+	scfg := channels.Config{AllowedOrigins: m.Config.Origins, MaxSocketsPerAddr: m.Config.MaxSocketsPerAddr}
+	if scfg.MaxSocketsPerAddr <= 0 {
+		scfg.MaxSocketsPerAddr = -1
+	}
+	if len(scfg.AllowedOrigins) == 0 && m.Config.Env == "prod" {
+		// Browsers open sockets from the public site; the request's Host
+		// would also let in a page served under a rebinding name.
+		scfg.AllowedOrigins = []string{publicHost(m.Config.PublicURL)}
+	}
+	wcfg := web.Config{Secure: m.Config.Env == "prod", CookieSecret: []byte(m.Config.Secret), PublicURL: m.Config.PublicURL}
 	if m.Config.LoadTest {
 		m.Logger.Warn("--load-test: rate limits lifted and password hashes cheap; never expose this server")
 		acfg.Hash = auth.Params{Memory: 64, Time: 1, Threads: 1}
+		acfg.Hashing = auth.NewHashBound(1024, m.Config.Edge.HashWait) // 64 KiB hashes: memory is no concern
 		scfg.PushRate, scfg.PushBurst, scfg.FloodStrikes = 1e6, 1e6, 1e6
+		scfg.AddrPushRate, scfg.JoinRate, scfg.AddrJoinRate, scfg.ConnectRate, scfg.AddrConnectRate, scfg.FrameRate = -1, -1, -1, -1, -1, -1
+		scfg.MaxSocketsPerAddr = -1
 		wcfg.AuthRate, wcfg.AuthBurst = 1e6, 1e6
+		wcfg.VideoRate, wcfg.VideoBurst = 1e6, 1e6
 	}
 	m.Accounts = accounts.New(store, acfg, m.Logger)
 	if err := m.Accounts.Start(ctx); err != nil {
@@ -218,6 +283,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Store: store, Tokens: tokens, Users: m.Accounts, Videos: m.Catalog,
 		Annotations: annotations.New(store, m.Catalog),
 	}, m.Logger)
+	// A sign-in ended on any node closes its sockets on this one.
+	m.Accounts.OnSignInsEnded(func(ids []string) { m.Socket.CloseSignIns(ids...) })
 	// Read models are local to this node (under --data), caught up from
 	// the log at start and then followed live; their lag is on /metrics.
 	if m.ReadModels, err = StartReadModels(ctx, filepath.Join(m.Config.Data, "readmodels"), store, m.Registry, m.Logger); err != nil {
@@ -229,14 +296,14 @@ func (m *Main) Run(ctx context.Context) error {
 		Analysis: &web.AnalysisDeps{ReadModels: m.ReadModels.DB, Users: m.Accounts, Log: store},
 	}, m.Logger)
 	met.Gauge("connections", "Open sockets.", func() float64 { return float64(m.Socket.Connections()) })
+	edge := m.Config.Edge
 	m.HTTP = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: orDuration(edge.ReadHeaderTimeout, 10*time.Second),
+		ReadTimeout:       orDuration(edge.ReadTimeout, 30*time.Second),
+		IdleTimeout:       orDuration(edge.IdleTimeout, 120*time.Second),
+		MaxHeaderBytes:    edge.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
-	}
-	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
-		return err
 	}
 	go func() {
 		m.serveErr = m.HTTP.Serve(m.listener)
@@ -248,15 +315,15 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		m.Logger.Info("profiler serving", "addr", m.debug.Addr())
 	}
-	m.Logger.Info("videologue serving", "addr", m.listener.Addr().String(), "store", m.Config.Store.Kind, "data", m.Config.Data, "node", m.Node.ID(), "env", m.Config.Env)
+	m.Logger.Info("videologue serving", "addr", m.listener.Addr().String(), "public_url", m.Config.PublicURL, "store", m.Config.Store.Kind, "data", m.Config.Data, "node", m.Node.ID(), "env", m.Config.Env)
 	return nil
 }
 
-// ready is /readyz: the log is open and the hubs run until Close begins,
-// and every read model follows the log. Each source of unreadiness adds
-// its own error.
+// ready is /readyz: the log is open and can write, the hubs run until
+// Close begins, and every read model follows the log. Each source of
+// unreadiness adds its own error.
 func (m *Main) ready() error {
-	var errs []error
+	errs := []error{storeHealth(m.Store)}
 	if m.closing.Load() {
 		errs = append(errs, errors.New("shutting down"))
 	}
@@ -288,7 +355,10 @@ func (m *Main) Close() error {
 	if m.debug != nil {
 		m.debug.Close()
 	}
-	if m.listener != nil {
+	if m.HTTP == nil && m.listener != nil { // Run failed before serving
+		_ = m.listener.Close()
+	}
+	if m.HTTP != nil {
 		if err := m.HTTP.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}

@@ -31,12 +31,13 @@ func TestParseServe(t *testing.T) {
 	if _, err := parseServe([]string{"--env", "prod", "--secret", "short"}, &stderr); err == nil {
 		t.Fatal("prod with a short secret started")
 	}
-	t.Setenv("VIDEOLOGUE_SECRET", strings.Repeat("s", 40))
+	t.Setenv("VIDEOLOGUE_SECRET", strongSecret)
+	t.Setenv("VIDEOLOGUE_PUBLIC_URL", "https://v.example/")
 	c, err = parseServe([]string{"--env", "prod", "--origin", "a.example, b.example:8443"}, &stderr)
-	if err != nil || len(c.Origins) != 2 || c.Origins[1] != "b.example:8443" {
+	if err != nil || len(c.Origins) != 2 || c.Origins[1] != "b.example:8443" || c.PublicURL != "https://v.example" {
 		t.Fatalf("prod with env secret: %+v, %v", c, err)
 	}
-	if _, err := parseServe([]string{"--env", "prod", "--secret", strings.Repeat("s", 40), "--load-test"}, &stderr); err == nil || !strings.Contains(err.Error(), "--load-test") {
+	if _, err := parseServe([]string{"--env", "prod", "--secret", strongSecret, "--load-test"}, &stderr); err == nil || !strings.Contains(err.Error(), "--load-test") {
 		t.Fatalf("--load-test with --env prod: %v, want a refusal", err)
 	}
 	if c, err := parseServe([]string{"--heartbeat", "2s", "--node-timeout", "7s"}, &stderr); err != nil || c.Heartbeat != 2*time.Second || c.NodeTimeout != 7*time.Second {
@@ -44,6 +45,86 @@ func TestParseServe(t *testing.T) {
 	}
 	if _, err := parseServe([]string{"--env", "staging"}, &stderr); err == nil {
 		t.Fatal("unknown env accepted")
+	}
+}
+
+// strongSecret is what `openssl rand -base64 32` prints.
+const strongSecret = "q3Vh8yR0tKc1Zx+Lm4n2Pw9JdFe6sGaUoB7iTYlHbEQ="
+
+// Development mode signs with a secret that is in the repository, so it
+// serves this machine only; production needs a secret that resists
+// guessing and the public address of the site.
+func TestParseServeRefuses(t *testing.T) {
+	t.Setenv("VIDEOLOGUE_SECRET", "")
+	t.Setenv("VIDEOLOGUE_PUBLIC_URL", "")
+	prod := func(extra ...string) []string {
+		return append([]string{"--env", "prod", "--addr", "0.0.0.0:4000", "--public-url", "https://v.example"}, extra...)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string // in the error; nil: accepted
+	}{
+		{"dev on every interface", []string{"--addr", "0.0.0.0:4000"}, []string{"--env prod", "VIDEOLOGUE_SECRET", "loopback"}},
+		{"dev on an empty host", []string{"--addr", ":4000"}, []string{"--env prod", "VIDEOLOGUE_SECRET"}},
+		{"dev on IPv6 any", []string{"--addr", "[::]:4000"}, []string{"--env prod"}},
+		{"dev on a LAN address", []string{"--addr", "192.168.1.10:4000"}, []string{"--env prod"}},
+		{"dev on a host name", []string{"--addr", "videologue.example:4000"}, []string{"--env prod"}},
+		{"dev with a secret on every interface", []string{"--addr", "0.0.0.0:4000", "--secret", strongSecret}, []string{"--env prod"}},
+		{"dev on 127.0.0.1", []string{"--addr", "127.0.0.1:4000"}, nil},
+		{"dev on 127.0.5.1", []string{"--addr", "127.0.5.1:4000"}, nil},
+		{"dev on ::1", []string{"--addr", "[::1]:4000"}, nil},
+		{"dev on localhost", []string{"--addr", "localhost:4000"}, nil},
+		{"prod without a secret", prod(), []string{"VIDEOLOGUE_SECRET", "openssl rand"}},
+		{"prod with one letter", prod("--secret", strings.Repeat("a", 64)), []string{"predictable", "openssl rand -base64 32"}},
+		{"prod with digits over and over", prod("--secret", strings.Repeat("0123456789", 4)), []string{"predictable"}},
+		{"prod with the alphabet", prod("--secret", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), []string{"predictable"}},
+		{"prod with a repeated word", prod("--secret", strings.Repeat("Secret!1", 8)), []string{"predictable"}},
+		{"prod with a short secret", prod("--secret", "xK9#mP2$vL5@"), []string{"32 characters"}},
+		{"prod with the development secret", prod("--secret", devSecret), []string{"of your own"}},
+		{"prod with a random secret", prod("--secret", strongSecret), nil},
+		{"prod with a random hex secret", prod("--secret", "9f2c4e71b0a85d36e1f7c2094ab86d53"), nil},
+		{"prod without a public URL", []string{"--env", "prod", "--addr", "0.0.0.0:4000", "--secret", strongSecret}, []string{"--public-url"}},
+		{"prod with a public URL with a path", prod("--secret", strongSecret, "--public-url", "https://v.example/app"), []string{"--public-url"}},
+		{"prod with a public URL without scheme", prod("--secret", strongSecret, "--public-url", "v.example"), []string{"--public-url"}},
+		{"negative connection cap", []string{"--max-conns-per-addr", "-1"}, []string{"--max-conns-per-addr"}},
+		{"no hashing slot", []string{"--max-hashes", "0"}, []string{"--max-hashes"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseServe(tc.args, io.Discard)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretBits(t *testing.T) {
+	for _, tc := range []struct {
+		secret string
+		strong bool
+	}{
+		{strings.Repeat("a", 64), false},
+		{strings.Repeat("0123456789", 4), false},
+		{strings.Repeat("ab", 40), false},
+		{"zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA9876543210", false},
+		{strongSecret, true},
+		{"9f2c4e71b0a85d36e1f7c2094ab86d53", true},
+	} {
+		if b := secretBits(tc.secret); (b >= minSecretBits) != tc.strong {
+			t.Errorf("%q: %.0f bits, want strong=%v", tc.secret, b, tc.strong)
+		}
 	}
 }
 

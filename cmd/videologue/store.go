@@ -108,6 +108,11 @@ func splitSchema(conn string) (rest, schema string, err error) {
 // cfg.Data itself; cacheBytes is its block cache (0: the store's
 // default).
 func openStore(ctx context.Context, cfg ServeConfig, cacheBytes int64, logger *slog.Logger) (eventstore.Store, error) {
+	return openStoreWith(ctx, cfg, pebble.Config{CacheBytes: cacheBytes}, logger)
+}
+
+// openStoreWith is openStore with the embedded log's whole Config.
+func openStoreWith(ctx context.Context, cfg ServeConfig, embedded pebble.Config, logger *slog.Logger) (eventstore.Store, error) {
 	// Each case returns its own nil on error: a nil *postgres.Store in the
 	// interface would not be a nil eventstore.Store, and Close would panic.
 	switch cfg.Store.Kind {
@@ -124,7 +129,7 @@ func openStore(ctx context.Context, cfg ServeConfig, cacheBytes int64, logger *s
 		}
 		return s, nil
 	default:
-		s, err := pebble.Open(cfg.Data, pebble.Config{CacheBytes: cacheBytes}, logger)
+		s, err := pebble.Open(cfg.Data, embedded, logger)
 		if err != nil {
 			return nil, err
 		}

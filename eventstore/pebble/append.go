@@ -96,12 +96,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	return req.result, nil
 }
 
-func (s *Store) failure() error {
-	if p := s.failed.Load(); p != nil {
-		return fmt.Errorf("store failed, reopen it: %w", *p)
-	}
-	return nil
-}
+func (s *Store) failure() error { return s.health.failure() }
 
 // commitLoop is the single writer. It takes every pending append, checks
 // and encodes those whose expectations hold into one batch, and applies it
@@ -260,7 +255,13 @@ func (s *Store) apply(g *group) bool {
 	g.lastPos = s.nextPos - 1
 	err := s.failure()
 	if err == nil {
-		err = s.db.ApplyNoSyncWait(g.batch, pebble.Sync)
+		err = s.applyBatch(g.batch)
+	}
+	if err != nil && s.failure() == nil && diskFull(err) {
+		s.health.fail(describe(s.health.dir, err))
+	}
+	if f := s.failure(); err != nil && f != nil {
+		err = f
 	}
 	if err != nil {
 		// Nothing of the batch was applied (or the store has failed):
@@ -300,9 +301,7 @@ func (s *Store) awaitDurable(r *appendReq) error {
 		if g.syncErr != nil {
 			// The log on disk may now end anywhere in this group; only a
 			// reopen can tell. Fail the store rather than guess.
-			if s.failed.CompareAndSwap(nil, &g.syncErr) {
-				s.logger.Error("event log sync failed; the store refuses writes until reopened", "err", g.syncErr)
-			}
+			s.health.fail(describe(s.health.dir, g.syncErr))
 		} else {
 			s.publish(g.lastPos)
 		}
@@ -315,6 +314,9 @@ func (s *Store) awaitDurable(r *appendReq) error {
 		g.batch.Close()
 	}
 	if err != nil {
+		if f := s.failure(); f != nil {
+			return f
+		}
 		return fmt.Errorf("sync: %w", err)
 	}
 	return nil
@@ -331,6 +333,19 @@ func (s *Store) publish(pos uint64) {
 			return
 		}
 	}
+}
+
+// applyBatch hands b to pebble. pebble panics when its commit pipeline
+// breaks (a write-ahead log that the disk refused): that fails the store
+// instead of the process.
+func (s *Store) applyBatch(b *pebble.Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = describe(s.health.dir, fmt.Errorf("%v", r))
+			s.health.fail(err)
+		}
+	}()
+	return s.db.ApplyNoSyncWait(b, pebble.Sync)
 }
 
 func (r *appendReq) finish(err error) {

@@ -299,12 +299,13 @@ func (s *Store) ReadAll(ctx context.Context, dir eventstore.Direction, from uint
 	}
 	events, err := s.readAll(dir, from, limit)
 	if err != nil {
-		return nil, &eventstore.Error{Op: "read", Stream: eventstore.AllStream, Err: err}
+		return nil, &eventstore.Error{Op: "read", Stream: eventstore.AllStream, Err: s.readErr(err)}
 	}
 	return events, nil
 }
 
-func (s *Store) readAll(dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+func (s *Store) readAll(dir eventstore.Direction, from uint64, limit int) (_ []eventstore.RecordedEvent, err error) {
+	defer s.recoverRead(&err)
 	s.readMu.RLock()
 	defer s.readMu.RUnlock()
 	if s.dbClosed {
@@ -348,14 +349,15 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 	}
 	events, err := s.readStream(stream, dir, from, limit)
 	if err != nil {
-		return nil, &eventstore.Error{Op: "read", Stream: stream, Err: err}
+		return nil, &eventstore.Error{Op: "read", Stream: stream, Err: s.readErr(err)}
 	}
 	return events, nil
 }
 
 // readStream walks the stream's index entries (one per append) and reads
 // each entry's run of positions from the chunks.
-func (s *Store) readStream(stream string, dir eventstore.Direction, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+func (s *Store) readStream(stream string, dir eventstore.Direction, from uint64, limit int) (_ []eventstore.RecordedEvent, err error) {
+	defer s.recoverRead(&err)
 	s.readMu.RLock()
 	defer s.readMu.RUnlock()
 	if s.dbClosed {
@@ -430,7 +432,8 @@ func (s *Store) readStream(stream string, dir eventstore.Direction, from uint64,
 }
 
 // lastIndexEntry returns the stream's last append, durable or not.
-func (s *Store) lastIndexEntry(stream string) (indexEntry, bool, error) {
+func (s *Store) lastIndexEntry(stream string) (_ indexEntry, _ bool, err error) {
+	defer s.recoverRead(&err)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: streamPrefix(stream), UpperBound: streamKey(stream, ^uint64(0))})
 	if err != nil {
 		return indexEntry{}, false, err

@@ -28,7 +28,9 @@ func (r *scanRun) reset() {
 // pebble under the read lock, lets go of the lock, and decodes each event
 // in place for fn: no allocation per event, and fn may call the store.
 func (s *Store) ScanAll(ctx context.Context, from, to uint64, fn func(*eventstore.RecordedEvent) error) error {
-	fail := func(err error) error { return &eventstore.Error{Op: "scan", Stream: eventstore.AllStream, Err: err} }
+	fail := func(err error) error {
+		return &eventstore.Error{Op: "scan", Stream: eventstore.AllStream, Err: s.readErr(err)}
+	}
 	if err := s.readCheck(ctx, "scan", eventstore.AllStream); err != nil {
 		return err
 	}
@@ -77,7 +79,8 @@ func (s *Store) ScanAll(ctx context.Context, from, to uint64, fn func(*eventstor
 
 // copyChunks replaces run with copies of the chunks from the one holding
 // lo onwards, up to about scanBytes and not past the one holding hi.
-func (s *Store) copyChunks(lo, hi uint64, run *scanRun) error {
+func (s *Store) copyChunks(lo, hi uint64, run *scanRun) (err error) {
+	defer s.recoverRead(&err)
 	s.readMu.RLock()
 	defer s.readMu.RUnlock()
 	if s.dbClosed {

@@ -14,12 +14,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -35,6 +37,13 @@ type Config struct {
 	// CacheBytes is pebble's block cache (default 512 MiB). Catch-up
 	// reads of recent history, the common case, come from it.
 	CacheBytes int64
+	// MustExist refuses to create a log: a directory without one is an
+	// error (the tools that only read).
+	MustExist bool
+	// AcceptLoss opens a log that ends below the head its checkpoint
+	// recorded as durable (see LostTailError), and records the head it
+	// has instead. Positions above it will be reused.
+	AcceptLoss bool
 }
 
 // Store is the embedded log.
@@ -43,6 +52,7 @@ type Store struct {
 	cfg    Config
 	logger *slog.Logger
 	signal *eventstore.Signal
+	health *health
 
 	// durable is the last position fsynced; readers stop there.
 	durable atomic.Uint64
@@ -50,9 +60,9 @@ type Store struct {
 	mu      sync.RWMutex // guards closing against sends on reqs
 	closing bool
 	reqs    chan *appendReq
-	closed  chan struct{} // closed once Close starts: ends subscriptions
-	done    chan struct{} // closed when the committer and syncer have ended
-	failed  atomic.Pointer[error]
+	closed  chan struct{}  // closed once Close starts: ends subscriptions
+	done    chan struct{}  // closed when the committer and syncer have ended
+	ckDone  chan struct{}  // closed when the checkpoint writer has ended
 	syncing sync.WaitGroup // appenders awaiting their group's fsync
 
 	// chunkHint is where the last forward read of the log ended (seekHint).
@@ -71,7 +81,8 @@ type Store struct {
 }
 
 // Open opens or creates the log in dir. A directory that another process
-// holds, or that is damaged, gives an error that says so.
+// holds, that is damaged, that has lost events it had made durable (a
+// *LostTailError), or whose disk is full gives an error that says so.
 func Open(dir string, cfg Config, logger *slog.Logger) (s *Store, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -82,59 +93,147 @@ func Open(dir string, cfg Config, logger *slog.Logger) (s *Store, err error) {
 	if cfg.CacheBytes <= 0 {
 		cfg.CacheBytes = 512 << 20
 	}
-	defer func() {
-		if r := recover(); r != nil { // pebble panics on some corruption
-			err = &eventstore.Error{Op: "open", Err: fmt.Errorf("data directory %s is damaged: %v", dir, r)}
+	fail := func(err error) error { return &eventstore.Error{Op: "open", Err: err} }
+	existing, _ := filepath.Glob(filepath.Join(dir, "marker.manifest.*"))
+	if cfg.MustExist && len(existing) == 0 {
+		return nil, fail(fmt.Errorf("no event log in %s: check --data", dir))
+	}
+	h := newHealth(dir, logger)
+	db, err := openDB(dir, cfg, h, logger)
+	if err != nil {
+		return nil, fail(err)
+	}
+	s = &Store{
+		db: db, cfg: cfg, logger: logger, health: h,
+		reqs:   make(chan *appendReq, 1024),
+		closed: make(chan struct{}),
+		done:   make(chan struct{}),
+		ckDone: make(chan struct{}),
+		revs:   make(map[string]int64),
+		hasher: eventstore.NewChainHasher(),
+	}
+	err = s.load(len(existing) > 0)
+	if err == nil {
+		err = s.checkHead(dir, cfg.AcceptLoss)
+	}
+	if err == nil {
+		err = h.failure()
+	}
+	if err != nil {
+		closeDB(db)
+		var de *DamagedError
+		var lt *LostTailError
+		if errors.As(err, &de) || errors.As(err, &lt) || errors.Is(err, eventstore.ErrUnavailable) {
+			return nil, fail(err)
 		}
+		return nil, fail(fmt.Errorf("data directory %s: %w", dir, s.readErr(err)))
+	}
+	head := s.nextPos - 1 // the committer owns nextPos once it runs
+	s.signal = eventstore.NewSignal(head)
+	s.durable.Store(head)
+	go func() {
+		s.commitLoop()
+		s.syncing.Wait()
+		close(s.done)
 	}()
+	go func() {
+		s.checkpointLoop(dir, head)
+		close(s.ckDone)
+	}()
+	return s, nil
+}
+
+// openDB opens pebble in dir. pebble's open flushes what its write-ahead
+// log holds and waits for the flush, which it retries forever on a full
+// disk: the wait ends when the store's health fails instead, and the open
+// left behind closes what it opens, should it ever finish.
+func openDB(dir string, cfg Config, h *health, logger *slog.Logger) (*pebble.DB, error) {
 	cache := pebble.NewCache(cfg.CacheBytes)
 	defer cache.Unref()
 	opts := &pebble.Options{
-		Cache:        cache,
-		Logger:       quietLogger{logger},
-		MemTableSize: 32 << 20,
+		Cache:         cache,
+		Logger:        quietLogger{logger},
+		EventListener: h.listener(),
+		MemTableSize:  32 << 20,
+	}
+	if cfg.MustExist {
+		opts.ErrorIfNotExists = true
 	}
 	for i := range opts.Levels {
 		// Events are read in long sequential runs: larger blocks mean
 		// fewer block reads and checksums per event.
 		opts.Levels[i].BlockSize = 32 << 10
 	}
-	existing, _ := filepath.Glob(filepath.Join(dir, "marker.manifest.*"))
-	db, err := pebble.Open(dir, opts)
-	if err != nil {
-		msg := err.Error()
-		switch {
-		case errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN) || strings.Contains(msg, "lock"):
-			err = fmt.Errorf("data directory %s is in use by another process: %w", dir, err)
-		default:
-			err = fmt.Errorf("data directory %s cannot be opened (damaged or not a Videologue log?): %w", dir, err)
-		}
-		return nil, &eventstore.Error{Op: "open", Err: err}
+	type result struct {
+		db  *pebble.DB
+		err error
 	}
-	s = &Store{
-		db: db, cfg: cfg, logger: logger,
-		reqs:   make(chan *appendReq, 1024),
-		closed: make(chan struct{}),
-		done:   make(chan struct{}),
-		revs:   make(map[string]int64),
-		hasher: eventstore.NewChainHasher(),
-	}
-	if err := s.load(len(existing) > 0); err != nil {
-		db.Close()
-		return nil, &eventstore.Error{Op: "open", Err: fmt.Errorf("data directory %s: %w", dir, err)}
-	}
-	s.signal = eventstore.NewSignal(s.nextPos - 1)
-	s.durable.Store(s.nextPos - 1)
+	opened := make(chan result, 1)
+	cache.Ref() // the open below holds its own reference
 	go func() {
-		s.commitLoop()
-		s.syncing.Wait()
-		close(s.done)
+		defer cache.Unref()
+		var r result
+		defer func() {
+			if p := recover(); p != nil { // pebble panics on some corruption
+				r = result{err: &DamagedError{Dir: dir, Err: fmt.Errorf("%v", p)}}
+			}
+			opened <- r
+		}()
+		r.db, r.err = pebble.Open(dir, opts)
 	}()
-	return s, nil
+	var r result
+	select {
+	case r = <-opened:
+	case <-h.failed:
+		go func() { // abandon the open; close what it may still open
+			if r := <-opened; r.db != nil {
+				closeDB(r.db)
+			}
+		}()
+		return nil, h.failure()
+	}
+	if r.err != nil {
+		var de *DamagedError
+		msg := r.err.Error()
+		switch {
+		case errors.As(r.err, &de):
+			return nil, r.err
+		case errors.Is(r.err, syscall.EWOULDBLOCK) || errors.Is(r.err, syscall.EAGAIN) || strings.Contains(msg, "lock"):
+			return nil, fmt.Errorf("data directory %s is in use by another process: %w", dir, r.err)
+		case diskFull(r.err):
+			return nil, describe(dir, r.err)
+		case errors.Is(r.err, fs.ErrNotExist) && cfg.MustExist:
+			return nil, fmt.Errorf("no event log in %s: check --data: %w", dir, r.err)
+		case pebble.IsCorruptionError(r.err):
+			return nil, &DamagedError{Dir: dir, Err: r.err}
+		default:
+			return nil, fmt.Errorf("data directory %s cannot be opened (damaged or not a Videologue log?): %w", dir, r.err)
+		}
+	}
+	return r.db, nil
+}
+
+// closeDB closes a database that failed, waiting at most
+// failedCloseWait: pebble's close waits for a flush that it retries
+// forever on a full disk, and may panic closing a database that hit
+// corruption. What was acknowledged is in the synced write-ahead log, so
+// leaving the database as a crash would is safe.
+func closeDB(db *pebble.DB) {
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		defer func() { _ = recover() }()
+		_ = db.Close()
+	}()
+	select {
+	case <-closed:
+	case <-time.After(failedCloseWait):
+	}
 }
 
 // load checks the format marker and finds the head of the log.
-func (s *Store) load(existing bool) error {
+func (s *Store) load(existing bool) (err error) {
+	defer s.recoverRead(&err)
 	v, closer, err := s.db.Get(keyFormat)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound) && existing:
@@ -209,14 +308,23 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.mu.Unlock()
 	<-s.done
+	<-s.ckDone
 	s.readMu.Lock()
 	s.dbClosed = true
 	s.readMu.Unlock()
+	if err := s.health.failure(); err != nil {
+		closeDB(s.db)
+		return &eventstore.Error{Op: "close", Err: err}
+	}
 	if err := s.db.Close(); err != nil {
 		return &eventstore.Error{Op: "close", Err: err}
 	}
 	return nil
 }
+
+// failedCloseWait is how long Close waits for a failed store's database
+// to close before leaving it.
+const failedCloseWait = 5 * time.Second
 
 var nopLogger = slog.New(slog.DiscardHandler)
 
@@ -226,5 +334,7 @@ type quietLogger struct{ l *slog.Logger }
 func (q quietLogger) Infof(format string, args ...any)  { q.l.Debug(fmt.Sprintf(format, args...)) }
 func (q quietLogger) Errorf(format string, args ...any) { q.l.Error(fmt.Sprintf(format, args...)) }
 func (q quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	q.l.Error("event log: fatal error (a damaged or full data directory?)", "err", msg)
+	panic(msg)
 }

@@ -47,6 +47,7 @@ type queries struct {
 
 	lockHead    string
 	readHead    string
+	headRow     string
 	streamHeads string
 	existingIDs string
 	insert      string
@@ -75,6 +76,7 @@ func newQueries(schema string) queries {
 		channel:  channel,
 		lockHead: "SELECT position, hash FROM " + head + " WHERE id = 1 FOR UPDATE",
 		readHead: "SELECT position FROM " + head + " WHERE id = 1",
+		headRow:  "SELECT position, hash FROM " + head + " WHERE id = 1",
 		// One index probe per stream, however long the stream.
 		streamHeads: "SELECT s.stream, (SELECT e.revision FROM " + events + " e WHERE e.stream = s.stream ORDER BY e.revision DESC LIMIT 1)" +
 			" FROM unnest($1::text[]) AS s(stream)",

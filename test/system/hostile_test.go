@@ -190,10 +190,16 @@ func TestHostileInput(t *testing.T) {
 	bystander := srv.signUp(t, "bystander", "127.0.0.5")
 	h.video = srv.addVideo(t, owner, "target")
 	h.topic = "videos:" + strconv.FormatInt(h.video, 10)
-	// Enough videos to pass the per-connection topic limit (32).
+	// Enough videos to pass the per-connection topic limit (32), from a
+	// few owners on their own addresses: adding videos is rate-limited
+	// per user (burst 10) and per address.
 	var extra []int64
+	owners := []user{owner}
+	for i := range 3 {
+		owners = append(owners, srv.signUp(t, "owner"+strconv.Itoa(i+2), "127.0.0."+strconv.Itoa(20+i)))
+	}
 	for i := range 33 {
-		extra = append(extra, srv.addVideo(t, owner, "extra "+strconv.Itoa(i)))
+		extra = append(extra, srv.addVideo(t, owners[i/9], "extra "+strconv.Itoa(i)))
 	}
 	h.bystander = h.joined(t, bystander)
 	h.canaryWS = h.joined(t, h.canary)
@@ -266,10 +272,10 @@ func TestHostileInput(t *testing.T) {
 			httpExpect(t, jsonReq(t, "POST", api, "", "application/json", videoJSON), 401, "sign in")
 		}},
 		{"api forged token", func(t *testing.T) {
-			httpExpect(t, jsonReq(t, "POST", api, forged.Sign(owner.ID), "application/json", videoJSON), 401, "sign in")
+			httpExpect(t, jsonReq(t, "POST", api, forged.Sign(owner.ID, "s1"), "application/json", videoJSON), 401, "sign in")
 		}},
 		{"api expired token", func(t *testing.T) {
-			httpExpect(t, jsonReq(t, "POST", api, expired.Sign(owner.ID), "application/json", videoJSON), 401, "sign in")
+			httpExpect(t, jsonReq(t, "POST", api, expired.Sign(owner.ID, "s1"), "application/json", videoJSON), 401, "sign in")
 		}},
 		{"api invalid UTF-8 title", func(t *testing.T) {
 			httpExpect(t, jsonReq(t, "POST", api, owner.Token, "application/json", "{\"title\":\"\xff\xfe\",\"url\":\"https://example.com/a.mp4\"}"), 400, "UTF-8")
@@ -307,8 +313,8 @@ func TestHostileInput(t *testing.T) {
 		}},
 		// The socket handshake.
 		{"socket without token", refusedDial("")},
-		{"socket forged token", refusedDial(forged.Sign(h.attacker.ID))},
-		{"socket expired token", refusedDial(expired.Sign(h.attacker.ID))},
+		{"socket forged token", refusedDial(forged.Sign(h.attacker.ID, "s1"))},
+		{"socket expired token", refusedDial(expired.Sign(h.attacker.ID, "s1"))},
 		{"socket garbage token", refusedDial("' OR 1=1 --")},
 		// Frames.
 		{"frame malformed JSON", rawFrame(websocket.TextMessage, []byte(`["1","1","phoenix","heartbeat",{`), "")},

@@ -57,6 +57,18 @@ export class AnnotationPanel {
     this.tick()
   }
 
+  // reset forgets every annotation shown: the server's history now ends
+  // before what this page has seen (a restored backup, a log that lost
+  // its tail), so the next join, with nothing seen, reloads the list.
+  reset(){
+    for(let {node} of this.items.values()){ node.remove() }
+    this.items.clear()
+    this.gone.clear()
+    this.lastSeenId = 0
+    this.lastSeenRev = 0
+    this.tick()
+  }
+
   applied(rev){
     if(typeof rev === "number"){ this.lastSeenRev = Math.max(this.lastSeenRev, rev) }
   }

@@ -7,6 +7,9 @@ import {AnnotationPanel} from "./annotations.js"
 import {PresenceList} from "./presence.js"
 import {enhanceForms} from "./forms.js"
 
+// MAX_DURATION_MS is the longest duration the server accepts: a day.
+const MAX_DURATION_MS = 24 * 60 * 60 * 1000
+
 function mountWatch(root){
   let videoId = root.dataset.videoId
   let userId = Number(root.dataset.userId)
@@ -23,12 +26,34 @@ function mountWatch(root){
   new PresenceList(document.getElementById("presence"), document.getElementById("watcher-count"), channel, userId)
   indicator.watch(socket, channel)
 
+  // The server keeps the longest duration any viewer's player reported,
+  // and refuses annotations pinned beyond it: tell it what this player
+  // learns, once per value, whenever the channel is joined.
+  let durationMs = 0, sentMs = 0
+  let reportDuration = () => {
+    if(durationMs > 0 && durationMs !== sentMs && durationMs <= MAX_DURATION_MS && channel.isJoined()){
+      sentMs = durationMs
+      let ms = durationMs
+      channel.push("video_duration", {duration_ms: ms})
+        .receive("ok", () => { root.dataset.durationMs = String(ms) })
+        .receive("error", () => { sentMs = 0 })
+        .receive("timeout", () => { sentMs = 0 })
+    }
+  }
+  player.onDuration(ms => { durationMs = ms; reportDuration() })
+
   channel.join()
     .receive("ok", reply => {
       panel.caughtUp(reply || {})
       indicator.update()
+      reportDuration()
     })
-    .receive("error", ({reason}) => indicator.failed(reason))
+    .receive("error", ({reason} = {}) => {
+      // The channel rejoins on its own after an error; with the list
+      // dropped, that join reloads it from the start.
+      if(reason === "history_rewound"){ panel.reset(); return }
+      indicator.failed(reason)
+    })
 
   window.videologue = {socket, channel, player, panel}
 }

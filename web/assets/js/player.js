@@ -4,6 +4,9 @@
 //   currentTimeMs()  the playback position in milliseconds
 //   seekTo(ms)       jump there (and keep playing if it was playing)
 //   onReady(fn)      fn runs once the player can report and seek
+//   onDuration(fn)   fn(ms) runs whenever the player learns how long the
+//                    video lasts (a finite, positive duration), at least
+//                    once if it ever does
 //
 // A YouTube link plays through the YouTube IFrame API, as in the original
 // app; a direct media URL plays in an HTML5 <video>.
@@ -33,6 +36,19 @@ class MediaPlayer {
       container.classList.add("player-error")
       container.dataset.error = "This video could not be played. Check its address."
     })
+    this.durationListeners = []
+    let report = () => {
+      let ms = durationMs(this.video.duration)
+      if(ms > 0){ this.durationListeners.forEach(fn => fn(ms)) }
+    }
+    this.video.addEventListener("loadedmetadata", report)
+    this.video.addEventListener("durationchange", report)
+  }
+
+  onDuration(fn){
+    this.durationListeners.push(fn)
+    let ms = durationMs(this.video.duration)
+    if(ms > 0){ fn(ms) }
   }
 
   currentTimeMs(){ return Math.floor(this.video.currentTime * 1000) }
@@ -40,6 +56,13 @@ class MediaPlayer {
   seekTo(ms){ this.video.currentTime = ms / 1000 }
 
   onReady(fn){ fn() }
+}
+
+// durationMs converts a player's duration in seconds to whole
+// milliseconds, rounded up; 0 when unknown (NaN before the metadata,
+// Infinity for a live stream).
+function durationMs(seconds){
+  return Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds * 1000) : 0
 }
 
 let youtubeAPI = null
@@ -66,6 +89,8 @@ class YouTubePlayer {
   constructor(container, videoId){
     this.player = null
     this.ready = []
+    this.durationListeners = []
+    this.knownMs = 0
     let target = document.createElement("div")
     container.appendChild(target)
     loadYouTubeAPI().then(YT => {
@@ -75,7 +100,12 @@ class YouTubePlayer {
         height: "100%",
         playerVars: {playsinline: 1, rel: 0, modestbranding: 1, origin: window.location.origin},
         events: {
-          onReady: () => { this.ready.splice(0).forEach(fn => fn()) },
+          onReady: () => {
+            this.ready.splice(0).forEach(fn => fn())
+            this.checkDuration()
+          },
+          // YouTube may only know the duration once playback starts.
+          onStateChange: () => this.checkDuration(),
           onError: () => { container.classList.add("player-error") },
         },
       })
@@ -92,5 +122,18 @@ class YouTubePlayer {
 
   onReady(fn){
     if(this.player && this.player.getCurrentTime){ fn() } else { this.ready.push(fn) }
+  }
+
+  checkDuration(){
+    let ms = this.player && this.player.getDuration ? durationMs(this.player.getDuration()) : 0
+    if(ms > 0 && ms !== this.knownMs){
+      this.knownMs = ms
+      this.durationListeners.forEach(fn => fn(ms))
+    }
+  }
+
+  onDuration(fn){
+    this.durationListeners.push(fn)
+    if(this.knownMs > 0){ fn(this.knownMs) }
   }
 }

@@ -24,6 +24,14 @@ export function connectSocket(indicator){
     } catch(_e){ /* offline: the reconnect loop keeps trying with the old token */ }
   }
   setInterval(refresh, TOKEN_REFRESH_MS)
+  // A socket closed because its sign-in ended would only be refused again
+  // with the same token: stop reconnecting and say so.
+  socket.onClose(event => {
+    if(event && event.code === 1008 && event.reason === "signed out"){
+      socket.disconnect()
+      indicator.signedOut()
+    }
+  })
   socket.connect()
   return socket
 }
