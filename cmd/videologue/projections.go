@@ -66,11 +66,11 @@ func (c *logFlags) openLogWith(ctx context.Context, embedded pebble.Config, logg
 		return nil, err
 	}
 	s, err := openStoreWith(ctx, ServeConfig{Data: c.Data, Store: c.Store}, embedded, logger)
-	if errors.Is(err, eventstore.ErrUnavailable) || errors.As(err, new(*pebble.DamagedError)) || errors.Is(err, pebble.ErrLostTail) {
-		return nil, err // not a question of a running server
+	if errors.Is(err, pebble.ErrInUse) {
+		return nil, fmt.Errorf("%w (is the server running? stop it first)", err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w (is the server running? stop it first)", err)
+		return nil, err
 	}
 	return s, nil
 }

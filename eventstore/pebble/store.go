@@ -30,6 +30,10 @@ import (
 
 var _ eventstore.Store = (*Store)(nil)
 
+// ErrInUse is the error of opening a log that another process holds
+// open: a running server, or another tool.
+var ErrInUse = errors.New("in use by another process")
+
 // Config tunes the store. The zero value is usable.
 type Config struct {
 	// MaxGroupEvents caps the events of one group commit (default 8192).
@@ -199,7 +203,7 @@ func openDB(dir string, cfg Config, h *health, logger *slog.Logger) (*pebble.DB,
 		case errors.As(r.err, &de):
 			return nil, r.err
 		case errors.Is(r.err, syscall.EWOULDBLOCK) || errors.Is(r.err, syscall.EAGAIN) || strings.Contains(msg, "lock"):
-			return nil, fmt.Errorf("data directory %s is in use by another process: %w", dir, r.err)
+			return nil, fmt.Errorf("data directory %s is %w: %w", dir, ErrInUse, r.err)
 		case diskFull(r.err):
 			return nil, describe(dir, r.err)
 		case errors.Is(r.err, fs.ErrNotExist) && cfg.MustExist:
