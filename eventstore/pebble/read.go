@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"strings"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -31,35 +29,33 @@ func (s *Store) readCheck(ctx context.Context, op, stream string) error {
 // pager accumulates the events of a read. The wanted records of each chunk
 // are copied out of pebble's buffers in one piece, into memory that is
 // never written again, and decoded from there: the events' strings and
-// slices alias that copy, so a page costs a few allocations rather than
-// five per event, and nothing is zeroed only to be overwritten.
+// slices alias that copy (aliasString), so a page costs a few allocations
+// rather than five per event.
 type pager struct {
 	events []eventstore.RecordedEvent
 	limit  int
-	offs   []int           // scratch: record boundaries within a chunk
-	arena  strings.Builder // holds the copies; only ever appended to
+	offs   []int  // scratch: record boundaries within a chunk
+	arena  []byte // holds the copies; only ever appended to
 }
 
 // reserve makes room in the arena for size bytes of n records.
 func (p *pager) reserve(size, n int) {
-	if size <= 0 || p.arena.Cap()-p.arena.Len() >= size {
+	if size <= 0 || cap(p.arena)-len(p.arena) >= size {
 		return
 	}
 	rest := max(n, cap(p.events)-len(p.events))
-	p.arena = strings.Builder{}
-	p.arena.Grow(max(size, size/n*rest+size/8))
+	p.arena = make([]byte, 0, max(size, size/n*rest+size/8))
 }
 
 // keep copies run, which holds n records, into the arena and returns the
-// copy. A strings.Builder allocates without zeroing; when it is full, a
-// new one sized for the rest of the page replaces it (growing it would
-// move what events already alias), so a page takes one or two buffers.
+// copy. When the arena is full, a new one sized for the rest of the page
+// replaces it (growing it would move what events already alias), so a
+// page takes one or two buffers.
 func (p *pager) keep(run []byte, n int) []byte {
 	p.reserve(len(run), n)
-	start := p.arena.Len()
-	p.arena.Write(run)
-	all := p.arena.String()
-	return unsafe.Slice(unsafe.StringData(all), len(all))[start:len(all):len(all)]
+	start := len(p.arena)
+	p.arena = append(p.arena, run...)
+	return p.arena[start:len(p.arena):len(p.arena)]
 }
 
 // newPager returns a pager for at most limit events, expecting about want.
