@@ -56,12 +56,14 @@ func FuzzLoneSurrogate(f *testing.F) {
 	})
 }
 
-// decodesFaithfully decodes the \u escapes of a valid JSON string as UTF-16
-// code units and reports whether they pair up.
+// decodesFaithfully decodes a valid JSON string into UTF-16 code units,
+// each unescaped byte standing for a unit that is no surrogate (it parts
+// the escapes around it), and reports whether the surrogates pair up.
 func decodesFaithfully(s string) bool {
 	var units []uint16
 	for i := 0; i < len(s); i++ {
 		if s[i] != '\\' {
+			units = append(units, 0)
 			continue
 		}
 		if s[i+1] != 'u' {
