@@ -27,8 +27,16 @@ func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 		return
 	}
 	if mt != websocket.TextMessage {
-		if c.admitPush() {
-			c.pushError("binary frames are not supported: send JSON text frames")
+		if !c.admitPush() {
+			return
+		}
+		// phoenix.js sends a push whose payload is an ArrayBuffer as a
+		// binary frame: answering its own topic and ref fails that push at
+		// once, where a phx_error on "phoenix" would leave it to time out.
+		if f, ok := peekBinaryPush(data); ok {
+			c.replyErr(&f, errBinaryPayload)
+		} else {
+			c.pushError(errBinaryPayload.reason + ": send JSON text frames")
 		}
 		return
 	}

@@ -16,7 +16,11 @@
 // pushes with a stale join_ref ignored, a duplicate join replacing the
 // channel), the server answers bad input as follows, and keeps the socket:
 //
-//   - a frame that is not JSON, not a 5-element array, or a binary frame:
+//   - a binary frame (phoenix.js's encoding of a push whose payload is
+//     an ArrayBuffer): a phx_reply error "binary payloads are not
+//     supported" to its topic and ref, read from the frame's header;
+//   - a frame that is not JSON, not a 5-element array, or a binary frame
+//     whose header cannot be read:
 //     [null,null,"phoenix","phx_error",{"reason":...}];
 //   - a frame over Config.MaxFrameBytes: a phx_reply error to its ref and
 //     topic when those can be read, else the phx_error above;

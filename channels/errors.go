@@ -21,6 +21,7 @@ func refuse(format string, args ...any) error {
 
 var (
 	errUnmatchedTopic = &clientError{"unmatched topic"}
+	errBinaryPayload  = &clientError{"binary payloads are not supported"}
 	errRateLimited    = &clientError{"too many messages, slow down"}
 	errUnknownEvent   = &clientError{"unknown event"}
 	errUnavailable    = &clientError{"temporarily unavailable, try again"}

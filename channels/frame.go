@@ -83,6 +83,38 @@ func peekFrame(data []byte) (f inbound, ok bool) {
 	return f, ok1 && ok2 && ok3 && f.topic != ""
 }
 
+// peekBinaryPush reads the header of a binary frame as phoenix.js's
+// serializer writes a push with an ArrayBuffer payload: a kind byte (0),
+// the byte lengths of join_ref, ref, topic and event, then those four
+// strings and the payload. It is read only to address a refusal.
+func peekBinaryPush(data []byte) (f inbound, ok bool) {
+	const kindPush, header = 0, 5
+	if len(data) < header || data[0] != kindPush {
+		return f, false
+	}
+	field := func(i int, rest []byte) (string, []byte, bool) {
+		n := int(data[i])
+		if n > len(rest) || !utf8.Valid(rest[:n]) {
+			return "", nil, false
+		}
+		return string(rest[:n]), rest[n:], true
+	}
+	rest := data[header:]
+	var ok1, ok2, ok3, ok4 bool
+	f.joinRef, rest, ok1 = field(1, rest)
+	if ok1 {
+		f.ref, rest, ok2 = field(2, rest)
+	}
+	if ok2 {
+		f.topic, rest, ok3 = field(3, rest)
+	}
+	if ok3 {
+		f.event, _, ok4 = field(4, rest)
+	}
+	ok = ok4 && f.topic != "" && len(f.joinRef) <= maxRefLen && len(f.ref) <= maxRefLen && len(f.topic) <= maxTopicLen
+	return f, ok
+}
+
 // outMsg is one frame to send. Its payload is shared between the
 // recipients of a broadcast and never modified.
 type outMsg struct {

@@ -257,6 +257,13 @@ func TestOfficialPhoenixClientAuthToken(t *testing.T) {
 	if !strings.HasPrefix(e.addr, "127.0.0.1") {
 		t.Fatalf("unexpected address %s", e.addr)
 	}
+	// A push with an ArrayBuffer payload goes as a binary frame: its own
+	// reply fails it, rather than a phx_error it never matches.
+	js.send(map[string]any{"cmd": "binary"})
+	refused := js.expect("binary push answered", func(m jsMsg) bool { return strings.HasPrefix(m.Type, "binary_") })
+	if refused.Type != "binary_error" || refused.Reason != "binary payloads are not supported" {
+		t.Fatalf("binary push: %s, want binary_error with the reason", refused.raw)
+	}
 	js.send(map[string]any{"cmd": "exit"})
 	js.expect("final", func(m jsMsg) bool { return m.Type == "final" })
 }

@@ -155,7 +155,8 @@ func TestMalformedFramesKeepTheSocket(t *testing.T) {
 		{"empty event", websocket.TextMessage, `[null,"1","phoenix","",{}]`, "event"},
 		{"ref object", websocket.TextMessage, `[null,{},"phoenix","heartbeat",{}]`, "ref"},
 		{"payload array", websocket.TextMessage, `[null,"1","phoenix","heartbeat",[]]`, "payload"},
-		{"binary", websocket.BinaryMessage, "\x00\x01\x02", "binary frames are not supported"},
+		{"binary", websocket.BinaryMessage, "\x00\x01\x02", "binary payloads are not supported"},
+		{"binary push of another kind", websocket.BinaryMessage, "\x02\x00\x00\x01\x01tex", "binary payloads are not supported"},
 		// Refused before JSON decoding, which would turn it into U+FFFD.
 		{"invalid utf-8", websocket.TextMessage, "[null,\"1\",\"\xff\",\"heartbeat\",{}]", "valid UTF-8"},
 	}
@@ -179,6 +180,30 @@ func TestMalformedFramesKeepTheSocket(t *testing.T) {
 	}
 	if st, _ := bystander.request(bj, topic, "new_annotation", map[string]any{"body": "still here", "at": 1}).reply(); st != "ok" {
 		t.Fatal("bystander cannot post")
+	}
+}
+
+// A binary push as phoenix.js encodes one (kind 0, the lengths of
+// join_ref, ref, topic and event, the four, the payload) is refused on
+// its own topic and ref, so the client's push fails at once.
+func TestBinaryPushRepliedOnItsRef(t *testing.T) {
+	e := newEnv(t, permissive())
+	uid, _, tok := e.user("bin")
+	topic := "videos:" + itoa(e.video(uid))
+	c := e.dial(tok)
+	jr := c.mustJoin(topic, map[string]any{})
+	event := "new_annotation"
+	msg := []byte{0, byte(len(jr)), 2, byte(len(topic)), byte(len(event))}
+	msg = append(msg, jr+"77"+topic+event...)
+	msg = append(msg, 1, 2, 3)
+	n := c.count()
+	c.sendRaw(websocket.BinaryMessage, msg)
+	f := c.await(n, 5*time.Second, "the binary push's reply", func(f frame) bool { return f.Event == "phx_reply" || f.Event == "phx_error" })
+	if f.Event != "phx_reply" || f.Topic != topic || f.Ref == nil || *f.Ref != "77" || f.reason() != "binary payloads are not supported" {
+		t.Fatalf("binary push answered %s %s ref %v: %s, want a phx_reply error on %s ref 77", f.Event, f.Topic, f.Ref, f.Payload, topic)
+	}
+	if st, _ := c.request(jr, topic, "new_annotation", map[string]any{"body": "text still works", "at": 1}).reply(); st != "ok" {
+		t.Fatal("the socket cannot post after a binary push")
 	}
 }
 

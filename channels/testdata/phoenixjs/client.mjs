@@ -7,6 +7,7 @@
 // It prints one JSON object per line for what happens, and obeys commands
 // read from stdin, one JSON object per line:
 //   {"cmd":"post","body":"...","at":123}   push new_annotation
+//   {"cmd":"binary"}                       push new_annotation with an ArrayBuffer payload
 //   {"cmd":"exit"}                         print the ids seen, then exit
 import readline from "node:readline"
 import { Socket, Presence } from "phoenix"
@@ -80,6 +81,13 @@ rl.on("line", (line) => {
         .receive("ok", (r) => out({ type: "posted", id: r.id }))
         .receive("error", (r) => out({ type: "post_error", reason: r.reason }))
         .receive("timeout", () => out({ type: "post_timeout" }))
+      break
+    case "binary":
+      channel
+        .push("new_annotation", new Uint8Array([1, 2, 3]).buffer)
+        .receive("ok", () => out({ type: "binary_ok" }))
+        .receive("error", (r) => out({ type: "binary_error", reason: r.reason }))
+        .receive("timeout", () => out({ type: "binary_timeout" }))
       break
     case "exit":
       out({ type: "final", ids: seen })
