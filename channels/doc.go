@@ -97,5 +97,9 @@
 // beside the annotations after N, "updated" (current state of the
 // annotations up to N edited after R) and "deleted" (ids of those deleted
 // after R), so that it ends with the log's fold. Without last_seen_rev
-// the reply is {"annotations": [...], "rev": R} as before.
+// (the book's recipe, {"last_seen_id": N}) R is taken to be N: an
+// annotation's id is the revision its post brought the video to, and the
+// client saw that post, so it gets every change since, perhaps one it had
+// already applied, which is the same state again. A last_seen_id or
+// last_seen_rev beyond the video's head is refused with history_rewound.
 package channels

@@ -253,15 +253,20 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 }
 
 // catchUp is what a client that has applied everything up to lastSeen
-// (an id) and, when hasRev, up to client revision lastRev is missing:
-// the live annotations after lastSeen, and the annotations up to
-// lastSeen that were edited (current state) or deleted since lastRev.
+// (an id) and up to client revision lastRev is missing: the live
+// annotations after lastSeen, and the annotations up to lastSeen that
+// were edited (current state) or deleted since lastRev. A client that
+// sends no last_seen_rev (the book's recipe) has applied at least the
+// revision that posted lastSeen, which is lastSeen itself (an
+// annotation's id is the client revision of its post): it gets the
+// changes since, some of which it may have had, the same state again.
 func (h *hub) catchUp(p joinParams) []byte {
 	after := h.ann.LiveAfter(p.lastSeen)
-	if !p.hasRev {
-		return joinReply(after, h.rev+1, nil, nil)
+	lastRev := p.lastSeen
+	if p.hasRev {
+		lastRev = p.lastRev
 	}
-	from := sort.Search(len(h.changes), func(i int) bool { return h.changes[i].rev > p.lastRev })
+	from := sort.Search(len(h.changes), func(i int) bool { return h.changes[i].rev > lastRev })
 	seen := make(map[int64]bool)
 	updated, deleted := []domain.Annotation{}, []int64{}
 	for i := len(h.changes) - 1; i >= from; i-- { // newest first: each id once
