@@ -26,7 +26,7 @@ type identity struct {
 
 // conn is one socket. Its reader, a goroutine of the Server's, reads
 // frames and ends the connection. The frames it reads queue for a handler
-// goroutine, which owns sessions and strikes; the frames anyone sends
+// goroutine, which owns subscriptions and strikes; the frames anyone sends
 // queue for a writer goroutine, the only one that writes. Both are started
 // when their queue fills and end when it is empty, so that an idle
 // connection costs one goroutine with a small stack: the handler's deep
@@ -67,9 +67,9 @@ type conn struct {
 	handlers sync.WaitGroup
 
 	// Owned by the handler.
-	sessions map[string]*session
-	frames   *rate.Limiter // the budget of inbound frames, of every kind
-	strikes  int
+	subscriptions map[string]*subscription
+	frames        *rate.Limiter // the budget of inbound frames, of every kind
+	strikes       int
 }
 
 func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity, addrKey string) *conn {
@@ -83,10 +83,10 @@ func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity, addr
 	}
 	c := &conn{
 		srv: s, ws: ws, id: id, user: user, addr: addr, addrKey: addrKey, userAgent: r.UserAgent(),
-		quit:     make(chan struct{}),
-		room:     make(chan struct{}, 1),
-		sessions: make(map[string]*session),
-		frames:   newFrameBudget(s.cfg),
+		quit:          make(chan struct{}),
+		room:          make(chan struct{}, 1),
+		subscriptions: make(map[string]*subscription),
+		frames:        newFrameBudget(s.cfg),
 	}
 	if sc, ok := ws.NetConn().(syscall.Conn); ok && rawWrites {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -101,7 +101,7 @@ func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity, addr
 func (c *conn) serve(ctx context.Context) {
 	c.readLoop(ctx)
 	c.shut(websocket.CloseNormalClosure, "", false)
-	c.handlers.Wait() // from here the sessions are the reader's
+	c.handlers.Wait() // from here the subscriptions are the reader's
 	// Once quit is closed, a sender that takes qmu sends nothing; one that
 	// took it before has finished starting its writer.
 	c.qmu.Lock()
@@ -113,8 +113,8 @@ func (c *conn) serve(ctx context.Context) {
 	// server shuts down, within a bound.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	for _, s := range c.sessions {
-		c.endSession(ctx, s, "disconnected")
+	for _, s := range c.subscriptions {
+		c.endSubscription(ctx, s, "disconnected")
 	}
 }
 

@@ -77,9 +77,9 @@ func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 	case f.event == "phx_leave":
 		c.leave(ctx, &f)
 	default:
-		s := c.sessions[f.topic]
+		s := c.subscriptions[f.topic]
 		if s != nil && s.gone.Load() { // its hub failed; the client will rejoin
-			c.endSession(ctx, s, "disconnected")
+			c.endSubscription(ctx, s, "disconnected")
 			s = nil
 		}
 		if s == nil {
@@ -139,11 +139,11 @@ func (c *conn) refuseFrame(mt int, data []byte) {
 
 // safely runs a channel's handler so that its failure ends that channel
 // alone: the client gets phx_error for it and may rejoin.
-func (c *conn) safely(ctx context.Context, s *session, fn func()) {
+func (c *conn) safely(ctx context.Context, s *subscription, fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log().Error("channel crashed", "topic", s.topic, "panic", r, "stack", string(debug.Stack()))
-			c.endSession(ctx, s, "disconnected")
+			c.endSubscription(ctx, s, "disconnected")
 			c.send(outMsg{joinRef: s.joinRef, ref: s.joinRef, topic: s.topic, event: "phx_error", payload: errorPayload("channel crashed")})
 		}
 	}()
@@ -152,16 +152,16 @@ func (c *conn) safely(ctx context.Context, s *session, fn func()) {
 
 // join handles phx_join.
 func (c *conn) join(ctx context.Context, f *inbound) {
-	if old := c.sessions[f.topic]; old != nil {
+	if old := c.subscriptions[f.topic]; old != nil {
 		// Phoenix closes the existing channel for a new join of its topic.
-		c.endSession(ctx, old, "left")
+		c.endSubscription(ctx, old, "left")
 	}
 	videoID, ok := parseVideoTopic(f.topic)
 	if !ok {
 		c.send(outMsg{ref: f.ref, topic: f.topic, event: "phx_reply", payload: replyError(errUnmatchedTopic.reason)})
 		return
 	}
-	if len(c.sessions) >= c.srv.cfg.MaxTopics {
+	if len(c.subscriptions) >= c.srv.cfg.MaxTopics {
 		c.replyErr(f, errTooManyTopics)
 		return
 	}
@@ -189,24 +189,24 @@ func (c *conn) join(ctx context.Context, f *inbound) {
 	if device == "" {
 		device = deviceFromUserAgent(c.userAgent)
 	}
-	s := &session{c: c, hub: h, topic: f.topic, joinRef: f.joinRef, videoID: videoID, presenceRef: newPresenceRef(), device: device}
+	s := &subscription{c: c, hub: h, topic: f.topic, joinRef: f.joinRef, videoID: videoID, presenceRef: newPresenceRef(), device: device}
 	if err := h.join(jctx, s, f.ref, params); err != nil {
 		c.srv.hubs.release(h)
 		c.replyErr(f, err)
 		return
 	}
-	c.sessions[f.topic] = s
+	c.subscriptions[f.topic] = s
 	c.track(jctx, s)
 }
 
 // leave handles phx_leave: reply ok, then phx_close, as Phoenix does.
 func (c *conn) leave(ctx context.Context, f *inbound) {
-	s := c.sessions[f.topic]
+	s := c.subscriptions[f.topic]
 	if s != nil && f.joinRef != s.joinRef {
 		return // leaving an earlier join: that one is gone already
 	}
 	if s != nil {
-		c.endSession(ctx, s, "left")
+		c.endSubscription(ctx, s, "left")
 	}
 	c.reply(f, okEmpty)
 	if s != nil {
@@ -214,15 +214,15 @@ func (c *conn) leave(ctx context.Context, f *inbound) {
 	}
 }
 
-// endSession unregisters s from its hub (nothing is sent to it after) and
+// endSubscription unregisters s from its hub (nothing is sent to it after) and
 // records the viewer leaving.
-func (c *conn) endSession(ctx context.Context, s *session, why string) {
+func (c *conn) endSubscription(ctx context.Context, s *subscription, why string) {
 	if s.ended {
 		return
 	}
 	s.ended = true
-	if c.sessions[s.topic] == s {
-		delete(c.sessions, s.topic)
+	if c.subscriptions[s.topic] == s {
+		delete(c.subscriptions, s.topic)
 	}
 	s.hub.remove(s)
 	c.srv.hubs.release(s.hub)
@@ -237,7 +237,7 @@ func (c *conn) endSession(ctx context.Context, s *session, why string) {
 }
 
 // track records the viewer joining: presence is what the log says.
-func (c *conn) track(ctx context.Context, s *session) {
+func (c *conn) track(ctx context.Context, s *subscription) {
 	data, _ := json.Marshal(domain.ViewerJoined{
 		UserID: c.user.id, Username: c.user.username, ConnectionID: s.presenceRef,
 		Node: c.srv.cfg.Node, Device: s.device, At: c.srv.cfg.Now().UTC(),

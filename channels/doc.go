@@ -60,15 +60,15 @@
 // handler goroutine started on demand, and the goroutine net/http ran the
 // upgrade on returns: an idle connection is one goroutine blocked in a
 // read, with a small stack, a 256-byte read buffer and no write buffer. Each
-// video has at most one hub per process, fed by
-// one subscription to the video-<id> stream (and one to viewers-<id>); the
-// hub folds the stream into the video's current annotations. A joining
-// session registers under the hub's lock: its reply carries the live
+// video has at most one hub per process, fed by one log subscription to
+// the video-<id> stream (and one to viewers-<id>); the hub folds the
+// stream into the video's current annotations. A subscription (one join
+// of a video channel on a connection) registers under the hub's lock: its reply carries the live
 // annotations after its last_seen_id as of the hub's revision R, and from
 // then on it receives exactly the events after R, in stream order, each
 // tagged with its join_ref, through its connection's FIFO queue. Because
-// the store's subscription delivers every event once and in order, and a
-// session skips any revision not above the last it was given, no client
+// the log subscription delivers every event once and in order, and a
+// subscription skips any revision not above the last it was given, no client
 // sees an annotation twice or misses one; a client that was disconnected
 // rejoins with the last id it saw and gets exactly the rest.
 //

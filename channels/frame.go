@@ -137,7 +137,7 @@ type broadcast struct {
 	wires        map[string][]byte
 }
 
-// to returns the message for a session joined with joinRef.
+// to returns the message for a subscription joined with joinRef.
 func (b *broadcast) to(joinRef string) outMsg {
 	m := outMsg{joinRef: joinRef, topic: b.topic, event: b.event, payload: b.payload}
 	if len(b.payload) > bigPayload {

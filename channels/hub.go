@@ -16,10 +16,10 @@ import (
 	"github.com/videologue/videologue/eventstore"
 )
 
-// hub is the meeting point of one video's sessions in this process. One
+// hub is the meeting point of one video's subscriptions in this process. One
 // goroutine (run) follows the video's two streams and is the only writer
-// of the fold; sessions join and leave under mu, which also orders every
-// delivery, so a session gets exactly the events after the state its join
+// of the fold; subscriptions join and leave under mu, which also orders every
+// delivery, so a subscription gets exactly the events after the state its join
 // reply showed.
 type hub struct {
 	srv     *Server
@@ -29,24 +29,24 @@ type hub struct {
 	refs    int           // guarded by srv.hubs.mu
 	idle    chan struct{} // poked when refs drops to zero
 
-	ready     chan struct{} // closed once both streams caught up, or on failure
-	mu        sync.Mutex
-	readyDone bool
-	failed    error
-	vCaught   bool
-	pCaught   bool
-	rev       int64 // last video revision applied, -1 none
-	ann       domain.Annotations
-	changes   []change // edits and deletes, in revision order
-	pres      *presence
-	sessions  map[*session]struct{}
+	ready         chan struct{} // closed once both streams caught up, or on failure
+	mu            sync.Mutex
+	readyDone     bool
+	failed        error
+	vCaught       bool
+	pCaught       bool
+	rev           int64 // last video revision applied, -1 none
+	ann           domain.Annotations
+	changes       []change // edits and deletes, in revision order
+	pres          *presence
+	subscriptions map[*subscription]struct{}
 }
 
 func newHub(s *Server, videoID int64, cancel context.CancelFunc) *hub {
 	return &hub{
 		srv: s, videoID: videoID, topic: "videos:" + strconv.FormatInt(videoID, 10), cancel: cancel,
 		idle: make(chan struct{}, 1), ready: make(chan struct{}), rev: -1,
-		pres: newPresence(), sessions: make(map[*session]struct{}),
+		pres: newPresence(), subscriptions: make(map[*subscription]struct{}),
 	}
 }
 
@@ -173,7 +173,7 @@ func (h *hub) resume(ctx context.Context, sub *eventstore.Subscription, stream s
 }
 
 // onVideo folds one message of the video stream and delivers the event to
-// every session. It reports whether a session that takes writes has its
+// every subscription. It reports whether a subscription that takes writes has its
 // queue filling (see conn.fanOut).
 func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) (deep bool) {
 	h.mu.Lock()
@@ -195,8 +195,8 @@ func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) (deep bool) {
 	}
 	sent := 0
 	b := broadcast{topic: h.topic, event: event, payload: payload}
-	for s := range h.sessions {
-		if h.rev <= s.lastRev { // already in what this session was given
+	for s := range h.subscriptions {
+		if h.rev <= s.lastRev { // already in what this subscription was given
 			continue
 		}
 		s.lastRev = h.rev
@@ -216,7 +216,7 @@ type change struct{ rev, id int64 }
 
 // fold applies ev, which brings the video to client revision rev (see
 // joinReply), to the annotations and returns what to push, if any. Each
-// payload is encoded once, carries rev, and is shared by every session.
+// payload is encoded once, carries rev, and is shared by every subscription.
 func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, payload []byte, err error) {
 	switch ev.Type {
 	case domain.TypeAnnotationPosted:
@@ -314,7 +314,7 @@ func (h *hub) maybeReady() {
 	close(h.ready)
 }
 
-// flush sends the presence changes of the last window to every session.
+// flush sends the presence changes of the last window to every subscription.
 func (h *hub) flush() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -323,7 +323,7 @@ func (h *hub) flush() {
 		return
 	}
 	b := broadcast{topic: h.topic, event: "presence_diff", payload: payload}
-	for s := range h.sessions {
+	for s := range h.subscriptions {
 		_ = s.c.fanOut(b.to(s.joinRef))
 	}
 }
@@ -332,7 +332,7 @@ func (h *hub) flush() {
 // join reply (ref) with every live annotation after lastSeen, then the
 // presence_state, so that nothing for s can precede them and everything
 // after the reply's state follows.
-func (h *hub) join(ctx context.Context, s *session, ref string, p joinParams) error {
+func (h *hub) join(ctx context.Context, s *subscription, ref string, p joinParams) error {
 	select {
 	case <-h.ready:
 	case <-ctx.Done():
@@ -349,14 +349,14 @@ func (h *hub) join(ctx context.Context, s *session, ref string, p joinParams) er
 	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: h.catchUp(p)})
 	s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()})
 	s.lastRev = h.rev
-	h.sessions[s] = struct{}{}
+	h.subscriptions[s] = struct{}{}
 	return nil
 }
 
 // remove unregisters s: once it returns, nothing more is sent to s.
-func (h *hub) remove(s *session) {
+func (h *hub) remove(s *subscription) {
 	h.mu.Lock()
-	delete(h.sessions, s)
+	delete(h.subscriptions, s)
 	h.mu.Unlock()
 }
 
@@ -382,7 +382,7 @@ func (h *hub) mayChange(id, userID int64) (seen int64, err error) {
 	return h.rev, nil
 }
 
-// fail ends the hub: its sessions get phx_error (their clients rejoin,
+// fail ends the hub: its subscriptions get phx_error (their clients rejoin,
 // with a new hub) and later joins are refused.
 func (h *hub) fail(err error) {
 	if !errors.Is(err, errUnavailable) {
@@ -394,11 +394,11 @@ func (h *hub) fail(err error) {
 	if h.failed == nil {
 		h.failed = err
 	}
-	for s := range h.sessions {
+	for s := range h.subscriptions {
 		s.gone.Store(true)
 		s.c.send(outMsg{joinRef: s.joinRef, ref: s.joinRef, topic: h.topic, event: "phx_error", payload: errorPayload(errUnavailable.reason)})
 	}
-	clear(h.sessions)
+	clear(h.subscriptions)
 	if !h.readyDone {
 		h.readyDone = true
 		close(h.ready)

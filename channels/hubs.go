@@ -6,7 +6,7 @@ import (
 )
 
 // hubs is the registry of this process's hubs: at most one per video,
-// created by the first join, retired when its last session has been gone
+// created by the first join, retired when its last subscription has been gone
 // for Config.HubLinger, and all stopped (and waited for) by close.
 type hubs struct {
 	srv    *Server

@@ -15,8 +15,8 @@ import (
 	"github.com/videologue/videologue/internal/jsontext"
 )
 
-// session is one join of a video channel on a connection.
-type session struct {
+// subscription is one join of a video channel on a connection.
+type subscription struct {
 	c           *conn
 	hub         *hub
 	topic       string
@@ -26,7 +26,7 @@ type session struct {
 	device      string
 
 	lastRev int64       // last video revision delivered; guarded by hub.mu
-	gone    atomic.Bool // the hub failed and dropped the session
+	gone    atomic.Bool // the hub failed and dropped the subscription
 
 	// Owned by the connection's handler.
 	tracked bool // its ViewerJoined is in the log
@@ -135,7 +135,7 @@ type streamReader interface {
 // holds. The hub's fold may trail the log by a moment (a client may hold
 // the id of its own post before the hub has read it), so a claim beyond
 // the fold is checked against the stream's head in the log; the events in
-// between reach the session as pushes.
+// between reach the subscription as pushes.
 func (h *hub) checkRewound(ctx context.Context, p joinParams) error {
 	h.mu.Lock()
 	head := h.rev + 1
@@ -199,7 +199,7 @@ func deviceFromUserAgent(ua string) string {
 }
 
 // handleIn runs a client push on the channel and replies to it.
-func (s *session) handleIn(ctx context.Context, f *inbound) {
+func (s *subscription) handleIn(ctx context.Context, f *inbound) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := checkEscapes(f.payload); err != nil {
@@ -237,7 +237,7 @@ func (s *session) handleIn(ctx context.Context, f *inbound) {
 	}
 }
 
-func (s *session) post(ctx context.Context, payload json.RawMessage) (int64, error) {
+func (s *subscription) post(ctx context.Context, payload json.RawMessage) (int64, error) {
 	var p struct { // only these two fields are taken
 		Body json.RawMessage `json:"body"`
 		At   json.RawMessage `json:"at"`
@@ -256,7 +256,7 @@ func (s *session) post(ctx context.Context, payload json.RawMessage) (int64, err
 	return s.c.srv.deps.Annotations.Post(ctx, s.videoID, s.c.user.id, s.c.user.username, body, at, s.c.meta())
 }
 
-func (s *session) edit(ctx context.Context, payload json.RawMessage) error {
+func (s *subscription) edit(ctx context.Context, payload json.RawMessage) error {
 	var p struct {
 		ID   json.RawMessage `json:"id"`
 		Body json.RawMessage `json:"body"`
@@ -279,7 +279,7 @@ func (s *session) edit(ctx context.Context, payload json.RawMessage) error {
 	return s.c.srv.deps.Annotations.EditSeen(ctx, s.videoID, id, s.c.user.id, body, seen, s.c.meta())
 }
 
-func (s *session) delete(ctx context.Context, payload json.RawMessage) error {
+func (s *subscription) delete(ctx context.Context, payload json.RawMessage) error {
 	var p struct {
 		ID json.RawMessage `json:"id"`
 	}
@@ -300,7 +300,7 @@ func (s *session) delete(ctx context.Context, payload json.RawMessage) error {
 // reportDuration takes {"duration_ms": N}: the video's duration as the
 // client's player knows it. The server keeps the largest reported, and
 // refuses annotations pinned beyond it.
-func (s *session) reportDuration(ctx context.Context, payload json.RawMessage) error {
+func (s *subscription) reportDuration(ctx context.Context, payload json.RawMessage) error {
 	var p struct {
 		DurationMS json.RawMessage `json:"duration_ms"`
 	}
