@@ -131,7 +131,7 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 		for _, p := range cleared {
 			prefixes = append(prefixes, p.Prefix())
 		}
-		b.w.keepAll(prefixes)
+		b.w.keepAll(prefixes, int(res.Head-from))
 	}
 	progress := func(pos uint64) {
 		if e.cfg.Progress != nil {
