@@ -125,7 +125,10 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 	}()
 
 	b := e.newBatch()
-	defer func() { b.w.batch.Close() }()
+	defer func() {
+		b.wait() // when returning early: its error is returned already
+		b.w.batch.Close()
+	}()
 	if len(cleared) > 0 {
 		b.w.tab = new(table)
 		var prefixes []byte
@@ -134,10 +137,8 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 		}
 		b.w.keepAll(prefixes, int(res.Head-from))
 	}
-	progress := func(pos uint64) {
-		if e.cfg.Progress != nil {
-			e.cfg.Progress(pos, res.Head)
-		}
+	if e.cfg.Progress != nil {
+		b.progress = func(pos uint64) { e.cfg.Progress(pos, res.Head) }
 	}
 	for page := range pages {
 		for _, ev := range page {
@@ -150,11 +151,9 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 			}
 			res.Events++
 			if b.events >= e.cfg.BatchEvents {
-				pos := b.last.Position
 				if err := e.commit(b); err != nil {
 					return res, err
 				}
-				progress(pos)
 			}
 		}
 	}
@@ -166,11 +165,12 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 		e.abandon(b)
 		return res, err
 	}
-	pos := b.last.Position
 	if err := e.commit(b); err != nil {
 		return res, err
 	}
-	progress(pos)
+	if err := b.wait(); err != nil {
+		return res, e.commitFailed(b, err)
+	}
 	for _, st := range e.states {
 		if n := st.poisoned.Load() - poisoned[st.p.Name()]; n > 0 {
 			res.Poisoned[st.p.Name()] = n

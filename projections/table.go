@@ -112,3 +112,48 @@ func (d *DB) ingest(t *table) error {
 	}
 	return nil
 }
+
+// behind is a batch's table being ingested by another goroutine while
+// the loop applies the next batch: the second core writes and ingests
+// while the first applies. At most one is in flight; the loop waits for
+// it before it commits again, reads the database, or returns.
+type behind struct {
+	done   chan error // receives the ingest's outcome; nil when none is in flight
+	flying *table     // the table being ingested
+	pos    uint64     // its batch's last event
+	spare  *table     // the table before, emptied, to fill next
+}
+
+// ingestBehind starts ingesting b's table, and gives b another.
+func (e *Engine) ingestBehind(b *batch, c commitment) {
+	t := b.w.tab
+	if b.spare == nil {
+		b.spare = new(table)
+	}
+	b.w.tab, b.spare = b.spare, nil
+	done := make(chan error, 1)
+	b.done, b.flying, b.pos = done, t, c.pos
+	go func() {
+		err := e.db.ingest(t)
+		if err == nil {
+			e.committed(c)
+		}
+		done <- err
+	}()
+}
+
+// wait waits for the ingest in flight, if any, and returns its error;
+// on success it reports the progress.
+func (b *batch) wait() error {
+	if b.done == nil {
+		return nil
+	}
+	err := <-b.done
+	b.done = nil
+	b.flying.reset()
+	b.spare, b.flying = b.flying, nil
+	if err == nil && b.progress != nil {
+		b.progress(b.pos)
+	}
+	return err
+}

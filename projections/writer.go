@@ -38,6 +38,10 @@ type Writer struct {
 	cleared [256]bool
 	all     bool
 
+	// settle, if set, is called before reading the database: the
+	// batch before may still be on its way into it.
+	settle func() error
+
 	ops   []stagedOp // this event's writes
 	arena []byte     // their keys and values
 	buf0  []byte     // see buf
@@ -95,6 +99,11 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 	}
 	if w.all && len(k) > 0 && w.cleared[k[0]] {
 		return nil, false, nil
+	}
+	if w.settle != nil {
+		if err := w.settle(); err != nil {
+			return nil, false, errors.Join(ErrStorage, err)
+		}
 	}
 	v, closer, err := w.r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
