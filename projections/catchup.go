@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,19 +125,20 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 	}()
 
 	b := e.newBatch()
-	defer func() { b.w.batch.Close() }()
+	defer func() {
+		b.wait() // when returning early: its error is returned already
+		b.w.batch.Close()
+	}()
 	if len(cleared) > 0 {
 		b.w.tab = new(table)
 		var prefixes []byte
 		for _, p := range cleared {
 			prefixes = append(prefixes, p.Prefix())
 		}
-		b.w.keepAll(prefixes)
+		b.w.keepAll(prefixes, int(res.Head-from))
 	}
-	progress := func(pos uint64) {
-		if e.cfg.Progress != nil {
-			e.cfg.Progress(pos, res.Head)
-		}
+	if e.cfg.Progress != nil {
+		b.progress = func(pos uint64) { e.cfg.Progress(pos, res.Head) }
 	}
 	for page := range pages {
 		for _, ev := range page {
@@ -149,11 +151,9 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 			}
 			res.Events++
 			if b.events >= e.cfg.BatchEvents {
-				pos := b.last.Position
 				if err := e.commit(b); err != nil {
 					return res, err
 				}
-				progress(pos)
 			}
 		}
 	}
@@ -165,11 +165,12 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 		e.abandon(b)
 		return res, err
 	}
-	pos := b.last.Position
 	if err := e.commit(b); err != nil {
 		return res, err
 	}
-	progress(pos)
+	if err := b.wait(); err != nil {
+		return res, e.commitFailed(b, err)
+	}
 	for _, st := range e.states {
 		if n := st.poisoned.Load() - poisoned[st.p.Name()]; n > 0 {
 			res.Poisoned[st.p.Name()] = n
@@ -182,16 +183,15 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 // readPages sends the events in [from, to], decoded, a page at a time.
 func (e *Engine) readPages(ctx context.Context, from, to uint64, out chan<- []*Event) error {
 	size := e.cfg.PageEvents
-	page := make([]*Event, 0, size)
+	page, mem := make([]*Event, 0, size), newPageMem(size)
 	err := eventstore.ScanAll(ctx, e.log, from, to, func(ev *eventstore.RecordedEvent) error {
-		c := ev.Clone()
-		page = append(page, NewEvent(&c))
+		page = append(page, mem.add(ev))
 		if len(page) < size {
 			return nil
 		}
 		select {
 		case out <- page:
-			page = make([]*Event, 0, size)
+			page, mem = make([]*Event, 0, size), newPageMem(size)
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -205,4 +205,46 @@ func (e *Engine) readPages(ctx context.Context, from, to uint64, out chan<- []*E
 		}
 	}
 	return err
+}
+
+// pageMem is where readPages copies a page's events: in a few large
+// allocations rather than several small ones per event, which the
+// garbage collector would have to find and free one by one.
+type pageMem struct {
+	recs []eventstore.RecordedEvent
+	evs  []Event
+	buf  []byte // the events' data and metadata
+}
+
+// pageBytes is how much memory of data and metadata is allocated at a
+// time.
+const pageBytes = 256 << 10
+
+func newPageMem(size int) *pageMem {
+	return &pageMem{recs: make([]eventstore.RecordedEvent, 0, size), evs: make([]Event, 0, size)}
+}
+
+// add copies ev into m and decodes it. m has room for as many events as
+// it was made for; the events it returned stay where they are.
+func (m *pageMem) add(ev *eventstore.RecordedEvent) *Event {
+	if n := len(ev.Data) + len(ev.Metadata); cap(m.buf)-len(m.buf) < n {
+		m.buf = make([]byte, 0, max(n, pageBytes))
+	}
+	c := *ev
+	c.ID, c.Type, c.Stream = strings.Clone(ev.ID), strings.Clone(ev.Type), strings.Clone(ev.Stream)
+	c.Data, c.Metadata = m.copy(ev.Data), m.copy(ev.Metadata)
+	m.recs = append(m.recs, c)
+	m.evs = append(m.evs, Event{})
+	e := &m.evs[len(m.evs)-1]
+	e.decode(&m.recs[len(m.recs)-1])
+	return e
+}
+
+func (m *pageMem) copy(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	at := len(m.buf)
+	m.buf = append(m.buf, b...)
+	return m.buf[at:len(m.buf):len(m.buf)]
 }

@@ -22,7 +22,8 @@
 // (Config): CatchUp at start applies what the log gained while the
 // server was down, in large batches; Rebuild clears the models first and
 // then writes each batch as a sorted table that pebble ingests, since the
-// ranges it writes are empty; Run follows the log live, a batch per
+// ranges it writes are empty, while the next batch is applied on another
+// goroutine; Run follows the log live, a batch per
 // watermill message.
 //
 // # Watermill

@@ -177,10 +177,16 @@ type batch struct {
 	w      *Writer
 	events int
 	last   Checkpoint
+	// progress, if set, is called with the position of each batch
+	// committed, on the goroutine that applies.
+	progress func(pos uint64)
+	behind   // the table of the batch before, being ingested
 }
 
 func (e *Engine) newBatch() *batch {
-	return &batch{w: newWriter(e.db.db, e.db.db.NewBatch())}
+	b := &batch{w: newWriter(e.db.db, e.db.db.NewBatch())}
+	b.w.settle = b.wait
+	return b
 }
 
 // apply hands ev to every projection that has not applied it yet and
@@ -248,89 +254,6 @@ func (e *Engine) stop(st *state, f *failure) {
 	var err error = f
 	if st.stopped.CompareAndSwap(nil, &err) {
 		e.logger.Error("projection stopped: its read model stays at its checkpoint until restarted", "projection", f.projection, "position", f.position, "err", f.err)
-	}
-}
-
-// commit commits the batch's writes with every projection's checkpoint,
-// and starts a new batch.
-func (e *Engine) commit(b *batch) error {
-	if b.events == 0 {
-		return nil
-	}
-	if err := b.w.flush(); err != nil {
-		return e.commitFailed(b, err)
-	}
-	var moved []*state
-	for _, st := range e.states {
-		if st.next.Position > st.cp.Load() {
-			moved = append(moved, st)
-			if err := b.w.write(checkpointKey(st.p.Name()), encodeCheckpoint(st.next), false); err != nil {
-				return e.commitFailed(b, err)
-			}
-		}
-	}
-	var err error
-	if b.w.tab != nil {
-		err = e.db.ingest(b.w.tab)
-	} else {
-		err = e.db.commit(b.w.batch, e.cfg.Sync)
-	}
-	if err != nil {
-		return e.commitFailed(b, err)
-	}
-	for _, st := range moved {
-		st.cp.Store(st.next.Position)
-		st.cpAt.Store(int64(timeKey(st.next.RecordedAt)))
-		st.applied.Add(uint64(b.events)) // events seen, including those it ignores
-	}
-	for _, st := range e.states {
-		if st.failing.Swap(nil) != nil {
-			e.logger.Info("projection writes again", "projection", st.p.Name())
-		}
-	}
-	b.w.batch.Close()
-	b.w.reset(e.db.db.NewBatch(), true)
-	b.events = 0
-	e.mu.Lock()
-	close(e.changed)
-	e.changed = make(chan struct{})
-	e.mu.Unlock()
-	return nil
-}
-
-// commitFailed abandons the batch: every projection is failing until a
-// commit succeeds.
-func (e *Engine) commitFailed(b *batch, err error) error {
-	e.abandon(b)
-	e.setFailing(err)
-	return err
-}
-
-// abandon drops what was applied since the last commit.
-func (e *Engine) abandon(b *batch) {
-	b.w.batch.Close()
-	b.w.reset(e.db.db.NewBatch(), false)
-	b.events = 0
-	e.rewind()
-}
-
-// rewind sets every projection's next checkpoint to its committed one.
-func (e *Engine) rewind() {
-	for _, st := range e.states {
-		st.next = Checkpoint{Position: st.cp.Load(), RecordedAt: keyTime(uint64(st.cpAt.Load()))}
-	}
-}
-
-// setFailing marks every running projection as failing with err, logged
-// once per failure.
-func (e *Engine) setFailing(err error) {
-	for _, st := range e.states {
-		if st.stopped.Load() != nil {
-			continue
-		}
-		if st.failing.Swap(&err) == nil {
-			e.logger.Error("projection cannot write its read model; retrying", "projection", st.p.Name(), "err", err)
-		}
 	}
 }
 

@@ -27,7 +27,13 @@ type Event struct {
 
 // NewEvent decodes ev for the projections. The Event keeps ev.
 func NewEvent(ev *eventstore.RecordedEvent) *Event {
-	e := &Event{RecordedEvent: ev}
+	e := new(Event)
+	e.decode(ev)
+	return e
+}
+
+func (e *Event) decode(ev *eventstore.RecordedEvent) {
+	*e = Event{RecordedEvent: ev}
 	if len(ev.Metadata) > 0 {
 		_ = json.Unmarshal(ev.Metadata, &e.meta, decodeOptions) // metadata is optional: what does not decode is absent
 	}
@@ -39,7 +45,6 @@ func NewEvent(ev *eventstore.RecordedEvent) *Event {
 		id, err := strconv.ParseInt(rest, 10, 64)
 		e.id, e.idOK = id, err == nil && id > 0
 	}
-	return e
 }
 
 // Body returns the event's data as its domain type, as a pointer

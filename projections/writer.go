@@ -38,6 +38,10 @@ type Writer struct {
 	cleared [256]bool
 	all     bool
 
+	// settle, if set, is called before reading the database: the
+	// batch before may still be on its way into it.
+	settle func() error
+
 	ops   []stagedOp // this event's writes
 	arena []byte     // their keys and values
 	buf0  []byte     // see buf
@@ -96,6 +100,11 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 	if w.all && len(k) > 0 && w.cleared[k[0]] {
 		return nil, false, nil
 	}
+	if w.settle != nil {
+		if err := w.settle(); err != nil {
+			return nil, false, errors.Join(ErrStorage, err)
+		}
+	}
 	v, closer, err := w.r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
@@ -133,11 +142,19 @@ func (w *Writer) accept() error {
 			}
 			continue
 		}
+		old, ok := w.held[string(k)]
 		r := heldRec{n: w.n}
-		if op.kind == 's' {
-			r.v = append([]byte{}, v...)
+		switch {
+		case op.kind != 's':
+		case old.v != nil:
+			// Nothing reads the value it replaces any more (what Get
+			// returned lasts until Apply returns; flush copies): its
+			// memory serves again.
+			r.v = append(old.v[:0], v...)
+		default:
+			r.v = append([]byte{}, v...) // never nil, even when empty
 		}
-		if old, ok := w.held[string(k)]; !ok || old.n != w.n {
+		if !ok || old.n != w.n {
 			key := string(k)
 			w.dirty = append(w.dirty, key)
 			w.held[key] = r
@@ -183,7 +200,13 @@ const maxHeld = 1 << 22
 
 // keepAll has the Writer keep, from now on, every record Set or Deleted,
 // across batches, for the projections whose prefixes were just cleared.
-func (w *Writer) keepAll(prefixes []byte) {
+// About as many records as events are kept (a rebuild of the builtin
+// projections keeps 1.3 per event), so held is made that large at once
+// rather than grown step by step.
+func (w *Writer) keepAll(prefixes []byte, events int) {
+	if len(w.held) == 0 {
+		w.held = make(map[string]heldRec, min(events, maxHeld))
+	}
 	for _, p := range prefixes {
 		w.cleared[p] = true
 	}
