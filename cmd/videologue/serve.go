@@ -80,7 +80,7 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 	fs.StringVar(&c.Node, "node", "", "name of this server, stable across restarts and unique among the running nodes of a shared store (default: the host name; with a shared store, host name and port)")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", 5*time.Second, "how often this node records a heartbeat in the log")
 	fs.DurationVar(&c.NodeTimeout, "node-timeout", 15*time.Second, "silence after which a node is presumed dead and its viewers leave the presence list (checked every --heartbeat)")
-	fs.BoolVar(&c.LoadTest, "load-test", false, "dev only: no per-user push or per-address sign-in limits, no cap on connections per address, and cheap password hashes, for cmd/vlload")
+	fs.BoolVar(&c.LoadTest, "load-test", false, "dev only: lifts every rate limit (pushes, joins, connects, frames, sign-ins, added videos), the caps on connections and sockets per address and the bound on password hashing, and makes hashes cheap, for cmd/vlload")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "address of a second listener serving Go's profiler at /debug/pprof/ (off by default; it has no authentication: bind it to localhost)")
 	fs.IntVar(&c.MaxSocketsPerAddr, "max-sockets-per-addr", 64, "sockets open at once from one client address (an IPv6 /64); more are refused with 429 (0: no cap)")
 	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("VIDEOLOGUE_PUBLIC_URL"), "address browsers reach this site at, e.g. https://videologue.example; absolute links are built from it (default $VIDEOLOGUE_PUBLIC_URL; required with --env prod; dev default http://<addr>)")
