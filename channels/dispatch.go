@@ -98,13 +98,13 @@ func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 }
 
 // admitPush spends a push token of the user's and of the address's.
-func (c *conn) admitPush() bool { return c.admit(c.srv.limits.userPushes, c.srv.limits.addrPushes) }
+func (c *conn) admitPush() bool { return c.admit(c.srv.limits.pushes) }
 
 // admitJoin spends a join token of the user's and of the address's.
-func (c *conn) admitJoin() bool { return c.admit(c.srv.limits.userJoins, c.srv.limits.addrJoins) }
+func (c *conn) admitJoin() bool { return c.admit(c.srv.limits.joins) }
 
-func (c *conn) admit(user *limit.Keyed[int64], addr *limit.Keyed[string]) bool {
-	if ok, _ := allow(user, addr, c.user.id, c.addrKey, c.srv.cfg.Now()); ok {
+func (c *conn) admit(l limit.UserAndAddr) bool {
+	if ok, _ := l.Reserve(c.user.id, c.addrKey, c.srv.cfg.Now()); ok {
 		c.strikes = 0
 		return true
 	}

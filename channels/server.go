@@ -272,7 +272,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every upgrade request from an address counts, valid or not: the
 	// work below is what the limit protects.
 	addrKey := limit.AddrKey(r.RemoteAddr)
-	if ok, wait := s.limits.addrConnects.Reserve(addrKey, s.cfg.Now()); !ok {
+	if ok, wait := s.limits.connects.Addr.Reserve(addrKey, s.cfg.Now()); !ok {
 		tooMany(w, wait, "too many connection attempts from your address: retry later")
 		return
 	}
@@ -286,18 +286,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, code)
 		return
 	}
-	if ok, wait := s.limits.userConnects.Reserve(user.id, s.cfg.Now()); !ok {
+	if ok, wait := s.limits.connects.User.Reserve(user.id, s.cfg.Now()); !ok {
 		tooMany(w, wait, "too many connections for this user: retry later")
 		return
 	}
-	if !s.limits.openSocket(addrKey) {
+	if !s.limits.sockets.Take(addrKey) {
 		tooMany(w, 0, "too many open sockets from your address (at most %d): close some first", s.cfg.MaxSocketsPerAddr)
 		return
 	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		s.limits.closeSocket(addrKey)
+		s.limits.sockets.Release(addrKey)
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -306,7 +306,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
-		s.limits.closeSocket(addrKey)
+		s.limits.sockets.Release(addrKey)
 		s.connsWG.Done()
 		return // the upgrader has answered
 	}
@@ -324,7 +324,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.connsWG.Done()
 		c.serve(context.Background())
 		s.untrack(c)
-		s.limits.closeSocket(addrKey)
+		s.limits.sockets.Release(addrKey)
 	}()
 }
 

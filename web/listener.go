@@ -19,15 +19,12 @@ func LimitListener(l net.Listener, perAddr int) net.Listener {
 	if perAddr <= 0 {
 		return l
 	}
-	return &limitListener{Listener: l, max: perAddr, open: make(map[string]int)}
+	return &limitListener{Listener: l, open: limit.NewSlots(perAddr)}
 }
 
 type limitListener struct {
 	net.Listener
-	max int
-
-	mu   sync.Mutex
-	open map[string]int // address key -> open connections; no zero entries
+	open *limit.Slots // per address key
 }
 
 // Accept returns the next connection within its address's cap, closing
@@ -39,28 +36,10 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		key := limit.AddrKey(c.RemoteAddr().String())
-		if l.take(key) {
-			return &limitConn{Conn: c, release: func() { l.release(key) }}, nil
+		if l.open.Take(key) {
+			return &limitConn{Conn: c, release: func() { l.open.Release(key) }}, nil
 		}
 		_ = c.Close()
-	}
-}
-
-func (l *limitListener) take(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.open[key] >= l.max {
-		return false
-	}
-	l.open[key]++
-	return true
-}
-
-func (l *limitListener) release(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.open[key]--; l.open[key] <= 0 {
-		delete(l.open, key)
 	}
 }
 

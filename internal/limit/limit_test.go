@@ -72,3 +72,49 @@ func TestAddrKey(t *testing.T) {
 		}
 	}
 }
+
+func TestUserAndAddrSpendsTheUserFirst(t *testing.T) {
+	l := NewUserAndAddr(1, 1, 1, 2, 0)
+	now := time.Unix(1000, 0)
+	if ok, _ := l.Reserve(1, "a", now); !ok {
+		t.Fatal("first take refused")
+	}
+	// User 1 is out: its refusal must not spend the address's token.
+	if ok, wait := l.Reserve(1, "a", now); ok || wait <= 0 {
+		t.Fatalf("user over its burst: ok=%v wait=%v", ok, wait)
+	}
+	if ok, _ := l.Reserve(2, "a", now); !ok {
+		t.Fatal("another user of the address paid for user 1's refusal")
+	}
+	if ok, _ := l.Reserve(3, "a", now); ok {
+		t.Fatal("the address's burst of 2 allowed 3")
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	for d, want := range map[time.Duration]int{0: 1, time.Millisecond: 1, time.Second: 1, 1001 * time.Millisecond: 2, 6 * time.Second: 6} {
+		if got := RetryAfter(d); got != want {
+			t.Errorf("RetryAfter(%v) = %d, want %d", d, got, want)
+		}
+	}
+}
+
+func TestSlots(t *testing.T) {
+	s := NewSlots(2)
+	if !s.Take("a") || !s.Take("a") || s.Take("a") {
+		t.Fatal("a cap of 2 did not hold")
+	}
+	if !s.Take("b") {
+		t.Fatal("another key shares a's slots")
+	}
+	s.Release("a")
+	if !s.Take("a") {
+		t.Fatal("a released slot was not given back")
+	}
+	unlimited := NewSlots(0)
+	for range 100 {
+		if !unlimited.Take("a") {
+			t.Fatal("no cap refused")
+		}
+	}
+}
