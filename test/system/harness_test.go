@@ -79,19 +79,26 @@ func startServer(t testing.TB, extra ...string) *server {
 	l0, err := net.Listen("tcp", "127.0.1.2:0")
 	testenv.Require(t, "the whole 127.0.0.0/8 range on loopback (Linux)", err == nil)
 	l0.Close()
+	s := serverAt(t, filepath.Join(t.TempDir(), "data"), extra...)
+	s.start()
+	return s
+}
+
+// serverAt is a server, not yet started, on a free port with the data
+// directory data; extra are added to its flags.
+func serverAt(t testing.TB, data string, extra ...string) *server {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
-	dir := t.TempDir()
-	logs, err := os.Create(filepath.Join(dir, "server.log"))
+	logs, err := os.Create(filepath.Join(t.TempDir(), "server.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, bin: binary(t), addr: addr, data: filepath.Join(dir, "data"), args: extra, logs: logs}
-	s.start()
+	s := &server{t: t, bin: binary(t), addr: addr, data: data, args: extra, logs: logs}
 	t.Cleanup(func() {
 		if s.cmd != nil {
 			_ = s.cmd.Process.Kill()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -52,37 +51,6 @@ func fillDisk(t *testing.T, dir string) string {
 		}
 	}
 	return name
-}
-
-// serverAt is startServer with the data directory data.
-func serverAt(t *testing.T, data string, extra ...string) *server {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	logs, err := os.Create(filepath.Join(t.TempDir(), "server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, bin: binary(t), addr: addr, data: data, args: extra, logs: logs}
-	t.Cleanup(func() {
-		if s.cmd != nil {
-			_ = s.cmd.Process.Kill()
-			<-s.exit
-		}
-		logs.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logs.Name())
-			if len(b) > 8000 {
-				b = b[len(b)-8000:]
-			}
-			t.Logf("server log (tail):\n%s", b)
-		}
-	})
-	return s
 }
 
 // runBinary runs the binary with args and returns its exit code and
