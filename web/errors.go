@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -32,6 +33,10 @@ var (
 // milliseconds, so a slot is usually free again well within it.
 const busyRetryAfter = "1"
 
+// statusClientClosed answers a request its client cancelled; as in
+// nginx's logs, it tells it apart from the server's own failures.
+const statusClientClosed = 499
+
 // writeError is the one place where an error becomes an HTTP status and a
 // JSON body {"error": "..."}. What is not a known refusal is logged and
 // answered 500 "internal error".
@@ -57,6 +62,10 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	case errors.Is(err, auth.ErrBusy):
 		status, msg = http.StatusTooManyRequests, "the server is busy checking passwords, try again in a moment"
 		w.Header().Set("Retry-After", busyRetryAfter)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away (for example while its sign-in waited for a
+		// hashing slot): nothing failed here, and nobody reads the answer.
+		status, msg = statusClientClosed, "request cancelled"
 	case errors.Is(err, eventstore.ErrUnavailable):
 		// The store logs its failure once; a log line per refusal
 		// would flood.

@@ -28,6 +28,26 @@ func TestStorageUnavailableIs503(t *testing.T) {
 	}
 }
 
+// A request its client cancelled (a sign-in waiting for a hashing slot)
+// is not a server failure: not 500, not logged. The same error while the
+// client is still there stays a 500.
+func TestCancelledRequestIsNotLogged(t *testing.T) {
+	err := fmt.Errorf("sign in: %w", context.Canceled)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w := httptest.NewRecorder()
+	var logged int
+	writeError(w, httptest.NewRequest("POST", "/sessions", nil).WithContext(ctx), slog.New(countHandler{&logged}), err)
+	if w.Code != statusClientClosed || logged != 0 {
+		t.Fatalf("cancelled request: got %d with %d log lines, want %d unlogged", w.Code, logged, statusClientClosed)
+	}
+	w = httptest.NewRecorder()
+	writeError(w, httptest.NewRequest("POST", "/sessions", nil), slog.New(countHandler{&logged}), err)
+	if w.Code != http.StatusInternalServerError || logged != 1 {
+		t.Fatalf("live request: got %d with %d log lines, want 500 logged once", w.Code, logged)
+	}
+}
+
 type countHandler struct{ n *int }
 
 func (h countHandler) Enabled(context.Context, slog.Level) bool  { return true }
