@@ -78,6 +78,7 @@ func (s *Server) mountAnalysis(r chi.Router) {
 		// A site of its own over the same secret reads the same session
 		// cookies and CSRF tokens as the other pages.
 		a.site = newSite(s.cfg.CookieSecret, s.cfg.Secure, s.deps.Accounts, s.deps.Videos, s.deps.Tokens, s.logger)
+		a.site.analysisPages = true
 		if err := a.addPages(); err != nil {
 			panic(err) // embedded templates: a parse error is a build defect
 		}
@@ -101,6 +102,7 @@ func (s *Server) mountAnalysis(r chi.Router) {
 		r.With(secureHeaders(s.cfg.Secure)).Get("/static/analyst.css", a.asset("static/analyst.css", "text/css; charset=utf-8"))
 		r.Group(func(r chi.Router) {
 			r.Use(a.site.pageMiddleware)
+			r.Get("/replay", a.replayVideos) // analyst_nav.go
 			r.Get("/replay/{id}", a.replayPage)
 			r.Get("/audit", a.auditPage)
 		})
@@ -110,7 +112,7 @@ func (s *Server) mountAnalysis(r chi.Router) {
 // addPages adds the analysts' and auditors' templates to the site's
 // renderer, each inside the site's layout.
 func (a *analysis) addPages() error {
-	for _, name := range []string{"analyst_replay", "audit_trail"} {
+	for _, name := range []string{"analyst_replay", "analyst_videos", "audit_trail"} {
 		base, ok := a.site.view.pages["error"]
 		if !ok {
 			return errors.New("web: no error page to take the layout from")

@@ -30,6 +30,9 @@ type site struct {
 	// allowAddVideo rate-limits adding videos per user and address, and
 	// says how long to wait when it refuses; nil allows all.
 	allowAddVideo func(r *http.Request, userID int64) (bool, time.Duration)
+	// analysisPages says the replay and audit pages are served, for the
+	// navigation to link to them.
+	analysisPages bool
 }
 
 // newSite builds the pages. secret signs cookies and CSRF tokens (with a
@@ -88,7 +91,8 @@ func (s *site) currentUser(r *http.Request) *viewUser {
 	if err != nil {
 		return nil
 	}
-	return &viewUser{ID: u.ID, Username: u.Username}
+	return &viewUser{ID: u.ID, Username: u.Username, Admin: u.Can(domain.RoleAdmin),
+		Analyst: s.analysisPages && u.Can(domain.RoleAnalyst), Auditor: s.analysisPages && u.Can(domain.RoleAuditor)}
 }
 
 // page starts a page for r: who is signed in, the CSRF token, the flash.

@@ -86,6 +86,11 @@ func initial(s string) string {
 type viewUser struct {
 	ID       int64
 	Username string
+	// Analyst and Auditor say the navigation links to the replay and
+	// audit pages: the user holds the role and the site serves them.
+	Analyst, Auditor bool
+	// Admin may edit and delete anyone's video.
+	Admin bool
 }
 
 // page is what every template gets. Data holds the page's own values.
