@@ -1,7 +1,8 @@
 // Package catalog keeps Videologue's videos over the log: adding a video
 // appends VideoAdded to the videos stream (its id is that event's revision
-// + 1), and an in-memory read model folded from the stream answers lookups
-// and listings. The durations stream adds what viewers' players report of
+// + 1), editing and deleting one VideoUpdated and VideoDeleted, and an
+// in-memory read model folded from the stream answers lookups and
+// listings. The durations stream adds what viewers' players report of
 // each video's duration: the read model keeps the largest.
 package catalog
 
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -38,6 +40,8 @@ type Video struct {
 	// DurationMS is the largest duration viewers' players reported, in
 	// milliseconds; 0 while none has.
 	DurationMS int64
+	// deleted: Get answers domain.ErrVideoDeleted, and List leaves it out.
+	deleted bool
 }
 
 // Service adds and lists videos. It is safe for concurrent use once
@@ -92,14 +96,30 @@ func (s *Service) Close() {
 }
 
 func (s *Service) apply(ev *eventstore.RecordedEvent) {
-	if ev.Type != domain.TypeVideoAdded {
-		return
+	var err error
+	switch ev.Type {
+	case domain.TypeVideoAdded:
+		var e domain.VideoAdded
+		if err = json.Unmarshal(ev.Data, &e); err == nil {
+			s.applyAdded(ev, e)
+		}
+	case domain.TypeVideoUpdated:
+		var e domain.VideoUpdated
+		if err = json.Unmarshal(ev.Data, &e); err == nil {
+			s.applyUpdated(e)
+		}
+	case domain.TypeVideoDeleted:
+		var e domain.VideoDeleted
+		if err = json.Unmarshal(ev.Data, &e); err == nil {
+			s.applyDeleted(e)
+		}
 	}
-	var e domain.VideoAdded
-	if err := json.Unmarshal(ev.Data, &e); err != nil {
+	if err != nil {
 		s.logger.Error("undecodable event", "stream", ev.Stream, "revision", ev.Revision, "err", err)
-		return
 	}
+}
+
+func (s *Service) applyAdded(ev *eventstore.RecordedEvent, e domain.VideoAdded) {
 	v := Video{ID: domain.IDFromRevision(ev.Revision), UserID: e.UserID, Title: e.Title, URL: e.URL, Slug: e.Slug, AddedAt: ev.RecordedAt}
 	s.mu.Lock()
 	i := len(s.videos)
@@ -108,6 +128,46 @@ func (s *Service) apply(ev *eventstore.RecordedEvent) {
 	s.all = append(s.all, i)
 	s.byUser[v.UserID] = append(s.byUser[v.UserID], i)
 	s.mu.Unlock()
+}
+
+// applyUpdated folds an edit. An edit that reached the log after its
+// video's deletion (the two raced) changes nothing.
+func (s *Service) applyUpdated(e domain.VideoUpdated) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.byID[e.VideoID]
+	if !ok || s.videos[i].deleted {
+		return
+	}
+	// Readers hold copies of Video, never a pointer into videos: writing
+	// in place is safe under the lock.
+	v := &s.videos[i]
+	v.Title, v.URL, v.Slug = e.Title, e.URL, e.Slug
+}
+
+// applyDeleted folds a deletion: the video leaves the listings.
+func (s *Service) applyDeleted(e domain.VideoDeleted) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.byID[e.VideoID]
+	if !ok || s.videos[i].deleted {
+		return
+	}
+	s.videos[i].deleted = true
+	s.all = withoutPosition(s.all, i)
+	owner := s.videos[i].UserID
+	s.byUser[owner] = withoutPosition(s.byUser[owner], i)
+}
+
+// withoutPosition removes position i from idx, which is in ascending
+// order. It copies: List's readers never see a slice change under them,
+// though they hold the lock anyway.
+func withoutPosition(idx []int, i int) []int {
+	j := sort.SearchInts(idx, i)
+	if j == len(idx) || idx[j] != i {
+		return idx
+	}
+	return slices.Delete(slices.Clone(idx), j, j+1)
 }
 
 func (s *Service) applyDuration(ev *eventstore.RecordedEvent) {
@@ -184,19 +244,27 @@ func (s *Service) Add(ctx context.Context, userID int64, title, rawURL string, m
 	return s.Get(ctx, domain.IDFromRevision(res.NextExpected))
 }
 
-// Get returns the video with id, or domain.ErrNotFound. A video added by
+// Get returns the video with id; domain.ErrNotFound when there never was
+// one, domain.ErrVideoDeleted when it was deleted. A video added by
 // another process moments ago is found too: a miss first catches up.
 func (s *Service) Get(ctx context.Context, id int64) (Video, error) {
 	if v, ok := s.get(id); ok {
-		return v, nil
+		return checkDeleted(v)
 	}
 	if err := s.f.CatchUp(ctx); err != nil {
 		return Video{}, fmt.Errorf("get video: %w", err)
 	}
 	if v, ok := s.get(id); ok {
-		return v, nil
+		return checkDeleted(v)
 	}
 	return Video{}, domain.ErrNotFound
+}
+
+func checkDeleted(v Video) (Video, error) {
+	if v.deleted {
+		return Video{}, domain.ErrVideoDeleted
+	}
+	return v, nil
 }
 
 func (s *Service) get(id int64) (Video, bool) {
@@ -211,7 +279,9 @@ func (s *Service) get(id int64) (Video, bool) {
 	return v, true
 }
 
-// Exists reports whether video id is in the catalog.
+// Exists reports whether video id is in the catalog. A deleted video is
+// not, and says so: the error is domain.ErrVideoDeleted, for a refusal
+// that tells the client why.
 func (s *Service) Exists(ctx context.Context, id int64) (bool, error) {
 	_, err := s.Get(ctx, id)
 	switch {
@@ -222,6 +292,61 @@ func (s *Service) Exists(ctx context.Context, id int64) (bool, error) {
 	default:
 		return false, err
 	}
+}
+
+// Update gives video id a new title and URL on behalf of userID, who must
+// own it or be an admin (roles are theirs). Authority is checked before
+// the input: a stranger learns nothing of what would be accepted. It
+// returns the video as it now is, once the read model holds it.
+func (s *Service) Update(ctx context.Context, id, userID int64, roles domain.Roles, title, rawURL string, meta eventstore.Metadata) (Video, error) {
+	v, err := s.Get(ctx, id)
+	if err != nil {
+		return Video{}, err
+	}
+	if err := domain.MayChangeVideo(v.UserID, userID, roles); err != nil {
+		return Video{}, err
+	}
+	title, u, err := domain.NormalizeVideo(title, rawURL)
+	if err != nil {
+		return Video{}, err
+	}
+	if title == v.Title && u == v.URL {
+		return v, nil // nothing changes: nothing to record
+	}
+	data, _ := json.Marshal(domain.VideoUpdated{VideoID: id, UserID: userID, Title: title, URL: u, Slug: domain.Slugify(title)})
+	if err := s.appendVideos(ctx, domain.TypeVideoUpdated, data, meta); err != nil {
+		return Video{}, fmt.Errorf("update video: %w", err)
+	}
+	return s.Get(ctx, id)
+}
+
+// Delete takes video id out of the catalog on behalf of userID, who must
+// own it or be an admin. Its annotations and viewings stay in the log.
+// Deleting a deleted video is domain.ErrVideoDeleted.
+func (s *Service) Delete(ctx context.Context, id, userID int64, roles domain.Roles, meta eventstore.Metadata) error {
+	v, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := domain.MayChangeVideo(v.UserID, userID, roles); err != nil {
+		return err
+	}
+	data, _ := json.Marshal(domain.VideoDeleted{VideoID: id, UserID: userID})
+	if err := s.appendVideos(ctx, domain.TypeVideoDeleted, data, meta); err != nil {
+		return fmt.Errorf("delete video: %w", err)
+	}
+	return nil
+}
+
+// appendVideos appends one event to the videos stream and waits until the
+// read model has folded it.
+func (s *Service) appendVideos(ctx context.Context, typ string, data []byte, meta eventstore.Metadata) error {
+	res, err := s.store.Append(ctx, domain.VideosStream, eventstore.Any,
+		eventstore.EventData{Type: typ, Data: data, Metadata: meta.Encode()})
+	if err != nil {
+		return err
+	}
+	return s.f.WaitFor(ctx, int64(res.NextExpected))
 }
 
 // Page is one page of a listing, newest first.

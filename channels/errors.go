@@ -44,6 +44,8 @@ func reason(logger *slog.Logger, err error) string {
 		return ve.Field + " " + ve.Message
 	case errors.Is(err, domain.ErrNotFound):
 		return "not found"
+	case errors.Is(err, domain.ErrVideoDeleted):
+		return "this video was deleted"
 	case errors.Is(err, domain.ErrForbidden):
 		return "only the author may change this annotation"
 	case errors.Is(err, domain.ErrAnnotationGone):

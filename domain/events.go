@@ -14,6 +14,8 @@ const (
 	TypeSignedIn          = "signed_in.v1"
 	TypeSignedOut         = "signed_out.v1"
 	TypeVideoAdded        = "video_added.v1"
+	TypeVideoUpdated      = "video_updated.v1"
+	TypeVideoDeleted      = "video_deleted.v1"
 	TypeDurationReported  = "duration_reported.v1"
 	TypeAnnotationPosted  = "annotation_posted.v1"
 	TypeAnnotationEdited  = "annotation_edited.v1"
@@ -114,6 +116,24 @@ type VideoAdded struct {
 	Title  string `json:"title"`
 	URL    string `json:"url"`
 	Slug   string `json:"slug"`
+}
+
+// VideoUpdated: the owner of video VideoID, or an admin (UserID, who
+// did it), gave it a new title and URL.
+type VideoUpdated struct {
+	VideoID int64  `json:"video_id"`
+	UserID  int64  `json:"user_id"`
+	Title   string `json:"title"`
+	URL     string `json:"url"`
+	Slug    string `json:"slug"`
+}
+
+// VideoDeleted: the owner of video VideoID, or an admin (UserID), took it
+// out of the catalog. Its annotations and viewings stay in the log; it
+// takes no new ones.
+type VideoDeleted struct {
+	VideoID int64 `json:"video_id"`
+	UserID  int64 `json:"user_id"`
 }
 
 // DurationReported: a viewer's player reported that a video lasts at

@@ -42,7 +42,18 @@ var (
 	ErrBadCredentials = errors.New("wrong username or password")
 	ErrAnnotationGone = errors.New("annotation deleted")
 	ErrConflict       = errors.New("conflict")
+	// ErrVideoDeleted: the video was in the catalog and was deleted.
+	ErrVideoDeleted = errors.New("video deleted")
 )
+
+// MayChangeVideo says whether a user may edit or delete a video: its
+// owner may, and so may an admin; anyone else gets ErrForbidden.
+func MayChangeVideo(ownerID, userID int64, roles Roles) error {
+	if userID != 0 && (userID == ownerID || roles.Can(RoleAdmin)) {
+		return nil
+	}
+	return ErrForbidden
+}
 
 // NormalizeBody trims an annotation body and checks its length.
 func NormalizeBody(body string) (string, error) {
