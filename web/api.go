@@ -32,6 +32,8 @@ func (s *Server) mountAPI(r chi.Router) {
 	r.Get("/videos", s.handleListVideos)
 	r.Post("/videos", s.handleAddVideo)
 	r.Get("/videos/{id}", s.handleGetVideo)
+	r.Put("/videos/{id}", s.handleUpdateVideo) // api_video.go
+	r.Delete("/videos/{id}", s.handleDeleteVideo)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.logger, domain.ErrNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, &requestError{http.StatusMethodNotAllowed, "method not allowed"})

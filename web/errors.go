@@ -57,6 +57,8 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		status, msg = http.StatusForbidden, "forbidden"
 	case errors.Is(err, domain.ErrNotFound):
 		status, msg = http.StatusNotFound, "not found"
+	case errors.Is(err, domain.ErrVideoDeleted):
+		status, msg = http.StatusGone, "this video was deleted"
 	case errors.Is(err, domain.ErrConflict):
 		status, msg = http.StatusConflict, "conflicting change, try again"
 	case errors.Is(err, auth.ErrBusy):

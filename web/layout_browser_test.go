@@ -119,6 +119,7 @@ func TestPagesFitTheScreen(t *testing.T) {
 				{"mine", "/videos?mine=1", ""},
 				{"new-video", "/videos/new", ""},
 				{"watch", watchPath, `document.getElementById("connection")?.dataset.state === "connected" && document.querySelectorAll("#annotations .annotation").length === 3`},
+				{"edit-video", fmt.Sprintf("/videos/%d/edit", e.video.ID), ""},
 				{"account", "/account", ""},
 				{"replay", fmt.Sprintf("/replay/%d", e.video.ID), `document.querySelector("#replay-status").textContent.includes("events")`},
 				{"audit", "/audit", ""},

@@ -76,6 +76,9 @@ func (s *site) routes(r chi.Router) {
 		r.Get("/videos", s.listVideos)
 		r.Get("/videos/new", s.newVideo)
 		r.Post("/videos", s.addVideo)
+		r.Get("/videos/{id}/edit", s.editVideo) // pages_video_edit.go
+		r.Post("/videos/{id}/edit", s.updateVideo)
+		r.Post("/videos/{id}/delete", s.deleteVideo)
 		r.Get("/watch/{ref}", s.watch)
 	})
 }
@@ -149,10 +152,12 @@ func (s *site) internalError(w http.ResponseWriter, r *http.Request, err error) 
 const flashCookie = "vl_flash"
 
 var flashes = map[string]string{
-	"welcome":     "Welcome to Videologue! Add a video or open one to start annotating.",
-	"signed_in":   "You're signed in.",
-	"signed_out":  "You're signed out. See you soon.",
-	"video_added": "Video added. Play it and pin your first note.",
+	"welcome":       "Welcome to Videologue! Add a video or open one to start annotating.",
+	"signed_in":     "You're signed in.",
+	"signed_out":    "You're signed out. See you soon.",
+	"video_added":   "Video added. Play it and pin your first note.",
+	"video_updated": "Video saved.",
+	"video_deleted": "Video deleted. Its annotations stay in the log for auditors.",
 
 	"password_changed":      "Password changed. Everywhere else you were signed in, you're now signed out.",
 	"signed_out_everywhere": "You're signed out everywhere: on every device and of every API token.",

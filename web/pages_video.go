@@ -150,6 +150,8 @@ type watchData struct {
 	Title, URL   string
 	Owner, Added string
 	Player       playerSource
+	// Editable: the viewer may edit and delete it (owner or admin).
+	Editable bool
 }
 
 // watch shows a video beside its annotations. /watch/42 and
@@ -167,6 +169,10 @@ func (s *site) watch(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
+	if errors.Is(err, domain.ErrVideoDeleted) {
+		s.videoGone(w, r)
+		return
+	}
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -180,7 +186,8 @@ func (s *site) watch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := s.page(w, r, v.Title, "watch", watchData{ID: v.ID, Title: v.Title, URL: v.URL,
-		Owner: s.username(r.Context(), v.UserID), Added: ago(v.AddedAt, s.now()), Player: playerFor(v.URL)})
+		Owner: s.username(r.Context(), v.UserID), Added: ago(v.AddedAt, s.now()), Player: playerFor(v.URL),
+		Editable: u.ID == v.UserID || u.Admin})
 	p.SocketToken = s.tokens.Sign(u.ID, sessionFrom(r.Context()).ID)
 	s.view.render(w, http.StatusOK, "watch", p)
 }

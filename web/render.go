@@ -27,7 +27,7 @@ var (
 
 // pageNames are the templates under templates/ that render a whole page
 // inside layout.html.
-var pageNames = []string{"home", "register", "signin", "account", "videos", "video_new", "watch", "error"}
+var pageNames = []string{"home", "register", "signin", "account", "videos", "video_new", "video_edit", "watch", "error"}
 
 // renderer renders the server-side pages.
 type renderer struct {

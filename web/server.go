@@ -18,6 +18,7 @@ import (
 
 	"github.com/videologue/videologue/accounts"
 	"github.com/videologue/videologue/catalog"
+	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
 )
 
@@ -40,9 +41,14 @@ type Accounts interface {
 // Videos is what the web needs of the catalog.
 type Videos interface {
 	Add(ctx context.Context, userID int64, title, rawURL string, meta eventstore.Metadata) (catalog.Video, error)
+	// Get returns a video; domain.ErrVideoDeleted for a deleted one.
 	Get(ctx context.Context, id int64) (catalog.Video, error)
 	// List returns one page of videos, newest first.
 	List(ctx context.Context, q catalog.Query) catalog.Page
+	// Update and Delete change a video on behalf of userID, whose roles
+	// are given: domain.ErrForbidden unless they own it or are an admin.
+	Update(ctx context.Context, id, userID int64, roles domain.Roles, title, rawURL string, meta eventstore.Metadata) (catalog.Video, error)
+	Delete(ctx context.Context, id, userID int64, roles domain.Roles, meta eventstore.Metadata) error
 }
 
 // Tokens signs the tokens that the API hands out and verifies the bearer
