@@ -31,6 +31,8 @@ type siteEnv struct {
 	runner *projections.Engine
 	ids    map[string]int64 // username -> id
 	video  catalog.Video    // carol's, with annotations
+	// youtube is dave's, a YouTube video.
+	youtube catalog.Video
 }
 
 // siteUsers are the env's users and their roles; each one's password is
@@ -107,7 +109,7 @@ func newSiteEnv(t testing.TB) *siteEnv {
 	if e.video, err = videos.Add(ctx, e.ids["carol"], "A walk through the launch talk, with a title long enough to wrap on a phone", srv.URL+mediaPath, eventstore.Metadata{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := videos.Add(ctx, e.ids["dave"], "Keynote", "https://www.youtube.com/watch?v=dQw4w9WgXcQ", eventstore.Metadata{}); err != nil {
+	if e.youtube, err = videos.Add(ctx, e.ids["dave"], "Keynote", "https://www.youtube.com/watch?v=dQw4w9WgXcQ", eventstore.Metadata{}); err != nil {
 		t.Fatal(err)
 	}
 	for i, body := range []string{"Watch the left side here", "This is the key moment: everything after it follows from the choice made here.", "Same pattern again"} {

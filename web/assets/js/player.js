@@ -16,6 +16,38 @@ export function createPlayer(container, {player, src, youtubeId}){
   return new MediaPlayer(container, src)
 }
 
+// showProblem says on the player why it cannot play, with a link to the
+// video where it lives, instead of a black box.
+function showProblem(container, message, href, label){
+  if(container.querySelector(".player-problem")){ return }
+  container.classList.add("player-error")
+  let box = document.createElement("div")
+  box.className = "player-problem"
+  box.setAttribute("role", "alert")
+  let text = document.createElement("p")
+  text.textContent = message
+  let link = document.createElement("a")
+  link.href = href
+  link.textContent = label
+  link.rel = "noopener noreferrer"
+  link.target = "_blank"
+  box.append(text, link)
+  container.appendChild(box)
+}
+
+// youtubeProblems explains the IFrame API's error codes.
+const youtubeProblems = {
+  2: "YouTube does not recognise this video's id.",
+  5: "YouTube's player cannot play this video in this browser.",
+  100: "This YouTube video was removed or is private.",
+  101: "The owner of this YouTube video does not allow playing it on other sites.",
+  150: "The owner of this YouTube video does not allow playing it on other sites.",
+}
+
+// youtubeLoadWait is how long the IFrame API may take to load before the
+// page says it could not.
+const youtubeLoadWait = 20000
+
 class MediaPlayer {
   constructor(container, src){
     this.video = container.querySelector("video")
@@ -33,8 +65,7 @@ class MediaPlayer {
       container.classList.toggle("player-audio", this.video.videoWidth === 0)
     })
     this.video.addEventListener("error", () => {
-      container.classList.add("player-error")
-      container.dataset.error = "This video could not be played. Check its address."
+      showProblem(container, "This video could not be played here: its address may be wrong, or the file in a format this browser cannot play.", src, "Open the video's address")
     })
     this.durationListeners = []
     let report = () => {
@@ -67,10 +98,12 @@ function durationMs(seconds){
 
 let youtubeAPI = null
 
-// loadYouTubeAPI loads the IFrame API script once and resolves with YT.
+// loadYouTubeAPI loads the IFrame API script once and resolves with YT;
+// it rejects when the script cannot load (blocked, offline) or does not
+// start within youtubeLoadWait.
 function loadYouTubeAPI(){
   if(youtubeAPI){ return youtubeAPI }
-  youtubeAPI = new Promise(resolve => {
+  youtubeAPI = new Promise((resolve, reject) => {
     if(window.YT && window.YT.Player){ return resolve(window.YT) }
     let previous = window.onYouTubeIframeAPIReady
     window.onYouTubeIframeAPIReady = () => {
@@ -80,6 +113,8 @@ function loadYouTubeAPI(){
     let script = document.createElement("script")
     script.src = "https://www.youtube.com/iframe_api"
     script.async = true
+    script.onerror = () => reject(new Error("the YouTube player script did not load"))
+    setTimeout(() => reject(new Error("the YouTube player did not start")), youtubeLoadWait)
     document.head.appendChild(script)
   })
   return youtubeAPI
@@ -93,6 +128,7 @@ class YouTubePlayer {
     this.knownMs = 0
     let target = document.createElement("div")
     container.appendChild(target)
+    let watchURL = "https://www.youtube.com/watch?v=" + encodeURIComponent(videoId)
     loadYouTubeAPI().then(YT => {
       this.player = new YT.Player(target, {
         videoId,
@@ -106,9 +142,13 @@ class YouTubePlayer {
           },
           // YouTube may only know the duration once playback starts.
           onStateChange: () => this.checkDuration(),
-          onError: () => { container.classList.add("player-error") },
+          onError: e => {
+            showProblem(container, youtubeProblems[e && e.data] || "YouTube's player cannot play this video.", watchURL, "Watch it on YouTube")
+          },
         },
       })
+    }, () => {
+      showProblem(container, "The YouTube player could not load: YouTube may be blocked on this network, or the connection is down.", watchURL, "Watch it on YouTube")
     })
   }
 
