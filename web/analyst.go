@@ -434,6 +434,10 @@ func (a *analysis) replayPage(w http.ResponseWriter, r *http.Request) {
 		a.site.notFound(w, r)
 		return
 	}
+	if errors.Is(err, domain.ErrVideoDeleted) {
+		a.site.videoGone(w, r)
+		return
+	}
 	if err != nil {
 		a.site.internalError(w, r, err)
 		return

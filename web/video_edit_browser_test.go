@@ -73,4 +73,7 @@ func TestEditAndDeleteVideoInBrowser(t *testing.T) {
 			tb.fail("the deleted video's page", errText(got))
 		}
 	}
+	if st := alice.open(e.url + "/replay/" + id); st != 410 {
+		alice.fail("the deleted video's replay", errStatus(st))
+	}
 }
