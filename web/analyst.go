@@ -417,6 +417,7 @@ type replayView struct {
 	Counts projections.Counts
 	From   string // RFC 3339, for the script
 	To     string
+	Charts []chart // charts.go
 }
 
 // replayPage plays a video's session history back (static/replay.js).
@@ -452,6 +453,10 @@ func (a *analysis) replayPage(w http.ResponseWriter, r *http.Request) {
 		// From a moment before the first event, so that playing shows it
 		// happen.
 		view.From, view.To = c.FirstAt.Add(-time.Second).Format(time.RFC3339Nano), c.LastAt.Add(time.Millisecond).Format(time.RFC3339Nano)
+		if view.Charts, err = a.replayCharts(r.Context(), v); err != nil {
+			a.site.internalError(w, r, err)
+			return
+		}
 	}
 	a.site.view.render(w, http.StatusOK, "analyst_replay", a.site.page(w, r, "Replay · "+v.Title, "analyst", view))
 }
