@@ -131,6 +131,10 @@ func TestPagesFitTheScreen(t *testing.T) {
 				if p.ready != "" {
 					dave.waitFor(p.name+" ready", p.ready)
 				}
+				if p.name == "watch" { // past every annotation's moment, so that all show
+					eval[chromedp.Void](dave, `document.querySelector("#player video").currentTime = 12`)
+					dave.waitFor("the annotations shown", `!document.getElementById("annotations-status").textContent.includes("later")`)
+				}
 				fits(dave, sc, p.path)
 				inView(dave, sc, ".account form button", p.path)
 				shoot(dave, sc, p.name)
