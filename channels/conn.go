@@ -32,8 +32,12 @@ type identity struct {
 // connection costs one goroutine with a small stack: the handler's deep
 // and varied work (joins, appends) never grows the reader's.
 type conn struct {
-	srv       *Server
+	srv *Server
+	// The transport: a websocket (ws), or a long-poll session (poll,
+	// see longpoll.go) whose requests take the queue and feed the inbox.
+	// Exactly one is set.
 	ws        *websocket.Conn
+	poll      *pollSession
 	id        string
 	user      identity
 	addr      string
@@ -88,6 +92,9 @@ func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity, addr
 		subscriptions: make(map[string]*subscription),
 		frames:        newFrameBudget(s.cfg),
 	}
+	if ws == nil {
+		return c
+	}
 	if sc, ok := ws.NetConn().(syscall.Conn); ok && rawWrites {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw, c.rawWrite = raw, c.rawWriteFn
@@ -109,8 +116,13 @@ func (c *conn) serve(ctx context.Context) {
 	c.writers.Wait()
 	c.writeClose()
 	c.ws.Close()
-	// The client is gone; what remains must be recorded even while the
-	// server shuts down, within a bound.
+	c.leaveAll(ctx)
+}
+
+// leaveAll ends every subscription, once the connection has ended and
+// its handler is done: the client is gone, and what remains must be
+// recorded even while the server shuts down, within a bound.
+func (c *conn) leaveAll(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for _, s := range c.subscriptions {
@@ -377,11 +389,15 @@ func (c *conn) enqueue(m outMsg, inline bool) (deep bool) {
 		return false
 	}
 	full := len(c.queue) >= c.srv.cfg.QueueSize
-	deep = !c.waiting && len(c.queue) >= c.srv.cfg.QueueSize/4
+	// A long-poll session's queue waits for its client's next GET: a deep
+	// one says nothing of the server.
+	deep = c.poll == nil && !c.waiting && len(c.queue) >= c.srv.cfg.QueueSize/4
 	now := false
 	if !full {
 		c.queue = append(c.queue, m)
-		if !c.writer {
+		if c.poll != nil {
+			c.poll.notify()
+		} else if !c.writer {
 			c.writer = true
 			c.writers.Add(1)
 			if now = inline && c.raw != nil; !now {
@@ -399,7 +415,9 @@ func (c *conn) enqueue(m outMsg, inline bool) (deep bool) {
 		c.shut(websocket.ClosePolicyViolation, "too slow: messages were not read in time", false)
 		// A write in progress to a client that does not read would keep
 		// the writer up to WriteTimeout: give it one more second.
-		_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
+		if c.ws != nil {
+			_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
+		}
 	}
 	return deep
 }
@@ -415,6 +433,9 @@ func (c *conn) shut(code int, text string, hard bool) {
 		c.ended.Store(true)
 		close(c.quit)
 	})
+	if c.ws == nil {
+		return // a long-poll session ends on quit (see pollSession.run)
+	}
 	// The reader ends the connection: cut its read short.
 	now := time.Now()
 	_ = c.ws.NetConn().SetReadDeadline(now)
