@@ -223,7 +223,9 @@ func TestLongPollProtocol(t *testing.T) {
 	if r := hp.do(http.MethodPost, `["1","3","`+topic+`","new_annotation",{"body":"by poll","at":1}]`, "application/json", hdr); r.Status != 200 {
 		t.Fatalf("POST one frame: %d %s", r.code, r.body)
 	}
-	p.until("the broadcast", func(f frame) bool { return f.Event == "new_annotation" && strings.Contains(string(f.Payload), "by poll") })
+	p.until("the broadcast", func(f frame) bool {
+		return f.Event == "new_annotation" && strings.Contains(string(f.Payload), "by poll")
+	})
 
 	// Another user's token with this session's token is refused; so is a
 	// forged or unknown session token, with 410 and no new session.
