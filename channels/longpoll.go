@@ -64,9 +64,10 @@ type pollSession struct {
 	timeout time.Duration
 	wake    chan struct{} // poked when frames are queued
 
-	mu   sync.Mutex
-	gets int       // GETs waiting
-	last time.Time // when the last request ended, or the session began
+	mu    sync.Mutex
+	gets  int       // GETs waiting
+	posts int       // POSTs being read or handled
+	last  time.Time // when the last request ended, or the session began
 }
 
 func newPollKey() []byte {
@@ -249,22 +250,30 @@ func (p *pollSession) idle() time.Duration {
 	return time.Since(p.last)
 }
 
-// begin counts a GET waiting, if there is room for one.
-func (p *pollSession) begin() bool {
+// begin counts a request in flight, if there is room for it: at most
+// maxPollGets GETs, and one POST, whose body it holds (phoenix.js sends
+// its next batch once the last is answered).
+func (p *pollSession) begin(get bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.gets >= maxPollGets {
+	switch {
+	case get && p.gets < maxPollGets:
+		p.gets++
+	case !get && p.posts == 0:
+		p.posts++
+	default:
 		return false
 	}
-	p.gets++
 	return true
 }
 
-// done records a request's end; a GET also stops waiting.
+// done records a request's end.
 func (p *pollSession) done(get bool) {
 	p.mu.Lock()
 	if get {
 		p.gets--
+	} else {
+		p.posts--
 	}
 	p.last = time.Now()
 	p.mu.Unlock()
@@ -274,7 +283,7 @@ func (p *pollSession) done(get bool) {
 // something to be.
 func (s *Server) pollGet(w http.ResponseWriter, r *http.Request, c *conn) {
 	p := c.poll
-	if !p.begin() {
+	if !p.begin(true) {
 		tooMany(w, 0, "long poll: at most %d polls at once per session", maxPollGets)
 		return
 	}
@@ -319,6 +328,10 @@ func (c *conn) takeQueue() []outMsg {
 // pollPost feeds the frames of a POST to c's handler.
 func (s *Server) pollPost(w http.ResponseWriter, r *http.Request, c *conn) {
 	p := c.poll
+	if !p.begin(false) {
+		tooMany(w, 0, "long poll: one batch at a time per session")
+		return
+	}
 	defer p.done(false)
 	// A batch is bounded as a websocket's frames are, each at most four
 	// times MaxFrameBytes (larger closes a websocket), a batch so many.

@@ -146,6 +146,12 @@ func (p *poller) do(method, body, contentType string, header http.Header) pollRe
 	return r
 }
 
+func openedSession(t testing.TB, e *env, userToken string) string {
+	p := &poller{t: t, e: e, user: userToken}
+	p.open()
+	return p.session
+}
+
 func (p *poller) open() {
 	p.t.Helper()
 	r := p.do(http.MethodGet, "", "", nil)
@@ -275,7 +281,7 @@ func TestLongPollLimits(t *testing.T) {
 	cfg.MaxSocketsPerAddr = 1
 	e := newEnv(t, cfg)
 	_, _, tok := e.user("lim")
-	(&poller{t: t, e: e, user: tok}).open()
+	sess := openedSession(t, e, tok)
 	if r := (&poller{t: t, e: e, user: tok}).do(http.MethodGet, "", "", nil); r.code != http.StatusTooManyRequests {
 		t.Fatalf("a second session from one address: %d %s, want 429", r.code, r.body)
 	}
@@ -283,11 +289,36 @@ func TestLongPollLimits(t *testing.T) {
 		t.Fatalf("a websocket beside the session: %v, want 429", err)
 	}
 
+	// A session reads one batch at a time: a second POST, while the first
+	// is still being sent, is refused.
+	p := &poller{t: t, e: e, user: tok, session: sess}
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+e.addr+"/socket/longpoll?token="+url.QueryEscape(p.session), pr)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	_, _ = pw.Write([]byte(`[null,"1","phoenix","heartbeat",{}]` + "\n"))
+	eventually(t, "a second POST refused", 10*time.Second, func() bool {
+		return p.do(http.MethodPost, `[null,"2","phoenix","heartbeat",{}]`, "", nil).code == http.StatusTooManyRequests
+	})
+	pw.Close()
+	if code := <-first; code != http.StatusOK {
+		t.Fatalf("the first POST: %d", code)
+	}
+
 	cfg = permissive()
 	cfg.FrameRate, cfg.FrameBurst, cfg.FloodStrikes = 1, 2, 3
 	e2 := newEnv(t, cfg)
 	_, _, tok2 := e2.user("flood")
-	p := &poller{t: t, e: e2, user: tok2}
+	p = &poller{t: t, e: e2, user: tok2}
 	p.open()
 	hb := strings.Repeat(`[null,"1","phoenix","heartbeat",{}]`+"\n", 10)
 	p.do(http.MethodPost, hb, "application/x-ndjson", nil)
