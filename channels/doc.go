@@ -80,8 +80,9 @@
 // cannot be forged, is worth nothing on another node or after a restart,
 // and a request that carries it with a valid token of another user is
 // refused with 403. A session lives on the node that opened it. It ends
-// when no request has touched it for twice PollTimeout, on shutdown, and
-// for everything that closes a websocket; its viewers then leave.
+// once no request has touched it for twice PollTimeout (checked every
+// PollTimeout), on shutdown, and for everything that closes a websocket;
+// its viewers then leave.
 //
 // # Exactly once, in order
 //

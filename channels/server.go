@@ -142,7 +142,8 @@ type Config struct {
 	// PollTimeout is how long a long-poll GET waits for frames before it
 	// answers 204 (default 10 s; phoenix.js gives up on a poll after its
 	// longpollerTimeout, 20 s by default). A long-poll session that no
-	// request has touched for twice that long ends: its viewers leave.
+	// request has touched for twice that long ends (checked every
+	// PollTimeout): its viewers leave.
 	PollTimeout time.Duration
 	// WriteTimeout bounds one write to a client (default 10 s).
 	WriteTimeout time.Duration
