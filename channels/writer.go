@@ -31,6 +31,11 @@ import (
 //  4. The connection's reader (conn.serve) waits for the role's last
 //     holder (c.writers) before it writes the close frame.
 //
+// Where a socket has no descriptor to write to without blocking (TLS in
+// process, Windows: c.raw is nil), replies go to the flusher too, and it
+// hands the role straight to writeLoop. A long-poll session has no writer at all: its GETs take the
+// queue (longpoll.go).
+//
 // Why not simply one goroutine per connection that writes its queue, the
 // plainest design: a broadcast to a crowded video then starts thousands of
 // goroutines at once, each for one small write. Measured beside this one
