@@ -345,3 +345,34 @@ func TestOfficialPhoenixClientLongPollAuthToken(t *testing.T) {
 	js.send(map[string]any{"cmd": "exit"})
 	js.expect("final", func(m jsMsg) bool { return m.Type == "final" })
 }
+
+// TestLongPollQueueBound: a session that is not polled while frames pile
+// up is cut alone when its queue is full, as a websocket that does not
+// read is; its next poll gets 410.
+func TestLongPollQueueBound(t *testing.T) {
+	cfg := permissive()
+	cfg.QueueSize = 8
+	e := newEnv(t, cfg)
+	uid, _, tok := e.user("idle")
+	vid := e.video(uid)
+	topic := "videos:" + itoa(vid)
+	p := &poller{t: t, e: e, user: tok}
+	p.open()
+	if r := p.do(http.MethodPost, `["1","1","`+topic+`","phx_join",{}]`, "", nil); r.Status != 200 {
+		t.Fatalf("join: %d %s", r.code, r.body)
+	}
+	p.until("the join reply", func(f frame) bool { return f.Event == "phx_reply" && f.ref() == "1" })
+	poster := e.dial(tok)
+	pj := poster.mustJoin(topic, map[string]any{})
+	for i := range 3 * cfg.QueueSize {
+		poster.request(pj, topic, "new_annotation", map[string]any{"body": "pile " + itoa(int64(i)), "at": i})
+	}
+	eventually(t, "the unpolled session cut", 10*time.Second, func() bool { return e.srv.Connections() == 1 })
+	var r pollReply
+	for r.Status != 410 { // what was queued before the cut may come first
+		r = p.do(http.MethodGet, "", "", nil)
+		if r.code != http.StatusOK || (r.Status != 200 && r.Status != 410) {
+			t.Fatalf("a poll of the cut session: %d %s, want 410", r.code, r.body)
+		}
+	}
+}
