@@ -69,6 +69,10 @@
 //     16 x MaxFrameBytes or 128 frames gets 413, a line over
 //     4 x MaxFrameBytes closes the session. A session reads one POST at
 //     a time and holds at most two GETs (429 past that).
+//   - A request of a session closed because its sign-in ended, or whose
+//     user token names an ended sign-in, gets {"status":403}, on which
+//     phoenix.js closes (1008 "forbidden") and stops, as the page does for
+//     a websocket closed "signed out".
 //   - A token that names no live session of this process gets
 //     {"status":410} and opens nothing: phoenix.js then reconnects,
 //     rejoins its channels and catches up exactly from the log.

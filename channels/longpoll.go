@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/videologue/videologue/internal/limit"
 )
 
 // The long-poll transport serves phoenix.js's LongPoll, which clients use
@@ -33,6 +35,9 @@ import (
 //   - POST with T feeds frames to the handler, one per line of an
 //     application/x-ndjson body (or one JSON frame as the whole body),
 //     and answers {"status":200}.
+//   - A request of a session closed because its sign-in ended, or whose
+//     user token names an ended sign-in, gets {"status":403}: phoenix.js
+//     then closes with 1008 "forbidden" and does not reconnect.
 //   - A token naming no live session gets {"status":410}: the client
 //     reconnects, rejoins, and catches up exactly from the log.
 //
@@ -148,7 +153,7 @@ func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 	}
 	c := s.resumePoll(session)
 	if c == nil {
-		writePollStatus(w, http.StatusGone, "")
+		writePollStatus(w, s.goneStatus(r, user), "")
 		return
 	}
 	// A session token is the user's own: it comes with no user token (a
@@ -301,7 +306,7 @@ func (s *Server) pollGet(w http.ResponseWriter, r *http.Request, c *conn) {
 			return
 		}
 		if c.ending() {
-			writePollStatus(w, http.StatusGone, "")
+			writePollStatus(w, endedStatus(c), "")
 			return
 		}
 		select {
@@ -314,6 +319,37 @@ func (s *Server) pollGet(w http.ResponseWriter, r *http.Request, c *conn) {
 			return
 		}
 	}
+}
+
+// endedStatus is what a poll of an ended session answers: 403 for one
+// whose sign-in ended, on which phoenix.js closes with 1008 "forbidden"
+// and stops, as a websocket closed with 1008 "signed out" is left closed
+// by the page; otherwise 410, on which it reconnects.
+func endedStatus(c *conn) int {
+	if c.closeText == closeSignedOut { // set before ended, see shut
+		return http.StatusForbidden
+	}
+	return http.StatusGone
+}
+
+// goneStatus is what a request for a session that is no more answers:
+// 403 if its user token names an ended sign-in (see endedStatus), else
+// 410. The check counts as a connect attempt of the address's.
+func (s *Server) goneStatus(r *http.Request, user string) int {
+	if user == "" {
+		return http.StatusGone
+	}
+	if ok, _ := s.limits.connects.Addr.Reserve(limit.AddrKey(r.RemoteAddr), s.cfg.Now()); !ok {
+		return http.StatusGone
+	}
+	id, signIn, err := s.deps.Tokens.Verify(user)
+	if err != nil {
+		return http.StatusGone
+	}
+	if code, _ := s.checkSignIn(r.Context(), id, signIn); code == http.StatusForbidden {
+		return http.StatusForbidden
+	}
+	return http.StatusGone
 }
 
 // takeQueue hands what c has queued to a long-poll GET, which drains it.

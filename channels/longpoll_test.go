@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/videologue/videologue/accounts"
 	"github.com/videologue/videologue/annotations"
+	"github.com/videologue/videologue/auth"
 	"github.com/videologue/videologue/eventstore"
 )
 
@@ -374,5 +376,57 @@ func TestLongPollQueueBound(t *testing.T) {
 		if r.code != http.StatusOK || (r.Status != 200 && r.Status != 410) {
 			t.Fatalf("a poll of the cut session: %d %s, want 410", r.code, r.body)
 		}
+	}
+}
+
+// TestLongPollSignOut: a session whose sign-in ends is closed, and its
+// poll answers 403, on which phoenix.js stops, where a session merely
+// gone gets 410 and a reconnect. A new session with the token is refused.
+func TestLongPollSignOut(t *testing.T) {
+	e := newEnv(t, permissive())
+	uid, _, tok := e.user("out")
+	_, signIn, _ := e.tokens.Verify(tok)
+	p := &poller{t: t, e: e, user: tok}
+	p.open()
+	other := accounts.New(e.store, accounts.Config{Hash: auth.Params{Memory: 64, Time: 1, Threads: 1}}, nil)
+	if err := other.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.SignOut(t.Context(), uid, signIn, eventstore.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := p.do(http.MethodGet, "", "", nil)
+		if r.Status == 403 {
+			break
+		}
+		if r.code != http.StatusOK || (r.Status != 200 && r.Status != 204) || time.Now().After(deadline) {
+			t.Fatalf("a poll after the sign-out: %d %s, want 403 in the end", r.code, r.body)
+		}
+	}
+	if r := (&poller{t: t, e: e, user: tok}).do(http.MethodGet, "", "", nil); r.code != http.StatusForbidden {
+		t.Fatalf("a new session with the ended sign-in's token: %d %s, want 403", r.code, r.body)
+	}
+	eventually(t, "the session closed", 10*time.Second, func() bool { return e.srv.Connections() == 0 })
+}
+
+// TestOfficialPhoenixClientLongPollSignOut: phoenix.js's LongPoll closes
+// with 1008 when its sign-in ends, which the page takes as signed out.
+func TestOfficialPhoenixClientLongPollSignOut(t *testing.T) {
+	requireNode(t)
+	e := newEnv(t, permissive())
+	uid, _, tok := e.user("jsout")
+	_, signIn, _ := e.tokens.Verify(tok)
+	vid := e.video(uid)
+	js := startJSOver(t, e, "longpoll", tok, "videos:"+itoa(vid), "params")
+	js.expect("join", func(m jsMsg) bool { return m.Type == "joined" })
+	if err := e.accounts.SignOut(t.Context(), uid, signIn, eventstore.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	closed := js.expect("close", func(m jsMsg) bool { return m.Type == "close" })
+	if closed.Code != 1008 {
+		t.Fatalf("closed with %s, want code 1008", closed.raw)
 	}
 }

@@ -32,9 +32,10 @@ export function connectSocket(indicator){
   }
   setInterval(refresh, TOKEN_REFRESH_MS)
   // A socket closed because its sign-in ended would only be refused again
-  // with the same token: stop reconnecting and say so.
+  // with the same token: stop reconnecting and say so. Long polling says
+  // it with 1008 "forbidden" (the server answers 403 only then).
   socket.onClose(event => {
-    if(event && event.code === 1008 && event.reason === "signed out"){
+    if(event && event.code === 1008 && (event.reason === "signed out" || event.reason === "forbidden")){
       socket.disconnect()
       indicator.signedOut()
     }
