@@ -26,14 +26,19 @@ type identity struct {
 
 // conn is one socket. Its reader, a goroutine of the Server's, reads
 // frames and ends the connection. The frames it reads queue for a handler
-// goroutine, which owns subscriptions and strikes; the frames anyone sends
-// queue for a writer goroutine, the only one that writes. Both are started
-// when their queue fills and end when it is empty, so that an idle
+// goroutine, which owns subscriptions and strikes; it is started when a
+// frame is queued and ends when the inbox is empty, so that an idle
 // connection costs one goroutine with a small stack: the handler's deep
-// and varied work (joins, appends) never grows the reader's.
+// and varied work (joins, appends) never grows the reader's. The frames
+// anyone sends queue for the connection's writer, one at a time (see
+// writer.go); a long-poll session's GETs take them instead (longpoll.go).
 type conn struct {
-	srv       *Server
+	srv *Server
+	// The transport: a websocket (ws), or a long-poll session (poll,
+	// see longpoll.go) whose requests take the queue and feed the inbox.
+	// Exactly one is set.
 	ws        *websocket.Conn
+	poll      *pollSession
 	id        string
 	user      identity
 	addr      string
@@ -43,10 +48,10 @@ type conn struct {
 	qmu     sync.Mutex
 	queue   []outMsg // frames waiting for the writer, at most cfg.QueueSize
 	spare   []outMsg // the flusher's last small batch, emptied: the next queue
-	writer  bool     // a writer (the flusher or writeLoop) has the socket; only it writes
+	writer  bool     // someone holds the writer's role: only it writes (writer.go)
 	waiting bool     // the writer is writeLoop: it waits for the socket
 	writers sync.WaitGroup
-	// The writer's non-blocking writes (see flusher): raw is nil where
+	// The writer's non-blocking writes (see writeNow): raw is nil where
 	// the socket has no file descriptor (TLS in process, tests' pipes,
 	// and Windows: see rawWrites).
 	raw       syscall.RawConn
@@ -88,6 +93,9 @@ func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity, addr
 		subscriptions: make(map[string]*subscription),
 		frames:        newFrameBudget(s.cfg),
 	}
+	if ws == nil {
+		return c
+	}
 	if sc, ok := ws.NetConn().(syscall.Conn); ok && rawWrites {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw, c.rawWrite = raw, c.rawWriteFn
@@ -109,8 +117,13 @@ func (c *conn) serve(ctx context.Context) {
 	c.writers.Wait()
 	c.writeClose()
 	c.ws.Close()
-	// The client is gone; what remains must be recorded even while the
-	// server shuts down, within a bound.
+	c.leaveAll(ctx)
+}
+
+// leaveAll ends every subscription, once the connection has ended and
+// its handler is done: the client is gone, and what remains must be
+// recorded even while the server shuts down, within a bound.
+func (c *conn) leaveAll(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for _, s := range c.subscriptions {
@@ -217,193 +230,6 @@ func (c *conn) ending() bool { return c.ended.Load() }
 // a tenth of an idle connection's heap.
 func (c *conn) log() *slog.Logger { return c.srv.logger.With("conn", c.id, "user_id", c.user.id) }
 
-// writeLoop takes over from the flusher when a write has to wait for the
-// socket: it writes rest, or else batch, then what is queued until
-// nothing is, or the connection ends. It takes the whole queue at once
-// and writes it with as few syscalls as possible: one websocket message
-// per frame, many messages per write, in a buffer borrowed from a pool.
-func (c *conn) writeLoop(rest []byte, batch []outMsg) {
-	defer c.writers.Done()
-	var err error
-	if rest != nil {
-		nc := c.ws.NetConn()
-		c.refreshDeadline(nc)
-		_, err = nc.Write(rest)
-	} else if len(batch) > 0 {
-		err = c.writeBatch(batch)
-		clear(batch)
-	}
-	if err != nil {
-		c.writeFailed(err)
-		return
-	}
-	for {
-		c.qmu.Lock()
-		if len(c.queue) == 0 || c.ending() {
-			c.keepSpare(batch)
-			c.writer, c.waiting = false, false
-			c.qmu.Unlock()
-			return
-		}
-		batch, c.queue = c.queue, batch[:0]
-		c.qmu.Unlock()
-		if err := c.writeBatch(batch); err != nil {
-			c.writeFailed(err)
-			return
-		}
-		clear(batch)         // drop the payloads
-		if cap(batch) > 16 { // no burst's slice is kept
-			batch = nil
-		}
-	}
-}
-
-// writeFailed ends the connection after a failed write, and the writer's
-// role with it.
-func (c *conn) writeFailed(err error) {
-	c.log().Debug("socket write failed", "err", err)
-	c.shut(websocket.CloseAbnormalClosure, "", true)
-	c.qmu.Lock()
-	c.writer, c.waiting = false, false
-	c.qmu.Unlock()
-}
-
-// writeBuffers are the writers' buffers, shared by all connections.
-var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk+4096); return &b }}
-
-const writeChunk = 32 << 10
-
-func (c *conn) writeBatch(batch []outMsg) error {
-	nc := c.ws.NetConn()
-	c.refreshDeadline(nc)
-	if len(batch) == 1 && batch[0].wire != nil { // the common case: one broadcast, already encoded
-		_, err := nc.Write(batch[0].wire)
-		return err
-	}
-	bp := writeBuffers.Get().(*[]byte)
-	buf := (*bp)[:0]
-	defer func() {
-		if cap(buf) <= 4*writeChunk {
-			*bp = buf[:0]
-			writeBuffers.Put(bp)
-		}
-	}()
-	for i := range batch {
-		m := &batch[i]
-		if len(m.payload) > bigPayload && m.op == 0 {
-			// A large payload (a crowded presence_state, a long join
-			// reply) is written where it lies, not copied.
-			buf = appendWSHead(buf, m)
-			vec := net.Buffers{buf, m.payload, closeBracket}
-			if _, err := vec.WriteTo(nc); err != nil {
-				return err
-			}
-			buf = buf[:0]
-			continue
-		}
-		buf = appendWSFrame(buf, m)
-		if len(buf) >= writeChunk || i == len(batch)-1 {
-			if _, err := nc.Write(buf); err != nil {
-				return err
-			}
-			buf = buf[:0]
-		}
-	}
-	return nil
-}
-
-// refreshDeadline gives the writes to come WriteTimeout to make progress.
-// Moving the deadline costs a timer update: it is moved only once half of
-// it is used up, so a write gets between half and all of WriteTimeout.
-func (c *conn) refreshDeadline(nc net.Conn) {
-	if now, wt := time.Now(), c.srv.cfg.WriteTimeout; c.deadline.Sub(now) < wt/2 {
-		c.deadline = now.Add(wt)
-		_ = nc.SetWriteDeadline(c.deadline)
-	}
-}
-
-// bigPayload is the size above which a payload is not copied to be sent.
-const bigPayload = 8 << 10
-
-var closeBracket = []byte("]")
-
-// writeClose sends the close frame, then reads and drops what the client
-// still sends, until it closes too or closeLinger passes: closing a socket
-// with unread input makes the kernel reset the connection, and a reset
-// can destroy the close frame before the client reads it.
-func (c *conn) writeClose() {
-	if c.closeCode == websocket.CloseAbnormalClosure { // nothing can be sent
-		return
-	}
-	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-	if c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)) != nil {
-		return
-	}
-	nc := c.ws.NetConn()
-	if nc.SetReadDeadline(time.Now().Add(closeLinger)) != nil {
-		return
-	}
-	var sink [512]byte
-	for {
-		if _, err := nc.Read(sink[:]); err != nil {
-			return
-		}
-	}
-}
-
-// closeLinger bounds the wait for a client to close after the server's
-// close frame.
-const closeLinger = 250 * time.Millisecond
-
-// send sends m and never waits. When the connection has no writer, the
-// caller writes m itself, without waiting for the socket (a reply, from
-// the handler that made it); otherwise m is queued behind what is. A
-// connection whose queue is full is too slow for its viewers: it is shut,
-// and its client will rejoin and catch up exactly.
-func (c *conn) send(m outMsg) { c.enqueue(m, true) }
-
-// fanOut queues m for the flusher, for the sender of a broadcast to many
-// connections, which must not spend a write on each (see flusher). It
-// reports deep if the queue is past a quarter of its bound while the
-// socket takes writes (no writer waits on it): then it is the server that
-// is behind, not the client, and the sender should let the flusher catch
-// up (see hub.run).
-func (c *conn) fanOut(m outMsg) (deep bool) { return c.enqueue(m, false) }
-
-func (c *conn) enqueue(m outMsg, inline bool) (deep bool) {
-	c.qmu.Lock()
-	if c.ending() {
-		c.qmu.Unlock()
-		return false
-	}
-	full := len(c.queue) >= c.srv.cfg.QueueSize
-	deep = !c.waiting && len(c.queue) >= c.srv.cfg.QueueSize/4
-	now := false
-	if !full {
-		c.queue = append(c.queue, m)
-		if !c.writer {
-			c.writer = true
-			c.writers.Add(1)
-			if now = inline && c.raw != nil; !now {
-				c.srv.flusher.schedule(c)
-			}
-		}
-	}
-	c.qmu.Unlock()
-	if now && c.flush() { // written here; what was queued meanwhile goes to the flusher
-		c.srv.flusher.schedule(c)
-	}
-	if full {
-		c.log().Info("disconnecting slow client: outgoing queue full", "queue", c.srv.cfg.QueueSize)
-		c.srv.cfg.Observer.QueueDropped()
-		c.shut(websocket.ClosePolicyViolation, "too slow: messages were not read in time", false)
-		// A write in progress to a client that does not read would keep
-		// the writer up to WriteTimeout: give it one more second.
-		_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
-	}
-	return deep
-}
-
 // shut ends the connection with a close frame of code and text (the
 // first call decides them): the reader's pending read ends at once, and
 // the reader closes the socket once the writer, if any, is done. With
@@ -415,6 +241,9 @@ func (c *conn) shut(code int, text string, hard bool) {
 		c.ended.Store(true)
 		close(c.quit)
 	})
+	if c.ws == nil {
+		return // a long-poll session ends on quit (see pollSession.run)
+	}
 	// The reader ends the connection: cut its read short.
 	now := time.Now()
 	_ = c.ws.NetConn().SetReadDeadline(now)

@@ -43,6 +43,51 @@
 // minted for (1008 "signed out", see Server.CloseSignIns). On shutdown every socket is closed with
 // 1001 so that clients reconnect elsewhere or later.
 //
+// # Long polling
+//
+// Server also serves phoenix.js's LongPoll transport, at any path ending
+// in /longpoll (the site mounts /socket/longpoll), for networks that
+// block websockets (phoenix.js's longPollFallbackMs). A long-poll session
+// is a connection like a websocket's, with the same handler,
+// subscriptions, queue, limits, presence and catch-up; only how frames
+// travel differs:
+//
+//   - GET with the user token as for a websocket (query parameter
+//     `token`, or X-Phoenix-AuthToken) and no session token opens a
+//     session, admitted as an upgrade is (origin, connect limits, the
+//     address's cap on open sockets, which it counts against), and
+//     answers {"status":410,"token":T}.
+//   - GET with T (query parameter `token`, after the user token, as
+//     phoenix.js sends it; or the X-Phoenix-Longpoll-Token header) takes
+//     what the session has queued: {"status":200,"token":T,"messages":
+//     [...]}, each message one serialized frame; or, after
+//     Config.PollTimeout with nothing queued, {"status":204,"token":T}.
+//   - POST with T feeds frames to the handler, one per line of an
+//     application/x-ndjson body (phoenix.js sends at most 100), or one
+//     JSON frame as the whole body, and answers {"status":200}. Each
+//     frame is counted and checked as a websocket frame is; a body over
+//     16 x MaxFrameBytes or 128 frames gets 413, a line over
+//     4 x MaxFrameBytes closes the session. A session reads one POST at
+//     a time and holds at most two GETs (429 past that).
+//   - A request of a session closed because its sign-in ended, or whose
+//     user token names an ended sign-in, gets {"status":403}, on which
+//     phoenix.js closes (1008 "forbidden") and stops, as the page does for
+//     a websocket closed "signed out".
+//   - A token that names no live session of this process gets
+//     {"status":410} and opens nothing: phoenix.js then reconnects,
+//     rejoins its channels and catches up exactly from the log.
+//
+// As in Phoenix these answers are HTTP 200 with the status in the body;
+// refusals of the connect itself are the upgrade's, in plain text, which
+// phoenix.js retries with its back-off. T is the session's random id,
+// signed with a key of this process's for the user who opened it: it
+// cannot be forged, is worth nothing on another node or after a restart,
+// and a request that carries it with a valid token of another user is
+// refused with 403. A session lives on the node that opened it. It ends
+// once no request has touched it for twice PollTimeout (checked every
+// PollTimeout), on shutdown, and for everything that closes a websocket;
+// its viewers then leave.
+//
 // # Exactly once, in order
 //
 // Each connection has one bounded queue and at most one writer at a time:

@@ -118,6 +118,7 @@ func (e *env) start() {
 	e.accounts.OnSignInsEnded(func(ids []string) { e.srv.CloseSignIns(ids...) })
 	mux := http.NewServeMux()
 	mux.Handle("/socket/websocket", e.srv)
+	mux.Handle("/socket/longpoll", e.srv)
 	e.http = httptest.NewUnstartedServer(mux)
 	addr := e.addr
 	if addr == "" {
@@ -281,6 +282,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func (e *env) swapHandler(t testing.TB, srv *channels.Server) {
 	mux := http.NewServeMux()
 	mux.Handle("/socket/websocket", srv)
+	mux.Handle("/socket/longpoll", srv)
 	e.http.Config.Handler = mux
 }
 

@@ -66,10 +66,17 @@ func requireNode(t testing.TB) string {
 
 func startJS(t testing.TB, e *env, token, topic, auth string) *jsClient {
 	t.Helper()
+	return startJSOver(t, e, "websocket", token, topic, auth)
+}
+
+// startJSOver starts the client over transport: "websocket" or
+// "longpoll" (phoenix's LongPoll).
+func startJSOver(t testing.TB, e *env, transport, token, topic, auth string) *jsClient {
+	t.Helper()
 	node := requireNode(t)
 	cmd := exec.Command(node, "client.mjs")
 	cmd.Dir = jsDir
-	cmd.Env = append(os.Environ(), "VL_URL=ws://"+e.addr+"/socket", "VL_TOKEN="+token, "VL_TOPIC="+topic, "VL_AUTH="+auth)
+	cmd.Env = append(os.Environ(), "VL_URL=ws://"+e.addr+"/socket", "VL_TOKEN="+token, "VL_TOPIC="+topic, "VL_AUTH="+auth, "VL_TRANSPORT="+transport)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

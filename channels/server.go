@@ -139,6 +139,12 @@ type Config struct {
 	// IdleTimeout closes a socket that sends nothing, not even a heartbeat,
 	// for that long (default 75 s: two missed 30 s heartbeats).
 	IdleTimeout time.Duration
+	// PollTimeout is how long a long-poll GET waits for frames before it
+	// answers 204 (default 10 s; phoenix.js gives up on a poll after its
+	// longpollerTimeout, 20 s by default). A long-poll session that no
+	// request has touched for twice that long ends (checked every
+	// PollTimeout): its viewers leave.
+	PollTimeout time.Duration
 	// WriteTimeout bounds one write to a client (default 10 s).
 	WriteTimeout time.Duration
 	// JoinTimeout bounds a join waiting for its video's hub to load
@@ -195,6 +201,7 @@ func (c Config) withDefaults() Config {
 	}
 	defDur(&c.IdleTimeout, 75*time.Second)
 	defDur(&c.WriteTimeout, 10*time.Second)
+	defDur(&c.PollTimeout, 10*time.Second)
 	defDur(&c.JoinTimeout, 10*time.Second)
 	defDur(&c.PresenceWindow, 50*time.Millisecond)
 	defDur(&c.HubLinger, 10*time.Second)
@@ -207,7 +214,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Server is the socket endpoint. Serve it at /socket/websocket.
+// Server is the socket endpoint. Serve it at /socket/websocket and
+// /socket/longpoll.
 type Server struct {
 	cfg      Config
 	deps     Deps
@@ -219,6 +227,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
+	polls    map[string]*conn // the long-poll sessions, by pollSession.id
+	pollKey  []byte           // signs long-poll session tokens; this process's own
 	closing  bool
 	connsWG  sync.WaitGroup
 	shutdown chan struct{} // closed when Shutdown starts
@@ -233,6 +243,8 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 	s := &Server{
 		cfg: cfg, deps: deps, logger: logger,
 		conns:    make(map[*conn]struct{}),
+		polls:    make(map[string]*conn),
+		pollKey:  newPollKey(),
 		shutdown: make(chan struct{}),
 		limits:   newLimits(cfg),
 		flusher:  newFlusher(logger),
@@ -259,51 +271,17 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 const authTokenPrefix = "base64url.bearer.phx."
 
 // ServeHTTP authenticates a socket request and then serves the socket
-// until it closes.
+// until it closes. A request to a path ending in /longpoll is served by
+// the long-poll transport (see longpoll.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if vsn := r.URL.Query().Get("vsn"); vsn != "" && !strings.HasPrefix(vsn, "2.") {
-		http.Error(w, "unsupported protocol version: this server speaks vsn=2.0.0", http.StatusBadRequest)
+	if strings.HasSuffix(r.URL.Path, "/longpoll") {
+		s.serveLongPoll(w, r)
 		return
 	}
-	if !s.originAllowed(r) {
-		http.Error(w, "origin not allowed", http.StatusForbidden)
+	user, addrKey, ok := s.admitConnect(w, r, requestToken(r))
+	if !ok {
 		return
 	}
-	// Every upgrade request from an address counts, valid or not: the
-	// work below is what the limit protects.
-	addrKey := limit.AddrKey(r.RemoteAddr)
-	if ok, wait := s.limits.connects.Addr.Reserve(addrKey, s.cfg.Now()); !ok {
-		tooMany(w, wait, "too many connection attempts from your address: retry later")
-		return
-	}
-	token := requestToken(r)
-	if token == "" {
-		http.Error(w, "missing token", http.StatusForbidden)
-		return
-	}
-	user, code, msg := s.authenticate(r.Context(), token)
-	if code != 0 {
-		http.Error(w, msg, code)
-		return
-	}
-	if ok, wait := s.limits.connects.User.Reserve(user.id, s.cfg.Now()); !ok {
-		tooMany(w, wait, "too many connections for this user: retry later")
-		return
-	}
-	if !s.limits.sockets.Take(addrKey) {
-		tooMany(w, 0, "too many open sockets from your address (at most %d): close some first", s.cfg.MaxSocketsPerAddr)
-		return
-	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		s.limits.sockets.Release(addrKey)
-		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	s.connsWG.Add(1)
-	s.mu.Unlock()
-
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		s.limits.sockets.Release(addrKey)
@@ -326,6 +304,57 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.untrack(c)
 		s.limits.sockets.Release(addrKey)
 	}()
+}
+
+// admitConnect checks a request for a new connection, of either
+// transport, with its user token: protocol version, origin, the connect
+// limits, the token and the address's cap on open connections. It
+// answers the refusals itself. When it admits, the caller holds one of
+// the address's slots and one count of connsWG, and must give both back
+// when the connection ends.
+func (s *Server) admitConnect(w http.ResponseWriter, r *http.Request, token string) (user identity, addrKey string, ok bool) {
+	if vsn := r.URL.Query().Get("vsn"); vsn != "" && !strings.HasPrefix(vsn, "2.") {
+		http.Error(w, "unsupported protocol version: this server speaks vsn=2.0.0", http.StatusBadRequest)
+		return identity{}, "", false
+	}
+	if !s.originAllowed(r) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return identity{}, "", false
+	}
+	// Every connect request from an address counts, valid or not: the
+	// work below is what the limit protects.
+	addrKey = limit.AddrKey(r.RemoteAddr)
+	if ok, wait := s.limits.connects.Addr.Reserve(addrKey, s.cfg.Now()); !ok {
+		tooMany(w, wait, "too many connection attempts from your address: retry later")
+		return identity{}, "", false
+	}
+	if token == "" {
+		http.Error(w, "missing token", http.StatusForbidden)
+		return identity{}, "", false
+	}
+	user, code, msg := s.authenticate(r.Context(), token)
+	if code != 0 {
+		http.Error(w, msg, code)
+		return identity{}, "", false
+	}
+	if ok, wait := s.limits.connects.User.Reserve(user.id, s.cfg.Now()); !ok {
+		tooMany(w, wait, "too many connections for this user: retry later")
+		return identity{}, "", false
+	}
+	if !s.limits.sockets.Take(addrKey) {
+		tooMany(w, 0, "too many open sockets from your address (at most %d): close some first", s.cfg.MaxSocketsPerAddr)
+		return identity{}, "", false
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		s.limits.sockets.Release(addrKey)
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return identity{}, "", false
+	}
+	s.connsWG.Add(1)
+	s.mu.Unlock()
+	return user, addrKey, true
 }
 
 // requestToken finds the token in the query or in the subprotocols.

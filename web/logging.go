@@ -21,7 +21,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		level := slog.LevelInfo
 		switch r.URL.Path {
-		case "/healthz", "/readyz", "/metrics":
+		case "/healthz", "/readyz", "/metrics", "/socket/longpoll": // a long-poll client polls all the time
 			level = slog.LevelDebug
 		}
 		if rec.status >= 500 {

@@ -1,5 +1,5 @@
 // Package web is Videologue's HTTP edge: one chi router that mounts the
-// socket (/socket/websocket), the JSON API (/api, used by tools, tests and
+// socket (/socket/websocket, /socket/longpoll), the JSON API (/api, used by tools, tests and
 // the load tool), the health and readiness checks (/healthz, /readyz),
 // the Prometheus metrics (/metrics), and the HTML pages. Errors become HTTP
 // statuses in exactly one place (writeError); clients never see internal
@@ -64,8 +64,8 @@ type Deps struct {
 	Accounts Accounts
 	Videos   Videos
 	Tokens   Tokens
-	// Socket serves /socket/websocket (a *channels.Server); nil leaves it
-	// unmounted.
+	// Socket serves /socket/websocket and /socket/longpoll (a
+	// *channels.Server); nil leaves them unmounted.
 	Socket http.Handler
 	// Metrics serves /metrics (Prometheus); nil leaves it unmounted.
 	Metrics http.Handler
@@ -147,6 +147,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 	}
 	if deps.Socket != nil {
 		r.Handle("/socket/websocket", deps.Socket)
+		r.Handle("/socket/longpoll", deps.Socket) // the same Server: see channels' longpoll.go
 	}
 	s.mountAnalysis(r) // analysts and auditors: analyst.go, audit.go
 	r.Route("/api", s.mountAPI)

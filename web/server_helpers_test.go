@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -22,6 +23,13 @@ type testServer struct {
 }
 
 func newTestServer(t testing.TB, configure ...func(*Config)) *testServer {
+	t.Helper()
+	return newWrappedTestServer(t, nil, configure...)
+}
+
+// newWrappedTestServer is newTestServer with its handler wrapped by wrap
+// (nil: not wrapped), for a test that stands in for the network between.
+func newWrappedTestServer(t testing.TB, wrap func(http.Handler) http.Handler, configure ...func(*Config)) *testServer {
 	t.Helper()
 	store, err := pebble.Open(t.TempDir(), pebble.Config{}, nil)
 	if err != nil {
@@ -55,7 +63,11 @@ func newTestServer(t testing.TB, configure ...func(*Config)) *testServer {
 		f(&cfg)
 	}
 	handler := New(cfg, Deps{Accounts: users, Videos: videos, Tokens: tokens, Socket: socket}, nil)
-	srv := httptest.NewServer(withMedia(handler, 30))
+	var h http.Handler = withMedia(handler, 30)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		_ = socket.Shutdown(ctx)
 		srv.Close()

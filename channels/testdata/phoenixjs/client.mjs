@@ -4,20 +4,25 @@
 //   VL_TOKEN  a socket token
 //   VL_TOPIC  videos:<id>
 //   VL_AUTH   "params" (default: ?token=...) or "subprotocol" (authToken)
+//   VL_TRANSPORT  "websocket" (default, the ws package) or "longpoll"
+//             (phoenix's LongPoll, over Node's fetch)
 // It prints one JSON object per line for what happens, and obeys commands
 // read from stdin, one JSON object per line:
 //   {"cmd":"post","body":"...","at":123}   push new_annotation
 //   {"cmd":"binary"}                       push new_annotation with an ArrayBuffer payload
 //   {"cmd":"exit"}                         print the ids seen, then exit
 import readline from "node:readline"
-import { Socket, Presence } from "phoenix"
+import { Socket, Presence, LongPoll } from "phoenix"
 import WebSocket from "ws"
 
 const out = (msg) => process.stdout.write(JSON.stringify(msg) + "\n")
-const { VL_URL, VL_TOKEN, VL_TOPIC, VL_AUTH = "params" } = process.env
+// stdout is for the reports above; phoenix's LongPoll logs with console.log
+// a response that is not JSON (the server's plain-text refusals).
+console.log = console.error
+const { VL_URL, VL_TOKEN, VL_TOPIC, VL_AUTH = "params", VL_TRANSPORT = "websocket" } = process.env
 
 const opts = {
-  transport: WebSocket,
+  transport: VL_TRANSPORT === "longpoll" ? LongPoll : WebSocket,
   reconnectAfterMs: () => 100,
   rejoinAfterMs: () => 200,
   heartbeatIntervalMs: 5000,

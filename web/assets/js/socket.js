@@ -5,6 +5,10 @@ import {Socket} from "phoenix"
 // token's lifetime, so a reconnect after hours still authenticates.
 const TOKEN_REFRESH_MS = 10 * 60 * 1000
 
+// How long a websocket may take to open before the socket tries long
+// polling instead (phoenix.js's longPollFallbackMs).
+const LONG_POLL_FALLBACK_MS = 2500
+
 function meta(name){
   let el = document.querySelector(`meta[name="${name}"]`)
   return el ? el.content : ""
@@ -15,7 +19,10 @@ function meta(name){
 // background from the session cookie.
 export function connectSocket(indicator){
   let token = meta("socket-token")
-  let socket = new Socket("/socket", {params: () => ({token})})
+  // Where websockets are blocked (a proxy, a firewall), the socket falls
+  // back to long polling after LONG_POLL_FALLBACK_MS, or at once when
+  // the websocket fails, and remembers it for the browser session.
+  let socket = new Socket("/socket", {params: () => ({token}), longPollFallbackMs: LONG_POLL_FALLBACK_MS})
   let refresh = async () => {
     try {
       let resp = await fetch("/session/socket-token", {credentials: "same-origin", headers: {accept: "application/json"}})
@@ -25,9 +32,10 @@ export function connectSocket(indicator){
   }
   setInterval(refresh, TOKEN_REFRESH_MS)
   // A socket closed because its sign-in ended would only be refused again
-  // with the same token: stop reconnecting and say so.
+  // with the same token: stop reconnecting and say so. Long polling says
+  // it with 1008 "forbidden" (the server answers 403 only then).
   socket.onClose(event => {
-    if(event && event.code === 1008 && event.reason === "signed out"){
+    if(event && event.code === 1008 && (event.reason === "signed out" || event.reason === "forbidden")){
       socket.disconnect()
       indicator.signedOut()
     }
