@@ -55,6 +55,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
+		var fwd *errForward
+		if errors.As(err, &fwd) {
+			if fwd.args != nil {
+				args = fwd.args
+			}
+			code, err := forward(ctx, fwd.socket, args, stdout, stderr)
+			if err != nil {
+				fmt.Fprintf(stderr, "videologue %s: %v\n", c.name, err)
+			}
+			return code
+		}
 		switch {
 		case err == nil:
 			return 0

@@ -24,6 +24,7 @@ import (
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/channels"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/eventstore/pebble"
 	"github.com/videologue/videologue/internal/metrics"
 	"github.com/videologue/videologue/web"
 )
@@ -192,6 +193,7 @@ type Main struct {
 	closing  atomic.Bool // Close has begun: /readyz says 503
 	listener net.Listener
 	debug    *debugServer  // nil without DebugAddr
+	admin    *adminServer  // nil on a shared store
 	served   chan struct{} // closed when the HTTP server stops serving
 	serveErr error         // why; valid once served is closed
 }
@@ -309,6 +311,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.serveErr = m.HTTP.Serve(m.listener)
 		close(m.served)
 	}()
+	m.startAdmin(store)
 	if m.Config.DebugAddr != "" {
 		if m.debug, err = startDebug(m.Config.DebugAddr); err != nil {
 			return err
@@ -317,6 +320,23 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Logger.Info("videologue serving", "addr", m.listener.Addr().String(), "public_url", m.Config.PublicURL, "store", m.Config.Store.Kind, "data", m.Config.Data, "node", m.Node.ID(), "env", m.Config.Env)
 	return nil
+}
+
+// startAdmin opens the admin socket of the embedded log, once this
+// process holds the log's lock: a second server on the same directory
+// fails before it, and never takes the socket of the first. A shared
+// store has no lock to get around: the tools open it themselves.
+func (m *Main) startAdmin(store eventstore.Store) {
+	if m.Config.Store.Shared() {
+		return
+	}
+	embedded, _ := m.Store.(*pebble.Store)
+	env := &serverEnv{store: store, embedded: embedded, accounts: m.Accounts, readModels: m.ReadModels}
+	var err error
+	if m.admin, err = startAdmin(m.Config.Data, env, m.Logger); err != nil {
+		// The site serves without it; only the tools are refused.
+		m.Logger.Warn("no admin socket: the command-line tools cannot reach this server", "err", err)
+	}
 }
 
 // ready is /readyz: the log is open and can write, the hubs run until
@@ -352,6 +372,9 @@ func (m *Main) Close() error {
 	defer cancel()
 	m.closing.Store(true)
 	var errs []error
+	if m.admin != nil {
+		m.admin.Close()
+	}
 	if m.debug != nil {
 		m.debug.Close()
 	}
