@@ -31,7 +31,7 @@ import (
 const adminSocket = "admin.sock"
 
 // adminCommands are the commands the admin socket runs.
-var adminCommands = map[string]bool{"users": true, "audit": true, "replay": true, "projections": true}
+var adminCommands = map[string]bool{"users": true, "audit": true, "replay": true, "projections": true, "backup": true}
 
 // serverEnv is the running server, as a command run through the admin
 // socket sees it: it borrows these instead of opening the stores.

@@ -31,6 +31,8 @@ func commands() []command {
 		replayCommand(),
 		auditCommand(),
 		usersCommand(),
+		backupCommand(),
+		restoreCommand(),
 	}
 }
 
