@@ -1,6 +1,7 @@
 // Command videologue runs Videologue and its tools:
 //
 //	videologue serve [flags]    run the server
+//	videologue help [command]   the commands, or one command's flags
 //
 // Each subcommand lives in its own file and is listed once in commands.
 package main
@@ -33,6 +34,7 @@ func commands() []command {
 		usersCommand(),
 		backupCommand(),
 		restoreCommand(),
+		versionCommand(),
 	}
 }
 
@@ -45,9 +47,13 @@ func main() {
 
 // run dispatches args to a subcommand and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 2 && args[0] == "help" {
+		// help CMD is CMD -h: the command prints its own usage.
+		args = []string{args[1], "-h"}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
-		if len(args) == 0 {
+		if len(args) == 0 || len(args) > 1 {
 			return 2
 		}
 		return 0
@@ -88,5 +94,5 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'videologue <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'videologue help <command>' for a command's flags.")
 }
