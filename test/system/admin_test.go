@@ -1,6 +1,7 @@
 package system
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -47,9 +48,11 @@ func shape(r cliRun) cliRun {
 // log directly: each prints the same.
 func TestCLIBesideARunningServer(t *testing.T) {
 	s := startServer(t)
+	var bob user
 	for _, name := range []string{"ana1", "ana2", "bob"} {
-		s.signUp(t, name, "127.0.0.1")
+		bob = s.signUp(t, name, "127.0.0.1")
 	}
+	video := fmt.Sprint(s.addVideo(t, bob, "watched"))
 	data := []string{"--data", s.data}
 
 	sock := filepath.Join(s.data, "admin.sock")
@@ -81,6 +84,9 @@ func TestCLIBesideARunningServer(t *testing.T) {
 			{"verify", []string{"audit", "verify"}},
 			{"status", []string{"projections", "status"}},
 			{"trail", []string{"audit", "trail", "--user", user}},
+			{"rebuild", []string{"projections", "rebuild"}},
+			{"replay", []string{"replay", "annotations", "--video", video, "--format", "csv"}},
+			{"replay unknown video", []string{"replay", "state", "--video", "999"}},
 			{"unknown role", []string{"users", "grant", user, "emperor"}},
 		}
 	}
@@ -96,6 +102,12 @@ func TestCLIBesideARunningServer(t *testing.T) {
 	}
 	if r := live["verify"]; r.Code != 0 || !strings.HasPrefix(r.Stdout, "ok: ") {
 		t.Fatalf("audit verify, server up: %+v", r)
+	}
+	if r := live["rebuild"]; r.Code != 0 || !strings.HasPrefix(r.Stdout, "rebuilt activity, audit from ") {
+		t.Fatalf("projections rebuild, server up: %+v", r)
+	}
+	if r := live["replay"]; r.Code != 0 {
+		t.Fatalf("replay annotations, server up: %+v", r)
 	}
 	// The server saw the grant at once: it is in its own read model.
 	if r := runCLI(t, append([]string{"users", "list"}, data...)...); r.Stdout != live["list"].Stdout {
