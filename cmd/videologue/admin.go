@@ -85,6 +85,23 @@ func serverAnswers(ctx context.Context, data string) (string, bool) {
 	return sock, true
 }
 
+// startAdmin opens the admin socket of the embedded log, once this
+// process holds the log's lock: a second server on the same directory
+// fails before it, and never takes the socket of the first. A shared
+// store has no lock to get around: the tools open it themselves.
+func (m *Main) startAdmin(store eventstore.Store) {
+	if m.Config.Store.Shared() {
+		return
+	}
+	embedded, _ := m.Store.(*pebble.Store)
+	env := &serverEnv{store: store, embedded: embedded, accounts: m.Accounts, readModels: m.ReadModels}
+	var err error
+	if m.admin, err = startAdmin(m.Config.Data, env, m.Logger); err != nil {
+		// The site serves without it; only the tools are refused.
+		m.Logger.Warn("no admin socket: the command-line tools cannot reach this server", "err", err)
+	}
+}
+
 // adminRequest is the body of POST /run on the admin socket.
 type adminRequest struct {
 	Args []string `json:"args"`

@@ -10,6 +10,7 @@ import (
 	"github.com/videologue/videologue/channels"
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/eventstore/postgres"
 )
 
 // liveNamesake looks in the nodes stream of a shared log for a run of
@@ -95,4 +96,15 @@ func (m *Main) warnLiveNamesake(ctx context.Context) {
 		m.Logger.Warn("another run of this node name looks alive in the shared store: if it is still running, give each node its own --node, or each will close the other's viewers",
 			"node", m.Config.Node, "other_run", run, "node_timeout", timeout)
 	}
+}
+
+// liveness is where the nodes sharing the store keep their leases,
+// outside the log: PostgreSQL's table of leases. nil elsewhere: the
+// embedded store has one node, which records no heartbeats; on KurrentDB
+// heartbeats are events in the log.
+func (m *Main) liveness() channels.Liveness {
+	if pg, ok := m.Store.(*postgres.Store); ok {
+		return pg
+	}
+	return nil
 }

@@ -24,8 +24,6 @@ import (
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/channels"
 	"github.com/videologue/videologue/eventstore"
-	"github.com/videologue/videologue/eventstore/pebble"
-	"github.com/videologue/videologue/eventstore/postgres"
 	"github.com/videologue/videologue/internal/metrics"
 	"github.com/videologue/videologue/web"
 )
@@ -321,34 +319,6 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Logger.Info("videologue serving", "addr", m.listener.Addr().String(), "public_url", m.Config.PublicURL, "store", m.Config.Store.Kind, "data", m.Config.Data, "node", m.Node.ID(), "env", m.Config.Env)
 	return nil
-}
-
-// liveness is where the nodes sharing the store keep their leases,
-// outside the log: PostgreSQL's table of leases. nil elsewhere: the
-// embedded store has one node, which records no heartbeats; on KurrentDB
-// heartbeats are events in the log.
-func (m *Main) liveness() channels.Liveness {
-	if pg, ok := m.Store.(*postgres.Store); ok {
-		return pg
-	}
-	return nil
-}
-
-// startAdmin opens the admin socket of the embedded log, once this
-// process holds the log's lock: a second server on the same directory
-// fails before it, and never takes the socket of the first. A shared
-// store has no lock to get around: the tools open it themselves.
-func (m *Main) startAdmin(store eventstore.Store) {
-	if m.Config.Store.Shared() {
-		return
-	}
-	embedded, _ := m.Store.(*pebble.Store)
-	env := &serverEnv{store: store, embedded: embedded, accounts: m.Accounts, readModels: m.ReadModels}
-	var err error
-	if m.admin, err = startAdmin(m.Config.Data, env, m.Logger); err != nil {
-		// The site serves without it; only the tools are refused.
-		m.Logger.Warn("no admin socket: the command-line tools cannot reach this server", "err", err)
-	}
 }
 
 // ready is /readyz: the log is open and can write, the hubs run until
