@@ -12,6 +12,7 @@ import (
 	cpebble "github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
 	"github.com/videologue/videologue/projections"
 )
@@ -48,15 +49,20 @@ func StartReadModels(ctx context.Context, dir string, log projections.Log, reg p
 	}
 	ps := projections.Builtin()
 	db, engine, res, err := catchUpReadModels(ctx, dir, log, ps, logger)
-	if errors.Is(err, errReadModelsDamaged) {
-		// The read models are derived from the log: a damaged copy is
-		// moved aside (for a post-mortem; delete it at will) and
-		// rebuilt rather than kept from serving.
-		aside := fmt.Sprintf("%s.damaged-%s", dir, time.Now().UTC().Format("20060102T150405"))
+	if errors.Is(err, errReadModelsDamaged) || errors.Is(err, errReadModelsAhead) {
+		// The read models are derived from the log: a damaged copy, or
+		// one that has seen events the log no longer holds, is moved
+		// aside (for a post-mortem; delete it at will) and rebuilt
+		// rather than kept from serving.
+		why := "damaged"
+		if errors.Is(err, errReadModelsAhead) {
+			why = "rewound"
+		}
+		aside := fmt.Sprintf("%s.%s-%s", dir, why, time.Now().UTC().Format("20060102T150405"))
 		if rerr := os.Rename(dir, aside); rerr != nil {
 			return nil, fmt.Errorf("%w; moving it aside failed: %w", err, rerr)
 		}
-		logger.Warn("read models damaged: moved aside, rebuilding them from the log", "dir", dir, "moved_to", aside, "err", err)
+		logger.Warn("read models "+why+": moved aside, rebuilding them from the log", "dir", dir, "moved_to", aside, "err", err)
 		db, engine, res, err = catchUpReadModels(ctx, dir, log, ps, logger)
 	}
 	if err != nil {
@@ -191,6 +197,30 @@ func (rm *ReadModels) runFailed(err error) {
 // errReadModelsDamaged: the read models' files do not read back.
 var errReadModelsDamaged = errors.New("read models damaged")
 
+// errReadModelsAhead: the read models have applied events that the log
+// no longer holds, as after a restore of the log to an earlier point.
+var errReadModelsAhead = errors.New("read models ahead of the log")
+
+// checkNotAhead checks that the last event each read model applied is
+// still in the log, at the same position with the same time: a log
+// restored to an earlier point reuses the positions after its end.
+func checkNotAhead(ctx context.Context, db *projections.DB, log projections.Log, ps []projections.Projection) error {
+	for _, p := range ps {
+		cp, err := db.Checkpoint(p.Name())
+		if err != nil || cp.Position == 0 {
+			continue // a checkpoint that does not read back is caught up over
+		}
+		evs, err := log.ReadAll(ctx, eventstore.Forwards, cp.Position, 1)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 || evs[0].Position != cp.Position || !evs[0].RecordedAt.Equal(cp.RecordedAt) {
+			return fmt.Errorf("%w: %s applied position %d, recorded at %s, which the log does not hold", errReadModelsAhead, p.Name(), cp.Position, cp.RecordedAt.Format(time.RFC3339Nano))
+		}
+	}
+	return nil
+}
+
 // catchUpReadModels opens the read models in dir and catches them up with
 // log. Damage to their files (a corruption pebble reports, or a panic on
 // what it decoded) is an error wrapping errReadModelsDamaged.
@@ -213,6 +243,9 @@ func catchUpReadModels(ctx context.Context, dir string, log projections.Log, ps 
 	if db, err = projections.Open(dir, projections.DBConfig{}, logger); err != nil {
 		return nil, nil, res, err
 	}
+	if err = checkNotAhead(ctx, db, log, ps); err != nil {
+		return db, nil, res, err
+	}
 	if engine, err = projections.New(db, log, ps, projections.Config{Progress: logProgress(logger, 5*time.Second)}, logger); err != nil {
 		return db, nil, res, err
 	}
@@ -234,9 +267,14 @@ func logProgress(logger *slog.Logger, interval time.Duration) func(done, head ui
 	}
 }
 
-// Close stops the engine, waits for it, and closes the database.
+// Close stops the engine, waits for it, and closes the database. Later
+// calls do nothing.
 func (rm *ReadModels) Close() error {
 	rm.mu.Lock()
+	if rm.stopped {
+		rm.mu.Unlock()
+		return nil
+	}
 	rm.stopped = true
 	rm.mu.Unlock()
 	// A rebuild under way ends with its command, which the admin socket
