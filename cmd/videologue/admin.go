@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -73,16 +74,20 @@ type errForward struct {
 func (e *errForward) Error() string { return "a server runs on this data directory: " + e.socket }
 
 // serverAnswers reports whether a server answers on the admin socket of
-// data. A socket left by a crashed server refuses the connection.
-func serverAnswers(ctx context.Context, data string) (string, bool) {
+// data. A socket left by a crashed server refuses the connection; one
+// this user may not open is an error that says so.
+func serverAnswers(ctx context.Context, data string) (string, bool, error) {
 	sock := filepath.Join(data, adminSocket)
 	d := net.Dialer{Timeout: 2 * time.Second}
 	c, err := d.DialContext(ctx, "unix", sock)
+	if errors.Is(err, fs.ErrPermission) {
+		return sock, false, fmt.Errorf("the server's admin socket %s: %w (run this as the user the server runs as)", sock, err)
+	}
 	if err != nil {
-		return sock, false
+		return sock, false, nil
 	}
 	c.Close()
-	return sock, true
+	return sock, true, nil
 }
 
 // startAdmin opens the admin socket of the embedded log, once this

@@ -68,7 +68,9 @@ Flags:`)
 	if c.Store.Kind != storeEmbedded {
 		return fmt.Errorf("--store %s: back it up with its own tools (docs/BACKUP.md)", c.Store.Kind)
 	}
-	if sock, ok := serverAnswers(ctx, c.Data); ok {
+	if sock, ok, err := serverAnswers(ctx, c.Data); err != nil {
+		return err
+	} else if ok {
 		return &errForward{socket: sock, args: []string{"backup", "--to", dir}}
 	}
 	logger := toolLogger(stderr)

@@ -63,7 +63,9 @@ func (c *logFlags) openLog(ctx context.Context, logger *slog.Logger) (eventstore
 		return nil, err
 	}
 	if c.Store.Kind == storeEmbedded {
-		if sock, ok := serverAnswers(ctx, c.Data); ok {
+		if sock, ok, err := serverAnswers(ctx, c.Data); err != nil {
+			return nil, err
+		} else if ok {
 			return nil, &errForward{socket: sock}
 		}
 	}
@@ -80,7 +82,7 @@ func (c *logFlags) openLogWith(ctx context.Context, embedded pebble.Config, logg
 	}
 	s, err := openStoreWith(ctx, ServeConfig{Data: c.Data, Store: c.Store}, embedded, logger)
 	if errors.Is(err, pebble.ErrInUse) {
-		if sock, ok := serverAnswers(ctx, c.Data); ok {
+		if sock, ok, _ := serverAnswers(ctx, c.Data); ok {
 			return nil, fmt.Errorf("%w (the server answering on %s: stop it first)", err, sock)
 		}
 		return nil, fmt.Errorf("%w (another videologue process has it open, and no server answers on %s)", err, filepath.Join(c.Data, adminSocket))

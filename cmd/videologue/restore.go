@@ -50,7 +50,9 @@ Flags:`)
 	if _, err := os.Stat(filepath.Join(*from, backupMarker)); err != nil {
 		return fmt.Errorf("%s is not a whole backup (no %s): %w", *from, backupMarker, err)
 	}
-	if sock, ok := serverAnswers(ctx, *data); ok {
+	if sock, ok, err := serverAnswers(ctx, *data); err != nil {
+		return err
+	} else if ok {
 		return fmt.Errorf("a server runs on %s (it answers on %s): stop it first", *data, sock)
 	}
 	target := filepath.Clean(*data)

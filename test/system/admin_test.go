@@ -114,6 +114,20 @@ func TestCLIBesideARunningServer(t *testing.T) {
 		t.Fatalf("list again: %q, then %q", live["list"].Stdout, r.Stdout)
 	}
 
+	// A server killed leaves its socket behind: the tools find no one
+	// answering and open the log themselves, and the next server
+	// replaces the socket.
+	s.kill()
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("the killed server's socket: %v", err)
+	}
+	if r := runCLI(t, append([]string{"users", "list"}, data...)...); r.Code != 0 || r.Stdout != live["list"].Stdout {
+		t.Fatalf("users list beside a stale socket: %+v", r)
+	}
+	s.start()
+	if r := runCLI(t, append([]string{"users", "list"}, data...)...); r.Code != 0 || r.Stdout != live["list"].Stdout {
+		t.Fatalf("users list through the restarted server's socket: %+v", r)
+	}
 	if err := s.stop(); err != nil {
 		t.Fatalf("server stopped with %v", err)
 	}
