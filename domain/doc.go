@@ -12,7 +12,8 @@
 //	video-<id>     AnnotationPosted, -Edited, -Deleted
 //	                                                annotation id = revision + 1
 //	viewers-<id>   ViewerJoined, ViewerLeft
-//	nodes          NodeStarted, NodeHeartbeat, NodeStopped
+//	nodes          NodeStarted, NodeHeartbeat (on KurrentDB, and in logs
+//	               of earlier versions), NodeStopped
 //
 // Identities are derived from the revision of the creating event in its
 // stream, so they are dense, increasing, and need no other counter.
