@@ -78,12 +78,16 @@
 // ViewerLeft. The presence a client sees is folded from that stream by the
 // hub, so viewers connected to other processes sharing the store appear as
 // well. Diffs are coalesced over Config.PresenceWindow. Node records each
-// process run in the nodes stream (NodeStarted, then NodeHeartbeat every
-// NodeConfig.HeartbeatInterval) and follows the whole log into an index of
-// open viewings and of each node's last heartbeat. At start it closes the
+// process run in the nodes stream (NodeStarted, NodeStopped) and renews a
+// lease every NodeConfig.HeartbeatInterval in the shared store's
+// NodeConfig.Liveness, outside the log (a store without one gets a
+// NodeHeartbeat event instead; the embedded store, which one process owns,
+// neither). It follows the whole log into an index of open viewings and
+// of each node's last sign of life in it. At start it closes the
 // viewings left open by a previous run that died; then, every
 // SweepInterval, it closes with ViewerLeft{Reason: "node_lost"} those of
-// any node silent for longer than NodeConfig.Timeout. So viewers of a
+// any node with neither a lease nor a sign of life in the log for longer
+// than NodeConfig.Timeout. So viewers of a
 // killed node leave the presence list within Timeout + SweepInterval
 // (+ PresenceWindow) of its last heartbeat: 15 s + 5 s by default.
 // Several live nodes may close the same viewing; presence ignores a leave

@@ -7,6 +7,7 @@
 // Streams and identities:
 //
 //	users          UserRegistered, RoleGranted      user id    = revision + 1
+//	               RoleRevoked, PasswordChanged
 //	videos         VideoAdded                       video id   = revision + 1
 //	video-<id>     AnnotationPosted, -Edited, -Deleted
 //	                                                annotation id = revision + 1

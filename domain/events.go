@@ -10,6 +10,7 @@ import (
 const (
 	TypeUserRegistered    = "user_registered.v1"
 	TypeRoleGranted       = "role_granted.v1"
+	TypeRoleRevoked       = "role_revoked.v1"
 	TypePasswordChanged   = "password_changed.v1"
 	TypeSignedIn          = "signed_in.v1"
 	TypeSignedOut         = "signed_out.v1"
@@ -63,6 +64,14 @@ type RoleGranted struct {
 	UserID    int64  `json:"user_id"`
 	Role      Role   `json:"role"`
 	GrantedBy int64  `json:"granted_by,omitempty"`
+	Note      string `json:"note,omitempty"`
+}
+
+// RoleRevoked: an admin took a role back from a user.
+type RoleRevoked struct {
+	UserID    int64  `json:"user_id"`
+	Role      Role   `json:"role"`
+	RevokedBy int64  `json:"revoked_by,omitempty"`
 	Note      string `json:"note,omitempty"`
 }
 

@@ -220,3 +220,9 @@ func (e *Engine) Register(reg prometheus.Registerer) error {
 	e.mu.Unlock()
 	return reg.Register(collector{e})
 }
+
+// Unregister removes the engine's metrics from reg, for another engine
+// over the same read models to register its own.
+func (e *Engine) Unregister(reg prometheus.Registerer) bool {
+	return reg.Unregister(collector{e})
+}

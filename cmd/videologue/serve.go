@@ -24,6 +24,8 @@ import (
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/channels"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/eventstore/pebble"
+	"github.com/videologue/videologue/eventstore/postgres"
 	"github.com/videologue/videologue/internal/metrics"
 	"github.com/videologue/videologue/web"
 )
@@ -78,7 +80,7 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 	fs.StringVar(&c.Env, "env", "dev", "dev or prod")
 	fs.StringVar(&origins, "origin", "", "comma-separated hosts browsers may open sockets from (default: with --env prod the host of --public-url, in dev the host of the request)")
 	fs.StringVar(&c.Node, "node", "", "name of this server, stable across restarts and unique among the running nodes of a shared store (default: the host name; with a shared store, host name and port)")
-	fs.DurationVar(&c.Heartbeat, "heartbeat", 5*time.Second, "how often this node records a heartbeat in the log")
+	fs.DurationVar(&c.Heartbeat, "heartbeat", 5*time.Second, "how often a node on a shared store renews its lease (PostgreSQL) or records a heartbeat in the log (KurrentDB); the embedded store needs none")
 	fs.DurationVar(&c.NodeTimeout, "node-timeout", 15*time.Second, "silence after which a node is presumed dead and its viewers leave the presence list (checked every --heartbeat)")
 	fs.BoolVar(&c.LoadTest, "load-test", false, "dev only: lifts every rate limit (pushes, joins, connects, frames, sign-ins, added videos), the caps on connections and sockets per address and the bound on password hashing, and makes hashes cheap, for cmd/vlload")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "address of a second listener serving Go's profiler at /debug/pprof/ (off by default; it has no authentication: bind it to localhost)")
@@ -192,6 +194,7 @@ type Main struct {
 	closing  atomic.Bool // Close has begun: /readyz says 503
 	listener net.Listener
 	debug    *debugServer  // nil without DebugAddr
+	admin    *adminServer  // nil on a shared store
 	served   chan struct{} // closed when the HTTP server stops serving
 	serveErr error         // why; valid once served is closed
 }
@@ -272,7 +275,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Node, err = channels.StartNode(ctx, store, channels.NodeConfig{
 		Name: m.Config.Node, Addr: m.Config.Addr, HeartbeatInterval: m.Config.Heartbeat, Timeout: m.Config.NodeTimeout,
-		Exclusive: !m.Config.Store.Shared(),
+		Exclusive: !m.Config.Store.Shared(), Liveness: m.liveness(),
 	}, m.Logger)
 	if err != nil {
 		return err
@@ -309,6 +312,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.serveErr = m.HTTP.Serve(m.listener)
 		close(m.served)
 	}()
+	m.startAdmin(store)
 	if m.Config.DebugAddr != "" {
 		if m.debug, err = startDebug(m.Config.DebugAddr); err != nil {
 			return err
@@ -317,6 +321,34 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Logger.Info("videologue serving", "addr", m.listener.Addr().String(), "public_url", m.Config.PublicURL, "store", m.Config.Store.Kind, "data", m.Config.Data, "node", m.Node.ID(), "env", m.Config.Env)
 	return nil
+}
+
+// liveness is where the nodes sharing the store keep their leases,
+// outside the log: PostgreSQL's table of leases. nil elsewhere: the
+// embedded store has one node, which records no heartbeats; on KurrentDB
+// heartbeats are events in the log.
+func (m *Main) liveness() channels.Liveness {
+	if pg, ok := m.Store.(*postgres.Store); ok {
+		return pg
+	}
+	return nil
+}
+
+// startAdmin opens the admin socket of the embedded log, once this
+// process holds the log's lock: a second server on the same directory
+// fails before it, and never takes the socket of the first. A shared
+// store has no lock to get around: the tools open it themselves.
+func (m *Main) startAdmin(store eventstore.Store) {
+	if m.Config.Store.Shared() {
+		return
+	}
+	embedded, _ := m.Store.(*pebble.Store)
+	env := &serverEnv{store: store, embedded: embedded, accounts: m.Accounts, readModels: m.ReadModels}
+	var err error
+	if m.admin, err = startAdmin(m.Config.Data, env, m.Logger); err != nil {
+		// The site serves without it; only the tools are refused.
+		m.Logger.Warn("no admin socket: the command-line tools cannot reach this server", "err", err)
+	}
 }
 
 // ready is /readyz: the log is open and can write, the hubs run until
@@ -352,6 +384,9 @@ func (m *Main) Close() error {
 	defer cancel()
 	m.closing.Store(true)
 	var errs []error
+	if m.admin != nil {
+		m.admin.Close()
+	}
 	if m.debug != nil {
 		m.debug.Close()
 	}

@@ -183,7 +183,7 @@ func TestStartReadModels(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := rm.Engine.WaitFor(ctx, res.LastPosition); err != nil {
+	if err := rm.WaitFor(ctx, res.LastPosition); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := rm.DB.Counts(t.Context(), 1); c.Posted != 6 {
