@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"time"
@@ -104,6 +105,15 @@ func (s *Service) revokeAdmin(ctx context.Context, userID, by int64, note string
 		return nil
 	}
 	return fmt.Errorf("revoke role: %d attempts lost to concurrent changes: %w", s.cfg.MaxAttempts, domain.ErrConflict)
+}
+
+// hostOf is addr without its port: pages record the client's whole
+// address, the API its host, and the port says nothing to an admin.
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // SignInInfo is a live sign-in as an admin sees it.

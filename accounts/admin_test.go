@@ -114,7 +114,7 @@ func TestAdminEndsSignIns(t *testing.T) {
 	ctx := t.Context()
 	u, _ := s.Register(ctx, "sam", "password-123", eventstore.Metadata{})
 	other, _ := s.Register(ctx, "tess", "password-123", eventstore.Metadata{})
-	a, err := s.StartSignIn(ctx, u.ID, domain.SignInPage, time.Hour, eventstore.Metadata{ClientAddr: "192.0.2.7"})
+	a, err := s.StartSignIn(ctx, u.ID, domain.SignInPage, time.Hour, eventstore.Metadata{ClientAddr: "192.0.2.7:51234"})
 	if err != nil {
 		t.Fatal(err)
 	}

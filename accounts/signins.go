@@ -83,7 +83,7 @@ func (m *signIns) apply(ev *eventstore.RecordedEvent) {
 			break
 		}
 		m.byID[e.SignIn] = &signInState{userID: e.UserID, expires: e.ExpiresAt, via: e.Via, started: ev.RecordedAt,
-			addr: eventstore.DecodeMetadata(ev.Metadata).ClientAddr}
+			addr: hostOf(eventstore.DecodeMetadata(ev.Metadata).ClientAddr)}
 		if m.byUser[e.UserID] == nil {
 			m.byUser[e.UserID] = make(map[string]struct{})
 		}
