@@ -89,7 +89,7 @@ type viewUser struct {
 	// Analyst and Auditor say the navigation links to the replay and
 	// audit pages: the user holds the role and the site serves them.
 	Analyst, Auditor bool
-	// Admin may edit and delete anyone's video.
+	// Admin may edit and delete anyone's video, and sees the admin pages.
 	Admin bool
 }
 
