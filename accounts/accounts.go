@@ -79,6 +79,7 @@ type Service struct {
 	rev    int64 // last users revision folded in; -1 none
 	byID   map[int64]*user
 	byName map[string]int64 // normalized username -> id
+	order  []int64          // every id, ascending: the admin's list pages through it
 
 	signIns signIns
 }
@@ -155,6 +156,7 @@ func (s *Service) apply(ev *eventstore.RecordedEvent) {
 		id := domain.IDFromRevision(ev.Revision)
 		s.byID[id] = &user{User: User{ID: id, Username: e.Username, Roles: domain.Roles{}, RegisteredAt: ev.RecordedAt}, hash: e.PasswordHash}
 		s.byName[key] = id
+		s.order = append(s.order, id) // revisions only grow
 	case domain.TypeRoleGranted:
 		var e domain.RoleGranted
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
@@ -394,6 +396,9 @@ func (s *Service) Revoke(ctx context.Context, userID int64, role domain.Role, by
 	}
 	if !u.Roles[role] {
 		return fmt.Errorf("revoke role: %s: %w", role, ErrRoleNotHeld)
+	}
+	if role == domain.RoleAdmin {
+		return s.revokeAdmin(ctx, userID, by, note, meta) // admin.go
 	}
 	data, _ := json.Marshal(domain.RoleRevoked{UserID: userID, Role: role, RevokedBy: by, Note: note})
 	res, err := s.store.Append(ctx, domain.UsersStream, eventstore.StreamExists,

@@ -109,6 +109,8 @@ type SignedOut struct {
 	SignIn string `json:"sign_in,omitempty"`
 	Except string `json:"except,omitempty"`
 	Reason string `json:"reason"`
+	// By is the admin who ended them, with SignOutByAdmin.
+	By int64 `json:"by,omitempty"`
 }
 
 // Why sign-ins ended.
@@ -117,6 +119,7 @@ const (
 	SignOutEverywhere = "everywhere"      // the user signed out of all of them
 	SignOutPassword   = "password_change" // the password changed: all but the one that changed it
 	SignOutStale      = "password_stale"  // started with a password that changed meanwhile
+	SignOutByAdmin    = "admin"           // an admin ended them (By)
 )
 
 // VideoAdded: a user added a video to the catalog.

@@ -34,6 +34,7 @@ func (s *Server) mountAPI(r chi.Router) {
 	r.Get("/videos/{id}", s.handleGetVideo)
 	r.Put("/videos/{id}", s.handleUpdateVideo) // api_video.go
 	r.Delete("/videos/{id}", s.handleDeleteVideo)
+	s.mountAdminAPI(r) // api_admin.go
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.logger, domain.ErrNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, &requestError{http.StatusMethodNotAllowed, "method not allowed"})

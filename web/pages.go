@@ -26,6 +26,7 @@ func (s *Server) mountPages(r chi.Router) {
 	site.allowAddVideo = func(r *http.Request, userID int64) (bool, time.Duration) {
 		return s.videoLimits.allow(r, userID, time.Now())
 	}
+	site.allowAdmin = s.allowAdmin
 	site.analysisPages = s.servesAnalysisPages()
 	site.routes(r)
 	notFound := site.pageMiddleware(http.HandlerFunc(site.notFound))

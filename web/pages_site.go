@@ -30,6 +30,9 @@ type site struct {
 	// allowAddVideo rate-limits adding videos per user and address, and
 	// says how long to wait when it refuses; nil allows all.
 	allowAddVideo func(r *http.Request, userID int64) (bool, time.Duration)
+	// allowAdmin rate-limits admins' changes (pages_admin.go); nil allows
+	// all.
+	allowAdmin func(r *http.Request, userID int64) (bool, time.Duration)
 	// analysisPages says the replay and audit pages are served, for the
 	// navigation to link to them.
 	analysisPages bool
@@ -80,6 +83,7 @@ func (s *site) routes(r chi.Router) {
 		r.Post("/videos/{id}/edit", s.updateVideo)
 		r.Post("/videos/{id}/delete", s.deleteVideo)
 		r.Get("/watch/{ref}", s.watch)
+		s.adminRoutes(r) // pages_admin.go
 	})
 }
 
@@ -161,6 +165,11 @@ var flashes = map[string]string{
 
 	"password_changed":      "Password changed. Everywhere else you were signed in, you're now signed out.",
 	"signed_out_everywhere": "You're signed out everywhere: on every device and of every API token.",
+
+	"role_granted":   "Role granted. It shows on their next page.",
+	"role_revoked":   "Role revoked. It is gone from their next page or request.",
+	"sign_in_ended":  "Sign-in ended. Its pages and open videos were disconnected.",
+	"sign_ins_ended": "Every sign-in of that user ended. Their pages and open videos were disconnected.",
 }
 
 func (s *site) setFlash(w http.ResponseWriter, r *http.Request, code string) {
