@@ -46,6 +46,14 @@ type conn struct {
 	writer  bool     // a writer (the flusher or writeLoop) has the socket; only it writes
 	waiting bool     // the writer is writeLoop: it waits for the socket
 	writers sync.WaitGroup
+	// The bytes the connection holds for its client (see msgBytes):
+	// queued, or taken by the writer and not yet written (flying). They
+	// are bounded by cfg.QueueBytes; drained is closed when they are
+	// all written, for the catch-ups that wait for it (see drained).
+	qbytes    int
+	flying    int
+	peakBytes int // the most qbytes has been, for tests
+	drainedC  chan struct{}
 	// The writer's non-blocking writes (see flusher): raw is nil where
 	// the socket has no file descriptor (TLS in process, tests' pipes,
 	// and Windows: see rawWrites).
@@ -237,6 +245,7 @@ func (c *conn) writeLoop(rest []byte, batch []outMsg) {
 		c.writeFailed(err)
 		return
 	}
+	c.written()
 	for {
 		c.qmu.Lock()
 		if len(c.queue) == 0 || c.ending() {
@@ -246,11 +255,13 @@ func (c *conn) writeLoop(rest []byte, batch []outMsg) {
 			return
 		}
 		batch, c.queue = c.queue, batch[:0]
+		c.take()
 		c.qmu.Unlock()
 		if err := c.writeBatch(batch); err != nil {
 			c.writeFailed(err)
 			return
 		}
+		c.written()
 		clear(batch)         // drop the payloads
 		if cap(batch) > 16 { // no burst's slice is kept
 			batch = nil
@@ -376,11 +387,14 @@ func (c *conn) enqueue(m outMsg, inline bool) (deep bool) {
 		c.qmu.Unlock()
 		return false
 	}
-	full := len(c.queue) >= c.srv.cfg.QueueSize
+	size := msgBytes(&m)
+	full := len(c.queue) >= c.srv.cfg.QueueSize || c.qbytes+size > c.srv.cfg.QueueBytes
 	deep = !c.waiting && len(c.queue) >= c.srv.cfg.QueueSize/4
 	now := false
 	if !full {
 		c.queue = append(c.queue, m)
+		c.qbytes += size
+		c.peakBytes = max(c.peakBytes, c.qbytes)
 		if !c.writer {
 			c.writer = true
 			c.writers.Add(1)
@@ -394,7 +408,7 @@ func (c *conn) enqueue(m outMsg, inline bool) (deep bool) {
 		c.srv.flusher.schedule(c)
 	}
 	if full {
-		c.log().Info("disconnecting slow client: outgoing queue full", "queue", c.srv.cfg.QueueSize)
+		c.log().Info("disconnecting slow client: outgoing queue full", "frames", c.srv.cfg.QueueSize, "bytes", c.srv.cfg.QueueBytes)
 		c.srv.cfg.Observer.QueueDropped()
 		c.shut(websocket.ClosePolicyViolation, "too slow: messages were not read in time", false)
 		// A write in progress to a client that does not read would keep
@@ -403,6 +417,53 @@ func (c *conn) enqueue(m outMsg, inline bool) (deep bool) {
 	}
 	return deep
 }
+
+// msgOverhead is what a frame costs in the queue besides its bytes: the
+// outMsg itself.
+const msgOverhead = 128
+
+// msgBytes is what m costs the connection while it waits to be written.
+// A payload shared by a broadcast's recipients counts for each of them:
+// the bound is on what one client can make the server hold.
+func msgBytes(m *outMsg) int {
+	return msgOverhead + len(m.payload) + len(m.wire) + len(m.topic) + len(m.event) + len(m.joinRef) + len(m.ref)
+}
+
+// take marks everything queued as taken by the writer. c.qmu is held.
+func (c *conn) take() { c.flying = c.qbytes }
+
+// written records that what the writer took last is written, and wakes
+// those waiting for the connection to drain once nothing is left.
+func (c *conn) written() {
+	c.qmu.Lock()
+	c.qbytes -= c.flying
+	c.flying = 0
+	if c.qbytes == 0 && c.drainedC != nil {
+		close(c.drainedC)
+		c.drainedC = nil
+	}
+	c.qmu.Unlock()
+}
+
+// drained returns a channel that is closed once the connection holds
+// nothing for its client: everything queued before the call, and since,
+// has been written to the socket. Catch-up sends its next page then, so
+// that a client that reads slowly gets history as fast as it reads, and
+// one that does not read costs at most a page.
+func (c *conn) drained() <-chan struct{} {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.qbytes == 0 {
+		return closedChan
+	}
+	if c.drainedC == nil {
+		c.drainedC = make(chan struct{})
+	}
+	return c.drainedC
+}
+
+// closedChan is a channel that is always closed.
+var closedChan = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
 
 // shut ends the connection with a close frame of code and text (the
 // first call decides them): the reader's pending read ends at once, and

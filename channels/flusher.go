@@ -200,6 +200,7 @@ func (c *conn) flush() (again bool) {
 	}
 	batch := c.queue
 	c.queue, c.spare = c.spare, nil
+	c.take()
 	c.qmu.Unlock()
 
 	rest, done := c.writeNow(batch)
@@ -216,6 +217,7 @@ func (c *conn) flush() (again bool) {
 		return false
 	}
 	clear(batch) // drop the payloads
+	c.written()
 	c.qmu.Lock()
 	c.keepSpare(batch)
 	again = len(c.queue) > 0 && !c.ending()
