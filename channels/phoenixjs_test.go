@@ -46,6 +46,9 @@ type jsMsg struct {
 		Device   string `json:"device"`
 	} `json:"list"`
 	Shapes []map[string]any `json:"shapes"`
+	More   bool             `json:"more"`
+	Count  int              `json:"count"`
+	Rev    int64            `json:"rev"`
 	raw    string
 }
 
@@ -64,12 +67,14 @@ func requireNode(t testing.TB) string {
 	return node
 }
 
-func startJS(t testing.TB, e *env, token, topic, auth string) *jsClient {
+// startJS starts the client; env adds to its environment (see client.mjs).
+func startJS(t testing.TB, e *env, token, topic, auth string, env ...string) *jsClient {
 	t.Helper()
 	node := requireNode(t)
 	cmd := exec.Command(node, "client.mjs")
 	cmd.Dir = jsDir
 	cmd.Env = append(os.Environ(), "VL_URL=ws://"+e.addr+"/socket", "VL_TOKEN="+token, "VL_TOPIC="+topic, "VL_AUTH="+auth)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
