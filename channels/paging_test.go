@@ -471,7 +471,9 @@ func TestClientThatNeverReadsIsCut(t *testing.T) {
 	// The others are served meanwhile, and the client catches up when
 	// it comes back.
 	id := e.post(vid, uid, name, "while it was stuck")
-	fast.await(0, 10*time.Second, "the live post", func(f frame) bool { return f.Event == "new_annotation" && strings.Contains(string(f.Payload), `"id":`+itoa(id)+`,`) })
+	fast.await(0, 10*time.Second, "the live post", func(f frame) bool {
+		return f.Event == "new_annotation" && strings.Contains(string(f.Payload), `"id":`+itoa(id)+`,`)
+	})
 	back := e.dial(stok)
 	back.mustJoin(topic, map[string]any{})
 	back.caughtUp(topic)
