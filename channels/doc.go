@@ -130,5 +130,6 @@
 // closed alone with 1008 "too slow: messages were not read in time", as is
 // one whose socket takes no write for Config.WriteTimeout. Its catch-up
 // waits on its socket, so a client that joins and never reads costs at most
-// that bound; it catches up exactly when it comes back.
+// that bound (and the kernel's send buffer of its socket); it catches up
+// exactly when it comes back.
 package channels
