@@ -158,7 +158,9 @@ type Config struct {
 	// request has touched for twice that long ends (checked every
 	// PollTimeout): its viewers leave.
 	PollTimeout time.Duration
-	// WriteTimeout bounds one write to a client (default 10 s).
+	// WriteTimeout bounds how long a client may leave the server's writes
+	// waiting for room (default 10 s): a client that stops reading is cut
+	// after it, one that reads slowly is not.
 	WriteTimeout time.Duration
 	// JoinTimeout bounds a join waiting for its video's hub to load
 	// (default 10 s).

@@ -306,6 +306,7 @@ func (c *conn) writeBatch(batch []outMsg) error {
 			// reply) is written where it lies, not copied.
 			buf = appendWSHead(buf, m)
 			vec := net.Buffers{buf, m.payload, closeBracket}
+			c.refreshDeadline(nc)
 			if _, err := vec.WriteTo(nc); err != nil {
 				return err
 			}
@@ -314,6 +315,10 @@ func (c *conn) writeBatch(batch []outMsg) error {
 		}
 		buf = appendWSFrame(buf, m)
 		if len(buf) >= writeChunk || i == len(batch)-1 {
+			// The deadline bounds a wait for the client to make room,
+			// not a whole batch: a page of catch-up to a client that
+			// reads steadily but slowly is not cut.
+			c.refreshDeadline(nc)
 			if _, err := nc.Write(buf); err != nil {
 				return err
 			}
