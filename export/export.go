@@ -1,5 +1,5 @@
 // Package export writes what analysts and auditors take away: timelines,
-// annotations, viewing sessions and audit trails as NDJSON or CSV, and a
+// annotations, viewings and audit trails as NDJSON or CSV, and a
 // video's annotations as W3C Web Annotations (JSON-LD). Every writer
 // streams: records are written as they are given, through a small
 // buffer, so an export of any size needs constant memory.
@@ -123,11 +123,11 @@ func Annotations(w io.Writer, f Format) *Writer[projections.Annotation] {
 		})
 }
 
-// Sessions writes viewing sessions; now is the end of those still open
+// Viewings writes viewings; now is the end of those still open
 // for their length.
-func Sessions(w io.Writer, f Format, now time.Time) *Writer[projections.Session] {
+func Viewings(w io.Writer, f Format, now time.Time) *Writer[projections.Viewing] {
 	return newWriter(w, f, []string{"video_id", "user_id", "username", "connection_id", "device", "joined_at", "left_at", "seconds", "reason", "presence_ref"},
-		func(s projections.Session) []string {
+		func(s projections.Viewing) []string {
 			return []string{i64(s.VideoID), i64(s.UserID), text(s.Username), text(s.ConnectionID), text(s.Device), ts(s.JoinedAt), ts(s.LeftAt),
 				strconv.FormatFloat(s.Length(now).Seconds(), 'f', 3, 64), text(s.Reason), text(s.PresenceRef)}
 		})

@@ -59,12 +59,12 @@ func (d *DB) Timeline(ctx context.Context, vid int64, from, to time.Time, fn fun
 	})
 }
 
-// Sessions calls fn for every viewing session of video vid that overlaps
+// Viewings calls fn for every viewing of video vid that overlaps
 // [from, to) (zero bounds are open), in order of joining.
-func (d *DB) Sessions(ctx context.Context, vid int64, from, to time.Time, fn func(Session) error) error {
-	lo, hi := timeRange(newKey(nsActivity, 's').i64(vid), time.Time{}, to)
+func (d *DB) Viewings(ctx context.Context, vid int64, from, to time.Time, fn func(Viewing) error) error {
+	lo, hi := timeRange(newKey(nsActivity, 'v').i64(vid), time.Time{}, to)
 	return d.scanRange(ctx, lo, hi, func(_, v []byte) error {
-		s, err := decodeSession(v)
+		s, err := decodeViewing(v)
 		if err != nil {
 			return err
 		}
@@ -75,10 +75,10 @@ func (d *DB) Sessions(ctx context.Context, vid int64, from, to time.Time, fn fun
 	})
 }
 
-// Viewers returns the sessions of video vid watching now.
-func (d *DB) Viewers(ctx context.Context, vid int64) ([]Session, error) {
-	var out []Session
-	err := d.Sessions(ctx, vid, time.Time{}, time.Time{}, func(s Session) error {
+// Viewers returns the viewings of video vid watching now.
+func (d *DB) Viewers(ctx context.Context, vid int64) ([]Viewing, error) {
+	var out []Viewing
+	err := d.Viewings(ctx, vid, time.Time{}, time.Time{}, func(s Viewing) error {
 		if s.Open() {
 			out = append(out, s)
 		}

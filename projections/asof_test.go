@@ -152,9 +152,9 @@ func TestStats(t *testing.T) {
 	if len(st.Heatmap) != 2 || st.Heatmap[0] != (HeatCell{1, 2}) || st.Heatmap[1] != (HeatCell{61, 1}) || st.Posted != 3 {
 		t.Errorf("heatmap %v, posted %d; want [{1 2} {61 1}], 3", st.Heatmap, st.Posted)
 	}
-	ss := st.Sessions
+	ss := st.Viewings
 	if ss.Count != 3 || ss.Open != 1 || ss.Viewers != 3 || ss.Median != 60*time.Second || ss.Max != 60*time.Second || ss.Total != 150*time.Second {
-		t.Errorf("sessions %+v; want 3 (1 open), lengths 30s 60s 60s", ss)
+		t.Errorf("viewings %+v; want 3 (1 open), lengths 30s 60s 60s", ss)
 	}
 	if ss.Lengths[1].Count != 1 || ss.Lengths[2].Count != 2 { // under a minute: 30s; under 5 minutes: 60s twice
 		t.Errorf("lengths %+v", ss.Lengths)

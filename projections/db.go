@@ -54,7 +54,7 @@ func Open(dir string, cfg DBConfig, logger *slog.Logger) (*DB, error) {
 	}
 	for i := range opts.Levels {
 		// Projections look up keys that mostly do not exist yet (a new
-		// viewer's session): pebble's bloom filters answer those without
+		// viewer's viewing): pebble's bloom filters answer those without
 		// reading a block.
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		// Only the last level, which holds most of the data, is

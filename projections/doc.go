@@ -57,7 +57,7 @@
 // # Queries
 //
 // The read models answer the analysts (Timeline, StateAt, Stats,
-// Sessions, Annotations) and the auditors (Audit) from range scans that
+// Viewings, Annotations) and the auditors (Audit) from range scans that
 // page through the database, so exports of any size stream in constant
 // memory. connection_id is always the socket an event came from; a
 // viewing's presence ref is a field of its own.

@@ -177,8 +177,8 @@ func decodeVersion(p []byte, t time.Time) (version, error) {
 	return v, d.err
 }
 
-// Session is one viewing: a connection of a user watching a video.
-type Session struct {
+// Viewing is a connection of a user watching a video, from join to leave.
+type Viewing struct {
 	VideoID      int64     `json:"video_id"`
 	UserID       int64     `json:"user_id"`
 	Username     string    `json:"username"`
@@ -191,11 +191,11 @@ type Session struct {
 	Reason       string    `json:"reason,omitempty"`
 }
 
-// Open reports whether the session is still watching.
-func (s Session) Open() bool { return s.LeftAt.IsZero() }
+// Open reports whether the viewing goes on.
+func (s Viewing) Open() bool { return s.LeftAt.IsZero() }
 
-// Length is how long the session lasted, or has lasted by now.
-func (s Session) Length(now time.Time) time.Duration {
+// Length is how long the viewing lasted, or has lasted by now.
+func (s Viewing) Length(now time.Time) time.Duration {
 	end := s.LeftAt
 	if end.IsZero() {
 		end = now
@@ -206,28 +206,28 @@ func (s Session) Length(now time.Time) time.Duration {
 	return end.Sub(s.JoinedAt)
 }
 
-// WatchingAt reports whether the session was watching at t.
-func (s Session) WatchingAt(t time.Time) bool {
+// WatchingAt reports whether the viewing was on at t.
+func (s Viewing) WatchingAt(t time.Time) bool {
 	return !s.JoinedAt.After(t) && (s.LeftAt.IsZero() || s.LeftAt.After(t))
 }
 
-// A session's times come first, so that a scan for the sessions
+// A viewing's times come first, so that a scan for the viewings
 // watching at an instant decodes the rest only of those.
-func encodeSession(b []byte, s *Session) []byte {
+func encodeViewing(b []byte, s *Viewing) []byte {
 	return enc(b).t(s.JoinedAt).t(s.LeftAt).i(s.VideoID).i(s.UserID).s(s.Username).s(s.ConnectionID).s(s.Device).s(s.Node).s(s.Reason).s(s.PresenceRef)
 }
 
-func decodeSession(p []byte) (Session, error) {
-	s, d := decodeSessionTimes(p)
+func decodeViewing(p []byte) (Viewing, error) {
+	s, d := decodeViewingTimes(p)
 	s.VideoID, s.UserID, s.Username, s.ConnectionID, s.Device, s.Node, s.Reason, s.PresenceRef = d.i(), d.i(), d.s(), d.s(), d.s(), d.s(), d.s(), d.s()
 	return s, d.err
 }
 
-// decodeSessionTimes decodes only when a session began and ended; d
+// decodeViewingTimes decodes only when a viewing began and ended; d
 // continues with the rest.
-func decodeSessionTimes(p []byte) (Session, dec) {
+func decodeViewingTimes(p []byte) (Viewing, dec) {
 	d := dec{p: p}
-	return Session{JoinedAt: d.t(), LeftAt: d.t()}, d
+	return Viewing{JoinedAt: d.t(), LeftAt: d.t()}, d
 }
 
 // Counts are a video's running totals.

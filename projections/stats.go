@@ -28,9 +28,9 @@ type Stats struct {
 	Posted  int64 `json:"annotations_posted"`
 	Edited  int64 `json:"annotations_edited"`
 	Deleted int64 `json:"annotations_deleted"`
-	// Sessions summarizes the viewing sessions that overlap the window;
-	// a session still open counts up to To.
-	Sessions SessionStats `json:"sessions"`
+	// Viewings summarizes the viewings that overlap the window; one
+	// still open counts up to To.
+	Viewings ViewingStats `json:"viewings"`
 }
 
 // ViewerPoint is the audience during one step of Stats.
@@ -46,8 +46,8 @@ type HeatCell struct {
 	Annotations int64 `json:"annotations"`
 }
 
-// SessionStats describe viewing sessions and their lengths.
-type SessionStats struct {
+// ViewingStats describe viewings and their lengths.
+type ViewingStats struct {
 	Count   int           `json:"count"`
 	Open    int           `json:"open"`
 	Viewers int           `json:"distinct_users"`
@@ -56,12 +56,12 @@ type SessionStats struct {
 	Median  time.Duration `json:"median_ns"`
 	P90     time.Duration `json:"p90_ns"`
 	Max     time.Duration `json:"max_ns"`
-	// Lengths is a histogram: how many sessions lasted under each bound
+	// Lengths is a histogram: how many viewings lasted under each bound
 	// (the last bound is open).
 	Lengths []LengthBucket `json:"lengths"`
 }
 
-// LengthBucket counts sessions shorter than Under (0: the rest).
+// LengthBucket counts viewings shorter than Under (0: the rest).
 type LengthBucket struct {
 	Under time.Duration `json:"under_ns"`
 	Count int           `json:"count"`
@@ -125,8 +125,8 @@ func (d *DB) Stats(ctx context.Context, vid int64, from, to time.Time, step time
 	return st, nil
 }
 
-// viewerStats fills the viewers series, the peak and the session
-// summary from the sessions overlapping the window.
+// viewerStats fills the viewers series, the peak and the viewing
+// summary from the viewings overlapping the window.
 func (d *DB) viewerStats(ctx context.Context, vid int64, st *Stats) error {
 	type delta struct {
 		t time.Time
@@ -136,13 +136,13 @@ func (d *DB) viewerStats(ctx context.Context, vid int64, st *Stats) error {
 	var lengths []time.Duration
 	users := map[int64]bool{}
 	base := 0 // watching at From
-	err := d.Sessions(ctx, vid, st.From, st.To, func(s Session) error {
+	err := d.Viewings(ctx, vid, st.From, st.To, func(s Viewing) error {
 		if !s.Open() && !s.LeftAt.After(st.From) {
 			return nil
 		}
 		end := s.LeftAt
 		if s.Open() {
-			st.Sessions.Open++
+			st.Viewings.Open++
 			end = st.To
 		}
 		lengths = append(lengths, max(0, end.Sub(s.JoinedAt)))
@@ -186,11 +186,11 @@ func (d *DB) viewerStats(ctx context.Context, vid int64, st *Stats) error {
 	if st.Peak == 0 {
 		st.PeakAt = time.Time{}
 	}
-	summarize(&st.Sessions, lengths, len(users))
+	summarize(&st.Viewings, lengths, len(users))
 	return nil
 }
 
-func summarize(ss *SessionStats, lengths []time.Duration, users int) {
+func summarize(ss *ViewingStats, lengths []time.Duration, users int) {
 	ss.Count, ss.Viewers = len(lengths), users
 	for _, b := range lengthBounds {
 		ss.Lengths = append(ss.Lengths, LengthBucket{Under: b})

@@ -13,7 +13,7 @@ import (
 // in the batch stay.
 //
 // There are two kinds of record. Set and Delete write records that the
-// projection reads back with Get (counters, open sessions, current
+// projection reads back with Get (counters, open viewings, current
 // annotations): Get sees them before they are committed. Put writes
 // records the projection never reads back (timeline entries, versions):
 // they go to the batch only, which keeps what the Writer holds small.

@@ -26,7 +26,7 @@ import (
 type ReadModels interface {
 	Counts(ctx context.Context, vid int64) (projections.Counts, error)
 	Timeline(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Entry) error) error
-	Sessions(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Session) error) error
+	Viewings(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Viewing) error) error
 	Annotations(ctx context.Context, vid int64, fn func(projections.Annotation) error) error
 	StateAt(ctx context.Context, vid int64, t time.Time) (projections.State, error)
 	Stats(ctx context.Context, vid int64, from, to time.Time, step time.Duration, now time.Time) (projections.Stats, error)
@@ -88,7 +88,10 @@ func (s *Server) mountAnalysis(r chi.Router) {
 		r.Get("/timeline", a.timeline)
 		r.Get("/state", a.state)
 		r.Get("/stats", a.stats)
-		r.Get("/sessions", a.sessions)
+		r.Get("/viewings", a.viewings)
+		// Deprecated: the viewings' earlier name, kept for clients
+		// written against it.
+		r.Get("/sessions", a.viewings)
 		r.Get("/export/annotations", a.exportAnnotations)
 		r.Get("/annotations.jsonld", a.webAnnotations) // auditors: audit.go
 	})
@@ -276,15 +279,15 @@ func pageLimit(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// sessions streams the viewing sessions overlapping the window.
-func (a *analysis) sessions(w http.ResponseWriter, r *http.Request) {
+// viewings streams the viewings overlapping the window.
+func (a *analysis) viewings(w http.ResponseWriter, r *http.Request) {
 	wdw, err := a.begin(r, domain.RoleAnalyst)
 	if err == nil {
 		var f export.Format
 		if f, err = exportFormat(r); err == nil {
-			a.stream(w, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-sessions")
-			out := export.Sessions(w, f, a.now())
-			err = a.deps.ReadModels.Sessions(r.Context(), wdw.video.ID, wdw.from, wdw.to, out.Write)
+			a.stream(w, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-viewings")
+			out := export.Viewings(w, f, a.now())
+			err = a.deps.ReadModels.Viewings(r.Context(), wdw.video.ID, wdw.from, wdw.to, out.Write)
 			a.streamFailed(r, errors.Join(err, out.Flush()))
 			return
 		}
@@ -417,7 +420,7 @@ type replayView struct {
 	To     string
 }
 
-// replayPage plays a video's session history back (static/replay.js).
+// replayPage plays a video's history back (static/replay.js).
 func (a *analysis) replayPage(w http.ResponseWriter, r *http.Request) {
 	if !a.pageUser(w, r, domain.RoleAnalyst) {
 		return
