@@ -58,12 +58,12 @@ var (
 
 // analysis serves the analysts' API and replay page (this file) and the
 // auditors' (audit.go). Analysts and auditors use the JSON API with a
-// bearer token, or their browser session on the pages and from the
+// bearer token, or their browser's sign-in cookie on the pages and from the
 // pages' scripts (GET only: nothing here changes state).
 type analysis struct {
 	srv  *Server
 	deps AnalysisDeps
-	site *site // the pages' sessions and templates; nil: no pages
+	site *site // the pages' sign-in cookies and templates; nil: no pages
 	now  func() time.Time
 }
 
@@ -75,7 +75,7 @@ func (s *Server) mountAnalysis(r chi.Router) {
 	}
 	a := &analysis{srv: s, deps: *s.deps.Analysis, now: time.Now}
 	if len(s.cfg.CookieSecret) >= 16 {
-		// A site of its own over the same secret reads the same session
+		// A site of its own over the same secret reads the same sign-in
 		// cookies and CSRF tokens as the other pages.
 		a.site = newSite(s.cfg.CookieSecret, s.cfg.Secure, s.deps.Accounts, s.deps.Videos, s.deps.Tokens, s.logger)
 		if err := a.addPages(); err != nil {
@@ -139,15 +139,15 @@ func (a *analysis) asset(name, contentType string) http.HandlerFunc {
 	}
 }
 
-// user authenticates the request (a bearer token, or else the session
+// user authenticates the request (a bearer token, or else the sign-in
 // cookie) and checks that its user may act as role.
 func (a *analysis) user(r *http.Request, role domain.Role) (accounts.User, error) {
 	var u accounts.User
 	var err error
 	if r.Header.Get("Authorization") != "" || a.site == nil {
 		u, err = a.srv.bearer(r)
-	} else if sess, ok := a.site.sessions.read(r); ok {
-		u, err = a.srv.deps.Accounts.Get(r.Context(), sess.UserID)
+	} else if si, ok := a.site.cookies.read(r); ok {
+		u, err = a.srv.deps.Accounts.Get(r.Context(), si.UserID)
 		if errors.Is(err, domain.ErrNotFound) {
 			err = errUnauthorized
 		}
