@@ -30,21 +30,6 @@ func (d *DB) Annotations(ctx context.Context, vid int64, fn func(Annotation) err
 	return d.annotationsAt(ctx, vid, time.Unix(0, math.MaxInt64), fn)
 }
 
-// Annotation returns annotation id of video vid as it is now, deleted or
-// not.
-func (d *DB) Annotation(ctx context.Context, vid, id int64) (Annotation, bool, error) {
-	raw, closer, err := d.db.Get(newKey(nsActivity, 'a').i64(vid).i64(id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return Annotation{}, false, nil
-	}
-	if err != nil {
-		return Annotation{}, false, &Error{Op: "query", Err: err}
-	}
-	defer closer.Close()
-	a, err := decodeAnnotation(raw)
-	return a, err == nil, err
-}
-
 // Timeline calls fn for every event of video vid with a server time in
 // [from, to) (zero bounds are open), in time order, until fn returns an
 // error. Memory stays bounded however long the timeline.
@@ -73,16 +58,4 @@ func (d *DB) Viewings(ctx context.Context, vid int64, from, to time.Time, fn fun
 		}
 		return fn(s)
 	})
-}
-
-// Viewers returns the viewings of video vid watching now.
-func (d *DB) Viewers(ctx context.Context, vid int64) ([]Viewing, error) {
-	var out []Viewing
-	err := d.Viewings(ctx, vid, time.Time{}, time.Time{}, func(s Viewing) error {
-		if s.Open() {
-			out = append(out, s)
-		}
-		return nil
-	})
-	return out, err
 }
