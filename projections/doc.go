@@ -56,9 +56,9 @@
 //
 // # Queries
 //
-// The read models answer the analysts (Timeline, StateAt, Stats,
-// Viewings, Annotations) and the auditors (Audit) from range scans that
-// page through the database, so exports of any size stream in constant
-// memory. connection_id is always the socket an event came from; a
-// viewing's presence ref is a field of its own.
+// The read models answer the analysts (Timeline, StateAt, Viewings,
+// Annotations; package stats summarizes them) and the auditors (Audit)
+// from range scans that page through the database, so exports of any size
+// stream in constant memory. connection_id is always the socket an event
+// came from; a viewing's presence ref is a field of its own.
 package projections

@@ -27,6 +27,7 @@ import (
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
 	"github.com/videologue/videologue/projections"
+	"github.com/videologue/videologue/stats"
 )
 
 // analysisEnv is the site with its read models, as serve wires it, on a
@@ -261,8 +262,8 @@ func TestStateStatsAndAuditAPI(t *testing.T) {
 		t.Fatalf("state now: %s", body)
 	}
 	_, _, body = e.get("alice", "/api/videos/1/stats")
-	var stats projections.Stats
-	if err := json.Unmarshal([]byte(body), &stats); err != nil || stats.Peak != 1 || stats.Posted != 3 || stats.Viewings.Count != 1 {
+	var summary stats.Summary
+	if err := json.Unmarshal([]byte(body), &summary); err != nil || summary.Peak != 1 || summary.Posted != 3 || summary.Viewings.Count != 1 {
 		t.Fatalf("stats: %s (%v)", body, err)
 	}
 
@@ -486,7 +487,7 @@ func TestStatsWindowIsValidatedBeforeArithmetic(t *testing.T) {
 		}
 	}
 	code, _, body := e.get("alice", "/api/videos/1/stats?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&step=1h")
-	var st projections.Stats
+	var st stats.Summary
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &st) != nil || len(st.Viewers) != 31*24 {
 		t.Fatalf("a sound window: %d, %d points; want 200 and %d", code, len(st.Viewers), 31*24)
 	}

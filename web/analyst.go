@@ -19,6 +19,7 @@ import (
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/export"
 	"github.com/videologue/videologue/projections"
+	"github.com/videologue/videologue/stats"
 )
 
 // ReadModels is what the analysts' and auditors' routes read (a
@@ -29,7 +30,6 @@ type ReadModels interface {
 	Viewings(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Viewing) error) error
 	Annotations(ctx context.Context, vid int64, fn func(projections.Annotation) error) error
 	StateAt(ctx context.Context, vid int64, t time.Time) (projections.State, error)
-	Stats(ctx context.Context, vid int64, from, to time.Time, step time.Duration, now time.Time) (projections.Stats, error)
 	Audit(ctx context.Context, f projections.AuditFilter, fn func(projections.Entry) error) error
 }
 
@@ -353,7 +353,7 @@ func (a *analysis) stats(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	st, err := a.deps.ReadModels.Stats(r.Context(), wdw.video.ID, wdw.from, wdw.to, step, a.now())
+	st, err := stats.Of(r.Context(), a.deps.ReadModels, wdw.video.ID, wdw.from, wdw.to, step, a.now())
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -12,6 +12,7 @@ import (
 
 	"github.com/videologue/videologue/export"
 	"github.com/videologue/videologue/projections"
+	"github.com/videologue/videologue/stats"
 )
 
 func replayCommand() command {
@@ -117,7 +118,7 @@ Flags:`)
 		}
 		return writeIndented(stdout, st)
 	case "stats":
-		st, err := db.Stats(ctx, c.Video, from, to, c.Step, now)
+		st, err := stats.Of(ctx, db, c.Video, from, to, c.Step, now)
 		if err != nil {
 			return err
 		}
