@@ -83,9 +83,8 @@ func (e *Engine) clear(ps []Projection) error {
 
 // catchUp is the engine's loop over the log as it stands: one goroutine
 // reads and decodes pages ahead while this one applies and commits. After
-// a clear (of the projections cleared), each batch is written as a sorted
-// table that pebble ingests rather than through the memtable, and the
-// records the cleared projections write are kept for their Gets.
+// a clear (of the projections cleared), the records the cleared
+// projections write are kept for their Gets.
 func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, error) {
 	start := time.Now()
 	res := Result{Poisoned: map[string]uint64{}}
@@ -125,12 +124,8 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 	}()
 
 	b := e.newBatch()
-	defer func() {
-		b.wait() // when returning early: its error is returned already
-		b.w.batch.Close()
-	}()
+	defer func() { b.w.batch.Close() }()
 	if len(cleared) > 0 {
-		b.w.tab = new(table)
 		var prefixes []byte
 		for _, p := range cleared {
 			prefixes = append(prefixes, p.Prefix())
@@ -167,9 +162,6 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 	}
 	if err := e.commit(b); err != nil {
 		return res, err
-	}
-	if err := b.wait(); err != nil {
-		return res, e.commitFailed(b, err)
 	}
 	for _, st := range e.states {
 		if n := st.poisoned.Load() - poisoned[st.p.Name()]; n > 0 {

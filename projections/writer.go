@@ -22,7 +22,6 @@ import (
 type Writer struct {
 	r     pebble.Reader
 	batch *pebble.Batch
-	tab   *table // if set, where the writes go instead of batch
 	// held is every record Set or Deleted in the batch under way, for
 	// Get, and for the commit, which writes each once however often the
 	// batch changed it (dirty lists them). After a clear (see keepAll),
@@ -37,10 +36,6 @@ type Writer struct {
 	// written and not yet read.
 	cleared [256]bool
 	all     bool
-
-	// settle, if set, is called before reading the database: the
-	// batch before may still be on its way into it.
-	settle func() error
 
 	ops   []stagedOp // this event's writes
 	arena []byte     // their keys and values
@@ -99,11 +94,6 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 	}
 	if w.all && len(k) > 0 && w.cleared[k[0]] {
 		return nil, false, nil
-	}
-	if w.settle != nil {
-		if err := w.settle(); err != nil {
-			return nil, false, errors.Join(ErrStorage, err)
-		}
 	}
 	v, closer, err := w.r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -176,12 +166,8 @@ func (w *Writer) flush() error {
 	return nil
 }
 
-// write writes k = v, or deletes k, into the batch or the table.
+// write writes k = v, or deletes k, into the batch.
 func (w *Writer) write(k, v []byte, del bool) error {
-	if w.tab != nil {
-		w.tab.add(k, v, del)
-		return nil
-	}
 	var err error
 	if del {
 		err = w.batch.Delete(k, nil)
@@ -217,9 +203,6 @@ func (w *Writer) keepAll(prefixes []byte, events int) {
 // or abandoned.
 func (w *Writer) reset(b *pebble.Batch, committed bool) {
 	w.batch = b
-	if w.tab != nil {
-		w.tab.reset()
-	}
 	if !committed || len(w.held) > maxHeld {
 		w.all = false
 	}
