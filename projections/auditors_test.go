@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -95,9 +94,5 @@ func TestConnectionIDIsTheSocket(t *testing.T) {
 	}
 	if len(viewings) != 1 || viewings[0].ConnectionID != "sock-1" || viewings[0].PresenceRef != "Fref-1" || viewings[0].Open() {
 		t.Fatalf("viewings %+v; want one, closed, of socket sock-1 and presence ref Fref-1", viewings)
-	}
-	b, _ := json.Marshal(timeline[0])
-	if want := `"connection_id":"sock-1"`; !json.Valid(b) || !strings.Contains(string(b), want) || !strings.Contains(string(b), `"presence_ref":"Fref-1"`) {
-		t.Fatalf("joined entry as JSON: %s", b)
 	}
 }

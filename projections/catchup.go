@@ -93,12 +93,7 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 	for _, st := range e.states {
 		poisoned[st.p.Name()] = st.poisoned.Load()
 	}
-	from, found := uint64(0), false
-	for _, st := range e.states {
-		if cp := st.cp.Load(); st.stopped.Load() == nil && (!found || cp < from) {
-			from, found = cp, true
-		}
-	}
+	from, found := e.least()
 	last, err := e.log.ReadAll(ctx, eventstore.Backwards, eventstore.End, 1)
 	if err != nil {
 		return res, fmt.Errorf("projections: catch up: %w", err)

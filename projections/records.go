@@ -2,7 +2,6 @@ package projections
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"time"
 )
 
@@ -79,41 +78,6 @@ func decodeEntry(k, p []byte) (Entry, error) {
 	e := Entry{Position: be64(k[len(k)-8:]), Time: keyTime(be64(k[len(k)-16:])), Kind: kindOf(d.u()), VideoID: d.i(), UserID: d.i(), Username: d.s(),
 		AnnotationID: d.i(), At: d.i(), Body: d.s(), Previous: d.s(), ConnectionID: d.s(), ClientAddr: d.s(), Device: d.s(), Reason: d.s(), PresenceRef: d.s()}
 	return e, d.err
-}
-
-// MarshalJSON writes the fields that apply to the entry's kind.
-func (e Entry) MarshalJSON() ([]byte, error) {
-	type annotation struct {
-		Position     uint64    `json:"position"`
-		Time         time.Time `json:"time"`
-		Kind         Kind      `json:"kind"`
-		VideoID      int64     `json:"video_id"`
-		UserID       int64     `json:"user_id"`
-		Username     string    `json:"username,omitempty"`
-		AnnotationID int64     `json:"annotation_id"`
-		At           int64     `json:"at"`
-		Body         string    `json:"body,omitempty"`
-		Previous     string    `json:"previous_body,omitempty"`
-		ConnectionID string    `json:"connection_id,omitempty"`
-		ClientAddr   string    `json:"client_addr,omitempty"`
-	}
-	type viewer struct {
-		Position     uint64    `json:"position"`
-		Time         time.Time `json:"time"`
-		Kind         Kind      `json:"kind"`
-		VideoID      int64     `json:"video_id"`
-		UserID       int64     `json:"user_id"`
-		Username     string    `json:"username,omitempty"`
-		ConnectionID string    `json:"connection_id,omitempty"`
-		ClientAddr   string    `json:"client_addr,omitempty"`
-		Device       string    `json:"device,omitempty"`
-		Reason       string    `json:"reason,omitempty"`
-		PresenceRef  string    `json:"presence_ref,omitempty"`
-	}
-	if e.Kind.IsAnnotation() {
-		return json.Marshal(annotation{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Body, e.Previous, e.ConnectionID, e.ClientAddr})
-	}
-	return json.Marshal(viewer{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.ConnectionID, e.ClientAddr, e.Device, e.Reason, e.PresenceRef})
 }
 
 // Annotation is an annotation as the activity model holds it now.
