@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -167,18 +166,20 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 	return res, nil
 }
 
-// readPages sends the events in [from, to], decoded, a page at a time.
+// readPages sends the events in [from, to], copied and decoded, a page at
+// a time.
 func (e *Engine) readPages(ctx context.Context, from, to uint64, out chan<- []*Event) error {
 	size := e.cfg.PageEvents
-	page, mem := make([]*Event, 0, size), newPageMem(size)
+	page := make([]*Event, 0, size)
 	err := eventstore.ScanAll(ctx, e.log, from, to, func(ev *eventstore.RecordedEvent) error {
-		page = append(page, mem.add(ev))
+		c := ev.Clone()
+		page = append(page, NewEvent(&c))
 		if len(page) < size {
 			return nil
 		}
 		select {
 		case out <- page:
-			page, mem = make([]*Event, 0, size), newPageMem(size)
+			page = make([]*Event, 0, size)
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -192,46 +193,4 @@ func (e *Engine) readPages(ctx context.Context, from, to uint64, out chan<- []*E
 		}
 	}
 	return err
-}
-
-// pageMem is where readPages copies a page's events: in a few large
-// allocations rather than several small ones per event, which the
-// garbage collector would have to find and free one by one.
-type pageMem struct {
-	recs []eventstore.RecordedEvent
-	evs  []Event
-	buf  []byte // the events' data and metadata
-}
-
-// pageBytes is how much memory of data and metadata is allocated at a
-// time.
-const pageBytes = 256 << 10
-
-func newPageMem(size int) *pageMem {
-	return &pageMem{recs: make([]eventstore.RecordedEvent, 0, size), evs: make([]Event, 0, size)}
-}
-
-// add copies ev into m and decodes it. m has room for as many events as
-// it was made for; the events it returned stay where they are.
-func (m *pageMem) add(ev *eventstore.RecordedEvent) *Event {
-	if n := len(ev.Data) + len(ev.Metadata); cap(m.buf)-len(m.buf) < n {
-		m.buf = make([]byte, 0, max(n, pageBytes))
-	}
-	c := *ev
-	c.ID, c.Type, c.Stream = strings.Clone(ev.ID), strings.Clone(ev.Type), strings.Clone(ev.Stream)
-	c.Data, c.Metadata = m.copy(ev.Data), m.copy(ev.Metadata)
-	m.recs = append(m.recs, c)
-	m.evs = append(m.evs, Event{})
-	e := &m.evs[len(m.evs)-1]
-	e.decode(&m.recs[len(m.recs)-1])
-	return e
-}
-
-func (m *pageMem) copy(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	at := len(m.buf)
-	m.buf = append(m.buf, b...)
-	return m.buf[at:len(m.buf):len(m.buf)]
 }
