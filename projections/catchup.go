@@ -33,7 +33,7 @@ func (e *Engine) CatchUp(ctx context.Context) (Result, error) {
 			return Result{}, err
 		}
 	}
-	return e.catchUp(ctx, stale)
+	return e.catchUp(ctx)
 }
 
 // Rebuild clears every projection of the engine (its model, checkpoint
@@ -47,7 +47,7 @@ func (e *Engine) Rebuild(ctx context.Context) (Result, error) {
 	if err := e.clear(ps); err != nil {
 		return Result{}, err
 	}
-	return e.catchUp(ctx, ps)
+	return e.catchUp(ctx)
 }
 
 // clear deletes the records, checkpoints and poison records of ps and
@@ -81,10 +81,8 @@ func (e *Engine) clear(ps []Projection) error {
 }
 
 // catchUp is the engine's loop over the log as it stands: one goroutine
-// reads and decodes pages ahead while this one applies and commits. After
-// a clear (of the projections cleared), the records the cleared
-// projections write are kept for their Gets.
-func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, error) {
+// reads and decodes pages ahead while this one applies and commits.
+func (e *Engine) catchUp(ctx context.Context) (Result, error) {
 	start := time.Now()
 	res := Result{Poisoned: map[string]uint64{}}
 	e.rewind()
@@ -119,13 +117,6 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 
 	b := e.newBatch()
 	defer func() { b.w.batch.Close() }()
-	if len(cleared) > 0 {
-		var prefixes []byte
-		for _, p := range cleared {
-			prefixes = append(prefixes, p.Prefix())
-		}
-		b.w.keepAll(prefixes, int(res.Head-from))
-	}
 	if e.cfg.Progress != nil {
 		b.progress = func(pos uint64) { e.cfg.Progress(pos, res.Head) }
 	}

@@ -26,7 +26,7 @@ func (e *Engine) commit(b *batch) error {
 		b.progress(c.pos)
 	}
 	b.w.batch.Close()
-	b.w.reset(e.db.db.NewBatch(), true)
+	b.w.reset(e.db.db.NewBatch())
 	b.events = 0
 	return nil
 }
@@ -74,7 +74,7 @@ func (e *Engine) commitFailed(b *batch, err error) error {
 // abandon drops what was applied since the last commit.
 func (e *Engine) abandon(b *batch) {
 	b.w.batch.Close()
-	b.w.reset(e.db.db.NewBatch(), false)
+	b.w.reset(e.db.db.NewBatch())
 	b.events = 0
 	e.rewind()
 }

@@ -20,10 +20,8 @@
 //
 // The engine has three uses, which differ only in their settings
 // (Config): CatchUp at start applies what the log gained while the
-// server was down, in large batches; Rebuild clears the models first,
-// and keeps what they write in memory for their reads, since the ranges
-// it writes are empty; Run follows the log live, a batch per watermill
-// message.
+// server was down, in large batches; Rebuild clears the models first;
+// Run follows the log live, a batch per watermill message.
 //
 // # Watermill
 //
