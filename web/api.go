@@ -25,6 +25,10 @@ import (
 // mountAPI mounts the JSON API under /api.
 func (s *Server) mountAPI(r chi.Router) {
 	r.Post("/users", s.handleRegister)
+	r.Post("/sign-ins", s.handleSignIn)
+	r.Delete("/sign-ins", s.handleSignOut)
+	// Deprecated: the earlier name of /sign-ins, kept for clients written
+	// against it.
 	r.Post("/sessions", s.handleSignIn)
 	r.Delete("/sessions", s.handleSignOut)
 	r.Delete("/users/me/sign-ins", s.handleSignOutEverywhere)

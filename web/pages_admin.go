@@ -113,7 +113,7 @@ func (s *site) adminUser(w http.ResponseWriter, r *http.Request) {
 		SignIns []signInRow
 	}{User: s.adminRow(r, u, me.ID, r.URL.Path)}
 	data.User.Detail = true
-	current := sessionFrom(r.Context()).ID
+	current := signInFrom(r.Context()).ID
 	for _, si := range list {
 		via := "Browser"
 		if si.Via == domain.SignInAPI {

@@ -94,7 +94,7 @@ type Config struct {
 	VideoBurst int
 	// Secure marks that the site is served over HTTPS (cookies, headers).
 	Secure bool
-	// CookieSecret signs the pages' session cookies and CSRF tokens (pass the server secret); empty: a random key per process.
+	// CookieSecret signs the pages' sign-in cookies and CSRF tokens (pass the server secret); empty: a random key per process.
 	CookieSecret []byte
 	// PublicURL is the origin the site is reached at (https://host[:port]),
 	// from which every absolute link it hands out is built; a request's

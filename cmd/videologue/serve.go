@@ -113,7 +113,7 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 	switch c.Env {
 	case "dev":
 		// The development secret is in the repository: anyone who can
-		// reach the server could forge a session for any user.
+		// reach the server could forge a sign-in for any user.
 		if !loopbackAddr(c.Addr) {
 			return c, fmt.Errorf("refusing to start: development mode listens on loopback only (127.0.0.1, ::1 or localhost), not on %q; to serve other machines run with --env prod and a secret of your own in VIDEOLOGUE_SECRET (%s)", c.Addr, makeSecretHint)
 		}

@@ -112,8 +112,16 @@ func TestAnalystAndAuditorTools(t *testing.T) {
 		t.Fatalf("state: %d %s %q", code, out, errs)
 	}
 	code, out, _ = runTool(t, "replay", "stats", "--video", "1", "--data", dir)
-	if code != 0 || !strings.Contains(out, `"peak_viewers": 1`) {
+	if code != 0 || !strings.Contains(out, `"peak_viewers": 1`) || !strings.Contains(out, `"viewings": {`) {
 		t.Fatalf("stats: %d %s", code, out)
+	}
+	code, out, errs = runTool(t, "replay", "viewings", "--video", "1", "--data", dir)
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"left_at":`) {
+		t.Fatalf("viewings: %d %q %q", code, out, errs)
+	}
+	// The deprecated earlier name answers the same.
+	if code, alias, errs := runTool(t, "replay", "sessions", "--video", "1", "--data", dir); code != 0 || alias != out {
+		t.Fatalf("sessions (deprecated alias of viewings): %d %q %q; want %q", code, alias, errs, out)
 	}
 	if code, _, errs := runTool(t, "replay", "timeline", "--video", "9", "--data", dir); code == 0 || !strings.Contains(errs, "not found") {
 		t.Fatalf("unknown video: %d %q", code, errs)
