@@ -260,7 +260,8 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 // revision that posted lastSeen, which is lastSeen itself (an
 // annotation's id is the client revision of its post): it gets the
 // changes since, some of which it may have had, the same state again.
-func (h *hub) catchUp(p joinParams) []byte {
+// It returns the reply and how many annotations it holds.
+func (h *hub) catchUp(p joinParams) ([]byte, int) {
 	after := h.ann.LiveAfter(p.lastSeen)
 	lastRev := p.lastSeen
 	if p.hasRev {
@@ -285,7 +286,7 @@ func (h *hub) catchUp(p joinParams) []byte {
 	}
 	sort.Slice(updated, func(i, j int) bool { return updated[i].ID < updated[j].ID })
 	slices.Sort(deleted)
-	return joinReply(after, h.rev+1, updated, deleted)
+	return joinReply(after, h.rev+1, updated, deleted), len(after) + len(updated) + len(deleted)
 }
 
 // onViewers folds one message of the viewers stream and reports whether a
@@ -346,7 +347,9 @@ func (h *hub) join(ctx context.Context, s *subscription, ref string, p joinParam
 	if h.failed != nil {
 		return errUnavailable
 	}
-	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: h.catchUp(p)})
+	reply, n := h.catchUp(p)
+	h.srv.cfg.Observer.CatchUpPage(n, len(reply))
+	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: reply})
 	s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()})
 	s.lastRev = h.rev
 	h.subscriptions[s] = struct{}{}
