@@ -111,24 +111,38 @@ func pushEventOf(event string) PushEvent {
 	return PushOther
 }
 
-// outcomeOf classifies a refusal as reason (errors.go) words it.
+// outcomeOf classifies a refusal as reason (errors.go) words it. Most
+// refusals are a *clientError, classified without unwrapping (and without
+// allocating).
 func outcomeOf(err error) Outcome {
+	if err == nil {
+		return OK
+	}
+	if ce, ok := err.(*clientError); ok {
+		return clientOutcome(ce)
+	}
+	return wrappedOutcome(err)
+}
+
+func clientOutcome(ce *clientError) Outcome {
+	switch ce {
+	case errRateLimited, errJoinRateLimited, errTooManyTopics:
+		return RefusedRateLimit
+	case errUnmatchedTopic, errVideoNotFound:
+		return RefusedNotFound
+	case errUnavailable:
+		return RefusedUnavailable
+	}
+	return RefusedValidation
+}
+
+func wrappedOutcome(err error) Outcome {
 	var ce *clientError
 	var ve *domain.ValidationError
 	var rw *historyRewoundError
 	switch {
-	case err == nil:
-		return OK
 	case errors.As(err, &ce):
-		switch ce {
-		case errRateLimited, errJoinRateLimited, errTooManyTopics:
-			return RefusedRateLimit
-		case errUnmatchedTopic, errVideoNotFound:
-			return RefusedNotFound
-		case errUnavailable:
-			return RefusedUnavailable
-		}
-		return RefusedValidation
+		return clientOutcome(ce)
 	case errors.As(err, &ve), errors.As(err, &rw):
 		return RefusedValidation
 	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrVideoDeleted), errors.Is(err, domain.ErrAnnotationGone):
