@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
@@ -165,9 +166,9 @@ func (c *conn) observeRefusal(f *inbound, err error) {
 	c.srv.cfg.Observer.Push(pushEventOf(f.event), outcomeOf(err))
 }
 
-// transport is c's transport.
-func (c *conn) transport() Transport {
-	if c.ws == nil {
+// requestTransport is the transport a connection request asks for.
+func requestTransport(r *http.Request) Transport {
+	if strings.HasSuffix(r.URL.Path, "/longpoll") {
 		return LongPoll
 	}
 	return WebSocket

@@ -315,12 +315,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the address's slots and one count of connsWG, and must give both back
 // when the connection ends.
 func (s *Server) admitConnect(w http.ResponseWriter, r *http.Request, token string) (user identity, addrKey string, ok bool) {
-	t := WebSocket
-	if strings.HasSuffix(r.URL.Path, "/longpoll") {
-		t = LongPoll
-	}
 	refused := func(o Outcome) (identity, string, bool) {
-		s.cfg.Observer.Connect(t, o)
+		s.cfg.Observer.Connect(requestTransport(r), o)
 		return identity{}, "", false
 	}
 	if vsn := r.URL.Query().Get("vsn"); vsn != "" && !strings.HasPrefix(vsn, "2.") {
