@@ -11,7 +11,7 @@
 #
 # It runs in production mode: it listens on every interface, so it refuses
 # to start without a strong secret of your own and the site's public
-# address. Keep the secret: tokens and sessions signed with it end when
+# address. Keep the secret: tokens and sign-in cookies signed with it end when
 # it changes.
 #
 # See docs/DEPLOYMENT.md for the store flags (--store, --store-url) and the

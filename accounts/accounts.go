@@ -1,6 +1,6 @@
 // Package accounts keeps Videologue's users over the log: registering
 // appends UserRegistered to the users stream, granting a role appends
-// RoleGranted, and an in-memory read model folded from that stream answers
+// RoleGranted and taking it back RoleRevoked, and an in-memory read model folded from that stream answers
 // lookups and sign-ins. Sign-ins (signins.go) have their own stream and
 // read model. A user's id is the revision of its UserRegistered
 // event + 1.
@@ -27,6 +27,10 @@ import (
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/internal/follow"
 )
+
+// ErrRoleNotHeld: a role was to be revoked from a user who does not hold
+// it.
+var ErrRoleNotHeld = errors.New("the user does not hold that role")
 
 // Store is what accounts needs of the log.
 type Store interface {
@@ -75,6 +79,7 @@ type Service struct {
 	rev    int64 // last users revision folded in; -1 none
 	byID   map[int64]*user
 	byName map[string]int64 // normalized username -> id
+	order  []int64          // every id, ascending: the admin's list pages through it
 
 	signIns signIns
 }
@@ -151,6 +156,7 @@ func (s *Service) apply(ev *eventstore.RecordedEvent) {
 		id := domain.IDFromRevision(ev.Revision)
 		s.byID[id] = &user{User: User{ID: id, Username: e.Username, Roles: domain.Roles{}, RegisteredAt: ev.RecordedAt}, hash: e.PasswordHash}
 		s.byName[key] = id
+		s.order = append(s.order, id) // revisions only grow
 	case domain.TypeRoleGranted:
 		var e domain.RoleGranted
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
@@ -163,6 +169,21 @@ func (s *Service) apply(ev *eventstore.RecordedEvent) {
 				roles[r] = true
 			}
 			roles[e.Role] = true
+			u.Roles = roles
+		}
+	case domain.TypeRoleRevoked:
+		var e domain.RoleRevoked
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			s.logger.Error("undecodable event", "stream", ev.Stream, "revision", ev.Revision, "err", err)
+			return
+		}
+		if u := s.byID[e.UserID]; u != nil {
+			roles := make(domain.Roles, len(u.Roles))
+			for r := range u.Roles {
+				if r != e.Role {
+					roles[r] = true
+				}
+			}
 			u.Roles = roles
 		}
 	case domain.TypePasswordChanged:
@@ -358,6 +379,35 @@ func (s *Service) Grant(ctx context.Context, userID int64, role domain.Role, by 
 	}
 	if err := s.f.WaitFor(ctx, int64(res.NextExpected)); err != nil {
 		return fmt.Errorf("grant role: %w", err)
+	}
+	return nil
+}
+
+// Revoke takes the role back from user; by is the admin revoking it (0:
+// the system, for example the command line). Revoking a role the user
+// does not hold fails with ErrRoleNotHeld and records nothing.
+func (s *Service) Revoke(ctx context.Context, userID int64, role domain.Role, by int64, note string, meta eventstore.Metadata) error {
+	if _, err := domain.ParseRole(string(role)); err != nil {
+		return err
+	}
+	u, err := s.Get(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if !u.Roles[role] {
+		return fmt.Errorf("revoke role: %s: %w", role, ErrRoleNotHeld)
+	}
+	if role == domain.RoleAdmin {
+		return s.revokeAdmin(ctx, userID, by, note, meta) // admin.go
+	}
+	data, _ := json.Marshal(domain.RoleRevoked{UserID: userID, Role: role, RevokedBy: by, Note: note})
+	res, err := s.store.Append(ctx, domain.UsersStream, eventstore.StreamExists,
+		eventstore.EventData{Type: domain.TypeRoleRevoked, Data: data, Metadata: meta.Encode()})
+	if err != nil {
+		return fmt.Errorf("revoke role: %w", err)
+	}
+	if err := s.f.WaitFor(ctx, int64(res.NextExpected)); err != nil {
+		return fmt.Errorf("revoke role: %w", err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package accounts_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -159,5 +160,43 @@ func TestRolesAndRestart(t *testing.T) {
 	}
 	if n := len(s2.List(ctx)); n != 1 {
 		t.Fatalf("List = %d users", n)
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	s := start(t, st)
+	ctx := t.Context()
+	u, _ := s.Register(ctx, "rita", "password-123", eventstore.Metadata{})
+	for _, r := range []domain.Role{domain.RoleAnalyst, domain.RoleAuditor} {
+		if err := s.Grant(ctx, u.ID, r, 0, "", eventstore.Metadata{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Revoke(ctx, u.ID, domain.RoleAnalyst, 7, "left the team", eventstore.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, u.ID, domain.RoleAnalyst, 7, "", eventstore.Metadata{}); !errors.Is(err, accounts.ErrRoleNotHeld) {
+		t.Fatalf("revoke a role not held: %v", err)
+	}
+	if err := s.Revoke(ctx, 42, domain.RoleAdmin, 0, "", eventstore.Metadata{}); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("revoke from unknown user: %v", err)
+	}
+	check := func(s *accounts.Service) {
+		t.Helper()
+		got, _ := s.Get(ctx, u.ID)
+		if got.Can(domain.RoleAnalyst) || !got.Can(domain.RoleAuditor) {
+			t.Fatalf("roles %v", got.Roles)
+		}
+	}
+	check(s)
+	check(start(t, st)) // folded again from the log
+	evs, err := st.ReadStream(ctx, domain.UsersStream, eventstore.Backwards, eventstore.End, 1)
+	if err != nil || len(evs) != 1 || evs[0].Type != domain.TypeRoleRevoked {
+		t.Fatalf("last users event: %+v, %v", evs, err)
+	}
+	var e domain.RoleRevoked
+	if err := json.Unmarshal(evs[0].Data, &e); err != nil || e.RevokedBy != 7 || e.Role != domain.RoleAnalyst || e.Note != "left the team" {
+		t.Fatalf("recorded %+v, %v", e, err)
 	}
 }

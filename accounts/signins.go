@@ -44,6 +44,10 @@ type signInState struct {
 	userID  int64
 	expires time.Time
 	ended   bool
+	// What the admin page shows of it: how and when it started, from where.
+	via     string
+	started time.Time
+	addr    string
 }
 
 func (m *signIns) init(store Store, logger *slog.Logger, now func() time.Time) {
@@ -78,7 +82,8 @@ func (m *signIns) apply(ev *eventstore.RecordedEvent) {
 			m.logger.Warn("duplicate sign-in id in log ignored", "revision", ev.Revision)
 			break
 		}
-		m.byID[e.SignIn] = &signInState{userID: e.UserID, expires: e.ExpiresAt}
+		m.byID[e.SignIn] = &signInState{userID: e.UserID, expires: e.ExpiresAt, via: e.Via, started: ev.RecordedAt,
+			addr: hostOf(eventstore.DecodeMetadata(ev.Metadata).ClientAddr)}
 		if m.byUser[e.UserID] == nil {
 			m.byUser[e.UserID] = make(map[string]struct{})
 		}

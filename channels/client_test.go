@@ -101,7 +101,7 @@ func (e *env) tryDialFrom(ip, token string, header http.Header) (*client, *http.
 		d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 			if tc, ok := c.(*net.TCPConn); ok {
-				_ = tc.SetReadBuffer(4096)
+				_ = tc.SetReadBuffer(e.bufSize())
 			}
 			return c, err
 		}

@@ -51,6 +51,15 @@ type conn struct {
 	writer  bool     // someone holds the writer's role: only it writes (writer.go)
 	waiting bool     // the writer is writeLoop: it waits for the socket
 	writers sync.WaitGroup
+	// The bytes the connection holds for its client (see msgBytes):
+	// queued, or taken by the writer or a long-poll GET and not yet
+	// written (flying). They are bounded by cfg.QueueBytes; drainedC is
+	// closed when they are all written, for the catch-ups that wait for
+	// it (see drained).
+	qbytes    int
+	flying    int
+	peakBytes int // the most qbytes has been, for tests
+	drainedC  chan struct{}
 	// The writer's non-blocking writes (see writeNow): raw is nil where
 	// the socket has no file descriptor (TLS in process, tests' pipes,
 	// and Windows: see rawWrites).

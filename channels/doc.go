@@ -38,7 +38,8 @@
 // code 1009), a client that keeps sending while refused (Config.FloodStrikes
 // refusals since its last admitted push or join: 1008),
 // a client that does not read what it is sent fast enough for its bounded
-// queue (1008, or a plain TCP close when even that cannot be written), and
+// queue (1008, or a plain TCP close when even that cannot be written; see
+// Slow clients), and
 // silence past Config.IdleTimeout, and the end of the sign-in its token was
 // minted for (1008 "signed out", see Server.CloseSignIns). On shutdown every socket is closed with
 // 1001 so that clients reconnect elsewhere or later.
@@ -109,7 +110,8 @@
 // the video-<id> stream (and one to viewers-<id>); the hub folds the
 // stream into the video's current annotations. A subscription (one join
 // of a video channel on a connection) registers under the hub's lock: its reply carries the live
-// annotations after its last_seen_id as of the hub's revision R, and from
+// annotations after its last_seen_id as of the hub's revision R (or the
+// first page of them: see below), and from
 // then on it receives exactly the events after R, in stream order, each
 // tagged with its join_ref, through its connection's FIFO queue. Because
 // the log subscription delivers every event once and in order, and a
@@ -123,12 +125,16 @@
 // ViewerLeft. The presence a client sees is folded from that stream by the
 // hub, so viewers connected to other processes sharing the store appear as
 // well. Diffs are coalesced over Config.PresenceWindow. Node records each
-// process run in the nodes stream (NodeStarted, then NodeHeartbeat every
-// NodeConfig.HeartbeatInterval) and follows the whole log into an index of
-// open viewings and of each node's last heartbeat. At start it closes the
+// process run in the nodes stream (NodeStarted, NodeStopped) and renews a
+// lease every NodeConfig.HeartbeatInterval in the shared store's
+// NodeConfig.Liveness, outside the log (a store without one gets a
+// NodeHeartbeat event instead; the embedded store, which one process owns,
+// neither). It follows the whole log into an index of open viewings and
+// of each node's last sign of life in it. At start it closes the
 // viewings left open by a previous run that died; then, every
 // SweepInterval, it closes with ViewerLeft{Reason: "node_lost"} those of
-// any node silent for longer than NodeConfig.Timeout. So viewers of a
+// any node with neither a lease nor a sign of life in the log for longer
+// than NodeConfig.Timeout. So viewers of a
 // killed node leave the presence list within Timeout + SweepInterval
 // (+ PresenceWindow) of its last heartbeat: 15 s + 5 s by default.
 // Several live nodes may close the same viewing; presence ignores a leave
@@ -147,4 +153,32 @@
 // client saw that post, so it gets every change since, perhaps one it had
 // already applied, which is the same state again. A last_seen_id or
 // last_seen_rev beyond the video's head is refused with history_rewound.
+//
+// # Paged catch-up
+//
+// The join reply carries at most one page of that history:
+// Config.PageSize entries (annotations, updated and deleted together,
+// default 500) in at most Config.PageBytes of JSON (default 256 KiB), and
+// "more": true|false. With more, the rest follows in order as ordinary
+// pushes, annotation_updated and annotation_deleted of what the client had,
+// then new_annotation, with the payloads of live pushes: a page (at most
+// PageSize entries, QueueSize/2 frames and PageBytes) each time the
+// connection has written everything it held to its socket. Then, in every
+// case, one caught_up push: {"last_id": N, "last_rev": R}, after which the
+// subscription receives the live events after R; those of the video made
+// during the paging wait for it and follow the history, in log order. Each
+// paged push's rev is one a client cut there may rejoin with (see
+// catchUp), so a client that keeps the largest id and rev it applied, or the
+// largest id alone, and rejoins with them ends exact.
+//
+// # Slow clients
+//
+// What a connection holds for its client, queued or being written, is
+// bounded by Config.QueueBytes (default 1 MiB, payloads and a small cost per
+// frame) and Config.QueueSize frames: a client that would pass either is
+// closed alone with 1008 "too slow: messages were not read in time", as is
+// one whose socket takes no write for Config.WriteTimeout. Its catch-up
+// waits on its socket, so a client that joins and never reads costs at most
+// that bound (and the kernel's send buffer of its socket); it catches up
+// exactly when it comes back.
 package channels

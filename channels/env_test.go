@@ -36,6 +36,7 @@ type env struct {
 	nodeName string
 	addr     string
 	tinyTCP  bool // tiny socket buffers: a client that stops reading fills them at once
+	tcpBuf   int  // with tinyTCP, the sockets' buffer size (default 4096)
 	// wrapCommandStore, when set, stands between the annotation commands
 	// and the log (to count their reads).
 	wrapCommandStore func(annotations.Store) annotations.Store
@@ -136,7 +137,7 @@ func (e *env) start() {
 		t.Fatal(err)
 	}
 	if e.tinyTCP {
-		ln = tinyListener{ln}
+		ln = tinyListener{ln, e.bufSize()}
 	}
 	e.http.Listener = ln
 	e.http.Start()
@@ -252,13 +253,23 @@ func (e *env) appendEvent(stream, typ string, data any) {
 	}
 }
 
+func (e *env) bufSize() int {
+	if e.tcpBuf > 0 {
+		return e.tcpBuf
+	}
+	return 4096
+}
+
 // tinyListener shrinks the send buffer of accepted sockets.
-type tinyListener struct{ net.Listener }
+type tinyListener struct {
+	net.Listener
+	size int
+}
 
 func (l tinyListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetWriteBuffer(4096)
+		_ = tc.SetWriteBuffer(l.size)
 	}
 	return c, err
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -196,7 +194,7 @@ func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) (deep bool) {
 	sent := 0
 	b := broadcast{topic: h.topic, event: event, payload: payload}
 	for s := range h.subscriptions {
-		if h.rev <= s.lastRev { // already in what this subscription was given
+		if s.catchUp != nil || h.rev <= s.lastRev { // its history comes first; or already in what it was given
 			continue
 		}
 		s.lastRev = h.rev
@@ -215,7 +213,7 @@ func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) (deep bool) {
 type change struct{ rev, id int64 }
 
 // fold applies ev, which brings the video to client revision rev (see
-// joinReply), to the annotations and returns what to push, if any. Each
+// joinPage), to the annotations and returns what to push, if any. Each
 // payload is encoded once, carries rev, and is shared by every subscription.
 func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, payload []byte, err error) {
 	switch ev.Type {
@@ -250,43 +248,6 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 		}
 	}
 	return "", nil, nil
-}
-
-// catchUp is what a client that has applied everything up to lastSeen
-// (an id) and up to client revision lastRev is missing: the live
-// annotations after lastSeen, and the annotations up to lastSeen that
-// were edited (current state) or deleted since lastRev. A client that
-// sends no last_seen_rev (the book's recipe) has applied at least the
-// revision that posted lastSeen, which is lastSeen itself (an
-// annotation's id is the client revision of its post): it gets the
-// changes since, some of which it may have had, the same state again.
-// It returns the reply and how many annotations it holds.
-func (h *hub) catchUp(p joinParams) ([]byte, int) {
-	after := h.ann.LiveAfter(p.lastSeen)
-	lastRev := p.lastSeen
-	if p.hasRev {
-		lastRev = p.lastRev
-	}
-	from := sort.Search(len(h.changes), func(i int) bool { return h.changes[i].rev > lastRev })
-	seen := make(map[int64]bool)
-	updated, deleted := []domain.Annotation{}, []int64{}
-	for i := len(h.changes) - 1; i >= from; i-- { // newest first: each id once
-		id := h.changes[i].id
-		if id > p.lastSeen || seen[id] {
-			continue
-		}
-		seen[id] = true
-		if a, ok := h.ann.Get(id); ok {
-			if a.Deleted {
-				deleted = append(deleted, id)
-			} else {
-				updated = append(updated, *a)
-			}
-		}
-	}
-	sort.Slice(updated, func(i, j int) bool { return updated[i].ID < updated[j].ID })
-	slices.Sort(deleted)
-	return joinReply(after, h.rev+1, updated, deleted), len(after) + len(updated) + len(deleted)
 }
 
 // onViewers folds one message of the viewers stream and reports whether a
@@ -330,9 +291,10 @@ func (h *hub) flush() {
 }
 
 // join registers s once the hub is ready. Under the lock, it enqueues the
-// join reply (ref) with every live annotation after lastSeen, then the
-// presence_state, so that nothing for s can precede them and everything
-// after the reply's state follows.
+// join reply (ref) with the first page of what the client lacks (see
+// catchUp), then the presence_state, so that nothing for s can precede
+// them. The rest of the history follows as pushes (see paging), then
+// caught_up, then every event after the state caught_up reflects.
 func (h *hub) join(ctx context.Context, s *subscription, ref string, p joinParams) error {
 	select {
 	case <-h.ready:
@@ -347,20 +309,48 @@ func (h *hub) join(ctx context.Context, s *subscription, ref string, p joinParam
 	if h.failed != nil {
 		return errUnavailable
 	}
-	reply, n := h.catchUp(p)
-	h.srv.cfg.Observer.CatchUpPage(n, len(reply))
+	// A client without last_seen_rev (the book's recipe) has applied at
+	// least the revision that posted lastSeen, which is lastSeen itself
+	// (an annotation's id is the client revision of its post): it gets
+	// the changes since, some of which it may have had, the same state
+	// again.
+	cu := &catchUp{id: p.lastSeen, base: p.lastSeen, next: -1}
+	if p.hasRev {
+		cu.base = p.lastRev
+	}
+	cfg := &h.srv.cfg
+	items, done := h.page(cu, cfg.PageSize, cfg.PageBytes-replyEnvelope)
+	reply := joinPage(items, cu.base, !done)
+	h.srv.cfg.Observer.CatchUpPage(len(items), len(reply))
 	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: reply})
 	s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()})
-	s.lastRev = h.rev
+	s.catchUp = cu
 	h.subscriptions[s] = struct{}{}
+	if done {
+		h.caughtUp(s)
+		return nil
+	}
+	s.stop, s.paged = make(chan struct{}), make(chan struct{})
+	go s.paging(s.stop, s.paged)
 	return nil
 }
 
-// remove unregisters s: once it returns, nothing more is sent to s.
+// replyEnvelope is room left in a join reply's page for what surrounds
+// its annotations, so that the whole frame stays within PageBytes.
+const replyEnvelope = 256
+
+// remove unregisters s: once it returns, nothing more is sent to s, and
+// its catch-up, if any, has ended.
 func (h *hub) remove(s *subscription) {
 	h.mu.Lock()
 	delete(h.subscriptions, s)
+	stop, paged := s.stop, s.paged
+	s.stop = nil
 	h.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-paged
+	}
 }
 
 // mayChange refuses, from the hub's fold and without reading the log, a

@@ -180,7 +180,9 @@ func (s *Server) pollGet(w http.ResponseWriter, r *http.Request, c *conn) {
 				// so that it rejoins and catches up exactly.
 				c.log().Debug("long poll: write failed", "err", err)
 				c.shut(websocket.CloseAbnormalClosure, "", false)
+				return
 			}
+			c.written()
 			return
 		}
 		if c.ending() {
@@ -199,12 +201,14 @@ func (s *Server) pollGet(w http.ResponseWriter, r *http.Request, c *conn) {
 	}
 }
 
-// takeQueue hands what c has queued to a long-poll GET, which drains it.
+// takeQueue hands what c has queued to a long-poll GET, which drains it:
+// its bytes are held until the GET has written them (see written).
 func (c *conn) takeQueue() []outMsg {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	q := c.queue
 	c.queue = nil
+	c.take()
 	return q
 }
 

@@ -190,3 +190,22 @@ func TestMetricsCountLongPollSessions(t *testing.T) {
 	}
 	r.becomes("videologue_socket_connects_total", l("transport", "longpoll", "result", "auth"), 1)
 }
+
+// A catch-up in pages counts each page: the join reply and the pushes
+// after it.
+func TestMetricsCountCatchUpPages(t *testing.T) {
+	cfg := permissive()
+	cfg.PageSize = 2
+	e, r := observed(t, cfg)
+	uid, name, tok := e.user("pager")
+	vid := e.video(uid)
+	for i := 0; i < 5; i++ {
+		e.post(vid, uid, name, "post "+itoa(int64(i)))
+	}
+	topic := "videos:" + itoa(vid)
+	c := e.dial(tok)
+	c.mustJoin(topic, map[string]any{})
+	c.await(0, 10*time.Second, "caught_up", func(f frame) bool { return f.Event == "caught_up" && f.Topic == topic })
+	r.becomes("videologue_catchup_annotations_total", nil, 5)
+	r.becomes("videologue_catchup_pages_total", nil, 3)
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,14 +37,34 @@ type NodeConfig struct {
 	SweepInterval time.Duration
 	// Exclusive says the store belongs to this process alone (the
 	// embedded log, which a lock keeps to one process): at start, every
-	// viewing of any other run is then stale.
+	// viewing of any other run is then stale, and no other node can
+	// appear while it runs, so it records no heartbeats.
 	Exclusive bool
+	// Liveness, when set, keeps the heartbeats of the nodes sharing the
+	// store outside the log, as leases of Timeout renewed every
+	// HeartbeatInterval. Without it a shared store gets a NodeHeartbeat
+	// event every HeartbeatInterval.
+	Liveness Liveness
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
+// Liveness holds the nodes' leases outside the permanent log, in the
+// shared store's own means (a table row with an expiry on PostgreSQL).
+// Its methods are safe for concurrent use.
+type Liveness interface {
+	// Renew records that node is alive for the next ttl, measured by the
+	// store's clock.
+	Renew(ctx context.Context, node string, ttl time.Duration) error
+	// Alive returns the nodes whose lease has not expired.
+	Alive(ctx context.Context) (map[string]bool, error)
+	// Release ends node's lease, at a clean stop.
+	Release(ctx context.Context, node string) error
+}
+
 // Node is one run of a server process, recorded in the nodes stream:
-// NodeStarted, a NodeHeartbeat every interval, NodeStopped. Its id names
+// NodeStarted, a NodeHeartbeat every interval (or a lease renewed in
+// NodeConfig.Liveness; none on an Exclusive store), NodeStopped. Its id names
 // the viewers this run tracks, so that the viewings of a run that died can
 // be closed by the next run or by a live peer. It follows the whole log
 // to keep an index of the open viewings and of the nodes' last signs of
@@ -110,6 +131,12 @@ func StartNode(ctx context.Context, store Store, cfg NodeConfig, logger *slog.Lo
 		if closed > 0 {
 			n.logger.Info("closed viewings left open by dead nodes", "count", closed)
 		}
+		// The lease first: a peer that sees NodeStarted finds it alive.
+		if cfg.Liveness != nil && !cfg.Exclusive {
+			err = cfg.Liveness.Renew(ctx, n.id, cfg.Timeout)
+		}
+	}
+	if err == nil {
 		err = n.record(ctx, domain.TypeNodeStarted, domain.NodeStarted{Node: n.id, Addr: cfg.Addr, At: cfg.Now().UTC()})
 	}
 	if err != nil {
@@ -169,8 +196,12 @@ func (n *Node) fold(ev *eventstore.RecordedEvent) {
 
 // run follows the log, beats and sweeps until ctx ends.
 func (n *Node) run(ctx context.Context, sub *eventstore.Subscription) {
-	beat := time.NewTicker(n.cfg.HeartbeatInterval)
-	defer beat.Stop()
+	var beats <-chan time.Time // none on an exclusive store
+	if !n.cfg.Exclusive {
+		beat := time.NewTicker(n.cfg.HeartbeatInterval)
+		defer beat.Stop()
+		beats = beat.C
+	}
 	sweep := time.NewTicker(n.cfg.SweepInterval)
 	defer sweep.Stop()
 	defer func() {
@@ -197,8 +228,8 @@ func (n *Node) run(ctx context.Context, sub *eventstore.Subscription) {
 				n.logger.Warn("node's log subscription ended; resuming", "err", err)
 			}
 			sub, msgs = nil, nil // resumed at the next sweep tick
-		case <-beat.C:
-			if err := n.record(ctx, domain.TypeNodeHeartbeat, domain.NodeHeartbeat{Node: n.id, At: n.cfg.Now().UTC()}); err != nil && ctx.Err() == nil {
+		case <-beats:
+			if err := n.beat(ctx); err != nil && ctx.Err() == nil {
 				n.logger.Error("node heartbeat failed", "err", err)
 			}
 		case <-sweep.C:
@@ -227,7 +258,25 @@ func (n *Node) run(ctx context.Context, sub *eventstore.Subscription) {
 func (n *Node) Stop(ctx context.Context) error {
 	n.cancel()
 	n.wg.Wait()
-	return n.record(ctx, domain.TypeNodeStopped, domain.NodeStopped{Node: n.id, Reason: "shutdown", At: n.cfg.Now().UTC()})
+	err := n.record(ctx, domain.TypeNodeStopped, domain.NodeStopped{Node: n.id, Reason: "shutdown", At: n.cfg.Now().UTC()})
+	if n.cfg.Liveness != nil && !n.cfg.Exclusive {
+		if rerr := n.cfg.Liveness.Release(ctx, n.id); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("node %s: release its lease: %w", n.id, rerr))
+		}
+	}
+	return err
+}
+
+// beat records that this node is alive: its lease renewed, or a
+// NodeHeartbeat in the log.
+func (n *Node) beat(ctx context.Context) error {
+	if n.cfg.Liveness != nil {
+		if err := n.cfg.Liveness.Renew(ctx, n.id, n.cfg.Timeout); err != nil {
+			return fmt.Errorf("node %s: renew its lease: %w", n.id, err)
+		}
+		return nil
+	}
+	return n.record(ctx, domain.TypeNodeHeartbeat, domain.NodeHeartbeat{Node: n.id, At: n.cfg.Now().UTC()})
 }
 
 func (n *Node) record(ctx context.Context, typ string, e any) error {

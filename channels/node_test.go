@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,9 +23,65 @@ import (
 // sweeping the store closes its viewings within timeout + sweep interval,
 // and viewers on the sweeper's node see them leave.
 func TestDeadNodeViewersExpire(t *testing.T) {
+	t.Run("heartbeats in the log", func(t *testing.T) { testDeadNodeViewersExpire(t, nil) })
+	t.Run("leases", func(t *testing.T) {
+		leases := newMemLeases()
+		testDeadNodeViewersExpire(t, leases)
+		if n := leases.renewals(); n < 3 {
+			t.Fatalf("%d lease renewals", n)
+		}
+	})
+}
+
+// memLeases is a Liveness in memory, as a shared store keeps it.
+type memLeases struct {
+	mu      sync.Mutex
+	expiry  map[string]time.Time
+	renewed int
+}
+
+func newMemLeases() *memLeases { return &memLeases{expiry: map[string]time.Time{}} }
+
+func (l *memLeases) Renew(_ context.Context, node string, ttl time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expiry[node] = time.Now().Add(ttl)
+	l.renewed++
+	return nil
+}
+
+func (l *memLeases) Alive(context.Context) (map[string]bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	alive := map[string]bool{}
+	for node, exp := range l.expiry {
+		if time.Now().Before(exp) {
+			alive[node] = true
+		}
+	}
+	return alive, nil
+}
+
+func (l *memLeases) Release(_ context.Context, node string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.expiry, node)
+	return nil
+}
+
+func (l *memLeases) renewals() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.renewed
+}
+
+func testDeadNodeViewersExpire(t *testing.T, leases *memLeases) {
 	e := newEnv(t, permissive())
 	const beat, timeout = 50 * time.Millisecond, 300 * time.Millisecond
 	fast := channels.NodeConfig{HeartbeatInterval: beat, Timeout: timeout}
+	if leases != nil {
+		fast.Liveness = leases
+	}
 
 	doomedCtx, kill := context.WithCancel(t.Context())
 	cfg := fast
@@ -109,5 +166,59 @@ func TestDeadNodeViewersExpire(t *testing.T) {
 	}
 	if len(reasons) == 0 || reasons[0] != "node_lost" {
 		t.Fatalf("leaves recorded: %v, want node_lost", reasons)
+	}
+	beats := 0
+	for _, ev := range e.readStream(domain.NodesStream) {
+		if ev.Type == domain.TypeNodeHeartbeat {
+			beats++
+		}
+	}
+	if leases != nil && beats > 0 {
+		t.Fatalf("%d heartbeats in the log beside the leases", beats)
+	}
+	if leases == nil && beats == 0 {
+		t.Fatal("no heartbeats in the log, and no leases")
+	}
+}
+
+// A node that owns its store records no heartbeats: no other node can
+// appear beside it. A node sharing the store, beating at the same pace,
+// is the witness that the time for several has passed.
+func TestExclusiveNodeRecordsNoHeartbeats(t *testing.T) {
+	e := newEnv(t, permissive())
+	const beat = 10 * time.Millisecond
+	own, err := channels.StartNode(t.Context(), e.store, channels.NodeConfig{Name: "owner", HeartbeatInterval: beat, Exclusive: true}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	witness, err := channels.StartNode(t.Context(), e.store, channels.NodeConfig{Name: "witness", HeartbeatInterval: beat}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	beats := func() map[string]int {
+		n := map[string]int{}
+		for _, ev := range e.readStream(domain.NodesStream) {
+			if ev.Type == domain.TypeNodeHeartbeat {
+				var h domain.NodeHeartbeat
+				_ = json.Unmarshal(ev.Data, &h)
+				n[h.Node]++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(time.Minute)
+	for beats()[witness.ID()] < 10 {
+		if time.Now().After(deadline) {
+			t.Fatal("the witness did not beat 10 times in a minute")
+		}
+		time.Sleep(beat)
+	}
+	if n := beats()[own.ID()]; n > 0 {
+		t.Fatalf("the exclusive node recorded %d heartbeats", n)
+	}
+	for _, n := range []*channels.Node{own, witness} {
+		if err := n.Stop(context.WithoutCancel(t.Context())); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -46,6 +46,9 @@ type jsMsg struct {
 		Device   string `json:"device"`
 	} `json:"list"`
 	Shapes []map[string]any `json:"shapes"`
+	More   bool             `json:"more"`
+	Count  int              `json:"count"`
+	Rev    int64            `json:"rev"`
 	raw    string
 }
 
@@ -64,19 +67,21 @@ func requireNode(t testing.TB) string {
 	return node
 }
 
-func startJS(t testing.TB, e *env, token, topic, auth string) *jsClient {
+// startJS starts the client; env adds to its environment (see client.mjs).
+func startJS(t testing.TB, e *env, token, topic, auth string, env ...string) *jsClient {
 	t.Helper()
-	return startJSOver(t, e, "websocket", token, topic, auth)
+	return startJSOver(t, e, "websocket", token, topic, auth, env...)
 }
 
 // startJSOver starts the client over transport: "websocket" or
 // "longpoll" (phoenix's LongPoll).
-func startJSOver(t testing.TB, e *env, transport, token, topic, auth string) *jsClient {
+func startJSOver(t testing.TB, e *env, transport, token, topic, auth string, env ...string) *jsClient {
 	t.Helper()
 	node := requireNode(t)
 	cmd := exec.Command(node, "client.mjs")
 	cmd.Dir = jsDir
 	cmd.Env = append(os.Environ(), "VL_URL=ws://"+e.addr+"/socket", "VL_TOKEN="+token, "VL_TOPIC="+topic, "VL_AUTH="+auth, "VL_TRANSPORT="+transport)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

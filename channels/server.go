@@ -91,6 +91,19 @@ type Config struct {
 	// QueueSize is how many frames may wait for a slow client before it is
 	// disconnected (default 256).
 	QueueSize int
+	// QueueBytes bounds what a connection holds for its client, queued or
+	// being written: payloads, and a small cost per frame. A client that
+	// would take it past the bound is disconnected (default 1 MiB).
+	QueueBytes int
+	// PageSize and PageBytes bound one page of a join's catch-up: the
+	// join reply carries at most PageSize annotations (updated and
+	// deleted ones included) in at most PageBytes of JSON (default 500
+	// and 256 KiB), and the rest follows as pushes, a page at a time, each
+	// once the connection has written the last. A page of pushes also
+	// holds at most QueueSize/2 frames. PageBytes is at most
+	// QueueBytes/4.
+	PageSize  int
+	PageBytes int
 	// The rate limits are token buckets: so many a second, and at most
 	// Burst at once. A user's and an address's buckets are kept by the
 	// server until they are full again, whatever the sockets do. A zero
@@ -145,7 +158,9 @@ type Config struct {
 	// request has touched for twice that long ends (checked every
 	// PollTimeout): its viewers leave.
 	PollTimeout time.Duration
-	// WriteTimeout bounds one write to a client (default 10 s).
+	// WriteTimeout bounds how long a client may leave the server's writes
+	// waiting for room (default 10 s): a client that stops reading is cut
+	// after it, one that reads slowly is not.
 	WriteTimeout time.Duration
 	// JoinTimeout bounds a join waiting for its video's hub to load
 	// (default 10 s).
@@ -158,8 +173,8 @@ type Config struct {
 	HubLinger time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Observer is told of broadcasts and slow-client disconnects
-	// (default: nobody).
+	// Observer is told of connections, joins, pushes, refusals, catch-up
+	// pages, broadcasts and slow-client disconnects (default: nobody).
 	Observer Observer
 }
 
@@ -179,6 +194,10 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.MaxFrameBytes, 32<<10)
 	def(&c.QueueSize, 256)
+	def(&c.QueueBytes, 1<<20)
+	def(&c.PageSize, 500)
+	def(&c.PageBytes, 256<<10)
+	c.PageBytes = min(c.PageBytes, c.QueueBytes/4)
 	defRate := func(r *float64, b *int, dr float64, db int) {
 		if *r == 0 {
 			*r = dr
@@ -225,13 +244,14 @@ type Server struct {
 	limits   *limits
 	flusher  *flusher
 
-	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	polls    map[string]*conn // the long-poll sessions, by pollSession.id
-	pollKey  []byte           // signs long-poll session tokens; this process's own
-	closing  bool
-	connsWG  sync.WaitGroup
-	shutdown chan struct{} // closed when Shutdown starts
+	mu         sync.Mutex
+	conns      map[*conn]struct{}
+	polls      map[string]*conn // the long-poll sessions, by pollSession.id
+	pollKey    []byte           // signs long-poll session tokens; this process's own
+	peakQueued int              // the most bytes a closed connection held for its client (see conn.qbytes)
+	closing    bool
+	connsWG    sync.WaitGroup
+	shutdown   chan struct{} // closed when Shutdown starts
 }
 
 // New returns a socket server.
@@ -418,9 +438,13 @@ func (s *Server) track(c *conn) bool {
 }
 
 func (s *Server) untrack(c *conn) {
+	c.qmu.Lock()
+	peak := c.peakBytes
+	c.qmu.Unlock()
 	s.mu.Lock()
 	_, tracked := s.conns[c]
 	delete(s.conns, c)
+	s.peakQueued = max(s.peakQueued, peak)
 	s.mu.Unlock()
 	if tracked {
 		s.cfg.Observer.Disconnected(WebSocket)

@@ -99,6 +99,13 @@ func (n *Node) sweep(ctx context.Context, exclusive bool) (int, error) {
 		o   openViewing
 		why string
 	}
+	var alive map[string]bool // nil: no leases, the log's heartbeats only
+	if n.cfg.Liveness != nil && !exclusive {
+		var err error
+		if alive, err = n.cfg.Liveness.Alive(ctx); err != nil {
+			return 0, fmt.Errorf("sweep: %w", err)
+		}
+	}
 	var todo []closing
 	n.mu.Lock()
 	for ref, o := range n.index.open {
@@ -110,7 +117,11 @@ func (n *Node) sweep(ctx context.Context, exclusive bool) (int, error) {
 		switch seen := n.index.nodes[node]; {
 		case nodeName(node) == n.cfg.Name:
 			why = "node_restarted"
-		case exclusive, seen == nil, seen.stopped, now.Sub(seen.last) > n.cfg.Timeout:
+		case exclusive, seen == nil, seen.stopped:
+			why = "node_lost"
+		case !alive[node] && now.Sub(seen.last) > n.cfg.Timeout:
+			// Neither a lease nor a recent NodeStarted or NodeHeartbeat
+			// (a node of an earlier version beats in the log).
 			why = "node_lost"
 		default:
 			continue // alive elsewhere

@@ -27,6 +27,11 @@ type subscription struct {
 
 	lastRev int64       // last video revision delivered; guarded by hub.mu
 	gone    atomic.Bool // the hub failed and dropped the subscription
+	// While its history is being sent (see catchUp), guarded by hub.mu:
+	// where it is, and the paging goroutine's stop and end.
+	catchUp *catchUp
+	stop    chan struct{}
+	paged   chan struct{}
 
 	// Owned by the connection's handler.
 	tracked bool // its ViewerJoined is in the log
@@ -367,34 +372,11 @@ func annotationPayload(a *domain.Annotation, rev int64) []byte {
 	return b
 }
 
-// joinReply is the ok reply of a join:
-//
-//	{"annotations": [...], "rev": R}
-//	{"annotations": [...], "rev": R, "updated": [...], "deleted": [ids]}
-//
-// The second form answers a join with last_seen_rev. R, the client
-// revision, is how many events of the video's stream the reply reflects;
-// every push carries the R it brings the video to, so that a client can
-// send the last one it applied as last_seen_rev when it rejoins.
-func joinReply(list []domain.Annotation, rev int64, updated []domain.Annotation, deleted []int64) []byte {
-	conv := func(list []domain.Annotation) []annotationJSON {
-		out := make([]annotationJSON, len(list))
-		for i := range list {
-			out[i] = toJSON(&list[i])
-		}
-		return out
-	}
-	r := struct {
-		Annotations []annotationJSON `json:"annotations"`
-		Rev         int64            `json:"rev"`
-		Updated     []annotationJSON `json:"updated,omitempty"`
-		Deleted     []int64          `json:"deleted,omitempty"`
-	}{Annotations: conv(list), Rev: rev, Deleted: deleted}
-	if updated != nil {
-		r.Updated = conv(updated)
-	}
-	b, _ := json.Marshal(r)
-	return replyOK(b)
+// annotationJSONBytes is an annotation as clients receive it, without
+// rev.
+func annotationJSONBytes(a *domain.Annotation) []byte {
+	b, _ := json.Marshal(toJSON(a))
+	return b
 }
 
 func formatID(id int64) string { return strconv.FormatInt(id, 10) }

@@ -67,13 +67,16 @@ func (c *conn) enqueue(m outMsg, inline bool) (deep bool) {
 		c.qmu.Unlock()
 		return false
 	}
-	full := len(c.queue) >= c.srv.cfg.QueueSize
+	size := msgBytes(&m)
+	full := len(c.queue) >= c.srv.cfg.QueueSize || c.qbytes+size > c.srv.cfg.QueueBytes
 	// A long-poll session's queue waits for its client's next GET: a deep
 	// one says nothing of the server.
 	deep = c.poll == nil && !c.waiting && len(c.queue) >= c.srv.cfg.QueueSize/4
 	now := false
 	if !full {
 		c.queue = append(c.queue, m)
+		c.qbytes += size
+		c.peakBytes = max(c.peakBytes, c.qbytes)
 		if c.poll != nil {
 			c.poll.notify()
 		} else if !c.writer {
@@ -89,7 +92,7 @@ func (c *conn) enqueue(m outMsg, inline bool) (deep bool) {
 		c.srv.flusher.schedule(c)
 	}
 	if full {
-		c.log().Info("disconnecting slow client: outgoing queue full", "queue", c.srv.cfg.QueueSize)
+		c.log().Info("disconnecting slow client: outgoing queue full", "frames", c.srv.cfg.QueueSize, "bytes", c.srv.cfg.QueueBytes)
 		c.srv.cfg.Observer.QueueDropped()
 		c.shut(websocket.ClosePolicyViolation, "too slow: messages were not read in time", false)
 		// A write in progress to a client that does not read would keep
@@ -116,6 +119,7 @@ func (c *conn) flush() (again bool) {
 	}
 	batch := c.queue
 	c.queue, c.spare = c.spare, nil
+	c.take()
 	c.qmu.Unlock()
 
 	rest, done := c.writeNow(batch)
@@ -132,6 +136,7 @@ func (c *conn) flush() (again bool) {
 		return false
 	}
 	clear(batch) // drop the payloads
+	c.written()
 	c.qmu.Lock()
 	c.keepSpare(batch)
 	again = len(c.queue) > 0 && !c.ending()
@@ -240,6 +245,7 @@ func (c *conn) writeLoop(rest []byte, batch []outMsg) {
 		c.writeFailed(err)
 		return
 	}
+	c.written()
 	for {
 		c.qmu.Lock()
 		if len(c.queue) == 0 || c.ending() {
@@ -249,11 +255,13 @@ func (c *conn) writeLoop(rest []byte, batch []outMsg) {
 			return
 		}
 		batch, c.queue = c.queue, batch[:0]
+		c.take()
 		c.qmu.Unlock()
 		if err := c.writeBatch(batch); err != nil {
 			c.writeFailed(err)
 			return
 		}
+		c.written()
 		clear(batch)         // drop the payloads
 		if cap(batch) > 16 { // no burst's slice is kept
 			batch = nil
@@ -298,6 +306,7 @@ func (c *conn) writeBatch(batch []outMsg) error {
 			// reply) is written where it lies, not copied.
 			buf = appendWSHead(buf, m)
 			vec := net.Buffers{buf, m.payload, closeBracket}
+			c.refreshDeadline(nc)
 			if _, err := vec.WriteTo(nc); err != nil {
 				return err
 			}
@@ -306,6 +315,10 @@ func (c *conn) writeBatch(batch []outMsg) error {
 		}
 		buf = appendWSFrame(buf, m)
 		if len(buf) >= writeChunk || i == len(batch)-1 {
+			// The deadline bounds a wait for the client to make room,
+			// not a whole batch: a page of catch-up to a client that
+			// reads steadily but slowly is not cut.
+			c.refreshDeadline(nc)
 			if _, err := nc.Write(buf); err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"iter"
 	"sort"
 	"time"
 )
@@ -88,6 +89,22 @@ func (s *Annotations) LiveAfter(id int64) []Annotation {
 		}
 	}
 	return out
+}
+
+// After yields the annotations whose id is greater than id, deleted ones
+// included, in id order, without copying: a caller can walk a page of a
+// long history and stop, in time proportional to the page. The
+// annotations yielded are the fold's own; they must not be kept or
+// changed, and the fold must not change during the walk.
+func (s *Annotations) After(id int64) iter.Seq[*Annotation] {
+	return func(yield func(*Annotation) bool) {
+		from := sort.Search(len(s.order), func(i int) bool { return s.order[i] > id })
+		for _, aid := range s.order[from:] {
+			if !yield(s.byID[aid]) {
+				return
+			}
+		}
+	}
 }
 
 // ByVideoTime returns the live annotations ordered by their moment in the

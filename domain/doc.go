@@ -7,11 +7,13 @@
 // Streams and identities:
 //
 //	users          UserRegistered, RoleGranted      user id    = revision + 1
+//	               RoleRevoked, PasswordChanged
 //	videos         VideoAdded                       video id   = revision + 1
 //	video-<id>     AnnotationPosted, -Edited, -Deleted
 //	                                                annotation id = revision + 1
 //	viewers-<id>   ViewerJoined, ViewerLeft
-//	nodes          NodeStarted, NodeHeartbeat, NodeStopped
+//	nodes          NodeStarted, NodeHeartbeat (on KurrentDB, and in logs
+//	               of earlier versions), NodeStopped
 //
 // Identities are derived from the revision of the creating event in its
 // stream, so they are dense, increasing, and need no other counter.

@@ -10,6 +10,7 @@ import (
 const (
 	TypeUserRegistered    = "user_registered.v1"
 	TypeRoleGranted       = "role_granted.v1"
+	TypeRoleRevoked       = "role_revoked.v1"
 	TypePasswordChanged   = "password_changed.v1"
 	TypeSignedIn          = "signed_in.v1"
 	TypeSignedOut         = "signed_out.v1"
@@ -66,6 +67,14 @@ type RoleGranted struct {
 	Note      string `json:"note,omitempty"`
 }
 
+// RoleRevoked: an admin took a role back from a user.
+type RoleRevoked struct {
+	UserID    int64  `json:"user_id"`
+	Role      Role   `json:"role"`
+	RevokedBy int64  `json:"revoked_by,omitempty"`
+	Note      string `json:"note,omitempty"`
+}
+
 // PasswordChanged: a user chose a new password. Sign-ins are ended by
 // their own SignedOut events, not by this one.
 type PasswordChanged struct {
@@ -100,6 +109,8 @@ type SignedOut struct {
 	SignIn string `json:"sign_in,omitempty"`
 	Except string `json:"except,omitempty"`
 	Reason string `json:"reason"`
+	// By is the admin who ended them, with SignOutByAdmin.
+	By int64 `json:"by,omitempty"`
 }
 
 // Why sign-ins ended.
@@ -108,6 +119,7 @@ const (
 	SignOutEverywhere = "everywhere"      // the user signed out of all of them
 	SignOutPassword   = "password_change" // the password changed: all but the one that changed it
 	SignOutStale      = "password_stale"  // started with a password that changed meanwhile
+	SignOutByAdmin    = "admin"           // an admin ended them (By)
 )
 
 // VideoAdded: a user added a video to the catalog.

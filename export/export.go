@@ -1,5 +1,5 @@
 // Package export writes what analysts and auditors take away: timelines,
-// annotations, viewing sessions and audit trails as NDJSON or CSV, and a
+// annotations, viewings and audit trails as NDJSON or CSV, and a
 // video's annotations as W3C Web Annotations (JSON-LD). Every writer
 // streams: records are written as they are given, through a small
 // buffer, so an export of any size needs constant memory.
@@ -52,6 +52,7 @@ type Writer[T any] struct {
 	enc    *json.Encoder
 	header []string
 	row    func(T) []string
+	doc    func(T) any // what NDJSON writes of a record; nil: the record
 	wrote  bool
 }
 
@@ -68,7 +69,9 @@ func newWriter[T any](w io.Writer, f Format, header []string, row func(T) []stri
 
 // Write writes one record.
 func (x *Writer[T]) Write(v T) error {
-	if x.enc != nil {
+	if x.enc != nil && x.doc != nil {
+		return x.enc.Encode(x.doc(v))
+	} else if x.enc != nil {
 		return x.enc.Encode(v)
 	}
 	if !x.wrote {
@@ -98,9 +101,10 @@ func (x *Writer[T]) Flush() error {
 	return x.bw.Flush()
 }
 
-// Entries writes timeline or audit entries.
+// Entries writes timeline or audit entries, each with the fields that
+// apply to its kind.
 func Entries(w io.Writer, f Format) *Writer[projections.Entry] {
-	return newWriter(w, f, []string{"position", "time", "kind", "video_id", "user_id", "username", "annotation_id", "at_ms", "body", "previous_body", "connection_id", "client_addr", "device", "reason", "presence_ref"},
+	x := newWriter(w, f, []string{"position", "time", "kind", "video_id", "user_id", "username", "annotation_id", "at_ms", "body", "previous_body", "connection_id", "client_addr", "device", "reason", "presence_ref"},
 		func(e projections.Entry) []string {
 			at := ""
 			if e.Kind.IsAnnotation() {
@@ -113,6 +117,45 @@ func Entries(w io.Writer, f Format) *Writer[projections.Entry] {
 			return []string{u64(e.Position), ts(e.Time), string(e.Kind), i64(e.VideoID), i64(e.UserID), text(e.Username), ann, at,
 				text(e.Body), text(e.Previous), text(e.ConnectionID), text(e.ClientAddr), text(e.Device), text(e.Reason), text(e.PresenceRef)}
 		})
+	x.doc = entryDoc
+	return x
+}
+
+// annotationEntry and viewerEntry are the NDJSON of an entry of each kind.
+type annotationEntry struct {
+	Position     uint64           `json:"position"`
+	Time         time.Time        `json:"time"`
+	Kind         projections.Kind `json:"kind"`
+	VideoID      int64            `json:"video_id"`
+	UserID       int64            `json:"user_id"`
+	Username     string           `json:"username,omitempty"`
+	AnnotationID int64            `json:"annotation_id"`
+	At           int64            `json:"at"`
+	Body         string           `json:"body,omitempty"`
+	Previous     string           `json:"previous_body,omitempty"`
+	ConnectionID string           `json:"connection_id,omitempty"`
+	ClientAddr   string           `json:"client_addr,omitempty"`
+}
+
+type viewerEntry struct {
+	Position     uint64           `json:"position"`
+	Time         time.Time        `json:"time"`
+	Kind         projections.Kind `json:"kind"`
+	VideoID      int64            `json:"video_id"`
+	UserID       int64            `json:"user_id"`
+	Username     string           `json:"username,omitempty"`
+	ConnectionID string           `json:"connection_id,omitempty"`
+	ClientAddr   string           `json:"client_addr,omitempty"`
+	Device       string           `json:"device,omitempty"`
+	Reason       string           `json:"reason,omitempty"`
+	PresenceRef  string           `json:"presence_ref,omitempty"`
+}
+
+func entryDoc(e projections.Entry) any {
+	if e.Kind.IsAnnotation() {
+		return annotationEntry{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Body, e.Previous, e.ConnectionID, e.ClientAddr}
+	}
+	return viewerEntry{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.ConnectionID, e.ClientAddr, e.Device, e.Reason, e.PresenceRef}
 }
 
 // Annotations writes annotations.
@@ -123,11 +166,11 @@ func Annotations(w io.Writer, f Format) *Writer[projections.Annotation] {
 		})
 }
 
-// Sessions writes viewing sessions; now is the end of those still open
+// Viewings writes viewings; now is the end of those still open
 // for their length.
-func Sessions(w io.Writer, f Format, now time.Time) *Writer[projections.Session] {
+func Viewings(w io.Writer, f Format, now time.Time) *Writer[projections.Viewing] {
 	return newWriter(w, f, []string{"video_id", "user_id", "username", "connection_id", "device", "joined_at", "left_at", "seconds", "reason", "presence_ref"},
-		func(s projections.Session) []string {
+		func(s projections.Viewing) []string {
 			return []string{i64(s.VideoID), i64(s.UserID), text(s.Username), text(s.ConnectionID), text(s.Device), ts(s.JoinedAt), ts(s.LeftAt),
 				strconv.FormatFloat(s.Length(now).Seconds(), 'f', 3, 64), text(s.Reason), text(s.PresenceRef)}
 		})

@@ -131,7 +131,7 @@ func TestEntriesNDJSON(t *testing.T) {
 
 func TestEmptyCSVHasHeader(t *testing.T) {
 	var buf bytes.Buffer
-	w := export.Sessions(&buf, export.CSV, when)
+	w := export.Viewings(&buf, export.CSV, when)
 	w.Flush()
 	if !strings.HasPrefix(buf.String(), "video_id,user_id,") {
 		t.Fatalf("%q", buf.String())

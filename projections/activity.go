@@ -6,15 +6,15 @@ import (
 
 // activityProjection keeps, per video: its annotations with their current
 // text (by id and in video-time order) and every version of each (for
-// as-of-T), its viewing sessions, its timeline of events, and its
+// as-of-T), its viewings, its timeline of events, and its
 // counts.
 type activityProjection struct{}
 
 func (activityProjection) Name() string { return NameActivity }
 
-// Version 3: a viewing's connection_id is its socket's id, its presence
-// ref a field of its own.
-func (activityProjection) Version() uint32 { return 3 }
+// Version 4: viewings are kept under 'v'; a viewing's connection_id is
+// its socket's id, its presence ref a field of its own.
+func (activityProjection) Version() uint32 { return 4 }
 func (activityProjection) Prefix() byte    { return nsActivity }
 
 // videoOf returns the video of an event the projection applies.
@@ -117,7 +117,7 @@ func (p activityProjection) joined(w *Writer, vid int64, ev *Event, x *domain.Vi
 	e := entryFor(vid, ev, KindJoined)
 	e.UserID, e.Username, e.Device, e.PresenceRef = x.UserID, x.Username, x.Device, x.ConnectionID
 	ck := newKey(nsActivity, 'k').i64(vid).str(viewingRef(ev, x.ConnectionID))
-	_, _, open, err := p.session(w, vid, ck)
+	_, _, open, err := p.viewing(w, vid, ck)
 	if err != nil {
 		return err
 	}
@@ -125,9 +125,9 @@ func (p activityProjection) joined(w *Writer, vid int64, ev *Event, x *domain.Vi
 		return p.record(w, vid, &e, countsDelta{})
 	}
 	suffix := newKey().t(ev.RecordedAt).u64(ev.Position)
-	s := Session{VideoID: vid, UserID: x.UserID, Username: x.Username, ConnectionID: e.ConnectionID, PresenceRef: x.ConnectionID,
+	s := Viewing{VideoID: vid, UserID: x.UserID, Username: x.Username, ConnectionID: e.ConnectionID, PresenceRef: x.ConnectionID,
 		Device: x.Device, Node: x.Node, JoinedAt: ev.RecordedAt}
-	w.Set(append(newKey(nsActivity, 's').i64(vid), suffix...), encodeSession(w.buf(), &s))
+	w.Set(append(newKey(nsActivity, 'v').i64(vid), suffix...), encodeViewing(w.buf(), &s))
 	w.Set(ck, suffix)
 	return p.record(w, vid, &e, countsDelta{joins: 1, watching: 1})
 }
@@ -136,7 +136,7 @@ func (p activityProjection) left(w *Writer, vid int64, ev *Event, x *domain.View
 	e := entryFor(vid, ev, KindLeft)
 	e.UserID, e.Reason, e.PresenceRef = x.UserID, x.Reason, x.ConnectionID
 	ck := newKey(nsActivity, 'k').i64(vid).str(viewingRef(ev, x.ConnectionID))
-	sk, s, open, err := p.session(w, vid, ck)
+	sk, s, open, err := p.viewing(w, vid, ck)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (p activityProjection) left(w *Writer, vid int64, ev *Event, x *domain.View
 	// sweep) carries none.
 	e.Username, e.Device, e.ConnectionID = s.Username, s.Device, s.ConnectionID
 	s.LeftAt, s.Reason = ev.RecordedAt, x.Reason
-	w.Set(sk, encodeSession(w.buf(), &s))
+	w.Set(sk, encodeViewing(w.buf(), &s))
 	return p.record(w, vid, &e, countsDelta{leaves: 1, watching: -1})
 }
 
@@ -161,21 +161,21 @@ func viewingRef(ev *Event, ref string) string {
 	return ev.Metadata().ConnectionID
 }
 
-// session finds the session of connection key ck: its key, the session,
+// viewing finds the viewing of connection key ck: its key, the viewing,
 // and whether it is open.
-func (p activityProjection) session(w *Writer, vid int64, ck []byte) ([]byte, Session, bool, error) {
+func (p activityProjection) viewing(w *Writer, vid int64, ck []byte) ([]byte, Viewing, bool, error) {
 	suffix, ok, err := w.Get(ck)
 	if err != nil || !ok {
-		return nil, Session{}, false, err
+		return nil, Viewing{}, false, err
 	}
-	sk := append(newKey(nsActivity, 's').i64(vid), suffix...)
+	sk := append(newKey(nsActivity, 'v').i64(vid), suffix...)
 	raw, ok, err := w.Get(sk)
 	if err != nil || !ok {
-		return nil, Session{}, false, err
+		return nil, Viewing{}, false, err
 	}
-	s, err := decodeSession(raw)
+	s, err := decodeViewing(raw)
 	if err != nil {
-		return nil, Session{}, false, err
+		return nil, Viewing{}, false, err
 	}
 	return sk, s, s.Open(), nil
 }

@@ -30,21 +30,6 @@ func (d *DB) Annotations(ctx context.Context, vid int64, fn func(Annotation) err
 	return d.annotationsAt(ctx, vid, time.Unix(0, math.MaxInt64), fn)
 }
 
-// Annotation returns annotation id of video vid as it is now, deleted or
-// not.
-func (d *DB) Annotation(ctx context.Context, vid, id int64) (Annotation, bool, error) {
-	raw, closer, err := d.db.Get(newKey(nsActivity, 'a').i64(vid).i64(id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return Annotation{}, false, nil
-	}
-	if err != nil {
-		return Annotation{}, false, &Error{Op: "query", Err: err}
-	}
-	defer closer.Close()
-	a, err := decodeAnnotation(raw)
-	return a, err == nil, err
-}
-
 // Timeline calls fn for every event of video vid with a server time in
 // [from, to) (zero bounds are open), in time order, until fn returns an
 // error. Memory stays bounded however long the timeline.
@@ -59,12 +44,12 @@ func (d *DB) Timeline(ctx context.Context, vid int64, from, to time.Time, fn fun
 	})
 }
 
-// Sessions calls fn for every viewing session of video vid that overlaps
+// Viewings calls fn for every viewing of video vid that overlaps
 // [from, to) (zero bounds are open), in order of joining.
-func (d *DB) Sessions(ctx context.Context, vid int64, from, to time.Time, fn func(Session) error) error {
-	lo, hi := timeRange(newKey(nsActivity, 's').i64(vid), time.Time{}, to)
+func (d *DB) Viewings(ctx context.Context, vid int64, from, to time.Time, fn func(Viewing) error) error {
+	lo, hi := timeRange(newKey(nsActivity, 'v').i64(vid), time.Time{}, to)
 	return d.scanRange(ctx, lo, hi, func(_, v []byte) error {
-		s, err := decodeSession(v)
+		s, err := decodeViewing(v)
 		if err != nil {
 			return err
 		}
@@ -73,16 +58,4 @@ func (d *DB) Sessions(ctx context.Context, vid int64, from, to time.Time, fn fun
 		}
 		return fn(s)
 	})
-}
-
-// Viewers returns the sessions of video vid watching now.
-func (d *DB) Viewers(ctx context.Context, vid int64) ([]Session, error) {
-	var out []Session
-	err := d.Sessions(ctx, vid, time.Time{}, time.Time{}, func(s Session) error {
-		if s.Open() {
-			out = append(out, s)
-		}
-		return nil
-	})
-	return out, err
 }

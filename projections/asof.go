@@ -14,12 +14,12 @@ type State struct {
 	Annotations []Annotation `json:"annotations"`
 	// Viewers watching at At, in order of joining; a later departure is
 	// not shown.
-	Viewers []Session `json:"viewers"`
+	Viewers []Viewing `json:"viewers"`
 }
 
 // StateAt returns video vid as of server time t. It is a range scan of
 // the annotations' version history, kept in video-time order (one key
-// per event; never a fold of the log), and of the sessions that started
+// per event; never a fold of the log), and of the viewings that started
 // by t.
 func (d *DB) StateAt(ctx context.Context, vid int64, t time.Time) (State, error) {
 	c, err := d.Counts(ctx, vid)
@@ -27,7 +27,7 @@ func (d *DB) StateAt(ctx context.Context, vid int64, t time.Time) (State, error)
 		return State{}, err
 	}
 	// At most every annotation ever posted exists at t: size for it once.
-	st := State{VideoID: vid, At: t, Annotations: make([]Annotation, 0, min(c.Posted, 1<<20)), Viewers: []Session{}}
+	st := State{VideoID: vid, At: t, Annotations: make([]Annotation, 0, min(c.Posted, 1<<20)), Viewers: []Viewing{}}
 	err = d.annotationsAt(ctx, vid, t, func(a Annotation) error {
 		st.Annotations = append(st.Annotations, a)
 		return nil
@@ -35,12 +35,12 @@ func (d *DB) StateAt(ctx context.Context, vid int64, t time.Time) (State, error)
 	if err != nil {
 		return State{}, err
 	}
-	lo, hi := timeRange(newKey(nsActivity, 's').i64(vid), time.Time{}, t.Add(time.Nanosecond))
+	lo, hi := timeRange(newKey(nsActivity, 'v').i64(vid), time.Time{}, t.Add(time.Nanosecond))
 	err = d.scanRange(ctx, lo, hi, func(_, v []byte) error {
-		if s, dd := decodeSessionTimes(v); dd.err != nil || !s.WatchingAt(t) {
+		if s, dd := decodeViewingTimes(v); dd.err != nil || !s.WatchingAt(t) {
 			return dd.err
 		}
-		s, err := decodeSession(v)
+		s, err := decodeViewing(v)
 		if err != nil {
 			return err
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/videologue/videologue/domain"
-	"github.com/videologue/videologue/eventstore"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -103,63 +102,5 @@ func mustUnmarshal(t *testing.T, b []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestStats(t *testing.T) {
-	log := newMemLog()
-	ev := func(typ string, v any) eventstore.EventData {
-		return eventstore.EventData{Type: typ, Data: mustJSON(v)}
-	}
-	join := func(user int64, conn string, at time.Duration) {
-		log.add(domain.ViewersStream(1), ev(domain.TypeViewerJoined, domain.ViewerJoined{UserID: user, Username: "u", ConnectionID: conn}), t0.Add(at))
-	}
-	leave := func(conn string, at time.Duration) {
-		log.add(domain.ViewersStream(1), ev(domain.TypeViewerLeft, domain.ViewerLeft{ConnectionID: conn, Reason: "left"}), t0.Add(at))
-	}
-	post := func(at int64, when time.Duration) {
-		log.add(domain.VideoStream(1), ev(domain.TypeAnnotationPosted, domain.AnnotationPosted{UserID: 1, Username: "a", Body: "x", At: at}), t0.Add(when))
-	}
-	join(1, "a", 0)
-	join(2, "b", 10*time.Second)
-	post(1500, 12*time.Second)
-	post(1999, 13*time.Second)
-	leave("a", 30*time.Second)
-	join(3, "c", 40*time.Second)
-	post(61000, 50*time.Second)
-	leave("b", 70*time.Second)
-	leave("b", 71*time.Second)  // a second leave changes nothing
-	post(5000, 200*time.Second) // outside the window
-	db := openDB(t, filepath.Join(t.TempDir(), "rm"))
-	defer db.Close()
-	rebuild(t, db, log, Builtin(), Config{})
-	st, err := db.Stats(context.Background(), 1, t0, t0.Add(100*time.Second), 10*time.Second, t0.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Peak != 2 || !st.PeakAt.Equal(t0.Add(10*time.Second)) {
-		t.Errorf("peak %d at %v; want 2 at +10s", st.Peak, st.PeakAt)
-	}
-	wantWatching := []int{1, 2, 2, 1, 2, 2, 2, 1, 1, 1}
-	if len(st.Viewers) != len(wantWatching) {
-		t.Fatalf("%d points, want %d", len(st.Viewers), len(wantWatching))
-	}
-	for i, p := range st.Viewers {
-		if p.Watching != wantWatching[i] {
-			t.Errorf("point %d (%v): watching %d, want %d", i, p.T.Sub(t0), p.Watching, wantWatching[i])
-		}
-	}
-	if len(st.Heatmap) != 2 || st.Heatmap[0] != (HeatCell{1, 2}) || st.Heatmap[1] != (HeatCell{61, 1}) || st.Posted != 3 {
-		t.Errorf("heatmap %v, posted %d; want [{1 2} {61 1}], 3", st.Heatmap, st.Posted)
-	}
-	ss := st.Sessions
-	if ss.Count != 3 || ss.Open != 1 || ss.Viewers != 3 || ss.Median != 60*time.Second || ss.Max != 60*time.Second || ss.Total != 150*time.Second {
-		t.Errorf("sessions %+v; want 3 (1 open), lengths 30s 60s 60s", ss)
-	}
-	if ss.Lengths[1].Count != 1 || ss.Lengths[2].Count != 2 { // under a minute: 30s; under 5 minutes: 60s twice
-		t.Errorf("lengths %+v", ss.Lengths)
-	}
-	if st.Viewers[1].Max != 2 || st.Viewers[0].Max != 1 {
-		t.Errorf("max per step %+v", st.Viewers[:2])
 	}
 }

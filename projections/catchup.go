@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +33,7 @@ func (e *Engine) CatchUp(ctx context.Context) (Result, error) {
 			return Result{}, err
 		}
 	}
-	return e.catchUp(ctx, stale)
+	return e.catchUp(ctx)
 }
 
 // Rebuild clears every projection of the engine (its model, checkpoint
@@ -48,7 +47,7 @@ func (e *Engine) Rebuild(ctx context.Context) (Result, error) {
 	if err := e.clear(ps); err != nil {
 		return Result{}, err
 	}
-	return e.catchUp(ctx, ps)
+	return e.catchUp(ctx)
 }
 
 // clear deletes the records, checkpoints and poison records of ps and
@@ -82,11 +81,8 @@ func (e *Engine) clear(ps []Projection) error {
 }
 
 // catchUp is the engine's loop over the log as it stands: one goroutine
-// reads and decodes pages ahead while this one applies and commits. After
-// a clear (of the projections cleared), each batch is written as a sorted
-// table that pebble ingests rather than through the memtable, and the
-// records the cleared projections write are kept for their Gets.
-func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, error) {
+// reads and decodes pages ahead while this one applies and commits.
+func (e *Engine) catchUp(ctx context.Context) (Result, error) {
 	start := time.Now()
 	res := Result{Poisoned: map[string]uint64{}}
 	e.rewind()
@@ -94,12 +90,7 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 	for _, st := range e.states {
 		poisoned[st.p.Name()] = st.poisoned.Load()
 	}
-	from, found := uint64(0), false
-	for _, st := range e.states {
-		if cp := st.cp.Load(); st.stopped.Load() == nil && (!found || cp < from) {
-			from, found = cp, true
-		}
-	}
+	from, found := e.least()
 	last, err := e.log.ReadAll(ctx, eventstore.Backwards, eventstore.End, 1)
 	if err != nil {
 		return res, fmt.Errorf("projections: catch up: %w", err)
@@ -125,18 +116,7 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 	}()
 
 	b := e.newBatch()
-	defer func() {
-		b.wait() // when returning early: its error is returned already
-		b.w.batch.Close()
-	}()
-	if len(cleared) > 0 {
-		b.w.tab = new(table)
-		var prefixes []byte
-		for _, p := range cleared {
-			prefixes = append(prefixes, p.Prefix())
-		}
-		b.w.keepAll(prefixes, int(res.Head-from))
-	}
+	defer func() { b.w.batch.Close() }()
 	if e.cfg.Progress != nil {
 		b.progress = func(pos uint64) { e.cfg.Progress(pos, res.Head) }
 	}
@@ -168,9 +148,6 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 	if err := e.commit(b); err != nil {
 		return res, err
 	}
-	if err := b.wait(); err != nil {
-		return res, e.commitFailed(b, err)
-	}
 	for _, st := range e.states {
 		if n := st.poisoned.Load() - poisoned[st.p.Name()]; n > 0 {
 			res.Poisoned[st.p.Name()] = n
@@ -180,18 +157,20 @@ func (e *Engine) catchUp(ctx context.Context, cleared []Projection) (Result, err
 	return res, nil
 }
 
-// readPages sends the events in [from, to], decoded, a page at a time.
+// readPages sends the events in [from, to], copied and decoded, a page at
+// a time.
 func (e *Engine) readPages(ctx context.Context, from, to uint64, out chan<- []*Event) error {
 	size := e.cfg.PageEvents
-	page, mem := make([]*Event, 0, size), newPageMem(size)
+	page := make([]*Event, 0, size)
 	err := eventstore.ScanAll(ctx, e.log, from, to, func(ev *eventstore.RecordedEvent) error {
-		page = append(page, mem.add(ev))
+		c := ev.Clone()
+		page = append(page, NewEvent(&c))
 		if len(page) < size {
 			return nil
 		}
 		select {
 		case out <- page:
-			page, mem = make([]*Event, 0, size), newPageMem(size)
+			page = make([]*Event, 0, size)
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -205,46 +184,4 @@ func (e *Engine) readPages(ctx context.Context, from, to uint64, out chan<- []*E
 		}
 	}
 	return err
-}
-
-// pageMem is where readPages copies a page's events: in a few large
-// allocations rather than several small ones per event, which the
-// garbage collector would have to find and free one by one.
-type pageMem struct {
-	recs []eventstore.RecordedEvent
-	evs  []Event
-	buf  []byte // the events' data and metadata
-}
-
-// pageBytes is how much memory of data and metadata is allocated at a
-// time.
-const pageBytes = 256 << 10
-
-func newPageMem(size int) *pageMem {
-	return &pageMem{recs: make([]eventstore.RecordedEvent, 0, size), evs: make([]Event, 0, size)}
-}
-
-// add copies ev into m and decodes it. m has room for as many events as
-// it was made for; the events it returned stay where they are.
-func (m *pageMem) add(ev *eventstore.RecordedEvent) *Event {
-	if n := len(ev.Data) + len(ev.Metadata); cap(m.buf)-len(m.buf) < n {
-		m.buf = make([]byte, 0, max(n, pageBytes))
-	}
-	c := *ev
-	c.ID, c.Type, c.Stream = strings.Clone(ev.ID), strings.Clone(ev.Type), strings.Clone(ev.Stream)
-	c.Data, c.Metadata = m.copy(ev.Data), m.copy(ev.Metadata)
-	m.recs = append(m.recs, c)
-	m.evs = append(m.evs, Event{})
-	e := &m.evs[len(m.evs)-1]
-	e.decode(&m.recs[len(m.recs)-1])
-	return e
-}
-
-func (m *pageMem) copy(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	at := len(m.buf)
-	m.buf = append(m.buf, b...)
-	return m.buf[at:len(m.buf):len(m.buf)]
 }

@@ -1,16 +1,10 @@
 package projections
 
 // commit commits the batch's writes with every projection's checkpoint,
-// and starts a new batch. A batch written as a table is ingested by
-// another goroutine while the next is applied (see ingestBehind); the
-// one before it must be in first, and if it failed, this one, applied
-// over it, is abandoned with it.
+// and starts a new batch.
 func (e *Engine) commit(b *batch) error {
 	if b.events == 0 {
 		return nil
-	}
-	if err := b.wait(); err != nil {
-		return e.commitFailed(b, err)
 	}
 	if err := b.w.flush(); err != nil {
 		return e.commitFailed(b, err)
@@ -24,19 +18,15 @@ func (e *Engine) commit(b *batch) error {
 			}
 		}
 	}
-	if b.w.tab != nil {
-		e.ingestBehind(b, c)
-	} else {
-		if err := e.db.commit(b.w.batch, e.cfg.Sync); err != nil {
-			return e.commitFailed(b, err)
-		}
-		e.committed(c)
-		if b.progress != nil {
-			b.progress(c.pos)
-		}
+	if err := e.db.commit(b.w.batch, e.cfg.Sync); err != nil {
+		return e.commitFailed(b, err)
+	}
+	e.committed(c)
+	if b.progress != nil {
+		b.progress(c.pos)
 	}
 	b.w.batch.Close()
-	b.w.reset(e.db.db.NewBatch(), true)
+	b.w.reset(e.db.db.NewBatch())
 	b.events = 0
 	return nil
 }
@@ -55,8 +45,7 @@ type moved struct {
 }
 
 // committed records c: the checkpoints it moved are committed, and no
-// projection is failing. It may run beside the apply loop, which reads
-// these only as atomics, or after waiting for it.
+// projection is failing.
 func (e *Engine) committed(c commitment) {
 	for _, m := range c.moved {
 		m.st.cp.Store(m.cp.Position)
@@ -82,14 +71,10 @@ func (e *Engine) commitFailed(b *batch, err error) error {
 	return err
 }
 
-// abandon drops what was applied since the last commit, once the
-// commit in flight, if any, has ended.
+// abandon drops what was applied since the last commit.
 func (e *Engine) abandon(b *batch) {
-	if err := b.wait(); err != nil {
-		e.setFailing(err)
-	}
 	b.w.batch.Close()
-	b.w.reset(e.db.db.NewBatch(), false)
+	b.w.reset(e.db.db.NewBatch())
 	b.events = 0
 	e.rewind()
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -29,8 +27,6 @@ type DBConfig struct {
 // projections are written by one Engine at a time.
 type DB struct {
 	db     *pebble.DB
-	dir    string
-	opts   *pebble.Options // as opened, for the tables a rebuild ingests
 	logger *slog.Logger
 }
 
@@ -54,7 +50,7 @@ func Open(dir string, cfg DBConfig, logger *slog.Logger) (*DB, error) {
 	}
 	for i := range opts.Levels {
 		// Projections look up keys that mostly do not exist yet (a new
-		// viewer's session): pebble's bloom filters answer those without
+		// viewer's viewing): pebble's bloom filters answer those without
 		// reading a block.
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		// Only the last level, which holds most of the data, is
@@ -68,8 +64,7 @@ func Open(dir string, cfg DBConfig, logger *slog.Logger) (*DB, error) {
 	if err != nil {
 		return nil, &Error{Op: "open", Err: fmt.Errorf("read models in %s: %w", dir, err)}
 	}
-	os.Remove(filepath.Join(dir, ingestFile)) // a rebuild's table, left by a crash before its ingest
-	return &DB{db: db, dir: dir, opts: opts, logger: logger}, nil
+	return &DB{db: db, logger: logger}, nil
 }
 
 // Close closes the database.

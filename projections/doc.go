@@ -20,11 +20,8 @@
 //
 // The engine has three uses, which differ only in their settings
 // (Config): CatchUp at start applies what the log gained while the
-// server was down, in large batches; Rebuild clears the models first and
-// then writes each batch as a sorted table that pebble ingests, since the
-// ranges it writes are empty, while the next batch is applied on another
-// goroutine; Run follows the log live, a batch per
-// watermill message.
+// server was down, in large batches; Rebuild clears the models first;
+// Run follows the log live, a batch per watermill message.
 //
 // # Watermill
 //
@@ -56,9 +53,9 @@
 //
 // # Queries
 //
-// The read models answer the analysts (Timeline, StateAt, Stats,
-// Sessions, Annotations) and the auditors (Audit) from range scans that
-// page through the database, so exports of any size stream in constant
-// memory. connection_id is always the socket an event came from; a
-// viewing's presence ref is a field of its own.
+// The read models answer the analysts (Timeline, StateAt, Viewings,
+// Annotations; package stats summarizes them) and the auditors (Audit)
+// from range scans that page through the database, so exports of any size
+// stream in constant memory. connection_id is always the socket an event
+// came from; a viewing's presence ref is a field of its own.
 package projections

@@ -178,15 +178,12 @@ type batch struct {
 	events int
 	last   Checkpoint
 	// progress, if set, is called with the position of each batch
-	// committed, on the goroutine that applies.
+	// committed.
 	progress func(pos uint64)
-	behind   // the table of the batch before, being ingested
 }
 
 func (e *Engine) newBatch() *batch {
-	b := &batch{w: newWriter(e.db.db, e.db.db.NewBatch())}
-	b.w.settle = b.wait
-	return b
+	return &batch{w: newWriter(e.db.db, e.db.db.NewBatch())}
 }
 
 // apply hands ev to every projection that has not applied it yet and

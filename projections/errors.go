@@ -40,12 +40,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// transient reports whether err should be redelivered rather than
-// poisoned: storage failures and a stopping consumer.
-func transient(err error) bool {
-	return errors.Is(err, ErrStorage) || isCanceled(err)
-}
-
 func isCanceled(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

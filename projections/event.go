@@ -86,12 +86,6 @@ func decodeBody(typ string, data []byte) (any, error) {
 		v = new(domain.ViewerJoined)
 	case domain.TypeViewerLeft:
 		v = new(domain.ViewerLeft)
-	case domain.TypeUserRegistered:
-		v = new(domain.UserRegistered)
-	case domain.TypeRoleGranted:
-		v = new(domain.RoleGranted)
-	case domain.TypeVideoAdded:
-		v = new(domain.VideoAdded)
 	default:
 		return nil, nil
 	}

@@ -2,9 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -262,44 +259,4 @@ func TestSubscriberCarriesPages(t *testing.T) {
 		next += uint64(len(evs))
 		m.Ack()
 	}
-}
-
-// A table a rebuild cannot ingest fails the rebuild with a storage
-// error, although it is ingested while the next batch is applied; every
-// checkpoint stays where the tables ingested before left it, and the
-// next catch-up builds the same models as a rebuild that succeeds.
-func TestRebuildIngestFailureIsReturned(t *testing.T) {
-	e := newEnv(t)
-	loadLog(t, e.log, genHistory(5, 6, 4, 3000), 2)
-	head := headOf(t, e.log)
-	// A directory where the rebuild writes its tables: no ingest succeeds.
-	blocker := filepath.Join(e.db.dir, ingestFile)
-	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	eng := newEngine(t, e.db, e.log, Builtin(), Config{BatchEvents: 500})
-	if _, err := eng.Rebuild(context.Background()); !errors.Is(err, ErrStorage) || eng.Err() == nil {
-		t.Fatalf("rebuild: %v; engine: %v; want a storage error", err, eng.Err())
-	}
-	for _, p := range Builtin() {
-		if cp, err := eng.Checkpoint(p.Name()); err != nil || cp != 0 {
-			t.Fatalf("%s at %d after a failed ingest (%v)", p.Name(), cp, err)
-		}
-	}
-
-	if err := os.RemoveAll(blocker); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eng.CatchUp(context.Background()); err != nil || eng.Err() != nil {
-		t.Fatalf("catch up: %v; engine: %v", err, eng.Err())
-	}
-	for _, p := range Builtin() {
-		if cp, err := eng.Checkpoint(p.Name()); err != nil || cp != head {
-			t.Fatalf("%s at %d after catching up to %d (%v)", p.Name(), cp, head, err)
-		}
-	}
-	other := openDB(t, filepath.Join(e.dir, "rebuilt"))
-	defer other.Close()
-	rebuild(t, other, e.log, Builtin(), Config{})
-	assertSameModels(t, e.db, other)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -89,5 +90,64 @@ func TestFormatChangeRebuilds(t *testing.T) {
 	newEngine(t, fresh, e.log, Builtin(), Config{})
 	if v, ok, err := fresh.Format(NameAudit); err != nil || !ok || v != (auditProjection{}).Version() {
 		t.Fatalf("a new database's format: %d, %v, %v", v, ok, err)
+	}
+}
+
+// A model of activity's format 3 kept viewings under 'A' 's': the
+// engine sees the format, and CatchUp rebuilds it into the layout of
+// this build (viewings under 'A' 'v') before anything reads it.
+func TestViewingsOfFormat3AreRebuilt(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	loadLog(t, e.log, genHistory(7, 5, 2, 2000), 4)
+	catchUp(t, e.db, e.log, Builtin(), Config{})
+	count := func() int {
+		n := 0
+		err := e.db.Viewings(ctx, 1, time.Time{}, time.Time{}, func(Viewing) error { n++; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	want := count()
+	if want == 0 {
+		t.Fatal("the history has no viewings of video 1")
+	}
+
+	// What format 3 stored: the viewings under 's', and its version.
+	b := e.db.db.NewBatch()
+	lo := newKey(nsActivity, 'v')
+	iter, err := e.db.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: upper(lo)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for iter.First(); iter.Valid(); iter.Next() {
+		old := append([]byte{nsActivity, 's'}, iter.Key()[2:]...)
+		if err := errors.Join(b.Set(old, iter.Value(), nil), b.Delete(iter.Key(), nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := errors.Join(iter.Close(), b.Set(formatKey(NameActivity), encodeFormat(3), nil), b.Commit(pebble.Sync)); err != nil {
+		t.Fatal(err)
+	}
+	if count() != 0 {
+		t.Fatal("format 3's viewings are read as this build's")
+	}
+
+	if stale := newEngine(t, e.db, e.log, Builtin(), Config{}).stale; len(stale) != 1 || stale[0].Name() != NameActivity {
+		t.Fatalf("stale over activity of format 3: %v; want activity", stale)
+	}
+	catchUp(t, e.db, e.log, Builtin(), Config{})
+	if got := count(); got != want {
+		t.Fatalf("after the rebuild, %d viewings of video 1; want %d", got, want)
+	}
+	old := []byte{nsActivity, 's'}
+	iter, err = e.db.db.NewIter(&pebble.IterOptions{LowerBound: old, UpperBound: upper(old)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iter.Close()
+	if iter.First() {
+		t.Fatalf("format 3's record %x kept after the rebuild", iter.Key())
 	}
 }

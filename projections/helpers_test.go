@@ -375,7 +375,13 @@ func checkAgainstReference(tb testing.TB, db *DB, ref map[int64]*refVideo) {
 		if n != len(r.live) {
 			tb.Fatalf("video %d: %d live annotations, want %d", v, n, len(r.live))
 		}
-		viewers, err := db.Viewers(ctx, v)
+		var viewers []Viewing
+		err = db.Viewings(ctx, v, time.Time{}, time.Time{}, func(s Viewing) error {
+			if s.Open() {
+				viewers = append(viewers, s)
+			}
+			return nil
+		})
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -18,8 +18,8 @@ import (
 //	                                     current annotations scan them in
 //	                                     video-time order
 //	'A' 't' video(8) time(8) position(8) -> the video's timeline
-//	'A' 's' video(8) time(8) position(8) -> a viewing session, by its start
-//	'A' 'k' video(8) presence ref     -> that session's key suffix
+//	'A' 'v' video(8) time(8) position(8) -> a viewing, by its start
+//	'A' 'k' video(8) presence ref     -> that viewing's key suffix
 //	'D' 'e' time(8) position(8)       -> an annotation event, for auditors (audit)
 //	'D' 'a' video(8) annotation(8)    -> that annotation's moment, text and author
 //

@@ -60,7 +60,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if reg != nil {
 		metrics.NewPrometheusMetricsBuilder(reg, "videologue", "projections").AddPrometheusRouterMetrics(router)
 	}
-	sub := NewSubscriber(e.log, e.resumeAfter, e.cfg, e.logger)
+	sub := NewSubscriber(e.log, func() uint64 { from, _ := e.least(); return from }, e.cfg, e.logger)
 	e.mu.Lock()
 	e.sub = sub
 	e.mu.Unlock()
@@ -89,16 +89,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
-// resumeAfter is where the live subscription starts: after the least
-// checkpoint of the projections still running.
-func (e *Engine) resumeAfter() uint64 {
+// least is the least checkpoint of the projections still running, where
+// reading the log resumes; false when every projection has stopped.
+func (e *Engine) least() (uint64, bool) {
 	from, found := uint64(0), false
 	for _, st := range e.states {
 		if cp := st.cp.Load(); st.stopped.Load() == nil && (!found || cp < from) {
 			from, found = cp, true
 		}
 	}
-	return from
+	return from, found
 }
 
 // handle applies a message strictly: any failure drops the whole batch
@@ -219,4 +219,10 @@ func (e *Engine) Register(reg prometheus.Registerer) error {
 	e.reg = reg
 	e.mu.Unlock()
 	return reg.Register(collector{e})
+}
+
+// Unregister removes the engine's metrics from reg, for another engine
+// over the same read models to register its own.
+func (e *Engine) Unregister(reg prometheus.Registerer) bool {
+	return reg.Unregister(collector{e})
 }

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"time"
 )
 
@@ -81,41 +80,6 @@ func decodeEntry(k, p []byte) (Entry, error) {
 	return e, d.err
 }
 
-// MarshalJSON writes the fields that apply to the entry's kind.
-func (e Entry) MarshalJSON() ([]byte, error) {
-	type annotation struct {
-		Position     uint64    `json:"position"`
-		Time         time.Time `json:"time"`
-		Kind         Kind      `json:"kind"`
-		VideoID      int64     `json:"video_id"`
-		UserID       int64     `json:"user_id"`
-		Username     string    `json:"username,omitempty"`
-		AnnotationID int64     `json:"annotation_id"`
-		At           int64     `json:"at"`
-		Body         string    `json:"body,omitempty"`
-		Previous     string    `json:"previous_body,omitempty"`
-		ConnectionID string    `json:"connection_id,omitempty"`
-		ClientAddr   string    `json:"client_addr,omitempty"`
-	}
-	type viewer struct {
-		Position     uint64    `json:"position"`
-		Time         time.Time `json:"time"`
-		Kind         Kind      `json:"kind"`
-		VideoID      int64     `json:"video_id"`
-		UserID       int64     `json:"user_id"`
-		Username     string    `json:"username,omitempty"`
-		ConnectionID string    `json:"connection_id,omitempty"`
-		ClientAddr   string    `json:"client_addr,omitempty"`
-		Device       string    `json:"device,omitempty"`
-		Reason       string    `json:"reason,omitempty"`
-		PresenceRef  string    `json:"presence_ref,omitempty"`
-	}
-	if e.Kind.IsAnnotation() {
-		return json.Marshal(annotation{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Body, e.Previous, e.ConnectionID, e.ClientAddr})
-	}
-	return json.Marshal(viewer{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.ConnectionID, e.ClientAddr, e.Device, e.Reason, e.PresenceRef})
-}
-
 // Annotation is an annotation as the activity model holds it now.
 type Annotation struct {
 	ID        int64     `json:"id"`
@@ -177,8 +141,8 @@ func decodeVersion(p []byte, t time.Time) (version, error) {
 	return v, d.err
 }
 
-// Session is one viewing: a connection of a user watching a video.
-type Session struct {
+// Viewing is a connection of a user watching a video, from join to leave.
+type Viewing struct {
 	VideoID      int64     `json:"video_id"`
 	UserID       int64     `json:"user_id"`
 	Username     string    `json:"username"`
@@ -191,11 +155,11 @@ type Session struct {
 	Reason       string    `json:"reason,omitempty"`
 }
 
-// Open reports whether the session is still watching.
-func (s Session) Open() bool { return s.LeftAt.IsZero() }
+// Open reports whether the viewing goes on.
+func (s Viewing) Open() bool { return s.LeftAt.IsZero() }
 
-// Length is how long the session lasted, or has lasted by now.
-func (s Session) Length(now time.Time) time.Duration {
+// Length is how long the viewing lasted, or has lasted by now.
+func (s Viewing) Length(now time.Time) time.Duration {
 	end := s.LeftAt
 	if end.IsZero() {
 		end = now
@@ -206,28 +170,28 @@ func (s Session) Length(now time.Time) time.Duration {
 	return end.Sub(s.JoinedAt)
 }
 
-// WatchingAt reports whether the session was watching at t.
-func (s Session) WatchingAt(t time.Time) bool {
+// WatchingAt reports whether the viewing was on at t.
+func (s Viewing) WatchingAt(t time.Time) bool {
 	return !s.JoinedAt.After(t) && (s.LeftAt.IsZero() || s.LeftAt.After(t))
 }
 
-// A session's times come first, so that a scan for the sessions
+// A viewing's times come first, so that a scan for the viewings
 // watching at an instant decodes the rest only of those.
-func encodeSession(b []byte, s *Session) []byte {
+func encodeViewing(b []byte, s *Viewing) []byte {
 	return enc(b).t(s.JoinedAt).t(s.LeftAt).i(s.VideoID).i(s.UserID).s(s.Username).s(s.ConnectionID).s(s.Device).s(s.Node).s(s.Reason).s(s.PresenceRef)
 }
 
-func decodeSession(p []byte) (Session, error) {
-	s, d := decodeSessionTimes(p)
+func decodeViewing(p []byte) (Viewing, error) {
+	s, d := decodeViewingTimes(p)
 	s.VideoID, s.UserID, s.Username, s.ConnectionID, s.Device, s.Node, s.Reason, s.PresenceRef = d.i(), d.i(), d.s(), d.s(), d.s(), d.s(), d.s(), d.s()
 	return s, d.err
 }
 
-// decodeSessionTimes decodes only when a session began and ended; d
+// decodeViewingTimes decodes only when a viewing began and ended; d
 // continues with the rest.
-func decodeSessionTimes(p []byte) (Session, dec) {
+func decodeViewingTimes(p []byte) (Viewing, dec) {
 	d := dec{p: p}
-	return Session{JoinedAt: d.t(), LeftAt: d.t()}, d
+	return Viewing{JoinedAt: d.t(), LeftAt: d.t()}, d
 }
 
 // Counts are a video's running totals.

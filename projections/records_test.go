@@ -30,9 +30,9 @@ func TestRecordsRoundTrip(t *testing.T) {
 	if got, err := decodeAnnotation(encodeAnnotation(nil, &a)); err != nil || got != a {
 		t.Fatalf("annotation: %+v, %v; want %+v", got, err, a)
 	}
-	s := Session{VideoID: 7, UserID: 2, Username: "ann", ConnectionID: "c1", Device: "phone", Node: "n1", JoinedAt: at, LeftAt: at.Add(time.Minute), Reason: "left"}
-	if got, err := decodeSession(encodeSession(nil, &s)); err != nil || got != s {
-		t.Fatalf("session: %+v, %v; want %+v", got, err, s)
+	s := Viewing{VideoID: 7, UserID: 2, Username: "ann", ConnectionID: "c1", Device: "phone", Node: "n1", JoinedAt: at, LeftAt: at.Add(time.Minute), Reason: "left"}
+	if got, err := decodeViewing(encodeViewing(nil, &s)); err != nil || got != s {
+		t.Fatalf("viewing: %+v, %v; want %+v", got, err, s)
 	}
 	e := Entry{Position: 99, Time: at, Kind: KindEdited, VideoID: 7, UserID: 2, Username: "ann", AnnotationID: 3, At: 1500,
 		Body: "new", Previous: "old", ConnectionID: "c1", ClientAddr: "10.0.0.1"}

@@ -13,7 +13,7 @@ import (
 // in the batch stay.
 //
 // There are two kinds of record. Set and Delete write records that the
-// projection reads back with Get (counters, open sessions, current
+// projection reads back with Get (counters, open viewings, current
 // annotations): Get sees them before they are committed. Put writes
 // records the projection never reads back (timeline entries, versions):
 // they go to the batch only, which keeps what the Writer holds small.
@@ -22,36 +22,15 @@ import (
 type Writer struct {
 	r     pebble.Reader
 	batch *pebble.Batch
-	tab   *table // if set, where the writes go instead of batch
-	// held is every record Set or Deleted in the batch under way, for
-	// Get, and for the commit, which writes each once however often the
-	// batch changed it (dirty lists them). After a clear (see keepAll),
-	// it holds every record Set or Deleted since.
-	held  map[string]heldRec
+	// held is every record Set (its value) or Deleted (nil) in the
+	// batch under way, for Get, and for the commit, which writes each
+	// once however often the batch changed it (dirty lists them).
+	held  map[string][]byte
 	dirty []string
-	n     int // the batch under way, counted
-	// cleared marks the key prefixes of the projections whose records
-	// were cleared when the run began: while held keeps everything
-	// written since (all), a key of theirs not in held does not exist,
-	// and Get need not ask the database, whose blocks a rebuild has just
-	// written and not yet read.
-	cleared [256]bool
-	all     bool
-
-	// settle, if set, is called before reading the database: the
-	// batch before may still be on its way into it.
-	settle func() error
 
 	ops   []stagedOp // this event's writes
 	arena []byte     // their keys and values
 	buf0  []byte     // see buf
-}
-
-// heldRec is a record's value (nil: deleted), and the batch that last
-// changed it.
-type heldRec struct {
-	v []byte
-	n int
 }
 
 type stagedOp struct {
@@ -60,7 +39,7 @@ type stagedOp struct {
 }
 
 func newWriter(r pebble.Reader, b *pebble.Batch) *Writer {
-	return &Writer{r: r, batch: b, held: map[string]heldRec{}}
+	return &Writer{r: r, batch: b, held: map[string][]byte{}}
 }
 
 // Set stages key = value, a record Get reads back. Both are copied.
@@ -94,16 +73,8 @@ func (w *Writer) Get(k []byte) ([]byte, bool, error) {
 			return w.arena[op.v0:op.v1:op.v1], true, nil
 		}
 	}
-	if r, ok := w.held[string(k)]; ok {
-		return r.v, r.v != nil, nil
-	}
-	if w.all && len(k) > 0 && w.cleared[k[0]] {
-		return nil, false, nil
-	}
-	if w.settle != nil {
-		if err := w.settle(); err != nil {
-			return nil, false, errors.Join(ErrStorage, err)
-		}
+	if v, ok := w.held[string(k)]; ok {
+		return v, v != nil, nil
 	}
 	v, closer, err := w.r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -143,24 +114,21 @@ func (w *Writer) accept() error {
 			continue
 		}
 		old, ok := w.held[string(k)]
-		r := heldRec{n: w.n}
+		var nv []byte
 		switch {
 		case op.kind != 's':
-		case old.v != nil:
+		case old != nil:
 			// Nothing reads the value it replaces any more (what Get
 			// returned lasts until Apply returns; flush copies): its
 			// memory serves again.
-			r.v = append(old.v[:0], v...)
+			nv = append(old[:0], v...)
 		default:
-			r.v = append([]byte{}, v...) // never nil, even when empty
+			nv = append([]byte{}, v...) // never nil, even when empty
 		}
-		if !ok || old.n != w.n {
-			key := string(k)
-			w.dirty = append(w.dirty, key)
-			w.held[key] = r
-		} else {
-			w.held[string(k)] = r
+		if !ok {
+			w.dirty = append(w.dirty, string(k))
 		}
+		w.held[string(k)] = nv
 	}
 	return nil
 }
@@ -168,20 +136,16 @@ func (w *Writer) accept() error {
 // flush writes each record the batch Set or Deleted, as it left it.
 func (w *Writer) flush() error {
 	for _, k := range w.dirty {
-		r := w.held[k]
-		if err := w.write([]byte(k), r.v, r.v == nil); err != nil {
+		v := w.held[k]
+		if err := w.write([]byte(k), v, v == nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// write writes k = v, or deletes k, into the batch or the table.
+// write writes k = v, or deletes k, into the batch.
 func (w *Writer) write(k, v []byte, del bool) error {
-	if w.tab != nil {
-		w.tab.add(k, v, del)
-		return nil
-	}
 	var err error
 	if del {
 		err = w.batch.Delete(k, nil)
@@ -194,40 +158,11 @@ func (w *Writer) write(k, v []byte, del bool) error {
 	return nil
 }
 
-// maxHeld bounds how many records a Writer keeps between batches after a
-// clear; past it, Get asks the database again.
-const maxHeld = 1 << 22
-
-// keepAll has the Writer keep, from now on, every record Set or Deleted,
-// across batches, for the projections whose prefixes were just cleared.
-// About as many records as events are kept (a rebuild of the builtin
-// projections keeps 1.3 per event), so held is made that large at once
-// rather than grown step by step.
-func (w *Writer) keepAll(prefixes []byte, events int) {
-	if len(w.held) == 0 {
-		w.held = make(map[string]heldRec, min(events, maxHeld))
-	}
-	for _, p := range prefixes {
-		w.cleared[p] = true
-	}
-	w.all = len(prefixes) > 0
-}
-
-// reset starts a new batch: what was held is committed (committed true),
-// or abandoned.
-func (w *Writer) reset(b *pebble.Batch, committed bool) {
+// reset starts a new batch: what was held is committed, or abandoned.
+func (w *Writer) reset(b *pebble.Batch) {
 	w.batch = b
-	if w.tab != nil {
-		w.tab.reset()
-	}
-	if !committed || len(w.held) > maxHeld {
-		w.all = false
-	}
-	if !w.all {
-		clear(w.held)
-	}
+	clear(w.held)
 	clear(w.dirty)
 	w.dirty = w.dirty[:0]
-	w.n++
 	w.drop()
 }

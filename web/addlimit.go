@@ -10,7 +10,7 @@ import (
 
 // videoLimits bound how fast videos are added: per user, and per client
 // address (looser, since an address may be shared), each a bucket that
-// outlives any session, so that signing in again buys nothing.
+// outlives any sign-in, so that signing in again buys nothing.
 type videoLimits struct{ limit.UserAndAddr }
 
 func newVideoLimits(perSecond float64, burst int) *videoLimits {

@@ -27,6 +27,7 @@ import (
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
 	"github.com/videologue/videologue/projections"
+	"github.com/videologue/videologue/stats"
 )
 
 // analysisEnv is the site with its read models, as serve wires it, on a
@@ -161,7 +162,7 @@ func (e *analysisEnv) get(user, path string) (int, http.Header, string) {
 
 func TestAnalystAndAuditorRoutesRefuseOtherRoles(t *testing.T) {
 	e := newAnalysisEnv(t)
-	analyst := []string{"/api/videos/1/timeline", "/api/videos/1/state", "/api/videos/1/stats", "/api/videos/1/sessions", "/api/videos/1/export/annotations"}
+	analyst := []string{"/api/videos/1/timeline", "/api/videos/1/state", "/api/videos/1/stats", "/api/videos/1/viewings", "/api/videos/1/sessions", "/api/videos/1/export/annotations"}
 	auditor := []string{"/api/audit/annotations", "/api/videos/1/annotations.jsonld", "/api/audit/verify"}
 	for _, path := range analyst {
 		for user, want := range map[string]int{"": 401, "carol": 403, "bob": 403, "alice": 200, "dave": 200} {
@@ -261,8 +262,8 @@ func TestStateStatsAndAuditAPI(t *testing.T) {
 		t.Fatalf("state now: %s", body)
 	}
 	_, _, body = e.get("alice", "/api/videos/1/stats")
-	var stats projections.Stats
-	if err := json.Unmarshal([]byte(body), &stats); err != nil || stats.Peak != 1 || stats.Posted != 3 || stats.Sessions.Count != 1 {
+	var summary stats.Summary
+	if err := json.Unmarshal([]byte(body), &summary); err != nil || summary.Peak != 1 || summary.Posted != 3 || summary.Viewings.Count != 1 {
 		t.Fatalf("stats: %s (%v)", body, err)
 	}
 
@@ -312,7 +313,7 @@ func TestStateStatsAndAuditAPI(t *testing.T) {
 var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 // signIn signs user in through the sign-in form and returns a client
-// with the session cookie.
+// with the sign-in cookie.
 func (e *analysisEnv) signIn(user string) *http.Client {
 	e.t.Helper()
 	jar, _ := cookiejar.New(nil)
@@ -371,12 +372,12 @@ func TestReplayAndAuditPages(t *testing.T) {
 	if code, _, _ := getPage(t, alice, e.url+"/replay/42"); code != 404 {
 		t.Fatalf("replay of an unknown video: %d", code)
 	}
-	// The page's script reads the timeline with the session cookie.
+	// The page's script reads the timeline with the sign-in cookie.
 	if code, _, body := getPage(t, alice, e.url+"/api/videos/1/timeline"); code != 200 || strings.Count(body, "\n") != 6 {
-		t.Fatalf("timeline with the session: %d %q", code, body)
+		t.Fatalf("timeline with the sign-in cookie: %d %q", code, body)
 	}
 	if code, _, _ := getPage(t, carol, e.url+"/api/videos/1/timeline"); code != 403 {
-		t.Fatalf("timeline with a viewer's session: %d", code)
+		t.Fatalf("timeline with a viewer's sign-in: %d", code)
 	}
 	code, h, js := getPage(t, alice, e.url+"/static/replay.js")
 	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") || !strings.Contains(js, "requestAnimationFrame") {
@@ -416,7 +417,7 @@ func TestAnalysisFollowsTheLog(t *testing.T) {
 }
 
 // The auditors' trail of an edit shows what it changed, as the timeline
-// does; connection_id is the socket in the timeline and the sessions, so
+// does; connection_id is the socket in the timeline and the viewings, so
 // that a comment joins the viewing it came from; the presence ref is a
 // field of its own.
 func TestAuditorsSeeWhatChangedAndTheSocket(t *testing.T) {
@@ -440,10 +441,26 @@ func TestAuditorsSeeWhatChangedAndTheSocket(t *testing.T) {
 	if !strings.Contains(body, `"kind":"viewer_joined","video_id":1,"user_id":`) || strings.Count(body, `"connection_id":"c-1"`) != 6 || strings.Count(body, `"presence_ref":"Fref-1"`) != 2 {
 		t.Fatalf("timeline: %s", body)
 	}
-	_, _, body = e.get("alice", "/api/videos/1/sessions?format=csv")
+	_, _, body = e.get("alice", "/api/videos/1/viewings?format=csv")
 	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 	if err != nil || len(rows) != 2 || rows[0][3] != "connection_id" || rows[1][3] != "c-1" || rows[0][9] != "presence_ref" || rows[1][9] != "Fref-1" {
-		t.Fatalf("sessions: %q (%v)", rows, err)
+		t.Fatalf("viewings: %q (%v)", rows, err)
+	}
+}
+
+// /sessions, the viewings' earlier name, is a deprecated alias: it
+// answers what /viewings does.
+func TestSessionsRouteIsTheViewings(t *testing.T) {
+	e := newAnalysisEnv(t)
+	for _, q := range []string{"", "?format=ndjson", "?from=0"} {
+		code, h, want := e.get("alice", "/api/videos/1/viewings"+q)
+		if code != 200 || !strings.Contains(want, `"connection_id":"c-1"`) {
+			t.Fatalf("viewings%s: %d %s", q, code, want)
+		}
+		code, ha, got := e.get("alice", "/api/videos/1/sessions"+q)
+		if code != 200 || got != want || ha.Get("Content-Disposition") != h.Get("Content-Disposition") || ha.Get("Content-Type") != h.Get("Content-Type") {
+			t.Fatalf("sessions%s: %d %v %s; want %v %s", q, code, ha, got, h, want)
+		}
 	}
 }
 
@@ -470,7 +487,7 @@ func TestStatsWindowIsValidatedBeforeArithmetic(t *testing.T) {
 		}
 	}
 	code, _, body := e.get("alice", "/api/videos/1/stats?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z&step=1h")
-	var st projections.Stats
+	var st stats.Summary
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &st) != nil || len(st.Viewers) != 31*24 {
 		t.Fatalf("a sound window: %d, %d points; want 200 and %d", code, len(st.Viewers), 31*24)
 	}

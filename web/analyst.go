@@ -19,6 +19,7 @@ import (
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/export"
 	"github.com/videologue/videologue/projections"
+	"github.com/videologue/videologue/stats"
 )
 
 // ReadModels is what the analysts' and auditors' routes read (a
@@ -26,10 +27,9 @@ import (
 type ReadModels interface {
 	Counts(ctx context.Context, vid int64) (projections.Counts, error)
 	Timeline(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Entry) error) error
-	Sessions(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Session) error) error
+	Viewings(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Viewing) error) error
 	Annotations(ctx context.Context, vid int64, fn func(projections.Annotation) error) error
 	StateAt(ctx context.Context, vid int64, t time.Time) (projections.State, error)
-	Stats(ctx context.Context, vid int64, from, to time.Time, step time.Duration, now time.Time) (projections.Stats, error)
 	Audit(ctx context.Context, f projections.AuditFilter, fn func(projections.Entry) error) error
 }
 
@@ -58,12 +58,12 @@ var (
 
 // analysis serves the analysts' API and replay page (this file) and the
 // auditors' (audit.go). Analysts and auditors use the JSON API with a
-// bearer token, or their browser session on the pages and from the
+// bearer token, or their browser's sign-in cookie on the pages and from the
 // pages' scripts (GET only: nothing here changes state).
 type analysis struct {
 	srv  *Server
 	deps AnalysisDeps
-	site *site // the pages' sessions and templates; nil: no pages
+	site *site // the pages' sign-in cookies and templates; nil: no pages
 	now  func() time.Time
 }
 
@@ -75,7 +75,7 @@ func (s *Server) mountAnalysis(r chi.Router) {
 	}
 	a := &analysis{srv: s, deps: *s.deps.Analysis, now: time.Now}
 	if len(s.cfg.CookieSecret) >= 16 {
-		// A site of its own over the same secret reads the same session
+		// A site of its own over the same secret reads the same sign-in
 		// cookies and CSRF tokens as the other pages.
 		a.site = newSite(s.cfg.CookieSecret, s.cfg.Secure, s.deps.Accounts, s.deps.Videos, s.deps.Tokens, s.logger)
 		a.site.analysisPages = true
@@ -89,7 +89,10 @@ func (s *Server) mountAnalysis(r chi.Router) {
 		r.Get("/timeline", a.timeline)
 		r.Get("/state", a.state)
 		r.Get("/stats", a.stats)
-		r.Get("/sessions", a.sessions)
+		r.Get("/viewings", a.viewings)
+		// Deprecated: the viewings' earlier name, kept for clients
+		// written against it.
+		r.Get("/sessions", a.viewings)
 		r.Get("/export/annotations", a.exportAnnotations)
 		r.Get("/annotations.jsonld", a.webAnnotations) // auditors: audit.go
 	})
@@ -138,15 +141,15 @@ func (a *analysis) asset(name, contentType string) http.HandlerFunc {
 	}
 }
 
-// user authenticates the request (a bearer token, or else the session
+// user authenticates the request (a bearer token, or else the sign-in
 // cookie) and checks that its user may act as role.
 func (a *analysis) user(r *http.Request, role domain.Role) (accounts.User, error) {
 	var u accounts.User
 	var err error
 	if r.Header.Get("Authorization") != "" || a.site == nil {
 		u, err = a.srv.bearer(r)
-	} else if sess, ok := a.site.sessions.read(r); ok {
-		u, err = a.srv.deps.Accounts.Get(r.Context(), sess.UserID)
+	} else if si, ok := a.site.cookies.read(r); ok {
+		u, err = a.srv.deps.Accounts.Get(r.Context(), si.UserID)
 		if errors.Is(err, domain.ErrNotFound) {
 			err = errUnauthorized
 		}
@@ -278,15 +281,15 @@ func pageLimit(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// sessions streams the viewing sessions overlapping the window.
-func (a *analysis) sessions(w http.ResponseWriter, r *http.Request) {
+// viewings streams the viewings overlapping the window.
+func (a *analysis) viewings(w http.ResponseWriter, r *http.Request) {
 	wdw, err := a.begin(r, domain.RoleAnalyst)
 	if err == nil {
 		var f export.Format
 		if f, err = exportFormat(r); err == nil {
-			a.stream(w, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-sessions")
-			out := export.Sessions(w, f, a.now())
-			err = a.deps.ReadModels.Sessions(r.Context(), wdw.video.ID, wdw.from, wdw.to, out.Write)
+			a.stream(w, f, "video-"+strconv.FormatInt(wdw.video.ID, 10)+"-viewings")
+			out := export.Viewings(w, f, a.now())
+			err = a.deps.ReadModels.Viewings(r.Context(), wdw.video.ID, wdw.from, wdw.to, out.Write)
 			a.streamFailed(r, errors.Join(err, out.Flush()))
 			return
 		}
@@ -352,7 +355,7 @@ func (a *analysis) stats(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	st, err := a.deps.ReadModels.Stats(r.Context(), wdw.video.ID, wdw.from, wdw.to, step, a.now())
+	st, err := stats.Of(r.Context(), a.deps.ReadModels, wdw.video.ID, wdw.from, wdw.to, step, a.now())
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -420,7 +423,7 @@ type replayView struct {
 	Charts []chart // charts.go
 }
 
-// replayPage plays a video's session history back (static/replay.js).
+// replayPage plays a video's history back (static/replay.js).
 func (a *analysis) replayPage(w http.ResponseWriter, r *http.Request) {
 	if !a.pageUser(w, r, domain.RoleAnalyst) {
 		return

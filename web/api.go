@@ -25,6 +25,10 @@ import (
 // mountAPI mounts the JSON API under /api.
 func (s *Server) mountAPI(r chi.Router) {
 	r.Post("/users", s.handleRegister)
+	r.Post("/sign-ins", s.handleSignIn)
+	r.Delete("/sign-ins", s.handleSignOut)
+	// Deprecated: the earlier name of /sign-ins, kept for clients written
+	// against it.
 	r.Post("/sessions", s.handleSignIn)
 	r.Delete("/sessions", s.handleSignOut)
 	r.Delete("/users/me/sign-ins", s.handleSignOutEverywhere)
@@ -34,6 +38,7 @@ func (s *Server) mountAPI(r chi.Router) {
 	r.Get("/videos/{id}", s.handleGetVideo)
 	r.Put("/videos/{id}", s.handleUpdateVideo) // api_video.go
 	r.Delete("/videos/{id}", s.handleDeleteVideo)
+	s.mountAdminAPI(r) // api_admin.go
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.logger, domain.ErrNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, &requestError{http.StatusMethodNotAllowed, "method not allowed"})

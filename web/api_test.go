@@ -82,7 +82,7 @@ func TestAPIFlow(t *testing.T) {
 	if code != http.StatusCreated || body["user"].(map[string]any)["username"] != "alice" || body["user"].(map[string]any)["id"].(float64) != 1 {
 		t.Fatalf("register: %d %v", code, body)
 	}
-	code, body = s.post("/api/sessions", "", creds)
+	code, body = s.post("/api/sign-ins", "", creds)
 	if code != http.StatusOK || body["token"] == "" {
 		t.Fatalf("sign in: %d %v", code, body)
 	}
@@ -105,7 +105,7 @@ func TestAPIFlow(t *testing.T) {
 func TestAPIErrors(t *testing.T) {
 	s := newSite(t, web.Config{MaxBodyBytes: 1024, AuthBurst: 1000})
 	s.post("/api/users", "", map[string]string{"username": "bob", "password": "password-123"})
-	_, body := s.post("/api/sessions", "", map[string]string{"username": "bob", "password": "password-123"})
+	_, body := s.post("/api/sign-ins", "", map[string]string{"username": "bob", "password": "password-123"})
 	token := body["token"].(string)
 	cases := []struct {
 		name        string
@@ -120,8 +120,8 @@ func TestAPIErrors(t *testing.T) {
 		{"taken", "POST", "/api/users", "", "application/json", `{"username":"BOB","password":"password-123"}`, 409, "already taken"},
 		{"weak password", "POST", "/api/users", "", "application/json", `{"username":"carl","password":"short"}`, 422, "password must be at least"},
 		{"bad username", "POST", "/api/users", "", "application/json", `{"username":"../etc","password":"password-123"}`, 422, "username"},
-		{"wrong password", "POST", "/api/sessions", "", "application/json", `{"username":"bob","password":"password-124"}`, 401, "wrong username or password"},
-		{"unknown user", "POST", "/api/sessions", "", "application/json", `{"username":"nobody","password":"password-123"}`, 401, "wrong username or password"},
+		{"wrong password", "POST", "/api/sign-ins", "", "application/json", `{"username":"bob","password":"password-124"}`, 401, "wrong username or password"},
+		{"unknown user", "POST", "/api/sign-ins", "", "application/json", `{"username":"nobody","password":"password-123"}`, 401, "wrong username or password"},
 		{"malformed json", "POST", "/api/users", "", "application/json", `{"username":`, 400, "malformed JSON"},
 		{"array body", "POST", "/api/users", "", "application/json", `[1,2]`, 400, "malformed JSON"},
 		{"two objects", "POST", "/api/users", "", "application/json", `{}{}`, 400, "one object"},
@@ -156,11 +156,11 @@ func TestAPIErrors(t *testing.T) {
 func TestAPIRateLimitsPasswordGuessing(t *testing.T) {
 	s := newSite(t, web.Config{AuthRate: 0.001, AuthBurst: 3})
 	for i := range 3 {
-		if code, _ := s.post("/api/sessions", "", map[string]string{"username": "x", "password": "guess-number-1"}); code != 401 {
+		if code, _ := s.post("/api/sign-ins", "", map[string]string{"username": "x", "password": "guess-number-1"}); code != 401 {
 			t.Fatalf("attempt %d: %d", i, code)
 		}
 	}
-	if code, body := s.post("/api/sessions", "", map[string]string{"username": "x", "password": "guess-number-2"}); code != 429 {
+	if code, body := s.post("/api/sign-ins", "", map[string]string{"username": "x", "password": "guess-number-2"}); code != 429 {
 		t.Fatalf("attempt over the limit: %d %v", code, body)
 	}
 }

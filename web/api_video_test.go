@@ -12,7 +12,7 @@ import (
 // apiToken signs name in through the API and returns the bearer token.
 func (e *siteEnv) apiToken(name string) string {
 	e.t.Helper()
-	code, body := e.api(http.MethodPost, "/api/sessions", "", `{"username":"`+name+`","password":"password-`+name+`-1"}`)
+	code, body := e.api(http.MethodPost, "/api/sign-ins", "", `{"username":"`+name+`","password":"password-`+name+`-1"}`)
 	var out struct{ Token string }
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &out) != nil || out.Token == "" {
 		e.t.Fatalf("sign in %s: %d %s", name, code, body)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/videologue/videologue/catalog"
-	"github.com/videologue/videologue/projections"
+	"github.com/videologue/videologue/stats"
 )
 
 // chart is one chart of the replay page, drawn on the server as inline
@@ -45,14 +45,14 @@ const (
 // replayCharts draws the video's statistics from its first event to now:
 // viewers over time, annotations per second of the video, viewing lengths.
 func (a *analysis) replayCharts(ctx context.Context, v catalog.Video) ([]chart, error) {
-	st, err := a.deps.ReadModels.Stats(ctx, v.ID, time.Time{}, time.Time{}, 0, a.now())
+	st, err := stats.Of(ctx, a.deps.ReadModels, v.ID, time.Time{}, time.Time{}, 0, a.now())
 	if err != nil {
 		return nil, err
 	}
 	return []chart{
 		viewersChart(st),
 		heatmapChart(st.Heatmap, v.DurationMS),
-		lengthsChart(st.Sessions.Lengths, st.Sessions.Count, st.Sessions.Median),
+		lengthsChart(st.Viewings.Lengths, st.Viewings.Count, st.Viewings.Median),
 	}, nil
 }
 
@@ -105,7 +105,7 @@ func y(v, yMax int64) float64 { return padT + plotH - float64(v)/float64(yMax)*p
 // viewersChart draws how many connections watched over time: for each
 // step a bar up to the most during it, and a line at the count at its
 // start.
-func viewersChart(st projections.Stats) chart {
+func viewersChart(st stats.Summary) chart {
 	c := chart{ID: "viewers", Title: "Viewers over time"}
 	s := newSVG("Viewers over time, from " + st.From.UTC().Format(time.RFC3339) + " to " + st.To.UTC().Format(time.RFC3339))
 	layout := chartTimeLayout
@@ -148,7 +148,7 @@ func viewersChart(st projections.Stats) chart {
 // heatmapChart draws where in the video people comment: annotations per
 // second of the video, grouped into at most maxHeatBins bars, each shaded
 // by how many it holds.
-func heatmapChart(cells []projections.HeatCell, durationMS int64) chart {
+func heatmapChart(cells []stats.HeatCell, durationMS int64) chart {
 	c := chart{ID: "heatmap", Title: "Annotations by moment of the video"}
 	span := (durationMS + 999) / 1000
 	var total int64
@@ -194,7 +194,7 @@ func heatmapChart(cells []projections.HeatCell, durationMS int64) chart {
 }
 
 // lengthsChart draws how long viewings lasted, as a histogram.
-func lengthsChart(buckets []projections.LengthBucket, count int, median time.Duration) chart {
+func lengthsChart(buckets []stats.LengthBucket, count int, median time.Duration) chart {
 	c := chart{ID: "lengths", Title: "How long people watched"}
 	s := newSVG("Viewing lengths")
 	var most int64 = 1

@@ -19,34 +19,34 @@ const (
 
 // csrfGuard protects every form with a signed double-submit token. The
 // browser holds a random nonce in an HttpOnly cookie; each form carries
-// HMAC(key, nonce, session id). Another site can make the browser send the
+// HMAC(key, nonce, sign-in id). Another site can make the browser send the
 // cookie (SameSite=Lax aside) but can neither read it nor compute the token,
-// and a token minted for one session is useless in another.
+// and a token minted for one sign-in is useless in another.
 type csrfGuard struct {
-	key      []byte
-	sessions *sessions
+	key     []byte
+	cookies *signInCookies
 	// reject renders the refusal; the guard itself never writes a body.
 	reject func(w http.ResponseWriter, r *http.Request)
 }
 
-func newCSRFGuard(secret []byte, s *sessions, reject func(http.ResponseWriter, *http.Request)) *csrfGuard {
-	return &csrfGuard{key: deriveKey(secret, "videologue/web/csrf.v1"), sessions: s, reject: reject}
+func newCSRFGuard(secret []byte, s *signInCookies, reject func(http.ResponseWriter, *http.Request)) *csrfGuard {
+	return &csrfGuard{key: deriveKey(secret, "videologue/web/csrf.v1"), cookies: s, reject: reject}
 }
 
 type csrfKey struct{}
 
-// token is the form token for nonce within session id.
-func (g *csrfGuard) token(nonce, sessionID string) string {
+// token is the form token for nonce within sign-in id.
+func (g *csrfGuard) token(nonce, signInID string) string {
 	m := hmac.New(sha256.New, g.key)
 	m.Write([]byte(nonce))
 	m.Write([]byte{0})
-	m.Write([]byte(sessionID))
+	m.Write([]byte(signInID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // protect makes sure the browser has a nonce, puts the request's form token
 // in its context, and refuses any unsafe request without a valid token.
-// It runs after sessions.load.
+// It runs after signInCookies.load.
 func (g *csrfGuard) protect(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		nonce := ""
@@ -58,14 +58,14 @@ func (g *csrfGuard) protect(next http.Handler) http.Handler {
 			nonce = randomID()
 			http.SetCookie(w, &http.Cookie{
 				Name: csrfCookie, Value: nonce, Path: "/",
-				HttpOnly: true, Secure: g.sessions.secureFor(r), SameSite: http.SameSiteLaxMode,
+				HttpOnly: true, Secure: g.cookies.secureFor(r), SameSite: http.SameSiteLaxMode,
 			})
 			if !safe { // a new nonce cannot match any form already out there
 				g.reject(w, r)
 				return
 			}
 		}
-		want := g.token(nonce, sessionFrom(r.Context()).ID)
+		want := g.token(nonce, signInFrom(r.Context()).ID)
 		if !safe {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			got := r.Header.Get(csrfHeader)

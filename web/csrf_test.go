@@ -10,10 +10,10 @@ import (
 )
 
 // csrfServer is the guard in front of a handler that reports the token.
-func csrfServer(t testing.TB) (*sessions, *csrfGuard, http.Handler) {
+func csrfServer(t testing.TB) (*signInCookies, *csrfGuard, http.Handler) {
 	t.Helper()
 	secret := []byte("a secret of enough length")
-	s := newSessions(secret, false)
+	s := newSignInCookies(secret, false)
 	g := newCSRFGuard(secret, s, func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "refused", http.StatusForbidden)
 	})
@@ -36,9 +36,9 @@ func TestCSRF(t *testing.T) {
 	nonce := cookies[0]
 	token := w.Body.String()
 
-	signIn := httptest.NewRecorder()
-	sess := s.start(signIn, httptest.NewRequest("POST", "/", nil), 5, randomID(), time.Now().Add(time.Hour))
-	sessCookie := signIn.Result().Cookies()[0]
+	rec := httptest.NewRecorder()
+	si := s.start(rec, httptest.NewRequest("POST", "/", nil), 5, randomID(), time.Now().Add(time.Hour))
+	siCookie := rec.Result().Cookies()[0]
 
 	post := func(token string, cookies ...*http.Cookie) int {
 		form := url.Values{}
@@ -64,9 +64,9 @@ func TestCSRF(t *testing.T) {
 		{"no token", "", []*http.Cookie{nonce}, 403},
 		{"no cookie", token, nil, 403},
 		{"forged token", token[:len(token)-2] + "xx", []*http.Cookie{nonce}, 403},
-		{"anonymous token in a session", token, []*http.Cookie{nonce, sessCookie}, 403},
-		{"session token", g.token(nonce.Value, sess.ID), []*http.Cookie{nonce, sessCookie}, 200},
-		{"session token without the session", g.token(nonce.Value, sess.ID), []*http.Cookie{nonce}, 403},
+		{"anonymous token when signed in", token, []*http.Cookie{nonce, siCookie}, 403},
+		{"signed-in token", g.token(nonce.Value, si.ID), []*http.Cookie{nonce, siCookie}, 200},
+		{"signed-in token without the sign-in cookie", g.token(nonce.Value, si.ID), []*http.Cookie{nonce}, 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -120,7 +120,7 @@ func newEdgeEnv(t testing.TB, cfg Config, hashing *auth.HashBound) *edgeEnv {
 
 // signInFrom posts a sign-in to the handler as if from remoteAddr.
 func (e *edgeEnv) signInFrom(remoteAddr, user, password string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, "/api/sessions",
+	req := httptest.NewRequest(http.MethodPost, "/api/sign-ins",
 		strings.NewReader(`{"username":"`+user+`","password":"`+password+`"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.RemoteAddr = remoteAddr
@@ -171,7 +171,7 @@ func TestPasswordHashingIsBounded(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	for _, path := range []string{"/api/sessions", "/api/users"} {
+	for _, path := range []string{"/api/sign-ins", "/api/users"} {
 		resp := post(path, "application/json", `{"username":"grace","password":"good password 1"}`)
 		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("POST %s while hashing is full: %d, Retry-After %q", path, resp.StatusCode, resp.Header.Get("Retry-After"))
@@ -189,7 +189,7 @@ func TestPasswordHashingIsBounded(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	r := post("/api/sessions", "application/json", `{"username":"grace","password":"good password 1"}`)
+	r := post("/api/sign-ins", "application/json", `{"username":"grace","password":"good password 1"}`)
 	if r.StatusCode != http.StatusOK {
 		t.Fatalf("sign-in with a free slot: %d", r.StatusCode)
 	}

@@ -123,6 +123,8 @@ func TestPagesFitTheScreen(t *testing.T) {
 				{"account", "/account", ""},
 				{"replay", fmt.Sprintf("/replay/%d", e.video.ID), `document.querySelector("#replay-status").textContent.includes("events")`},
 				{"audit", "/audit", ""},
+				{"admin", "/admin", ""},
+				{"admin-user", fmt.Sprintf("/admin/users/%d", e.ids["dave"]), ""},
 			}
 			for _, p := range pages {
 				if st := dave.open(e.url + p.path); st != 200 {

@@ -9,7 +9,7 @@ import (
 )
 
 // TestNavigationByRole signs each role in and reads the main navigation:
-// analysts see Analysis, auditors Audit, admins both, viewers neither; the
+// analysts see Analysis, auditors Audit, admins both and Admin, viewers neither; the
 // links lead to pages that open, on a phone as on a desktop.
 func TestNavigationByRole(t *testing.T) {
 	if testing.Short() {
@@ -21,7 +21,7 @@ func TestNavigationByRole(t *testing.T) {
 		"carol": {"Videos", "My videos"},
 		"alice": {"Videos", "My videos", "Analysis"},
 		"bob":   {"Videos", "My videos", "Audit"},
-		"dave":  {"Videos", "My videos", "Analysis", "Audit"},
+		"dave":  {"Videos", "My videos", "Analysis", "Audit", "Admin"},
 	}
 	for _, name := range []string{"carol", "alice", "bob", "dave"} {
 		t.Run(name, func(t *testing.T) {

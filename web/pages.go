@@ -16,8 +16,8 @@ import (
 func (s *Server) mountPages(r chi.Router) {
 	secret := s.cfg.CookieSecret
 	if len(secret) < 16 {
-		// Sessions then end when the process does; serve passes its secret.
-		s.logger.Warn("web: no cookie secret configured, sessions will not survive a restart")
+		// Sign-in cookies then end when the process does; serve passes its secret.
+		s.logger.Warn("web: no cookie secret configured, sign-ins will not survive a restart")
 		secret = make([]byte, 32)
 		_, _ = rand.Read(secret) // crypto/rand.Read never fails
 	}
@@ -26,6 +26,7 @@ func (s *Server) mountPages(r chi.Router) {
 	site.allowAddVideo = func(r *http.Request, userID int64) (bool, time.Duration) {
 		return s.videoLimits.allow(r, userID, time.Now())
 	}
+	site.allowAdmin = s.allowAdmin
 	site.analysisPages = s.servesAnalysisPages()
 	site.routes(r)
 	notFound := site.pageMiddleware(http.HandlerFunc(site.notFound))

@@ -59,12 +59,12 @@ func (s *site) register(w http.ResponseWriter, r *http.Request) {
 		s.view.render(w, http.StatusUnprocessableEntity, "register", s.page(w, r, "Create your account", "register", form))
 		return
 	}
-	si, err := s.users.StartSignIn(r.Context(), u.ID, domain.SignInPage, sessionTTL, metadata(r, u.ID))
+	si, err := s.users.StartSignIn(r.Context(), u.ID, domain.SignInPage, pageSignInTTL, metadata(r, u.ID))
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	s.sessions.start(w, r, u.ID, si.ID, si.ExpiresAt)
+	s.cookies.start(w, r, u.ID, si.ID, si.ExpiresAt)
 	s.setFlash(w, r, "welcome")
 	http.Redirect(w, r, orDefault(form.Next, "/videos"), http.StatusSeeOther)
 }
@@ -86,7 +86,7 @@ func (s *site) signIn(w http.ResponseWriter, r *http.Request) {
 		s.view.render(w, http.StatusTooManyRequests, "signin", s.page(w, r, "Sign in", "signin", form))
 		return
 	}
-	u, si, err := s.users.SignInWithPassword(r.Context(), username, r.PostFormValue("password"), domain.SignInPage, sessionTTL, metadata(r, 0))
+	u, si, err := s.users.SignInWithPassword(r.Context(), username, r.PostFormValue("password"), domain.SignInPage, pageSignInTTL, metadata(r, 0))
 	if errors.Is(err, domain.ErrBadCredentials) {
 		form.Error = "Wrong username or password. Check both and try again."
 		s.view.render(w, http.StatusUnauthorized, "signin", s.page(w, r, "Sign in", "signin", form))
@@ -100,7 +100,7 @@ func (s *site) signIn(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	s.sessions.start(w, r, u.ID, si.ID, si.ExpiresAt)
+	s.cookies.start(w, r, u.ID, si.ID, si.ExpiresAt)
 	s.setFlash(w, r, "signed_in")
 	http.Redirect(w, r, orDefault(form.Next, "/videos"), http.StatusSeeOther)
 }
@@ -117,18 +117,18 @@ func (s *site) busy(w http.ResponseWriter, r *http.Request, tmpl, title string, 
 // the socket tokens minted from it, stop working even where they were
 // copied.
 func (s *site) signOut(w http.ResponseWriter, r *http.Request) {
-	if sess := sessionFrom(r.Context()); sess.UserID != 0 {
-		if err := s.users.SignOut(r.Context(), sess.UserID, sess.ID, metadata(r, sess.UserID)); err != nil {
+	if si := signInFrom(r.Context()); si.UserID != 0 {
+		if err := s.users.SignOut(r.Context(), si.UserID, si.ID, metadata(r, si.UserID)); err != nil {
 			s.internalError(w, r, err)
 			return
 		}
 	}
-	s.sessions.end(w, r)
+	s.cookies.end(w, r)
 	s.setFlash(w, r, "signed_out")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// socketToken gives the watch page a fresh socket token from the session
+// socketToken gives the watch page a fresh socket token from the sign-in
 // cookie, so that a page open longer than a token lives can reconnect.
 func (s *site) socketToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
@@ -139,7 +139,7 @@ func (s *site) socketToken(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"error":"not signed in"}`))
 		return
 	}
-	_ = json.NewEncoder(w).Encode(map[string]string{"token": s.tokens.Sign(u.ID, sessionFrom(r.Context()).ID)})
+	_ = json.NewEncoder(w).Encode(map[string]string{"token": s.tokens.Sign(u.ID, signInFrom(r.Context()).ID)})
 }
 
 func fieldLabel(field string) string {

@@ -15,21 +15,24 @@ import (
 )
 
 // site is the server-rendered part of Videologue: accounts, the video
-// catalog and the watch page, for browsers, with cookie sessions.
+// catalog and the watch page, for browsers, signed in by a cookie.
 type site struct {
-	users    Accounts
-	videos   Videos
-	tokens   Tokens
-	sessions *sessions
-	csrf     *csrfGuard
-	view     *renderer
-	logger   *slog.Logger
-	now      func() time.Time
+	users   Accounts
+	videos  Videos
+	tokens  Tokens
+	cookies *signInCookies
+	csrf    *csrfGuard
+	view    *renderer
+	logger  *slog.Logger
+	now     func() time.Time
 	// allowAuth rate-limits password checks per client; nil allows all.
 	allowAuth func(*http.Request) bool
 	// allowAddVideo rate-limits adding videos per user and address, and
 	// says how long to wait when it refuses; nil allows all.
 	allowAddVideo func(r *http.Request, userID int64) (bool, time.Duration)
+	// allowAdmin rate-limits admins' changes (pages_admin.go); nil allows
+	// all.
+	allowAdmin func(r *http.Request, userID int64) (bool, time.Duration)
 	// analysisPages says the replay and audit pages are served, for the
 	// navigation to link to them.
 	analysisPages bool
@@ -47,20 +50,20 @@ func newSite(secret []byte, secure bool, users Accounts, videos Videos, tokens T
 		panic(err)
 	}
 	s := &site{users: users, videos: videos, tokens: tokens, view: view, logger: logger, now: time.Now}
-	s.sessions = newSessions(secret, secure)
-	s.csrf = newCSRFGuard(secret, s.sessions, s.forbidden)
+	s.cookies = newSignInCookies(secret, secure)
+	s.csrf = newCSRFGuard(secret, s.cookies, s.forbidden)
 	return s
 }
 
 // pageMiddleware is what every page goes through: security headers, the
-// session and whether its sign-in is live, CSRF protection.
+// sign-in cookie and whether its sign-in is live, CSRF protection.
 func (s *site) pageMiddleware(next http.Handler) http.Handler {
-	return secureHeaders(s.sessions.secure)(s.sessions.load(s.liveSignIn(s.csrf.protect(next))))
+	return secureHeaders(s.cookies.secure)(s.cookies.load(s.liveSignIn(s.csrf.protect(next))))
 }
 
 // routes mounts the pages on r.
 func (s *site) routes(r chi.Router) {
-	r.With(secureHeaders(s.sessions.secure)).Handle("/static/*", http.StripPrefix("/static/", s.view.staticHandler()))
+	r.With(secureHeaders(s.cookies.secure)).Handle("/static/*", http.StripPrefix("/static/", s.view.staticHandler()))
 	r.Group(func(r chi.Router) {
 		r.Use(s.pageMiddleware)
 		r.Get("/", s.home)
@@ -69,6 +72,9 @@ func (s *site) routes(r chi.Router) {
 		r.Get("/signin", s.signInForm)
 		r.Post("/signin", s.signIn)
 		r.Post("/signout", s.signOut)
+		r.Get("/signin/socket-token", s.socketToken)
+		// Deprecated: the earlier address, which a page served before an
+		// upgrade still asks.
 		r.Get("/session/socket-token", s.socketToken)
 		r.Get("/account", s.account)
 		r.Post("/account/password", s.changePassword)
@@ -80,17 +86,18 @@ func (s *site) routes(r chi.Router) {
 		r.Post("/videos/{id}/edit", s.updateVideo)
 		r.Post("/videos/{id}/delete", s.deleteVideo)
 		r.Get("/watch/{ref}", s.watch)
+		s.adminRoutes(r) // pages_admin.go
 	})
 }
 
-// currentUser is the signed-in user, or nil. A session naming a user the
+// currentUser is the signed-in user, or nil. A sign-in naming a user the
 // log does not know (a wiped data directory) counts as signed out.
 func (s *site) currentUser(r *http.Request) *viewUser {
-	sess := sessionFrom(r.Context())
-	if sess.UserID == 0 {
+	si := signInFrom(r.Context())
+	if si.UserID == 0 {
 		return nil
 	}
-	u, err := s.users.Get(r.Context(), sess.UserID)
+	u, err := s.users.Get(r.Context(), si.UserID)
 	if err != nil {
 		return nil
 	}
@@ -161,11 +168,16 @@ var flashes = map[string]string{
 
 	"password_changed":      "Password changed. Everywhere else you were signed in, you're now signed out.",
 	"signed_out_everywhere": "You're signed out everywhere: on every device and of every API token.",
+
+	"role_granted":   "Role granted. It shows on their next page.",
+	"role_revoked":   "Role revoked. It is gone from their next page or request.",
+	"sign_in_ended":  "Sign-in ended. Its pages and open videos were disconnected.",
+	"sign_ins_ended": "Every sign-in of that user ended. Their pages and open videos were disconnected.",
 }
 
 func (s *site) setFlash(w http.ResponseWriter, r *http.Request, code string) {
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: code, Path: "/", MaxAge: 60, HttpOnly: true,
-		Secure: s.sessions.secureFor(r), SameSite: http.SameSiteLaxMode})
+		Secure: s.cookies.secureFor(r), SameSite: http.SameSiteLaxMode})
 }
 
 func (s *site) takeFlash(w http.ResponseWriter, r *http.Request) string {
@@ -174,7 +186,7 @@ func (s *site) takeFlash(w http.ResponseWriter, r *http.Request) string {
 		return ""
 	}
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: s.sessions.secureFor(r), SameSite: http.SameSiteLaxMode})
+		Secure: s.cookies.secureFor(r), SameSite: http.SameSiteLaxMode})
 	return flashes[c.Value]
 }
 

@@ -109,21 +109,21 @@ func TestAccountPages(t *testing.T) {
 	expect(t, resp, body, 200, "signed out", `href="/signin"`)
 }
 
-func TestSessionCookieAttributes(t *testing.T) {
+func TestSignInCookieAttributes(t *testing.T) {
 	srv := newTestServer(t)
 	b := srv.browser(t)
 	resp, _ := b.submit("/register", "/register", url.Values{"username": {"bob"}, "password": {"good password 1"}})
 	var found bool
 	for _, c := range resp.Cookies() {
-		if c.Name == sessionCookie {
+		if c.Name == signInCookie {
 			found = true
 			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
-				t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Lax", c)
+				t.Fatalf("sign-in cookie %+v: want HttpOnly, SameSite=Lax", c)
 			}
 		}
 	}
 	if !found {
-		t.Fatal("no session cookie after register")
+		t.Fatal("no sign-in cookie after register")
 	}
 }
 
@@ -249,14 +249,15 @@ func TestSignInFormIsRateLimited(t *testing.T) {
 }
 
 // A watch page open longer than a socket token lives refreshes its token
-// from the session cookie.
+// from the sign-in cookie, at /signin/socket-token or at its deprecated
+// earlier address, /session/socket-token.
 func TestSocketTokenRefresh(t *testing.T) {
 	srv := newTestServer(t)
 	b := srv.browser(t)
-	resp, body := b.get("/session/socket-token")
+	resp, body := b.get("/signin/socket-token")
 	expect(t, resp, body, http.StatusUnauthorized)
 	b.submit("/register", "/register", url.Values{"username": {"erin"}, "password": {"good password 1"}})
-	resp, body = b.get("/session/socket-token")
+	resp, body = b.get("/signin/socket-token")
 	expect(t, resp, body, 200)
 	m := regexp.MustCompile(`"token":"([^"]+)"`).FindStringSubmatch(body)
 	if m == nil {
@@ -264,6 +265,13 @@ func TestSocketTokenRefresh(t *testing.T) {
 	}
 	if id, _, err := srv.tokens.Verify(m[1]); err != nil || id != 1 {
 		t.Fatalf("token names user %d, %v", id, err)
+	}
+	resp, body = b.get("/session/socket-token")
+	expect(t, resp, body, 200)
+	if m := regexp.MustCompile(`"token":"([^"]+)"`).FindStringSubmatch(body); m == nil {
+		t.Fatalf("no token in %s", body)
+	} else if id, _, err := srv.tokens.Verify(m[1]); err != nil || id != 1 {
+		t.Fatalf("token of the deprecated address names user %d, %v", id, err)
 	}
 }
 

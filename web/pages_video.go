@@ -187,7 +187,7 @@ func (s *site) watch(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.page(w, r, v.Title, "watch", watchData{ID: v.ID, Title: v.Title, URL: v.URL, Editable: u.ID == v.UserID || u.Admin,
 		Owner: s.username(r.Context(), v.UserID), Added: ago(v.AddedAt, s.now()), Player: playerFor(v.URL)})
-	p.SocketToken = s.tokens.Sign(u.ID, sessionFrom(r.Context()).ID)
+	p.SocketToken = s.tokens.Sign(u.ID, signInFrom(r.Context()).ID)
 	s.view.render(w, http.StatusOK, "watch", p)
 }
 

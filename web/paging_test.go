@@ -14,7 +14,7 @@ import (
 func TestAPIListsVideosByPage(t *testing.T) {
 	s := newSite(t, web.Config{AuthBurst: 1000, VideoRate: 1000, VideoBurst: 1000})
 	s.post("/api/users", "", map[string]string{"username": "pat", "password": "password-123"})
-	_, body := s.post("/api/sessions", "", map[string]string{"username": "pat", "password": "password-123"})
+	_, body := s.post("/api/sign-ins", "", map[string]string{"username": "pat", "password": "password-123"})
 	token := body["token"].(string)
 	const n = 57
 	for i := range n {
@@ -76,7 +76,7 @@ func TestAPIRateLimitsAddingVideos(t *testing.T) {
 	s := newSite(t, web.Config{AuthBurst: 1000, VideoRate: 0.001, VideoBurst: 3})
 	s.post("/api/users", "", map[string]string{"username": "sam", "password": "password-123"})
 	signIn := func() string {
-		_, body := s.post("/api/sessions", "", map[string]string{"username": "sam", "password": "password-123"})
+		_, body := s.post("/api/sign-ins", "", map[string]string{"username": "sam", "password": "password-123"})
 		return body["token"].(string)
 	}
 	token := signIn()
@@ -106,7 +106,7 @@ func TestAPIRateLimitsAddingVideos(t *testing.T) {
 	// Another user on the same address still has their own bucket (and
 	// the address's, which is three times larger).
 	s.post("/api/users", "", map[string]string{"username": "kim", "password": "password-123"})
-	_, body := s.post("/api/sessions", "", map[string]string{"username": "kim", "password": "password-123"})
+	_, body := s.post("/api/sign-ins", "", map[string]string{"username": "kim", "password": "password-123"})
 	if code, out := s.post("/api/videos", body["token"].(string), video); code != http.StatusCreated {
 		t.Fatalf("another user: %d %v", code, out)
 	}

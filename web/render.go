@@ -21,13 +21,13 @@ import (
 var (
 	//go:embed templates/*.html
 	templateFS embed.FS
-	//go:embed static/app.js static/app.css static/favicon.svg
+	//go:embed static/app.js static/app.css static/favicon.svg static/admin.css
 	staticFS embed.FS
 )
 
 // pageNames are the templates under templates/ that render a whole page
-// inside layout.html.
-var pageNames = []string{"home", "register", "signin", "account", "videos", "video_new", "video_edit", "watch", "error"}
+// inside layout.html; templates/_*.html are parts that pages share.
+var pageNames = []string{"home", "register", "signin", "account", "videos", "video_new", "video_edit", "watch", "error", "admin", "admin_user"}
 
 // renderer renders the server-side pages.
 type renderer struct {
@@ -38,7 +38,7 @@ type renderer struct {
 
 func newRenderer(logger *slog.Logger) (*renderer, error) {
 	funcs := template.FuncMap{"initial": initial}
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse layout: %w", err)
 	}
@@ -89,7 +89,7 @@ type viewUser struct {
 	// Analyst and Auditor say the navigation links to the replay and
 	// audit pages: the user holds the role and the site serves them.
 	Analyst, Auditor bool
-	// Admin may edit and delete anyone's video.
+	// Admin may edit and delete anyone's video, and sees the admin pages.
 	Admin bool
 }
 

@@ -8,7 +8,7 @@ import (
 )
 
 // TestReplayInBrowser plays a video's history back in headless Chromium:
-// the page loads the timeline with its session, plays it at 32x to the
+// the page loads the timeline with its sign-in cookie, plays it at 32x to the
 // end, and seeks back to the start; nothing the CSP forbids runs.
 func TestReplayInBrowser(t *testing.T) {
 	if testing.Short() {

@@ -20,6 +20,7 @@ import (
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/internal/limit"
 )
 
 // Accounts is what the web needs of the users and their sign-ins.
@@ -36,6 +37,7 @@ type Accounts interface {
 	SignOutEverywhere(ctx context.Context, userID int64, meta eventstore.Metadata) error
 	// ChangePassword ends every sign-in of the user but keep.
 	ChangePassword(ctx context.Context, userID int64, current, next, keep string, meta eventstore.Metadata) error
+	UserAdmin // the admin page and API: api_admin.go
 }
 
 // Videos is what the web needs of the catalog.
@@ -94,7 +96,7 @@ type Config struct {
 	VideoBurst int
 	// Secure marks that the site is served over HTTPS (cookies, headers).
 	Secure bool
-	// CookieSecret signs the pages' session cookies and CSRF tokens (pass the server secret); empty: a random key per process.
+	// CookieSecret signs the pages' sign-in cookies and CSRF tokens (pass the server secret); empty: a random key per process.
 	CookieSecret []byte
 	// PublicURL is the origin the site is reached at (https://host[:port]),
 	// from which every absolute link it hands out is built; a request's
@@ -112,6 +114,8 @@ type Server struct {
 	auth   *addrLimiter
 	// videoLimits bound adding videos, from the API and the pages.
 	videoLimits *videoLimits
+	// adminLimits bound admins' changes, from the API and the pages.
+	adminLimits limit.UserAndAddr
 }
 
 // New builds the router.
@@ -139,7 +143,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 		cfg.PublicURL = "http://localhost"
 	}
 	s := &Server{cfg: cfg, deps: deps, logger: logger, router: chi.NewRouter(), auth: newAddrLimiter(cfg.AuthRate, cfg.AuthBurst),
-		videoLimits: newVideoLimits(cfg.VideoRate, cfg.VideoBurst)}
+		videoLimits: newVideoLimits(cfg.VideoRate, cfg.VideoBurst), adminLimits: newAdminLimits()}
 	r := s.router
 	r.Use(s.logRequests, s.observeRequests, s.recoverer)
 	r.Get("/healthz", s.healthz)

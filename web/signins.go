@@ -17,21 +17,21 @@ const apiSignInTTL = 24 * time.Hour
 // liveSignIn checks that the sign-in a valid cookie names is still live:
 // one that was ended (signed out, password changed, signed out
 // everywhere, on any node) or expired counts as signed out, and its
-// cookie is removed. It runs after sessions.load and before csrf.protect,
+// cookie is removed. It runs after signInCookies.load and before csrf.protect,
 // which binds form tokens to the live sign-in only.
 func (s *site) liveSignIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess := sessionFrom(r.Context())
-		if sess.UserID != 0 {
-			live, err := s.users.SignInLive(r.Context(), sess.UserID, sess.ID)
+		si := signInFrom(r.Context())
+		if si.UserID != 0 {
+			live, err := s.users.SignInLive(r.Context(), si.UserID, si.ID)
 			if err != nil {
-				s.logger.Error("sign-in check failed", "user_id", sess.UserID, "err", err)
+				s.logger.Error("sign-in check failed", "user_id", si.UserID, "err", err)
 			}
 			if !live {
 				if err == nil {
-					s.sessions.end(w, r)
+					s.cookies.end(w, r)
 				}
-				r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, session{}))
+				r = r.WithContext(context.WithValue(r.Context(), signInKey{}, signIn{}))
 			}
 		}
 		next.ServeHTTP(w, r)
@@ -64,8 +64,8 @@ func (s *site) changePassword(w http.ResponseWriter, r *http.Request) {
 		s.view.render(w, http.StatusTooManyRequests, "account", s.page(w, r, "Your account", "account", form))
 		return
 	}
-	sess := sessionFrom(r.Context())
-	err := s.users.ChangePassword(r.Context(), u.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"), sess.ID, metadata(r, u.ID))
+	si := signInFrom(r.Context())
+	err := s.users.ChangePassword(r.Context(), u.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"), si.ID, metadata(r, u.ID))
 	if err != nil {
 		field, msg, ok := validationMessage(err)
 		if !ok {
@@ -91,7 +91,7 @@ func (s *site) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	s.sessions.end(w, r)
+	s.cookies.end(w, r)
 	s.setFlash(w, r, "signed_out_everywhere")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

@@ -52,11 +52,43 @@ func (b *browser) signedInAs() string {
 // socketToken mints a socket token from b's cookie ("" when refused).
 func (b *browser) socketToken() string {
 	b.t.Helper()
-	resp, body := b.get("/session/socket-token")
+	resp, body := b.get("/signin/socket-token")
 	if resp.StatusCode != http.StatusOK {
 		return ""
 	}
 	return tokenRe.FindStringSubmatch(body)[1]
+}
+
+// /api/sessions, the earlier name of /api/sign-ins, is a deprecated
+// alias: POST signs in and DELETE signs out as they do there.
+func TestAPISessionsIsSignIns(t *testing.T) {
+	srv := newTestServer(t)
+	creds := map[string]string{"username": "dora", "password": "good password 4"}
+	if code, body := srv.api(t, "POST", "/api/users", "", creds); code != http.StatusCreated {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	_, want := srv.api(t, "POST", "/api/sign-ins", "", creds)
+	code, body := srv.api(t, "POST", "/api/sessions", "", creds)
+	m, wm := tokenRe.FindStringSubmatch(body), tokenRe.FindStringSubmatch(want)
+	if code != http.StatusOK || m == nil || wm == nil || tokenRe.ReplaceAllString(body, "") != tokenRe.ReplaceAllString(want, "") {
+		t.Fatalf("POST /api/sessions: %d %s; want what /api/sign-ins gives: %s", code, body, want)
+	}
+	for _, token := range []string{m[1], wm[1]} {
+		if code, body := srv.api(t, "POST", "/api/videos", token, newVideo); code != http.StatusCreated {
+			t.Fatalf("a signed-in token: %d %s", code, body)
+		}
+	}
+	if code, _ := srv.api(t, "DELETE", "/api/sessions", m[1], nil); code != http.StatusNoContent {
+		t.Fatalf("DELETE /api/sessions: %d", code)
+	}
+	if code, _ := srv.api(t, "DELETE", "/api/sign-ins", wm[1], nil); code != http.StatusNoContent {
+		t.Fatalf("DELETE /api/sign-ins: %d", code)
+	}
+	for _, token := range []string{m[1], wm[1]} {
+		if code, body := srv.api(t, "POST", "/api/videos", token, newVideo); code != http.StatusUnauthorized || !strings.Contains(body, "sign in again") {
+			t.Fatalf("a signed-out token: %d %s", code, body)
+		}
+	}
 }
 
 func (s *testServer) dialSocket(t testing.TB, token string) (*websocket.Conn, int) {
@@ -134,7 +166,7 @@ func (s *testServer) api(t testing.TB, method, path, token string, body any) (in
 
 func (s *testServer) apiSignIn(t testing.TB, name, password string) string {
 	t.Helper()
-	code, body := s.api(t, "POST", "/api/sessions", "", map[string]string{"username": name, "password": password})
+	code, body := s.api(t, "POST", "/api/sign-ins", "", map[string]string{"username": name, "password": password})
 	if code != http.StatusOK {
 		t.Fatalf("API sign-in of %s: %d %s", name, code, body)
 	}
@@ -218,7 +250,7 @@ func TestChangePasswordEndsOtherSignIns(t *testing.T) {
 	if got := bob.signedInAs(); got != "bob" {
 		t.Fatal("another user's sign-in ended")
 	}
-	if code, _ := srv.api(t, "POST", "/api/sessions", "", map[string]string{"username": "alice", "password": "good password 1"}); code != http.StatusUnauthorized {
+	if code, _ := srv.api(t, "POST", "/api/sign-ins", "", map[string]string{"username": "alice", "password": "good password 1"}); code != http.StatusUnauthorized {
 		t.Fatalf("the old password still signs in: %d", code)
 	}
 	srv.apiSignIn(t, "alice", "new password 22")
@@ -257,7 +289,7 @@ func TestAPISignInsEnd(t *testing.T) {
 	}
 	t1, t2, t3 := srv.apiSignIn(t, "carol", "good password 3"), srv.apiSignIn(t, "carol", "good password 3"), srv.apiSignIn(t, "carol", "good password 3")
 
-	if code, _ := srv.api(t, "DELETE", "/api/sessions", t3, nil); code != http.StatusNoContent {
+	if code, _ := srv.api(t, "DELETE", "/api/sign-ins", t3, nil); code != http.StatusNoContent {
 		t.Fatalf("sign out: %d", code)
 	}
 	if code, body := srv.api(t, "POST", "/api/videos", t3, newVideo); code != http.StatusUnauthorized || !strings.Contains(body, "sign in again") {

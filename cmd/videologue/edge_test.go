@@ -21,7 +21,7 @@ func TestProductionSocketsOnlyFromPublicURL(t *testing.T) {
 	t.Cleanup(func() { _ = m.Close() })
 	creds := map[string]string{"username": "origin", "password": "password-123"}
 	httpJSON(t, m.Addr(), "/api/users", "", creds)
-	token := httpJSON(t, m.Addr(), "/api/sessions", "", creds)["token"].(string)
+	token := httpJSON(t, m.Addr(), "/api/sign-ins", "", creds)["token"].(string)
 	url := "ws://" + m.Addr() + "/socket/websocket?vsn=2.0.0&token=" + token
 	for origin, want := range map[string]int{
 		"https://videologue.example": http.StatusSwitchingProtocols,

@@ -1,6 +1,7 @@
 // Command videologue runs Videologue and its tools:
 //
 //	videologue serve [flags]    run the server
+//	videologue help [command]   the commands, or one command's flags
 //
 // Each subcommand lives in its own file and is listed once in commands.
 package main
@@ -31,6 +32,9 @@ func commands() []command {
 		replayCommand(),
 		auditCommand(),
 		usersCommand(),
+		backupCommand(),
+		restoreCommand(),
+		versionCommand(),
 	}
 }
 
@@ -43,9 +47,13 @@ func main() {
 
 // run dispatches args to a subcommand and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 2 && args[0] == "help" {
+		// help CMD is CMD -h: the command prints its own usage.
+		args = []string{args[1], "-h"}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
-		if len(args) == 0 {
+		if len(args) == 0 || len(args) > 1 {
 			return 2
 		}
 		return 0
@@ -55,6 +63,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
+		var fwd *errForward
+		if errors.As(err, &fwd) {
+			if fwd.args != nil {
+				args = fwd.args
+			}
+			code, err := forward(ctx, fwd.socket, args, stdout, stderr)
+			if err != nil {
+				fmt.Fprintf(stderr, "videologue %s: %v\n", c.name, err)
+			}
+			return code
+		}
 		switch {
 		case err == nil:
 			return 0
@@ -75,5 +94,5 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'videologue <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'videologue help <command>' for a command's flags.")
 }

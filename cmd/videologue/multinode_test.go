@@ -283,9 +283,9 @@ func register(t testing.TB, n *node, username string) (id, token string) {
 	creds := map[string]string{"username": username, "password": "password-123"}
 	u := httpJSON(t, n.addr, "/api/users", "", creds)["user"].(map[string]any)
 	var s map[string]any
-	waitFor(t, 10*time.Second, username+"'s session on "+n.name, func() bool {
+	waitFor(t, 10*time.Second, username+"'s sign-in on "+n.name, func() bool {
 		var code int
-		s, code = httpJSONStatus(t, n.addr, "/api/sessions", "", creds)
+		s, code = httpJSONStatus(t, n.addr, "/api/sign-ins", "", creds)
 		return code == http.StatusOK
 	})
 	return strconv.FormatInt(int64(u["id"].(float64)), 10), s["token"].(string)

@@ -7,13 +7,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/videologue/videologue/channels"
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/eventstore/postgres"
 )
 
 // liveNamesake looks in the nodes stream of a shared log for a run of
 // another process under name that still looks alive: a NodeStarted or
-// NodeHeartbeat newer than timeout, and no NodeStopped. Two running nodes
+// NodeHeartbeat newer than timeout, and no NodeStopped (leasedNamesake
+// looks among the leases of a store that keeps them). Two running nodes
 // with one name would each close the other's viewings as leftovers of an
 // earlier run of its own, so serve warns about it. It cannot refuse to
 // start: a node restarted right after a crash finds its own dead run
@@ -57,6 +60,20 @@ func liveNamesake(ctx context.Context, store eventstore.Store, name string, time
 	}
 }
 
+// leasedNamesake is liveNamesake among the leases of a shared store.
+func leasedNamesake(ctx context.Context, l channels.Liveness, name string) (string, error) {
+	alive, err := l.Alive(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read the nodes' leases: %w", err)
+	}
+	for node := range alive {
+		if run, _, _ := strings.Cut(node, "/"); run == name {
+			return node, nil
+		}
+	}
+	return "", nil
+}
+
 // warnLiveNamesake logs a warning when another run under this node's name
 // looks alive in the shared log.
 func (m *Main) warnLiveNamesake(ctx context.Context) {
@@ -69,6 +86,9 @@ func (m *Main) warnLiveNamesake(ctx context.Context) {
 		timeout = 3 * hb
 	}
 	run, err := liveNamesake(ctx, m.Store, m.Config.Node, timeout, time.Now())
+	if l := m.liveness(); l != nil && err == nil && run == "" {
+		run, err = leasedNamesake(ctx, l, m.Config.Node)
+	}
 	switch {
 	case err != nil:
 		m.Logger.Warn("could not check for another node of the same name", "node", m.Config.Node, "err", err)
@@ -76,4 +96,15 @@ func (m *Main) warnLiveNamesake(ctx context.Context) {
 		m.Logger.Warn("another run of this node name looks alive in the shared store: if it is still running, give each node its own --node, or each will close the other's viewers",
 			"node", m.Config.Node, "other_run", run, "node_timeout", timeout)
 	}
+}
+
+// liveness is where the nodes sharing the store keep their leases,
+// outside the log: PostgreSQL's table of leases. nil elsewhere: the
+// embedded store has one node, which records no heartbeats; on KurrentDB
+// heartbeats are events in the log.
+func (m *Main) liveness() channels.Liveness {
+	if pg, ok := m.Store.(*postgres.Store); ok {
+		return pg
+	}
+	return nil
 }

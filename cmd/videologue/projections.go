@@ -7,14 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
-
-	cpebble "github.com/cockroachdb/pebble/v2"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/eventstore"
@@ -55,19 +51,41 @@ func (c *logFlags) readModelsDir() string {
 const toolLogCache = 8 << 20
 
 // openLog opens the event log, which must exist: the tools never create
-// one.
+// one. Inside a server (a command through the admin socket) it is the
+// server's log. When a server answers on the admin socket of the
+// embedded log's directory, it returns an *errForward: the command is
+// sent there.
 func (c *logFlags) openLog(ctx context.Context, logger *slog.Logger) (eventstore.Store, error) {
+	if env := serverFrom(ctx); env != nil {
+		return borrowedStore{env.store}, nil
+	}
+	if err := c.Store.check(); err != nil {
+		return nil, err
+	}
+	if c.Store.Kind == storeEmbedded {
+		if sock, ok, err := serverAnswers(ctx, c.Data); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, &errForward{socket: sock}
+		}
+	}
 	return c.openLogWith(ctx, pebble.Config{CacheBytes: toolLogCache, MustExist: true}, logger)
 }
 
 // openLogWith opens the event log, the embedded one with embedded.
 func (c *logFlags) openLogWith(ctx context.Context, embedded pebble.Config, logger *slog.Logger) (eventstore.Store, error) {
+	if serverFrom(ctx) != nil {
+		return nil, errors.New("not while the server runs: stop it first")
+	}
 	if err := c.Store.check(); err != nil {
 		return nil, err
 	}
 	s, err := openStoreWith(ctx, ServeConfig{Data: c.Data, Store: c.Store}, embedded, logger)
 	if errors.Is(err, pebble.ErrInUse) {
-		return nil, fmt.Errorf("%w (is the server running? stop it first)", err)
+		if sock, ok, _ := serverAnswers(ctx, c.Data); ok {
+			return nil, fmt.Errorf("%w (the server answering on %s: stop it first)", err, sock)
+		}
+		return nil, fmt.Errorf("%w (another videologue process has it open, and no server answers on %s)", err, filepath.Join(c.Data, adminSocket))
 	}
 	if err != nil {
 		return nil, err
@@ -75,20 +93,44 @@ func (c *logFlags) openLogWith(ctx context.Context, embedded pebble.Config, logg
 	return s, nil
 }
 
+// openReadModels opens the read models, not caught up. Inside a server
+// they are the server's, and close does nothing.
+func (c *logFlags) openReadModels(ctx context.Context, logger *slog.Logger) (*projections.DB, func() error, error) {
+	if env := serverFrom(ctx); env != nil {
+		return env.readModels.DB, func() error { return nil }, nil
+	}
+	db, err := projections.Open(c.readModelsDir(), projections.DBConfig{}, logger)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (another videologue process has them open)", err)
+	}
+	return db, db.Close, nil
+}
+
 // openBoth opens the log and the read models, brought up to date with the
-// log in batches.
+// log in batches; inside a server, it waits for the server's read models
+// to reach the head of the log as it is now.
 func (c *logFlags) openBoth(ctx context.Context, stderr io.Writer, logger *slog.Logger) (eventstore.Store, *projections.DB, func(), error) {
 	store, err := c.openLog(ctx, logger)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	db, err := projections.Open(c.readModelsDir(), projections.DBConfig{}, logger)
+	if env := serverFrom(ctx); env != nil {
+		head, err := logHead(ctx, store)
+		if err == nil {
+			err = env.readModels.WaitFor(ctx, head)
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return store, env.readModels.DB, func() {}, nil
+	}
+	db, closeDB, err := c.openReadModels(ctx, logger)
 	if err != nil {
 		store.Close()
-		return nil, nil, nil, fmt.Errorf("%w (is the server running? stop it first)", err)
+		return nil, nil, nil, err
 	}
 	closeBoth := func() {
-		db.Close()
+		closeDB()
 		store.Close()
 	}
 	bar := newProgress(stderr, "catching up")
@@ -102,6 +144,15 @@ func (c *logFlags) openBoth(ctx context.Context, stderr io.Writer, logger *slog.
 	}
 	bar.done()
 	return store, db, closeBoth, nil
+}
+
+// logHead is the position of the last event of the log (0: empty).
+func logHead(ctx context.Context, store eventstore.Store) (uint64, error) {
+	last, err := store.ReadAll(ctx, eventstore.Backwards, eventstore.End, 1)
+	if err != nil || len(last) == 0 {
+		return 0, err
+	}
+	return last[0].Position, nil
 }
 
 // findVideo returns video id from the catalog, folded from the log.
@@ -198,24 +249,16 @@ func rebuild(ctx context.Context, c *logFlags, ps []projections.Projection, stdo
 		return err
 	}
 	defer store.Close()
-	// An interrupted rebuild resumes from its last batch committed
-	// (projections catch up when next opened).
-	db, err := projections.Open(c.readModelsDir(), projections.DBConfig{}, logger)
-	if err != nil {
-		return fmt.Errorf("%w (is the server running? stop it first)", err)
-	}
 	var names []string
 	for _, p := range ps {
 		names = append(names, p.Name())
 	}
 	bar := newProgress(stderr, "rebuilding "+strings.Join(names, ", "))
-	eng, err := projections.New(db, store, ps, projections.Config{Progress: bar.update}, logger)
 	var res projections.Result
-	if err == nil {
-		res, err = eng.Rebuild(ctx)
-	}
-	if cerr := db.Close(); err == nil {
-		err = cerr
+	if env := serverFrom(ctx); env != nil {
+		res, err = env.readModels.Rebuild(ctx, ps, bar.update)
+	} else {
+		res, err = rebuildIn(ctx, c, store, ps, bar.update, logger)
 	}
 	if err != nil {
 		return err
@@ -231,24 +274,40 @@ func rebuild(ctx context.Context, c *logFlags, ps []projections.Projection, stdo
 	return nil
 }
 
+// rebuildIn rebuilds ps in the read models of c, which no server has
+// open.
+func rebuildIn(ctx context.Context, c *logFlags, store eventstore.Store, ps []projections.Projection, progress func(done, head uint64), logger *slog.Logger) (projections.Result, error) {
+	// An interrupted rebuild resumes from its last batch committed
+	// (projections catch up when next opened).
+	db, closeDB, err := c.openReadModels(ctx, logger)
+	if err != nil {
+		return projections.Result{}, err
+	}
+	eng, err := projections.New(db, store, ps, projections.Config{Progress: progress}, logger)
+	var res projections.Result
+	if err == nil {
+		res, err = eng.Rebuild(ctx)
+	}
+	if cerr := closeDB(); err == nil {
+		err = cerr
+	}
+	return res, err
+}
+
 func status(ctx context.Context, c *logFlags, stdout io.Writer, logger *slog.Logger) error {
 	store, err := c.openLog(ctx, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	db, err := projections.Open(c.readModelsDir(), projections.DBConfig{}, logger)
-	if err != nil {
-		return fmt.Errorf("%w (is the server running? stop it first)", err)
-	}
-	defer db.Close()
-	last, err := store.ReadAll(ctx, eventstore.Backwards, eventstore.End, 1)
+	db, closeDB, err := c.openReadModels(ctx, logger)
 	if err != nil {
 		return err
 	}
-	var head uint64
-	if len(last) > 0 {
-		head = last[0].Position
+	defer closeDB()
+	head, err := logHead(ctx, store)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "log head: %d\n", head)
 	for _, p := range projections.Builtin() {
@@ -318,110 +377,4 @@ func (p *progress) done() {
 	if p.drew {
 		fmt.Fprintln(p.w)
 	}
-}
-
-// ReadModels is serve's read models: the projections' database, caught up
-// with the log in batches, then kept up to date through the watermill
-// router until Close.
-type ReadModels struct {
-	DB     *projections.DB
-	Engine *projections.Engine
-
-	cancel context.CancelFunc
-	done   chan error
-}
-
-// StartReadModels opens the read models in dir, catches them up with log,
-// registers their lag metrics in reg (when not nil) and starts their
-// engine live. Close stops it.
-func StartReadModels(ctx context.Context, dir string, log projections.Log, reg prometheus.Registerer, logger *slog.Logger) (*ReadModels, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	ps := projections.Builtin()
-	db, engine, res, err := catchUpReadModels(ctx, dir, log, ps, logger)
-	if errors.Is(err, errReadModelsDamaged) {
-		// The read models are derived from the log: a damaged copy is
-		// moved aside (for a post-mortem; delete it at will) and
-		// rebuilt rather than kept from serving.
-		aside := fmt.Sprintf("%s.damaged-%s", dir, time.Now().UTC().Format("20060102T150405"))
-		if rerr := os.Rename(dir, aside); rerr != nil {
-			return nil, fmt.Errorf("%w; moving it aside failed: %w", err, rerr)
-		}
-		logger.Warn("read models damaged: moved aside, rebuilding them from the log", "dir", dir, "moved_to", aside, "err", err)
-		db, engine, res, err = catchUpReadModels(ctx, dir, log, ps, logger)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if res.Events > 0 {
-		logger.Info("read models caught up", "events", res.Events, "head", res.Head, "elapsed", res.Elapsed.Round(time.Millisecond))
-	}
-	if reg != nil {
-		if err := engine.Register(reg); err != nil {
-			db.Close()
-			return nil, err
-		}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	rm := &ReadModels{DB: db, Engine: engine, cancel: cancel, done: make(chan error, 1)}
-	go func() { rm.done <- engine.Run(ctx) }()
-	return rm, nil
-}
-
-// Err is nil while every read model follows the log, and otherwise names
-// those that stopped or cannot write (for /readyz).
-func (rm *ReadModels) Err() error { return rm.Engine.Err() }
-
-// errReadModelsDamaged: the read models' files do not read back.
-var errReadModelsDamaged = errors.New("read models damaged")
-
-// catchUpReadModels opens the read models in dir and catches them up with
-// log. Damage to their files (a corruption pebble reports, or a panic on
-// what it decoded) is an error wrapping errReadModelsDamaged.
-func catchUpReadModels(ctx context.Context, dir string, log projections.Log, ps []projections.Projection, logger *slog.Logger) (db *projections.DB, engine *projections.Engine, res projections.Result, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %s: %v", errReadModelsDamaged, dir, r)
-		}
-		if err != nil && cpebble.IsCorruptionError(err) && !errors.As(err, new(*pebble.DamagedError)) { // not the log's own
-			err = fmt.Errorf("%w: %s: %w", errReadModelsDamaged, dir, err)
-		}
-		if err != nil && db != nil {
-			func() {
-				defer func() { _ = recover() }()
-				db.Close()
-			}()
-			db, engine = nil, nil
-		}
-	}()
-	if db, err = projections.Open(dir, projections.DBConfig{}, logger); err != nil {
-		return nil, nil, res, err
-	}
-	if engine, err = projections.New(db, log, ps, projections.Config{Progress: logProgress(logger, 5*time.Second)}, logger); err != nil {
-		return db, nil, res, err
-	}
-	res, err = engine.CatchUp(ctx)
-	return db, engine, res, err
-}
-
-// logProgress returns a Config.Progress that logs how far a
-// catch-up (or a rebuild after a format change) has come, at most once
-// every interval: a server can spend a while in it before it serves.
-func logProgress(logger *slog.Logger, interval time.Duration) func(done, head uint64) {
-	last := time.Now()
-	return func(done, head uint64) {
-		if time.Since(last) < interval {
-			return
-		}
-		last = time.Now()
-		logger.Info("read models catching up", "position", done, "head", head)
-	}
-}
-
-// Close stops the engine, waits for it, and closes the database.
-func (rm *ReadModels) Close() error {
-	rm.cancel()
-	err := <-rm.done
-	return errors.Join(err, rm.DB.Close())
 }

@@ -12,10 +12,11 @@ import (
 
 	"github.com/videologue/videologue/export"
 	"github.com/videologue/videologue/projections"
+	"github.com/videologue/videologue/stats"
 )
 
 func replayCommand() command {
-	return command{name: "replay", summary: "a video's history for analysts: timeline, state (as of --at), stats, sessions, annotations", run: runReplay}
+	return command{name: "replay", summary: "a video's history for analysts: timeline, state (as of --at), stats, viewings, annotations", run: runReplay}
 }
 
 // replayFlags select a video and a window.
@@ -36,9 +37,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
   timeline      every event of the video in [--from, --to), in order, with its server time
   state         the annotations (with their text then) and the viewers at --at
-  stats         viewers over time, peak, annotations per second of video, sessions
-  sessions      the viewing sessions overlapping the window
+  stats         viewers over time, peak, annotations per second of video, viewings
+  viewings      the viewings (a viewer watching from join to leave) overlapping the window
   annotations   the video's annotations now, in video-time order
+  sessions      deprecated: the earlier name of viewings
 
 Times are RFC 3339, a date, Unix seconds, now, or -2h (before now).
 
@@ -52,7 +54,7 @@ Flags:`)
 	fs.StringVar(&c.To, "to", "", "end of the window, exclusive (default: now)")
 	fs.StringVar(&c.At, "at", "now", "the instant of state")
 	fs.DurationVar(&c.Step, "step", 0, "resolution of the viewers series in stats (default: about 120 points)")
-	fs.StringVar(&c.Format, "format", "ndjson", "ndjson or csv for timeline, sessions and annotations")
+	fs.StringVar(&c.Format, "format", "ndjson", "ndjson or csv for timeline, viewings and annotations")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -93,9 +95,9 @@ Flags:`)
 			return err
 		}
 		return w.Flush()
-	case "sessions":
-		w := export.Sessions(stdout, format, now)
-		if err := db.Sessions(ctx, c.Video, from, to, w.Write); err != nil {
+	case "viewings", "sessions": // sessions: the deprecated earlier name
+		w := export.Viewings(stdout, format, now)
+		if err := db.Viewings(ctx, c.Video, from, to, w.Write); err != nil {
 			return err
 		}
 		return w.Flush()
@@ -116,7 +118,7 @@ Flags:`)
 		}
 		return writeIndented(stdout, st)
 	case "stats":
-		st, err := db.Stats(ctx, c.Video, from, to, c.Step, now)
+		st, err := stats.Of(ctx, db, c.Video, from, to, c.Step, now)
 		if err != nil {
 			return err
 		}

@@ -9,7 +9,7 @@ import (
 
 // minSecretBits is the least estimated strength serve accepts for a
 // production secret: tokens and cookies are HMACs under it, so guessing
-// it is forging any session.
+// it is forging any sign-in.
 const minSecretBits = 128
 
 // makeSecretHint says how to make a secret that passes.

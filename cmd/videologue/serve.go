@@ -78,7 +78,7 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 	fs.StringVar(&c.Env, "env", "dev", "dev or prod")
 	fs.StringVar(&origins, "origin", "", "comma-separated hosts browsers may open sockets from (default: with --env prod the host of --public-url, in dev the host of the request)")
 	fs.StringVar(&c.Node, "node", "", "name of this server, stable across restarts and unique among the running nodes of a shared store (default: the host name; with a shared store, host name and port)")
-	fs.DurationVar(&c.Heartbeat, "heartbeat", 5*time.Second, "how often this node records a heartbeat in the log")
+	fs.DurationVar(&c.Heartbeat, "heartbeat", 5*time.Second, "how often a node on a shared store renews its lease (PostgreSQL) or records a heartbeat in the log (KurrentDB); the embedded store needs none")
 	fs.DurationVar(&c.NodeTimeout, "node-timeout", 15*time.Second, "silence after which a node is presumed dead and its viewers leave the presence list (checked every --heartbeat)")
 	fs.BoolVar(&c.LoadTest, "load-test", false, "dev only: lifts every rate limit (pushes, joins, connects, frames, sign-ins, added videos), the caps on connections and sockets per address and the bound on password hashing, and makes hashes cheap, for cmd/vlload")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "address of a second listener serving Go's profiler at /debug/pprof/ (off by default; it has no authentication: bind it to localhost)")
@@ -113,7 +113,7 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 	switch c.Env {
 	case "dev":
 		// The development secret is in the repository: anyone who can
-		// reach the server could forge a session for any user.
+		// reach the server could forge a sign-in for any user.
 		if !loopbackAddr(c.Addr) {
 			return c, fmt.Errorf("refusing to start: development mode listens on loopback only (127.0.0.1, ::1 or localhost), not on %q; to serve other machines run with --env prod and a secret of your own in VIDEOLOGUE_SECRET (%s)", c.Addr, makeSecretHint)
 		}
@@ -192,6 +192,7 @@ type Main struct {
 	closing  atomic.Bool // Close has begun: /readyz says 503
 	listener net.Listener
 	debug    *debugServer  // nil without DebugAddr
+	admin    *adminServer  // nil on a shared store
 	served   chan struct{} // closed when the HTTP server stops serving
 	serveErr error         // why; valid once served is closed
 }
@@ -272,7 +273,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Node, err = channels.StartNode(ctx, store, channels.NodeConfig{
 		Name: m.Config.Node, Addr: m.Config.Addr, HeartbeatInterval: m.Config.Heartbeat, Timeout: m.Config.NodeTimeout,
-		Exclusive: !m.Config.Store.Shared(),
+		Exclusive: !m.Config.Store.Shared(), Liveness: m.liveness(),
 	}, m.Logger)
 	if err != nil {
 		return err
@@ -309,6 +310,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.serveErr = m.HTTP.Serve(m.listener)
 		close(m.served)
 	}()
+	m.startAdmin(store)
 	if m.Config.DebugAddr != "" {
 		if m.debug, err = startDebug(m.Config.DebugAddr); err != nil {
 			return err
@@ -352,6 +354,9 @@ func (m *Main) Close() error {
 	defer cancel()
 	m.closing.Store(true)
 	var errs []error
+	if m.admin != nil {
+		m.admin.Close()
+	}
 	if m.debug != nil {
 		m.debug.Close()
 	}

@@ -155,7 +155,7 @@ func TestMainGracefulShutdown(t *testing.T) {
 	})
 	creds := map[string]string{"username": "shut", "password": "password-123"}
 	httpJSON(t, m.Addr(), "/api/users", "", creds)
-	token := httpJSON(t, m.Addr(), "/api/sessions", "", creds)["token"].(string)
+	token := httpJSON(t, m.Addr(), "/api/sign-ins", "", creds)["token"].(string)
 	httpJSON(t, m.Addr(), "/api/videos", token, map[string]string{"title": "t", "url": "https://example.com/v"})
 
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+m.Addr()+"/socket/websocket?token="+token+"&vsn=2.0.0", nil)

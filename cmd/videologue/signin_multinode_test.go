@@ -43,7 +43,7 @@ func TestSignOutAcrossNodes(t *testing.T) {
 	otherOnB := dialPhx(t, b.addr, other, topic)
 	otherOnB.join(t, map[string]any{})
 
-	if code := apiStatus(t, "DELETE", a.addr, "/api/sessions", token, nil); code != http.StatusNoContent {
+	if code := apiStatus(t, "DELETE", a.addr, "/api/sign-ins", token, nil); code != http.StatusNoContent {
 		t.Fatalf("sign out on node a: %d", code)
 	}
 	select {
@@ -83,7 +83,7 @@ func TestSignOutAcrossNodes(t *testing.T) {
 
 func signInOn(t testing.TB, n *node, username, password string) string {
 	t.Helper()
-	out, code := httpJSONStatus(t, n.addr, "/api/sessions", "", map[string]string{"username": username, "password": password})
+	out, code := httpJSONStatus(t, n.addr, "/api/sign-ins", "", map[string]string{"username": username, "password": password})
 	if code != http.StatusOK {
 		t.Fatalf("sign in %s on %s: %d %v", username, n.name, code, out)
 	}

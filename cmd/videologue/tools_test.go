@@ -112,8 +112,16 @@ func TestAnalystAndAuditorTools(t *testing.T) {
 		t.Fatalf("state: %d %s %q", code, out, errs)
 	}
 	code, out, _ = runTool(t, "replay", "stats", "--video", "1", "--data", dir)
-	if code != 0 || !strings.Contains(out, `"peak_viewers": 1`) {
+	if code != 0 || !strings.Contains(out, `"peak_viewers": 1`) || !strings.Contains(out, `"viewings": {`) {
 		t.Fatalf("stats: %d %s", code, out)
+	}
+	code, out, errs = runTool(t, "replay", "viewings", "--video", "1", "--data", dir)
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"left_at":`) {
+		t.Fatalf("viewings: %d %q %q", code, out, errs)
+	}
+	// The deprecated earlier name answers the same.
+	if code, alias, errs := runTool(t, "replay", "sessions", "--video", "1", "--data", dir); code != 0 || alias != out {
+		t.Fatalf("sessions (deprecated alias of viewings): %d %q %q; want %q", code, alias, errs, out)
 	}
 	if code, _, errs := runTool(t, "replay", "timeline", "--video", "9", "--data", dir); code == 0 || !strings.Contains(errs, "not found") {
 		t.Fatalf("unknown video: %d %q", code, errs)
@@ -183,7 +191,7 @@ func TestStartReadModels(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := rm.Engine.WaitFor(ctx, res.LastPosition); err != nil {
+	if err := rm.WaitFor(ctx, res.LastPosition); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := rm.DB.Counts(t.Context(), 1); c.Posted != 6 {
@@ -212,5 +220,47 @@ func TestLogProgress(t *testing.T) {
 	every(10, 10)
 	if n := strings.Count(buf.String(), "read models catching up"); n != 2 || !strings.Contains(buf.String(), "position=10 head=10") {
 		t.Fatalf("logged %d lines: %q", n, buf.String())
+	}
+}
+
+// Read models that have applied events the log no longer holds (the log
+// restored to an earlier point, and written to since) are moved aside and
+// rebuilt at start, not left skipping the log's new events.
+func TestStartReadModelsAheadOfTheLog(t *testing.T) {
+	dir := t.TempDir()
+	seedLog(t, dir)
+	rmDir := filepath.Join(t.TempDir(), "readmodels")
+	start := func(dir string) *ReadModels {
+		t.Helper()
+		s, err := pebble.Open(dir, pebble.Config{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		rm, err := StartReadModels(t.Context(), rmDir, s, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rm.Close() })
+		return rm
+	}
+	rm := start(dir)
+	if c, err := rm.DB.Counts(t.Context(), 1); err != nil || c.Posted != 5 {
+		t.Fatalf("caught up: %+v, %v", c, err)
+	}
+	if err := rm.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The same kind of history written again, at other times: as long as
+	// the first, so positions alone cannot tell.
+	other := t.TempDir()
+	seedLog(t, other)
+	rm = start(other)
+	if c, err := rm.DB.Counts(t.Context(), 1); err != nil || c.Posted != 5 {
+		t.Fatalf("rebuilt from the other log: %+v, %v", c, err)
+	}
+	aside, _ := filepath.Glob(rmDir + ".rewound-*")
+	if len(aside) != 1 {
+		t.Fatalf("read models moved aside: %v", aside)
 	}
 }

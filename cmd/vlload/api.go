@@ -61,7 +61,7 @@ func (a *api) signIn(ctx context.Context, username string) (string, error) {
 	var s struct {
 		Token string `json:"token"`
 	}
-	if err := a.call(ctx, "/api/sessions", "", creds, &s); err != nil {
+	if err := a.call(ctx, "/api/sign-ins", "", creds, &s); err != nil {
 		return "", err
 	}
 	return s.Token, nil

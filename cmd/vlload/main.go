@@ -35,6 +35,9 @@ type config struct {
 	drain     time.Duration
 	idle      time.Duration
 	spin      time.Duration // see loop.serve
+	catchUp   int           // clients that catch up on video from nothing (see runCatchUp); 0: the delivery run
+	video     int64
+	expect    int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -52,8 +55,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.drain, "drain", 10*time.Second, "how long to wait for the last deliveries after the last post")
 	fs.DurationVar(&c.idle, "idle", 2*time.Second, "how long the joined connections stay idle before the server's RSS is read (it is also read after 2 s when this is longer)")
 	fs.DurationVar(&c.spin, "spin", 2*time.Millisecond, "with --rate above 0, how long the viewers' receiver polls its idle sockets before it sleeps: over loopback the server's write pays for waking a sleeping receiver, which clients on other machines would not cost it (0: sleep at once)")
+	fs.IntVar(&c.catchUp, "catchup", 0, "instead of the delivery run: this many new users join --video at once from nothing and read until caught_up; reports annotations, largest frame, time to caught_up and the server's RSS")
+	fs.Int64Var(&c.video, "video", 0, "with --catchup: the video to join (give it a history first, see cmd/vlseed)")
+	fs.IntVar(&c.expect, "expect", 0, "with --catchup: the annotations each client must receive (0: not checked)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.catchUp > 0 {
+		if c.video <= 0 {
+			return c, errors.New("--catchup needs --video")
+		}
+		return c, nil
 	}
 	if c.users < 1 || c.posters < 1 || c.posts < 1 || c.posters > c.users || c.window < 1 || c.connects < 1 {
 		return c, errors.New("need --users >= --posters >= 1, --posts >= 1, --window >= 1, --connects >= 1")
@@ -68,7 +80,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, cfg, os.Stdout); err != nil {
+	do := run
+	if cfg.catchUp > 0 {
+		do = runCatchUp
+	}
+	if err := do(ctx, cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "vlload:", err)
 		os.Exit(1)
 	}

@@ -36,6 +36,13 @@ CREATE TABLE %[1]s.head (
 );
 INSERT INTO %[1]s.head (id, position, hash) VALUES (1, 0, '\x` + strings.Repeat("00", 32) + `'::bytea);
 `,
+	// The nodes' leases (leases.go): liveness outside the log.
+	2: `
+CREATE TABLE %[1]s.node_leases (
+	node       text        PRIMARY KEY,
+	expires_at timestamptz NOT NULL
+);
+`,
 }
 
 // schemaVersion is the version this build writes and reads.
@@ -60,6 +67,10 @@ type queries struct {
 	eventAtPosition  string
 	listen           string
 	migrationLockKey int64
+
+	renewLease   string
+	aliveLeases  string
+	releaseLease string
 }
 
 const columns = "position, stream, revision, id, type, data, metadata, recorded_at, hash"
@@ -92,6 +103,13 @@ func newQueries(schema string) queries {
 		eventAtPosition:  "SELECT id FROM " + events + " WHERE position = $1",
 		listen:           "LISTEN " + pgx.Identifier{channel}.Sanitize(),
 		migrationLockKey: int64(binary.BigEndian.Uint64(sum[:8])),
+		// Expired leases of other nodes are removed as this one renews:
+		// the table holds the nodes of the last minutes only.
+		renewLease: "WITH gone AS (DELETE FROM " + s + ".node_leases WHERE expires_at < now() - interval '1 hour' AND node <> $1)" +
+			" INSERT INTO " + s + ".node_leases (node, expires_at) VALUES ($1, now() + $2::float8 * interval '1 second')" +
+			" ON CONFLICT (node) DO UPDATE SET expires_at = excluded.expires_at",
+		aliveLeases:  "SELECT node FROM " + s + ".node_leases WHERE expires_at > now()",
+		releaseLease: "DELETE FROM " + s + ".node_leases WHERE node = $1",
 	}
 }
 

@@ -56,7 +56,7 @@ func newSocket() *socket {
 	}, []string{"op", "reason"})
 	s.pages = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: namespace, Name: "catchup_pages_total",
-		Help: "Pages of join catch-up sent (a join reply counts as one).",
+		Help: "Pages of join catch-up sent: the join reply, then each page of pushes.",
 	})
 	s.pageAnns = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: namespace, Name: "catchup_annotations_total",

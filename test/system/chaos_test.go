@@ -207,7 +207,7 @@ func (r *chaosRun) client(c *chaosClient, rng *rand.Rand) {
 		// Each connection lives 0.5 to 6 s, then the client drops it
 		// (randomly, with or without a close frame) and rejoins.
 		life := time.Duration(500+rng.IntN(5500)) * time.Millisecond
-		r.session(c, ws, rng, time.Now().Add(life))
+		r.connection(c, ws, rng, time.Now().Add(life))
 		if rng.IntN(2) == 0 {
 			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 		}
@@ -216,9 +216,9 @@ func (r *chaosRun) client(c *chaosClient, rng *rand.Rand) {
 	}
 }
 
-// session joins on ws and reads (and, for posters, posts) until the
+// connection joins on ws and reads (and, for posters, posts) until the
 // deadline, the connection ends, or the client reached the final id.
-func (r *chaosRun) session(c *chaosClient, ws *websocket.Conn, rng *rand.Rand, until time.Time) {
+func (r *chaosRun) connection(c *chaosClient, ws *websocket.Conn, rng *rand.Rand, until time.Time) {
 	topic := "videos:" + strconv.FormatInt(c.video, 10)
 	joinRef := strconv.Itoa(rng.IntN(1 << 30))
 	if send(ws, joinRef, joinRef, topic, "phx_join", map[string]int64{"last_seen_id": c.last()}) != nil {

@@ -26,7 +26,7 @@ func rawConn(t *testing.T, s *server, ip string) net.Conn {
 
 // slowBody sends a request whose body never comes past its first byte.
 func slowBody(c net.Conn) error {
-	_, err := fmt.Fprintf(c, "POST /api/sessions HTTP/1.1\r\nHost: videologue\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{")
+	_, err := fmt.Fprintf(c, "POST /api/sign-ins HTTP/1.1\r\nHost: videologue\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{")
 	return err
 }
 

@@ -237,7 +237,7 @@ func (s *server) signUp(t testing.TB, name, ip string) user {
 			ID int64 `json:"id"`
 		} `json:"user"`
 	}
-	if code, err := call(c, "POST", s.url("/api/sessions"), "", creds, &out); err != nil || code != http.StatusOK {
+	if code, err := call(c, "POST", s.url("/api/sign-ins"), "", creds, &out); err != nil || code != http.StatusOK {
 		t.Fatalf("sign in %s: %d %v", name, code, err)
 	}
 	return user{ID: out.User.ID, Name: name, Token: out.Token, IP: ip}

@@ -69,7 +69,7 @@ func (p *pageClient) submit(page, action string, fields url.Values) int {
 
 func (p *pageClient) socketToken() (string, int) {
 	p.t.Helper()
-	code, body := p.get("/session/socket-token")
+	code, body := p.get("/signin/socket-token")
 	m := regexp.MustCompile(`"token":"([^"]+)"`).FindStringSubmatch(body)
 	if m == nil {
 		return "", code

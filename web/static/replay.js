@@ -1,7 +1,7 @@
-// Videologue replay: plays a video's session history back at 1x to 32x,
+// Videologue replay: plays a video's history back at 1x to 32x,
 // viewers arriving and leaving and annotations appearing as they did.
 // It reads the timeline (NDJSON) of /api/videos/{id}/timeline with the
-// page's session, a page at a time as playback goes on, never the whole
+// page's sign-in cookie, a page at a time as playback goes on, never the whole
 // history at once; a seek starts from the state as of that moment
 // (/api/videos/{id}/state?at=). Every user-supplied text is rendered as
 // text.

@@ -6,11 +6,18 @@
 //   VL_AUTH   "params" (default: ?token=...) or "subprotocol" (authToken)
 //   VL_TRANSPORT  "websocket" (default, the ws package) or "longpoll"
 //             (phoenix's LongPoll, over Node's fetch)
+//   VL_STATE  "1": keep the video's state as the watch page does (edits,
+//             deletes, last_seen_rev, caught_up), report pushes in bulk
+//             only, and stop reading the socket when the join is answered
+//             until told to resume
 // It prints one JSON object per line for what happens, and obeys commands
 // read from stdin, one JSON object per line:
 //   {"cmd":"post","body":"...","at":123}   push new_annotation
 //   {"cmd":"binary"}                       push new_annotation with an ArrayBuffer payload
 //   {"cmd":"exit"}                         print the ids seen, then exit
+//   {"cmd":"resume"}                       read the socket again (VL_STATE)
+//   {"cmd":"state"}                        print the state's size and digest (VL_STATE)
+import { createHash } from "node:crypto"
 import readline from "node:readline"
 import { Socket, Presence, LongPoll } from "phoenix"
 import WebSocket from "ws"
@@ -19,7 +26,8 @@ const out = (msg) => process.stdout.write(JSON.stringify(msg) + "\n")
 // stdout is for the reports above; phoenix's LongPoll logs with console.log
 // a response that is not JSON (the server's plain-text refusals).
 console.log = console.error
-const { VL_URL, VL_TOKEN, VL_TOPIC, VL_AUTH = "params", VL_TRANSPORT = "websocket" } = process.env
+const { VL_URL, VL_TOKEN, VL_TOPIC, VL_AUTH = "params", VL_TRANSPORT = "websocket", VL_STATE } = process.env
+const tracking = VL_STATE === "1"
 
 const opts = {
   transport: VL_TRANSPORT === "longpoll" ? LongPoll : WebSocket,
@@ -48,10 +56,42 @@ const see = (a) => {
 
 // The rejoin recipe of Phoenix's guides: the params function is called
 // again on every join, after a reconnect too.
-const channel = socket.channel(VL_TOPIC, () => ({ last_seen_id: lastSeenId, device: "node" }))
+// With VL_STATE, the client also keeps what the watch page keeps: the
+// annotations shown by id, and the largest revision applied, which it
+// sends back as last_seen_rev.
+const state = new Map()
+let lastSeenRev = 0
+const applied = (rev) => {
+  if (typeof rev === "number") lastSeenRev = Math.max(lastSeenRev, rev)
+}
+const params = () =>
+  tracking ? { last_seen_id: lastSeenId, last_seen_rev: lastSeenRev, device: "node" } : { last_seen_id: lastSeenId, device: "node" }
+
+const channel = socket.channel(VL_TOPIC, params)
 channel.on("new_annotation", (a) => {
   see(a)
+  if (tracking) {
+    state.set(a.id, a.body)
+    applied(a.rev)
+    return
+  }
   out({ type: "annotation", id: a.id, body: a.body, at: a.at, user: a.user, inserted_at: a.inserted_at })
+})
+channel.on("annotation_updated", (a) => {
+  if (!tracking) return
+  state.set(a.id, a.body)
+  lastSeenId = Math.max(lastSeenId, a.id)
+  applied(a.rev)
+})
+channel.on("annotation_deleted", ({ id, rev }) => {
+  if (!tracking) return
+  state.delete(id)
+  applied(rev)
+})
+channel.on("caught_up", ({ last_id, last_rev }) => {
+  lastSeenId = Math.max(lastSeenId, last_id)
+  applied(last_rev)
+  out({ type: "caught_up", id: last_id, rev: last_rev, count: state.size })
 })
 
 const presence = new Presence(channel)
@@ -67,13 +107,20 @@ presence.onSync(() => {
 
 channel
   .join()
-  .receive("ok", ({ annotations }) => {
+  .receive("ok", ({ annotations, updated, deleted, rev, more }) => {
     annotations.forEach(see)
-    out({ type: "joined", ids: annotations.map((a) => a.id), shapes: annotations.slice(0, 1) })
+    if (tracking) {
+      annotations.concat(updated || []).forEach((a) => state.set(a.id, a.body))
+      ;(deleted || []).forEach((id) => state.delete(id))
+      applied(rev)
+      if (more && !resumed) socket.conn.pause() // until told to resume
+    }
+    out({ type: "joined", ids: annotations.map((a) => a.id), shapes: annotations.slice(0, 1), more })
   })
   .receive("error", (reply) => out({ type: "join_error", reply }))
   .receive("timeout", () => out({ type: "join_timeout" }))
 
+let resumed = false
 socket.connect()
 
 const rl = readline.createInterface({ input: process.stdin })
@@ -94,6 +141,16 @@ rl.on("line", (line) => {
         .receive("error", (r) => out({ type: "binary_error", reason: r.reason }))
         .receive("timeout", () => out({ type: "binary_timeout" }))
       break
+    case "resume":
+      resumed = true
+      socket.conn.resume()
+      break
+    case "state": {
+      const hash = createHash("sha256")
+      for (const id of [...state.keys()].sort((a, b) => a - b)) hash.update(`${id}:${state.get(id)}\n`)
+      out({ type: "state", count: state.size, body: hash.digest("hex"), id: lastSeenId, rev: lastSeenRev })
+      break
+    }
     case "exit":
       out({ type: "final", ids: seen })
       socket.disconnect(() => process.exit(0))

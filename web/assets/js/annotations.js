@@ -6,6 +6,10 @@
 // lastSeenRev (the video's revision: every push and join reply carries
 // one) are what the channel's join params send back on every rejoin, so
 // the server also sends the edits and deletes this page missed.
+//
+// A join's reply carries one page of what the page lacks; when it says
+// "more", the rest comes as ordinary pushes, then caught_up. Until then
+// the history is applied without flashing each annotation as new.
 import {formatTime, el} from "./format.js"
 import {AnnotationEditor} from "./editor.js"
 
@@ -25,13 +29,20 @@ export class AnnotationPanel {
     this.gone = new Set() // ids deleted while this page was open
     this.lastSeenId = 0
     this.lastSeenRev = 0
+    this.paging = false // the join's history is still arriving
     this.reached = 0 // furthest playback position seen, ms
     this.editor = new AnnotationEditor(channel,
       id => this.items.has(id) ? this.items.get(id).ann : null,
       id => { if(this.items.has(id)){ this.fill(this.items.get(id)) } })
     this.composer = new Composer(root, channel, player)
 
-    channel.on("new_annotation", ann => { this.upsert(ann, true); this.applied(ann.rev) })
+    channel.on("new_annotation", ann => { this.upsert(ann, !this.paging); this.applied(ann.rev) })
+    channel.on("caught_up", ({last_id, last_rev}) => {
+      this.paging = false
+      if(typeof last_id === "number"){ this.lastSeenId = Math.max(this.lastSeenId, last_id) }
+      this.applied(last_rev)
+      this.tick()
+    })
     channel.on("annotation_updated", payload => { this.upsert(payload.annotation || payload, false); this.applied(payload.rev) })
     channel.on("annotation_deleted", ({id, rev}) => { this.remove(id); this.applied(rev) })
 
@@ -48,11 +59,13 @@ export class AnnotationPanel {
   }
 
   // caughtUp takes a join reply: the annotations after lastSeenId, and
-  // those up to it that were edited or deleted after lastSeenRev.
-  caughtUp({annotations, updated, deleted, rev}){
+  // those up to it that were edited or deleted after lastSeenRev, or the
+  // first page of them when more follows.
+  caughtUp({annotations, updated, deleted, rev, more}){
+    this.paging = more === true
     ;(annotations || []).forEach(ann => this.upsert(ann, false))
     ;(updated || []).forEach(ann => this.upsert(ann, false))
-    ;(deleted || []).forEach(id => this.remove(id))
+    ;(deleted || []).forEach(id => this.remove(id, false))
     this.applied(rev)
     this.tick()
   }
@@ -66,6 +79,7 @@ export class AnnotationPanel {
     this.gone.clear()
     this.lastSeenId = 0
     this.lastSeenRev = 0
+    this.paging = false
     this.tick()
   }
 
@@ -90,17 +104,21 @@ export class AnnotationPanel {
     this.fill(item)
     this.items.set(ann.id, item)
     this.insertSorted(item)
-    if(live){ this.flash(item.node) }
-    this.tick()
+    // History is shown by the next tick: one tick per annotation would
+    // make a long history quadratic.
+    if(live){
+      this.flash(item.node)
+      this.tick()
+    }
   }
 
-  remove(id){
+  remove(id, live = true){
     this.gone.add(id)
     let item = this.items.get(id)
     if(!item){ return }
     this.items.delete(id)
     item.node.remove()
-    this.tick()
+    if(live && !this.paging){ this.tick() }
   }
 
   // fill renders an annotation's content; user text only via textContent.
@@ -124,14 +142,19 @@ export class AnnotationPanel {
     node.append(when, main)
   }
 
+  // insertSorted places an item by its moment, then id: a binary search
+  // of the list, which is kept in that order.
   insertSorted(item){
     let {at, id} = item.ann
-    let before = null
-    for(let child of this.list.children){
+    let children = this.list.children
+    let lo = 0, hi = children.length
+    while(lo < hi){
+      let mid = (lo + hi) >> 1
+      let child = children[mid]
       let cat = Number(child.dataset.at), cid = Number(child.dataset.id)
-      if(cat > at || (cat === at && cid > id)){ before = child; break }
+      if(cat > at || (cat === at && cid > id)){ hi = mid } else { lo = mid + 1 }
     }
-    this.list.insertBefore(item.node, before)
+    this.list.insertBefore(item.node, children[lo] || null)
   }
 
   clicked(e){

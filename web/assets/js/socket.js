@@ -16,7 +16,7 @@ function meta(name){
 
 // connectSocket opens the page's socket with the signed token the server
 // rendered into <meta name="socket-token">, refreshing it in the
-// background from the session cookie.
+// background from the sign-in cookie.
 export function connectSocket(indicator){
   let token = meta("socket-token")
   // Where websockets are blocked (a proxy, a firewall), the socket falls
@@ -25,7 +25,7 @@ export function connectSocket(indicator){
   let socket = new Socket("/socket", {params: () => ({token}), longPollFallbackMs: LONG_POLL_FALLBACK_MS})
   let refresh = async () => {
     try {
-      let resp = await fetch("/session/socket-token", {credentials: "same-origin", headers: {accept: "application/json"}})
+      let resp = await fetch("/signin/socket-token", {credentials: "same-origin", headers: {accept: "application/json"}})
       if(resp.ok){ token = (await resp.json()).token || token }
       else if(resp.status === 401){ indicator.signedOut() }
     } catch(_e){ /* offline: the reconnect loop keeps trying with the old token */ }

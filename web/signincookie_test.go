@@ -12,13 +12,13 @@ import (
 	"time"
 )
 
-func TestSessionCookieRoundTrip(t *testing.T) {
-	s := newSessions([]byte("a secret of enough length"), false)
+func TestSignInCookieRoundTrip(t *testing.T) {
+	s := newSignInCookies([]byte("a secret of enough length"), false)
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest("POST", "/signin", nil)
 	started := s.start(w, r, 42, "sign-in-42", time.Now().Add(time.Hour).Truncate(time.Second))
 	c := w.Result().Cookies()[0]
-	if c.Name != sessionCookie || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure {
+	if c.Name != signInCookie || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure {
 		t.Fatalf("cookie attributes: %+v", c)
 	}
 	r2 := httptest.NewRequest("GET", "/", nil)
@@ -29,14 +29,14 @@ func TestSessionCookieRoundTrip(t *testing.T) {
 	}
 }
 
-func TestSessionCookieSecure(t *testing.T) {
+func TestSignInCookieSecure(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		secure bool
 		tls    bool
 	}{{"prod mode", true, false}, {"served over TLS", false, true}} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSessions([]byte("a secret of enough length"), tt.secure)
+			s := newSignInCookies([]byte("a secret of enough length"), tt.secure)
 			r := httptest.NewRequest("POST", "/signin", nil)
 			if !tt.tls {
 				r.TLS = nil
@@ -52,21 +52,21 @@ func TestSessionCookieSecure(t *testing.T) {
 	}
 }
 
-func TestSessionCookieRejects(t *testing.T) {
+func TestSignInCookieRejects(t *testing.T) {
 	now := time.Now()
-	s := newSessions([]byte("a secret of enough length"), false)
+	s := newSignInCookies([]byte("a secret of enough length"), false)
 	s.now = func() time.Time { return now }
-	good := s.encode(session{UserID: 7, ID: "abc", Expires: now.Add(time.Hour)})
-	other := newSessions([]byte("another secret, also long"), false)
+	good := s.encode(signIn{UserID: 7, ID: "abc", Expires: now.Add(time.Hour)})
+	other := newSignInCookies([]byte("another secret, also long"), false)
 	tests := []struct{ name, value string }{
 		{"empty", ""},
 		{"garbage", "hello"},
-		{"other secret", other.encode(session{UserID: 7, ID: "abc", Expires: now.Add(time.Hour)})},
+		{"other secret", other.encode(signIn{UserID: 7, ID: "abc", Expires: now.Add(time.Hour)})},
 		{"user swapped", strings.Replace(good, "v2.7.", "v2.8.", 1)},
 		{"earlier format", signV1Cookie([]byte("a secret of enough length"), 7, "abc", now.Add(time.Hour))},
 		{"signature cut", good[:strings.LastIndexByte(good, '.')]},
-		{"expired", s.encode(session{UserID: 7, ID: "abc", Expires: now.Add(-time.Second)})},
-		{"zero user", s.encode(session{UserID: 0, ID: "abc", Expires: now.Add(time.Hour)})},
+		{"expired", s.encode(signIn{UserID: 7, ID: "abc", Expires: now.Add(-time.Second)})},
+		{"zero user", s.encode(signIn{UserID: 0, ID: "abc", Expires: now.Add(time.Hour)})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,14 +1,27 @@
-package projections
+// Package stats summarizes a video's activity over a window of server
+// time for analysts: the audience over time and at its peak, where in the
+// video people comment, and how long viewings last. It reads the
+// activity read model through its queries only.
+package stats
 
 import (
 	"cmp"
 	"context"
 	"slices"
 	"time"
+
+	"github.com/videologue/videologue/projections"
 )
 
-// Stats summarize a video's activity over a wall-clock window.
-type Stats struct {
+// ReadModels is what a summary reads (a *projections.DB).
+type ReadModels interface {
+	Counts(ctx context.Context, vid int64) (projections.Counts, error)
+	Timeline(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Entry) error) error
+	Viewings(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Viewing) error) error
+}
+
+// Summary summarizes a video's activity over a wall-clock window.
+type Summary struct {
 	VideoID int64         `json:"video_id"`
 	From    time.Time     `json:"from"`
 	To      time.Time     `json:"to"`
@@ -28,12 +41,12 @@ type Stats struct {
 	Posted  int64 `json:"annotations_posted"`
 	Edited  int64 `json:"annotations_edited"`
 	Deleted int64 `json:"annotations_deleted"`
-	// Sessions summarizes the viewing sessions that overlap the window;
-	// a session still open counts up to To.
-	Sessions SessionStats `json:"sessions"`
+	// Viewings summarizes the viewings that overlap the window; one
+	// still open counts up to To.
+	Viewings Viewings `json:"viewings"`
 }
 
-// ViewerPoint is the audience during one step of Stats.
+// ViewerPoint is the audience during one step of a Summary.
 type ViewerPoint struct {
 	T        time.Time `json:"t"`
 	Watching int       `json:"watching"`
@@ -46,8 +59,8 @@ type HeatCell struct {
 	Annotations int64 `json:"annotations"`
 }
 
-// SessionStats describe viewing sessions and their lengths.
-type SessionStats struct {
+// Viewings describe viewings and their lengths.
+type Viewings struct {
 	Count   int           `json:"count"`
 	Open    int           `json:"open"`
 	Viewers int           `json:"distinct_users"`
@@ -56,12 +69,12 @@ type SessionStats struct {
 	Median  time.Duration `json:"median_ns"`
 	P90     time.Duration `json:"p90_ns"`
 	Max     time.Duration `json:"max_ns"`
-	// Lengths is a histogram: how many sessions lasted under each bound
+	// Lengths is a histogram: how many viewings lasted under each bound
 	// (the last bound is open).
 	Lengths []LengthBucket `json:"lengths"`
 }
 
-// LengthBucket counts sessions shorter than Under (0: the rest).
+// LengthBucket counts viewings shorter than Under (0: the rest).
 type LengthBucket struct {
 	Under time.Duration `json:"under_ns"`
 	Count int           `json:"count"`
@@ -72,14 +85,13 @@ var lengthBounds = []time.Duration{10 * time.Second, time.Minute, 5 * time.Minut
 // maxPoints bounds the viewers series whatever step is asked for.
 const maxPoints = 10000
 
-// Stats computes the statistics of video vid over [from, to). A zero from
-// is the video's first event, a zero to is now; step 0 picks about 120
-// points.
-func (d *DB) Stats(ctx context.Context, vid int64, from, to time.Time, step time.Duration, now time.Time) (Stats, error) {
+// Of summarizes video vid over [from, to). A zero from is the video's
+// first event, a zero to is now; step 0 picks about 120 points.
+func Of(ctx context.Context, rm ReadModels, vid int64, from, to time.Time, step time.Duration, now time.Time) (Summary, error) {
 	if from.IsZero() || to.IsZero() {
-		c, err := d.Counts(ctx, vid)
+		c, err := rm.Counts(ctx, vid)
 		if err != nil {
-			return Stats{}, err
+			return Summary{}, err
 		}
 		if from.IsZero() {
 			from = c.FirstAt
@@ -98,25 +110,25 @@ func (d *DB) Stats(ctx context.Context, vid int64, from, to time.Time, step time
 	if window/step > maxPoints {
 		step = window / maxPoints
 	}
-	st := Stats{VideoID: vid, From: from, To: to, Step: step, Viewers: []ViewerPoint{}, Heatmap: []HeatCell{}}
-	if err := d.viewerStats(ctx, vid, &st); err != nil {
-		return Stats{}, err
+	st := Summary{VideoID: vid, From: from, To: to, Step: step, Viewers: []ViewerPoint{}, Heatmap: []HeatCell{}}
+	if err := viewers(ctx, rm, vid, &st); err != nil {
+		return Summary{}, err
 	}
 	heat := map[int64]int64{}
-	err := d.Timeline(ctx, vid, from, to, func(e Entry) error {
+	err := rm.Timeline(ctx, vid, from, to, func(e projections.Entry) error {
 		switch e.Kind {
-		case KindPosted:
+		case projections.KindPosted:
 			st.Posted++
 			heat[e.At/1000]++
-		case KindEdited:
+		case projections.KindEdited:
 			st.Edited++
-		case KindDeleted:
+		case projections.KindDeleted:
 			st.Deleted++
 		}
 		return nil
 	})
 	if err != nil {
-		return Stats{}, err
+		return Summary{}, err
 	}
 	for s, n := range heat {
 		st.Heatmap = append(st.Heatmap, HeatCell{Second: s, Annotations: n})
@@ -125,9 +137,9 @@ func (d *DB) Stats(ctx context.Context, vid int64, from, to time.Time, step time
 	return st, nil
 }
 
-// viewerStats fills the viewers series, the peak and the session
-// summary from the sessions overlapping the window.
-func (d *DB) viewerStats(ctx context.Context, vid int64, st *Stats) error {
+// viewers fills the viewers series, the peak and the viewing summary
+// from the viewings overlapping the window.
+func viewers(ctx context.Context, rm ReadModels, vid int64, st *Summary) error {
 	type delta struct {
 		t time.Time
 		d int
@@ -136,13 +148,13 @@ func (d *DB) viewerStats(ctx context.Context, vid int64, st *Stats) error {
 	var lengths []time.Duration
 	users := map[int64]bool{}
 	base := 0 // watching at From
-	err := d.Sessions(ctx, vid, st.From, st.To, func(s Session) error {
+	err := rm.Viewings(ctx, vid, st.From, st.To, func(s projections.Viewing) error {
 		if !s.Open() && !s.LeftAt.After(st.From) {
 			return nil
 		}
 		end := s.LeftAt
 		if s.Open() {
-			st.Sessions.Open++
+			st.Viewings.Open++
 			end = st.To
 		}
 		lengths = append(lengths, max(0, end.Sub(s.JoinedAt)))
@@ -186,11 +198,11 @@ func (d *DB) viewerStats(ctx context.Context, vid int64, st *Stats) error {
 	if st.Peak == 0 {
 		st.PeakAt = time.Time{}
 	}
-	summarize(&st.Sessions, lengths, len(users))
+	summarize(&st.Viewings, lengths, len(users))
 	return nil
 }
 
-func summarize(ss *SessionStats, lengths []time.Duration, users int) {
+func summarize(ss *Viewings, lengths []time.Duration, users int) {
 	ss.Count, ss.Viewers = len(lengths), users
 	for _, b := range lengthBounds {
 		ss.Lengths = append(ss.Lengths, LengthBucket{Under: b})

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// catchUpResult is what one client saw of its catch-up from nothing.
+type catchUpResult struct {
+	count    int           // annotations received, join reply and pushes
+	largest  int           // bytes of the largest frame
+	took     time.Duration // from the join sent to caught_up read
+	lastID   int64
+	inOrder  bool // every id above the one before: no gap in order, no duplicate
+	frames   int
+	readErr  error
+	caughtUp bool
+	rejoins  int           // joins refused (the hub loading) before one was answered
+	joined   time.Duration // from the first join sent to the reply read
+}
+
+// runCatchUp has cfg.catchUp clients join cfg.video from nothing at once
+// and read until caught_up, and reports what they received, how long it
+// took, and the server's RSS meanwhile.
+func runCatchUp(ctx context.Context, cfg config, out io.Writer) error {
+	a := &api{base: cfg.url, http: &http.Client{Timeout: 30 * time.Second}}
+	runID := strconv.FormatInt(time.Now().Unix()%1e6, 36)
+	tokens := make([]string, cfg.catchUp)
+	if err := parallel(ctx, cfg.catchUp, 8, func(i int) error {
+		t, err := a.signIn(ctx, "vc"+runID+"-"+strconv.Itoa(i))
+		tokens[i] = t
+		return err
+	}); err != nil {
+		return fmt.Errorf("sign in: %w", err)
+	}
+	topic := "videos:" + strconv.FormatInt(cfg.video, 10)
+	conns := make([]*websocket.Conn, cfg.catchUp)
+	for i, tok := range tokens {
+		u, err := socketURL(cfg.url, tok)
+		if err != nil {
+			return err
+		}
+		ws, _, err := dialer.DialContext(ctx, u.String(), nil)
+		if err != nil {
+			return fmt.Errorf("dial: %w", err)
+		}
+		defer ws.Close()
+		conns[i] = ws
+	}
+	var rssBefore, rssPeak int64
+	stopRSS := func() {}
+	if cfg.serverPID > 0 {
+		var err error
+		if rssBefore, err = rssKiB(cfg.serverPID); err != nil {
+			return err
+		}
+		rssPeak = rssBefore
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(20 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					if r, err := rssKiB(cfg.serverPID); err == nil {
+						rssPeak = max(rssPeak, r)
+					}
+				}
+			}
+		}()
+		stopRSS = func() { close(done); wg.Wait() }
+	}
+	results := make([]catchUpResult, cfg.catchUp)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, ws := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = catchUpFrom(ws, topic)
+		}()
+	}
+	wg.Wait()
+	all := time.Since(start)
+	stopRSS()
+
+	var took []time.Duration
+	ok := 0
+	largest := 0
+	for i, r := range results {
+		took = append(took, r.took)
+		largest = max(largest, r.largest)
+		exact := r.caughtUp && r.inOrder && (cfg.expect == 0 || r.count == cfg.expect)
+		if exact {
+			ok++
+		} else {
+			fmt.Fprintf(out, "client %d: %d annotations, in order %v, caught up %v, err %v\n", i, r.count, r.inOrder, r.caughtUp, r.readErr)
+		}
+	}
+	slices.Sort(took)
+	fmt.Fprintf(out, "%d clients caught up from 0 on video %d: %d exact (%d annotations each expected; 0: not checked)\n", cfg.catchUp, cfg.video, ok, cfg.expect)
+	fmt.Fprintf(out, "annotations per client: %d, frames per client: %d, largest frame: %d bytes\n", results[0].count, results[0].frames, largest)
+	fmt.Fprintf(out, "first client: join answered after %v and %d refused joins\n", results[0].joined.Round(time.Millisecond), results[0].rejoins)
+	fmt.Fprintf(out, "time to caught_up: median %v, max %v (all clients: %v)\n", took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), all.Round(time.Millisecond))
+	if cfg.serverPID > 0 {
+		fmt.Fprintf(out, "server RSS: %d MiB before, %d MiB at most during (+%d MiB)\n", rssBefore>>10, rssPeak>>10, (rssPeak-rssBefore)>>10)
+	}
+	if ok != cfg.catchUp {
+		return fmt.Errorf("%d of %d clients did not catch up exactly", cfg.catchUp-ok, cfg.catchUp)
+	}
+	return nil
+}
+
+// catchUpFrom joins topic from nothing on ws and reads until caught_up.
+func catchUpFrom(ws *websocket.Conn, topic string) (r catchUpResult) {
+	r.inOrder = true
+	start := time.Now()
+	var wmu sync.Mutex
+	write := func(msg string) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		return ws.WriteMessage(websocket.TextMessage, []byte(msg))
+	}
+	if err := write(joinFrame(topic)); err != nil {
+		r.readErr = err
+		return r
+	}
+	// A catch-up may outlast the server's idle timeout: heartbeat, as
+	// phoenix.js does.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(20 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = write(`[null,"hb","phoenix","heartbeat",{}]`)
+			}
+		}
+	}()
+	see := func(id int64) {
+		if id <= r.lastID {
+			r.inOrder = false
+		}
+		r.lastID = id
+		r.count++
+	}
+	for {
+		_ = ws.SetReadDeadline(time.Now().Add(60 * time.Second))
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			r.readErr = err
+			return r
+		}
+		r.frames++
+		r.largest = max(r.largest, len(msg))
+		var f [5]json.RawMessage
+		if json.Unmarshal(msg, &f) != nil {
+			continue
+		}
+		switch string(f[3]) {
+		case `"phx_reply"`:
+			var p struct {
+				Status   string `json:"status"`
+				Response struct {
+					Annotations []struct {
+						ID int64 `json:"id"`
+					} `json:"annotations"`
+				} `json:"response"`
+			}
+			if !isJoinReply(msg) || json.Unmarshal(f[4], &p) != nil {
+				continue
+			}
+			if p.Status != "ok" { // the video's hub is still loading: rejoin, as phoenix.js does
+				r.rejoins++
+				time.Sleep(time.Second)
+				if err := write(joinFrame(topic)); err != nil {
+					r.readErr = err
+					return r
+				}
+				continue
+			}
+			if r.joined == 0 {
+				r.joined = time.Since(start)
+			}
+			{
+				for _, a := range p.Response.Annotations {
+					see(a.ID)
+				}
+			}
+		case `"new_annotation"`:
+			var a struct {
+				ID int64 `json:"id"`
+			}
+			if json.Unmarshal(f[4], &a) == nil {
+				see(a.ID)
+			}
+		case `"caught_up"`:
+			r.took, r.caughtUp = time.Since(start), true
+			return r
+		}
+	}
+}
