@@ -207,8 +207,14 @@ func caughtUpPayload(cu *catchUp) []byte {
 func (h *hub) sendPage(s *subscription) (more bool) {
 	cfg := &h.srv.cfg
 	items, done := h.page(s.catchUp, min(cfg.PageSize, max(cfg.QueueSize/2, 1)), cfg.PageBytes)
+	n := 0
 	for i := range items {
-		s.c.fanOut(outMsg{joinRef: s.joinRef, topic: h.topic, event: items[i].event, payload: items[i].payload()})
+		p := items[i].payload()
+		n += len(p)
+		s.c.fanOut(outMsg{joinRef: s.joinRef, topic: h.topic, event: items[i].event, payload: p})
+	}
+	if len(items) > 0 {
+		cfg.Observer.CatchUpPage(len(items), n)
 	}
 	if done {
 		h.caughtUp(s)

@@ -272,6 +272,7 @@ func (c *conn) reply(f *inbound, payload []byte) {
 }
 
 func (c *conn) replyErr(f *inbound, err error) {
+	c.observeRefusal(f, err)
 	if rw := (*historyRewoundError)(nil); errors.As(err, &rw) {
 		c.reply(f, rw.reply()) // the one refusal that says more than a reason
 		return

@@ -28,6 +28,7 @@ func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 	}
 	if mt != websocket.TextMessage {
 		if !c.admitPush() {
+			c.srv.cfg.Observer.Push(PushOther, RefusedRateLimit)
 			return
 		}
 		// phoenix.js sends a push whose payload is an ArrayBuffer as a
@@ -36,32 +37,37 @@ func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 		if f, ok := peekBinaryPush(data); ok {
 			c.replyErr(&f, errBinaryPayload)
 		} else {
-			c.pushError(errBinaryPayload.reason + ": send JSON text frames")
+			c.refuseUnaddressed(RefusedValidation, errBinaryPayload.reason+": send JSON text frames")
 		}
 		return
 	}
 	if max := c.srv.cfg.MaxFrameBytes; len(data) > max {
 		if !c.admitPush() {
+			c.srv.cfg.Observer.Push(PushOther, RefusedRateLimit)
 			return
 		}
 		tooLarge := refuse("message too large: at most %d bytes", max)
 		if f, ok := peekFrame(data); ok {
 			c.replyErr(&f, tooLarge)
 		} else {
-			c.pushError(tooLarge.Error())
+			c.refuseUnaddressed(RefusedValidation, tooLarge.Error())
 		}
 		return
 	}
 	if !utf8.Valid(data) { // RFC 6455: a text frame is UTF-8; json would silently replace the bytes
 		if c.admitPush() {
-			c.pushError("frames must be valid UTF-8 text")
+			c.refuseUnaddressed(RefusedValidation, "frames must be valid UTF-8 text")
+		} else {
+			c.srv.cfg.Observer.Push(PushOther, RefusedRateLimit)
 		}
 		return
 	}
 	f, err := decodeFrame(data)
 	if err != nil {
 		if c.admitPush() {
-			c.pushError(reason(c.log(), err))
+			c.refuseUnaddressed(outcomeOf(err), reason(c.log(), err))
+		} else {
+			c.srv.cfg.Observer.Push(PushOther, RefusedRateLimit)
 		}
 		return
 	}
@@ -83,6 +89,7 @@ func (c *conn) handle(ctx context.Context, mt int, data []byte) {
 			s = nil
 		}
 		if s == nil {
+			c.observeRefusal(&f, errUnmatchedTopic)
 			c.send(outMsg{ref: f.ref, topic: f.topic, event: "phx_reply", payload: replyError(errUnmatchedTopic.reason)})
 			return
 		}
@@ -134,7 +141,7 @@ func (c *conn) refuseFrame(mt int, data []byte) {
 			return
 		}
 	}
-	c.pushError(errRateLimited.reason)
+	c.refuseUnaddressed(RefusedRateLimit, errRateLimited.reason)
 }
 
 // safely runs a channel's handler so that its failure ends that channel
@@ -158,6 +165,7 @@ func (c *conn) join(ctx context.Context, f *inbound) {
 	}
 	videoID, ok := parseVideoTopic(f.topic)
 	if !ok {
+		c.observeRefusal(f, errUnmatchedTopic)
 		c.send(outMsg{ref: f.ref, topic: f.topic, event: "phx_reply", payload: replyError(errUnmatchedTopic.reason)})
 		return
 	}
@@ -196,6 +204,7 @@ func (c *conn) join(ctx context.Context, f *inbound) {
 		return
 	}
 	c.subscriptions[f.topic] = s
+	c.srv.cfg.Observer.Join(OK)
 	c.track(jctx, s)
 }
 

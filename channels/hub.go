@@ -320,7 +320,9 @@ func (h *hub) join(ctx context.Context, s *subscription, ref string, p joinParam
 	}
 	cfg := &h.srv.cfg
 	items, done := h.page(cu, cfg.PageSize, cfg.PageBytes-replyEnvelope)
-	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: joinPage(items, cu.base, !done)})
+	reply := joinPage(items, cu.base, !done)
+	h.srv.cfg.Observer.CatchUpPage(len(items), len(reply))
+	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: reply})
 	s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()})
 	s.catchUp = cu
 	h.subscriptions[s] = struct{}{}

@@ -141,8 +141,10 @@ func (s *Server) openPoll(w http.ResponseWriter, r *http.Request, userToken stri
 	}
 	s.mu.Unlock()
 	if !tracked {
+		s.cfg.Observer.Connect(LongPoll, RefusedUnavailable)
 		c.shut(websocket.CloseGoingAway, "server shutting down", false)
 	} else {
+		s.cfg.Observer.Connect(LongPoll, OK)
 		s.recheckSignIn(r.Context(), c)
 	}
 	go func() {
@@ -152,6 +154,9 @@ func (s *Server) openPoll(w http.ResponseWriter, r *http.Request, userToken stri
 		delete(s.conns, c)
 		delete(s.polls, p.id)
 		s.mu.Unlock()
+		if tracked {
+			s.cfg.Observer.Disconnected(LongPoll)
+		}
 		s.limits.sockets.Release(addrKey)
 	}()
 	writePollStatus(w, http.StatusGone, p.token)

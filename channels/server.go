@@ -173,8 +173,8 @@ type Config struct {
 	HubLinger time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Observer is told of broadcasts and slow-client disconnects
-	// (default: nobody).
+	// Observer is told of connections, joins, pushes, refusals, catch-up
+	// pages, broadcasts and slow-client disconnects (default: nobody).
 	Observer Observer
 }
 
@@ -304,12 +304,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.cfg.Observer.Connect(WebSocket, RefusedValidation)
 		s.limits.sockets.Release(addrKey)
 		s.connsWG.Done()
 		return // the upgrader has answered
 	}
 	c := newConn(s, ws, r, user, addrKey)
 	if !s.track(c) {
+		s.cfg.Observer.Connect(WebSocket, RefusedUnavailable)
 		c.shut(websocket.CloseGoingAway, "server shutting down", false)
 	} else {
 		s.recheckSignIn(r.Context(), c)
@@ -333,44 +335,48 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the address's slots and one count of connsWG, and must give both back
 // when the connection ends.
 func (s *Server) admitConnect(w http.ResponseWriter, r *http.Request, token string) (user identity, addrKey string, ok bool) {
+	refused := func(o Outcome) (identity, string, bool) {
+		s.cfg.Observer.Connect(requestTransport(r), o)
+		return identity{}, "", false
+	}
 	if vsn := r.URL.Query().Get("vsn"); vsn != "" && !strings.HasPrefix(vsn, "2.") {
 		http.Error(w, "unsupported protocol version: this server speaks vsn=2.0.0", http.StatusBadRequest)
-		return identity{}, "", false
+		return refused(RefusedValidation)
 	}
 	if !s.originAllowed(r) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
-		return identity{}, "", false
+		return refused(RefusedForbidden)
 	}
 	// Every connect request from an address counts, valid or not: the
 	// work below is what the limit protects.
 	addrKey = limit.AddrKey(r.RemoteAddr)
 	if ok, wait := s.limits.connects.Addr.Reserve(addrKey, s.cfg.Now()); !ok {
 		tooMany(w, wait, "too many connection attempts from your address: retry later")
-		return identity{}, "", false
+		return refused(RefusedRateLimit)
 	}
 	if token == "" {
 		http.Error(w, "missing token", http.StatusForbidden)
-		return identity{}, "", false
+		return refused(RefusedAuth)
 	}
 	user, code, msg := s.authenticate(r.Context(), token)
 	if code != 0 {
 		http.Error(w, msg, code)
-		return identity{}, "", false
+		return refused(connectOutcome(code))
 	}
 	if ok, wait := s.limits.connects.User.Reserve(user.id, s.cfg.Now()); !ok {
 		tooMany(w, wait, "too many connections for this user: retry later")
-		return identity{}, "", false
+		return refused(RefusedRateLimit)
 	}
 	if !s.limits.sockets.Take(addrKey) {
 		tooMany(w, 0, "too many open sockets from your address (at most %d): close some first", s.cfg.MaxSocketsPerAddr)
-		return identity{}, "", false
+		return refused(RefusedRateLimit)
 	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		s.limits.sockets.Release(addrKey)
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
-		return identity{}, "", false
+		return refused(RefusedUnavailable)
 	}
 	s.connsWG.Add(1)
 	s.mu.Unlock()
@@ -427,6 +433,7 @@ func (s *Server) track(c *conn) bool {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	s.cfg.Observer.Connect(WebSocket, OK)
 	return true
 }
 
@@ -435,9 +442,13 @@ func (s *Server) untrack(c *conn) {
 	peak := c.peakBytes
 	c.qmu.Unlock()
 	s.mu.Lock()
+	_, tracked := s.conns[c]
 	delete(s.conns, c)
 	s.peakQueued = max(s.peakQueued, peak)
 	s.mu.Unlock()
+	if tracked {
+		s.cfg.Observer.Disconnected(WebSocket)
+	}
 }
 
 // Connections is the number of open sockets.

@@ -211,35 +211,29 @@ func (s *subscription) handleIn(ctx context.Context, f *inbound) {
 		s.c.replyErr(f, err)
 		return
 	}
+	ok := okEmpty
+	var err error
 	switch f.event {
 	case "new_annotation":
-		id, err := s.post(ctx, f.payload)
-		if err != nil {
-			s.c.replyErr(f, err)
-			return
+		var id int64
+		if id, err = s.post(ctx, f.payload); err == nil {
+			ok = replyOK([]byte(`{"id":` + strconv.FormatInt(id, 10) + `}`))
 		}
-		s.c.reply(f, replyOK([]byte(`{"id":`+strconv.FormatInt(id, 10)+`}`)))
 	case "edit_annotation":
-		if err := s.edit(ctx, f.payload); err != nil {
-			s.c.replyErr(f, err)
-			return
-		}
-		s.c.reply(f, okEmpty)
+		err = s.edit(ctx, f.payload)
 	case "delete_annotation":
-		if err := s.delete(ctx, f.payload); err != nil {
-			s.c.replyErr(f, err)
-			return
-		}
-		s.c.reply(f, okEmpty)
+		err = s.delete(ctx, f.payload)
 	case "video_duration":
-		if err := s.reportDuration(ctx, f.payload); err != nil {
-			s.c.replyErr(f, err)
-			return
-		}
-		s.c.reply(f, okEmpty)
+		err = s.reportDuration(ctx, f.payload)
 	default:
-		s.c.replyErr(f, errUnknownEvent)
+		err = errUnknownEvent
 	}
+	if err != nil {
+		s.c.replyErr(f, err)
+		return
+	}
+	s.c.srv.cfg.Observer.Push(pushEventOf(f.event), OK)
+	s.c.reply(f, ok)
 }
 
 func (s *subscription) post(ctx context.Context, payload json.RawMessage) (int64, error) {

@@ -71,6 +71,8 @@ type Deps struct {
 	Socket http.Handler
 	// Metrics serves /metrics (Prometheus); nil leaves it unmounted.
 	Metrics http.Handler
+	// Requests is told of every request but the websocket's (metrics.go); nil: nobody.
+	Requests RequestObserver
 	// Ready says whether the server can serve: nil when it can, else why
 	// not (shutting down, log closed). /readyz answers 503 with the reason.
 	// Nil Ready means always ready.
@@ -143,7 +145,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 	s := &Server{cfg: cfg, deps: deps, logger: logger, router: chi.NewRouter(), auth: newAddrLimiter(cfg.AuthRate, cfg.AuthBurst),
 		videoLimits: newVideoLimits(cfg.VideoRate, cfg.VideoBurst), adminLimits: newAdminLimits()}
 	r := s.router
-	r.Use(s.logRequests, s.recoverer)
+	r.Use(s.logRequests, s.observeRequests, s.recoverer)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if deps.Metrics != nil {

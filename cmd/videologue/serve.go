@@ -293,7 +293,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	handler := web.New(wcfg, web.Deps{
 		Accounts: m.Accounts, Videos: m.Catalog, Tokens: tokens, Socket: m.Socket,
-		Metrics: metrics.Handler(m.Registry), Ready: m.ready,
+		Metrics: metrics.Handler(m.Registry), Requests: met, Ready: m.ready,
 		Analysis: &web.AnalysisDeps{ReadModels: m.ReadModels.DB, Users: m.Accounts, Log: store},
 	}, m.Logger)
 	met.Gauge("connections", "Open sockets.", func() float64 { return float64(m.Socket.Connections()) })

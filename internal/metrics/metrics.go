@@ -1,9 +1,10 @@
 // Package metrics exposes Videologue's operational numbers to Prometheus:
 // append latency and appended events (an instrumenting decorator of
-// eventstore.Store), socket connections, broadcasts and slow-client
-// disconnects (channels.Observer), and any gauge the wiring adds, such as
-// projection lag. Everything registers with the registry it is given; no
-// global registry is touched.
+// eventstore.Store); the socket's connections, joins, pushes, refusals,
+// catch-up pages, broadcasts and slow-client disconnects (a
+// channels.Observer); HTTP requests by route (a web.RequestObserver); and
+// any gauge the wiring adds, such as projection lag. Everything registers
+// with the registry it is given; no global registry is touched.
 package metrics
 
 import (
@@ -27,6 +28,8 @@ type Metrics struct {
 	broadcasts prometheus.Counter
 	deliveries prometheus.Counter
 	queueDrops prometheus.Counter
+	socket     *socket
+	requests   *requests
 }
 
 // New registers the collectors with reg.
@@ -54,8 +57,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: namespace, Name: "slow_client_disconnects_total",
 			Help: "Sockets disconnected because their outgoing queue was full.",
 		}),
+		socket:   newSocket(),
+		requests: newRequests(),
 	}
-	reg.MustRegister(m.appendTime, m.appended, m.broadcasts, m.deliveries, m.queueDrops)
+	reg.MustRegister(m.appendTime, m.appended, m.broadcasts, m.deliveries, m.queueDrops, m.requests.count, m.requests.duration)
+	reg.MustRegister(m.socket.collectors...)
 	return m
 }
 
