@@ -129,17 +129,18 @@ type Annotation struct {
 	DeletedAt time.Time `json:"deleted_at,omitzero"`
 	Deleted   bool      `json:"deleted,omitempty"`
 	Edits     int64     `json:"edits,omitempty"`
+	Duration  int64     `json:"duration,omitempty"` // milliseconds a range covers from At; 0: an instant
 }
 
 func encodeAnnotation(b []byte, a *Annotation) []byte {
 	return enc(b).i(a.ID).i(a.VideoID).i(a.UserID).s(a.Username).s(a.Body).i(a.At).
-		t(a.PostedAt).t(a.EditedAt).t(a.DeletedAt).b(a.Deleted).i(a.Edits)
+		t(a.PostedAt).t(a.EditedAt).t(a.DeletedAt).b(a.Deleted).i(a.Edits).i(a.Duration)
 }
 
 func decodeAnnotation(p []byte) (Annotation, error) {
 	d := dec{p: p}
 	a := Annotation{ID: d.i(), VideoID: d.i(), UserID: d.i(), Username: d.s(), Body: d.s(), At: d.i(),
-		PostedAt: d.t(), EditedAt: d.t(), DeletedAt: d.t(), Deleted: d.b(), Edits: d.i()}
+		PostedAt: d.t(), EditedAt: d.t(), DeletedAt: d.t(), Deleted: d.b(), Edits: d.i(), Duration: d.i()}
 	return a, d.err
 }
 
@@ -152,12 +153,13 @@ type version struct {
 	userID   int64 // posted only
 	username string
 	at       int64
+	duration int64 // posted only: a range's length
 }
 
 func encodeVersion(b []byte, v *version) []byte {
 	e := enc(b).u(kindCode(v.kind)).t(v.time).s(v.body)
 	if v.kind == KindPosted {
-		e = e.i(v.userID).s(v.username).i(v.at)
+		e = e.i(v.userID).s(v.username).i(v.at).i(v.duration)
 	}
 	return e
 }
@@ -172,7 +174,7 @@ func decodeVersion(p []byte, t time.Time) (version, error) {
 	}
 	v.body = d.s()
 	if v.kind == KindPosted {
-		v.userID, v.username, v.at = d.i(), d.s(), d.i()
+		v.userID, v.username, v.at, v.duration = d.i(), d.s(), d.i(), d.i()
 	}
 	return v, d.err
 }
