@@ -1,9 +1,13 @@
 package web
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/videologue/videologue/annotations"
+	"github.com/videologue/videologue/eventstore"
 )
 
 // TestWatchPageRanges: a viewer marks a range in the composer and posts
@@ -71,4 +75,44 @@ func TestWatchPageRanges(t *testing.T) {
 	}
 	bob.do("show all", chromedp.Click(chromedp.CSS("#show-all")))
 	bob.waitFor("all notes shown", `[...document.querySelectorAll("#annotations .annotation")].every(li => !li.hidden)`)
+}
+
+// TestWatchPageDensityAndFollow: with more than 200 notes the strip shows
+// their density, still clickable to seek; Follow playback keeps the
+// current note in view, and scrolling the list by hand turns it off.
+func TestWatchPageDensityAndFollow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a real browser")
+	}
+	c := startChrome(t)
+	e := newSiteEnv(t) // carol's three notes, at 3, 7 and 11 s
+	notes := annotations.New(e.store, e.videos)
+	for i := range 250 { // one every 100 ms from 0 to 25 s
+		if _, err := notes.PostRange(t.Context(), e.video.ID, e.ids["carol"], "carol", fmt.Sprintf("note %d", i), int64(100*i), 0, eventstore.Metadata{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dave := c.person(t, "dave")
+	e.signIn(dave, "dave")
+	watch(dave, e.url+watchURL(e.video), false)
+	dave.waitFor("every note", `document.querySelectorAll("#annotations .annotation").length === 253`)
+	dave.waitFor("the density strip", `document.getElementById("notes-strip").classList.contains("is-density") && document.querySelectorAll("#notes-strip .strip-bucket").length > 50`)
+	if n := eval[int](dave, `document.querySelectorAll("#notes-strip .strip-mark, #notes-strip .strip-range").length`); n != 0 {
+		dave.fail("the density strip", errText(jsonText(n)+" markers beside the buckets"))
+	}
+	at := eval[float64](dave, `(b => { b.click(); return Number(b.dataset.at) / 1000 })([...document.querySelectorAll("#notes-strip .strip-bucket")].at(-20))`)
+	dave.waitFor("the player at the bucket", fmt.Sprintf(`Math.abs(document.querySelector("#player video").currentTime - %g) < 0.01`, at))
+
+	dave.do("follow playback", chromedp.Click(chromedp.CSS("#follow-playback")))
+	eval[chromedp.Void](dave, `document.querySelector("#player video").currentTime = 20`)
+	inView := `(() => {
+		let list = document.getElementById("annotations").getBoundingClientRect()
+		let cur = [...document.querySelectorAll("#annotations .annotation.is-current")][0]
+		if(!cur){ return false }
+		let r = cur.getBoundingClientRect()
+		return r.top >= list.top && r.bottom <= list.bottom
+	})()`
+	dave.waitFor("the current note in view", `document.getElementById("annotations").scrollTop > 0 && `+inView)
+	eval[chromedp.Void](dave, `document.getElementById("annotations").dispatchEvent(new WheelEvent("wheel", {deltaY: -100, bubbles: true}))`)
+	dave.waitFor("follow turned off", `!document.getElementById("follow-playback").checked`)
 }
