@@ -58,13 +58,14 @@ type Entry struct {
 	Device       string // viewer_joined
 	Reason       string // viewer_left
 	PresenceRef  string // viewer events: the presence ref of the viewing
+	Duration     int64  // annotation events: milliseconds a range covers from At; 0: an instant
 }
 
 // An entry's key ends with its time and position (entryKey): its value
 // holds the rest.
 func encodeEntry(b []byte, e *Entry) []byte {
 	return enc(b).u(kindCode(e.Kind)).i(e.VideoID).i(e.UserID).s(e.Username).
-		i(e.AnnotationID).i(e.At).s(e.Body).s(e.Previous).s(e.ConnectionID).s(e.ClientAddr).s(e.Device).s(e.Reason).s(e.PresenceRef)
+		i(e.AnnotationID).i(e.At).s(e.Body).s(e.Previous).s(e.ConnectionID).s(e.ClientAddr).s(e.Device).s(e.Reason).s(e.PresenceRef).i(e.Duration)
 }
 
 // entryKey is prefix followed by e's time and position.
@@ -77,7 +78,7 @@ func decodeEntry(k, p []byte) (Entry, error) {
 	}
 	d := dec{p: p}
 	e := Entry{Position: be64(k[len(k)-8:]), Time: keyTime(be64(k[len(k)-16:])), Kind: kindOf(d.u()), VideoID: d.i(), UserID: d.i(), Username: d.s(),
-		AnnotationID: d.i(), At: d.i(), Body: d.s(), Previous: d.s(), ConnectionID: d.s(), ClientAddr: d.s(), Device: d.s(), Reason: d.s(), PresenceRef: d.s()}
+		AnnotationID: d.i(), At: d.i(), Body: d.s(), Previous: d.s(), ConnectionID: d.s(), ClientAddr: d.s(), Device: d.s(), Reason: d.s(), PresenceRef: d.s(), Duration: d.i()}
 	return e, d.err
 }
 
@@ -92,6 +93,7 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 		Username     string    `json:"username,omitempty"`
 		AnnotationID int64     `json:"annotation_id"`
 		At           int64     `json:"at"`
+		Duration     int64     `json:"duration,omitempty"`
 		Body         string    `json:"body,omitempty"`
 		Previous     string    `json:"previous_body,omitempty"`
 		ConnectionID string    `json:"connection_id,omitempty"`
@@ -111,7 +113,7 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 		PresenceRef  string    `json:"presence_ref,omitempty"`
 	}
 	if e.Kind.IsAnnotation() {
-		return json.Marshal(annotation{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Body, e.Previous, e.ConnectionID, e.ClientAddr})
+		return json.Marshal(annotation{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Duration, e.Body, e.Previous, e.ConnectionID, e.ClientAddr})
 	}
 	return json.Marshal(viewer{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.ConnectionID, e.ClientAddr, e.Device, e.Reason, e.PresenceRef})
 }

@@ -49,7 +49,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 		t.Fatalf("session: %+v, %v; want %+v", got, err, s)
 	}
 	e := Entry{Position: 99, Time: at, Kind: KindEdited, VideoID: 7, UserID: 2, Username: "ann", AnnotationID: 3, At: 1500,
-		Body: "new", Previous: "old", ConnectionID: "c1", ClientAddr: "10.0.0.1"}
+		Body: "new", Previous: "old", ConnectionID: "c1", ClientAddr: "10.0.0.1", Duration: 2500}
 	for _, prefix := range []key{newKey(nsAudit), newKey(nsActivity, 't').i64(7)} {
 		if got, err := decodeEntry(entryKey(prefix, &e), encodeEntry(nil, &e)); err != nil || got != e {
 			t.Fatalf("entry: %+v, %v; want %+v", got, err, e)
