@@ -100,26 +100,26 @@ func (x *Writer[T]) Flush() error {
 
 // Entries writes timeline or audit entries.
 func Entries(w io.Writer, f Format) *Writer[projections.Entry] {
-	return newWriter(w, f, []string{"position", "time", "kind", "video_id", "user_id", "username", "annotation_id", "at_ms", "body", "previous_body", "connection_id", "client_addr", "device", "reason", "presence_ref"},
+	return newWriter(w, f, []string{"position", "time", "kind", "video_id", "user_id", "username", "annotation_id", "at_ms", "body", "previous_body", "connection_id", "client_addr", "device", "reason", "presence_ref", "duration_ms"},
 		func(e projections.Entry) []string {
-			at := ""
+			at, duration := "", ""
 			if e.Kind.IsAnnotation() {
-				at = strconv.FormatInt(e.At, 10)
+				at, duration = strconv.FormatInt(e.At, 10), strconv.FormatInt(e.Duration, 10)
 			}
 			ann := ""
 			if e.AnnotationID != 0 {
 				ann = strconv.FormatInt(e.AnnotationID, 10)
 			}
 			return []string{u64(e.Position), ts(e.Time), string(e.Kind), i64(e.VideoID), i64(e.UserID), text(e.Username), ann, at,
-				text(e.Body), text(e.Previous), text(e.ConnectionID), text(e.ClientAddr), text(e.Device), text(e.Reason), text(e.PresenceRef)}
+				text(e.Body), text(e.Previous), text(e.ConnectionID), text(e.ClientAddr), text(e.Device), text(e.Reason), text(e.PresenceRef), duration}
 		})
 }
 
 // Annotations writes annotations.
 func Annotations(w io.Writer, f Format) *Writer[projections.Annotation] {
-	return newWriter(w, f, []string{"id", "video_id", "at_ms", "user_id", "username", "body", "posted_at", "edited_at", "edits"},
+	return newWriter(w, f, []string{"id", "video_id", "at_ms", "user_id", "username", "body", "posted_at", "edited_at", "edits", "duration_ms"},
 		func(a projections.Annotation) []string {
-			return []string{i64(a.ID), i64(a.VideoID), i64(a.At), i64(a.UserID), text(a.Username), text(a.Body), ts(a.PostedAt), ts(a.EditedAt), i64(a.Edits)}
+			return []string{i64(a.ID), i64(a.VideoID), i64(a.At), i64(a.UserID), text(a.Username), text(a.Body), ts(a.PostedAt), ts(a.EditedAt), i64(a.Edits), i64(a.Duration)}
 		})
 }
 

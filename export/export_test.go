@@ -20,7 +20,7 @@ func entries() []projections.Entry {
 	return []projections.Entry{
 		{Position: 7, Time: when, Kind: projections.KindPosted, VideoID: 1, UserID: 2, Username: "ann", AnnotationID: 3, At: 0, Body: "=HYPERLINK(\"x\")", ConnectionID: "c1", ClientAddr: "10.0.0.1"},
 		{Position: 8, Time: when.Add(time.Second), Kind: projections.KindJoined, VideoID: 1, UserID: 4, Username: "bob", ConnectionID: "c2", Device: "desktop"},
-		{Position: 9, Time: when.Add(2 * time.Second), Kind: projections.KindEdited, VideoID: 1, UserID: 2, AnnotationID: 3, At: 0, Body: "line\nbreak, \"quoted\"", Previous: "old"},
+		{Position: 9, Time: when.Add(2 * time.Second), Kind: projections.KindEdited, VideoID: 1, UserID: 2, AnnotationID: 3, At: 0, Body: "line\nbreak, \"quoted\"", Previous: "old", Duration: 2500},
 	}
 }
 
@@ -47,6 +47,9 @@ func TestEntriesCSV(t *testing.T) {
 	}
 	if rows[1][7] != "0" || rows[2][7] != "" || rows[2][6] != "" {
 		t.Errorf("at/annotation columns: %q %q", rows[1], rows[2])
+	}
+	if rows[0][15] != "duration_ms" || rows[1][15] != "0" || rows[2][15] != "" || rows[3][15] != "2500" {
+		t.Errorf("duration column: %q %q %q %q", rows[0], rows[1], rows[2], rows[3])
 	}
 	if rows[3][8] != `line\x0abreak, "quoted"` || rows[3][9] != "old" || rows[1][1] != "2025-03-01T12:00:00.5Z" {
 		t.Errorf("row %q", rows[3])
