@@ -48,6 +48,7 @@ export class SeekStrip {
       let who = (a.user && a.user.username) || "someone"
       let mark = el("button", a.duration ? "strip-range" : "strip-mark")
       mark.type = "button"
+      mark.tabIndex = -1 // the panel's list is the keyboard's way to the notes
       mark.dataset.at = a.at
       mark.dataset.id = a.id
       mark.style.left = pct(a.at)
@@ -71,6 +72,7 @@ export class SeekStrip {
       let at = Math.floor(i * span / BUCKETS)
       let bucket = el("button", "strip-bucket")
       bucket.type = "button"
+      bucket.tabIndex = -1
       bucket.dataset.at = at
       bucket.style.left = `${i / BUCKETS * 100}%`
       bucket.style.width = `${100 / BUCKETS}%`
