@@ -75,6 +75,16 @@ func TestWatchPageRanges(t *testing.T) {
 	}
 	bob.do("show all", chromedp.Click(chromedp.CSS("#show-all")))
 	bob.waitFor("all notes shown", `[...document.querySelectorAll("#annotations .annotation")].every(li => !li.hidden)`)
+
+	// On a phone, with a range marked, nothing sticks out.
+	bob.resize(phone)
+	eval[chromedp.Void](bob, `document.querySelector("#player video").currentTime = 2`)
+	bob.waitFor("the seek to 2", `Math.abs(document.querySelector("#player video").currentTime - 2) < 0.01`)
+	bob.do("mark a range on a phone", chromedp.Click(chromedp.CSS("#range-start")))
+	eval[chromedp.Void](bob, `document.querySelector("#player video").currentTime = 25`)
+	bob.waitFor("the range in the composer", `document.getElementById("post-at").textContent === "0:02–0:25"`)
+	fits(bob, phone, "the watch page with a range marked")
+	inView(bob, phone, "#annotation-submit", "the watch page with a range marked")
 }
 
 // TestWatchPageDensityAndFollow: with more than 200 notes the strip shows
