@@ -57,21 +57,28 @@ const pageSize = 512
 // Rule violations are *domain.ValidationError (an at beyond the video's
 // known duration among them); an unknown video is domain.ErrNotFound.
 func (s *Service) Post(ctx context.Context, videoID, userID int64, username, body string, at int64, meta eventstore.Metadata) (int64, error) {
+	return s.PostRange(ctx, videoID, userID, username, body, at, 0, meta)
+}
+
+// PostRange is Post for a note that covers the stretch from at to
+// at+duration (milliseconds; 0 for an instant), which must end within the
+// video's known duration.
+func (s *Service) PostRange(ctx context.Context, videoID, userID int64, username, body string, at, duration int64, meta eventstore.Metadata) (int64, error) {
 	body, err := domain.NormalizeBody(body)
 	if err != nil {
 		return 0, err
 	}
-	if err := domain.ValidateAt(at); err != nil {
+	if err := domain.ValidateSpan(at, duration, 0); err != nil {
 		return 0, err
 	}
-	duration, err := s.duration(ctx, videoID)
+	known, err := s.duration(ctx, videoID)
 	if err != nil {
 		return 0, err
 	}
-	if err := domain.ValidateAtWithin(at, duration); err != nil {
+	if err := domain.ValidateSpan(at, duration, known); err != nil {
 		return 0, err
 	}
-	data, _ := json.Marshal(domain.AnnotationPosted{UserID: userID, Username: username, Body: body, At: at})
+	data, _ := json.Marshal(domain.AnnotationPosted{UserID: userID, Username: username, Body: body, At: at, Duration: duration})
 	res, err := s.store.Append(ctx, domain.VideoStream(videoID), eventstore.Any,
 		eventstore.EventData{Type: domain.TypeAnnotationPosted, Data: data, Metadata: meta.Encode()})
 	if err != nil {

@@ -150,6 +150,35 @@ func TestPostWithinKnownDuration(t *testing.T) {
 	}
 }
 
+// TestPostRange: a range must end within the video's known duration; a
+// refused one writes nothing, and an accepted one is written with its
+// duration.
+func TestPostRange(t *testing.T) {
+	st := open(t)
+	ctx := t.Context()
+	s := annotations.New(st, videos{1: 20000, 2: 0})
+	var ve *domain.ValidationError
+	for _, d := range []int64{-1, 15001, domain.MaxDurationMS + 1} {
+		if _, err := s.PostRange(ctx, 1, 1, "ann", "bad", 5000, d, eventstore.Metadata{}); !errors.As(err, &ve) || ve.Field != "duration" {
+			t.Fatalf("duration %d from 5 s on a 20-second video: %v", d, err)
+		}
+	}
+	if evs, _ := st.ReadStream(ctx, domain.VideoStream(1), eventstore.Forwards, 0, 10); len(evs) != 0 {
+		t.Fatalf("refused posts wrote %d events", len(evs))
+	}
+	if _, err := s.PostRange(ctx, 1, 1, "ann", "to the end", 5000, 15000, eventstore.Metadata{}); err != nil {
+		t.Fatalf("a range to the last moment: %v", err)
+	}
+	if _, err := s.PostRange(ctx, 2, 1, "ann", "unknown length", 5000, 99*60*1000, eventstore.Metadata{}); err != nil {
+		t.Fatalf("a range on a video of unknown duration: %v", err)
+	}
+	evs, _ := st.ReadStream(ctx, domain.VideoStream(1), eventstore.Forwards, 0, 10)
+	var e domain.AnnotationPosted
+	if len(evs) != 1 || json.Unmarshal(evs[0].Data, &e) != nil || e.At != 5000 || e.Duration != 15000 {
+		t.Fatalf("written: %d events, %+v", len(evs), e)
+	}
+}
+
 // countingStore counts reads of the log.
 type countingStore struct {
 	annotations.Store

@@ -140,6 +140,21 @@
 // Several live nodes may close the same viewing; presence ignores a leave
 // for a viewing already closed.
 //
+// # Annotations
+//
+// A client posts with push new_annotation {"body": B, "at": MS} and an
+// optional "duration": the milliseconds the note covers from at, an
+// integer from 1 to a day (absent or null: an instant). A known video
+// duration bounds both at and at + duration; anything else is a phx_reply
+// error whose reason says what is wrong, and nothing is written. The reply
+// is {"id": N}. Every annotation a client receives, in a push, a join
+// reply or a page of catch-up, is {"id", "body", "at", "user": {"id",
+// "username"}, "inserted_at"} with "edited_at" once edited, "duration"
+// for a range, and "rev" in pushes; a client that does not know ranges
+// sees their start as an instant. edit_annotation {"id", "body"} and
+// delete_annotation {"id"} change the poster's own, and video_duration
+// {"duration_ms"} reports what the client's player knows of the video.
+//
 // # Rejoining after edits and deletes
 //
 // Every push carries "rev", the number of events of the video's stream it

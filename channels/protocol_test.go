@@ -281,11 +281,11 @@ func TestRateLimitAndFlood(t *testing.T) {
 // show that a channel's failure stays in that channel.
 type panicky struct{ *annotations.Service }
 
-func (p panicky) Post(ctx context.Context, videoID, userID int64, username, body string, at int64, meta eventstore.Metadata) (int64, error) {
+func (p panicky) PostRange(ctx context.Context, videoID, userID int64, username, body string, at, duration int64, meta eventstore.Metadata) (int64, error) {
 	if body == "boom" {
 		panic("injected failure")
 	}
-	return p.Service.Post(ctx, videoID, userID, username, body, at, meta)
+	return p.Service.PostRange(ctx, videoID, userID, username, body, at, duration, meta)
 }
 
 func TestChannelFailureIsolated(t *testing.T) {

@@ -58,7 +58,9 @@ type Videos interface {
 // Each returns once its event is durable; rule violations are
 // *domain.ValidationError or the domain sentinels.
 type Annotations interface {
-	Post(ctx context.Context, videoID, userID int64, username, body string, at int64, meta eventstore.Metadata) (int64, error)
+	// PostRange posts a note at moment at, covering duration
+	// milliseconds from there (0: an instant).
+	PostRange(ctx context.Context, videoID, userID int64, username, body string, at, duration int64, meta eventstore.Metadata) (int64, error)
 	// EditSeen and DeleteSeen take the video revision as of which the
 	// hub showed the annotation live and the user's (-1: not known), so
 	// that the change can be appended without reading the video's

@@ -237,9 +237,10 @@ func (s *subscription) handleIn(ctx context.Context, f *inbound) {
 }
 
 func (s *subscription) post(ctx context.Context, payload json.RawMessage) (int64, error) {
-	var p struct { // only these two fields are taken
-		Body json.RawMessage `json:"body"`
-		At   json.RawMessage `json:"at"`
+	var p struct { // only these fields are taken
+		Body     json.RawMessage `json:"body"`
+		At       json.RawMessage `json:"at"`
+		Duration json.RawMessage `json:"duration"`
 	}
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return 0, refuse("payload must be an object")
@@ -252,7 +253,14 @@ func (s *subscription) post(ctx context.Context, payload json.RawMessage) (int64
 	if !ok || domain.ValidateAt(at) != nil {
 		return 0, refuse("at must be an integer from 0 to %d (milliseconds into the video)", int64(domain.MaxAt))
 	}
-	return s.c.srv.deps.Annotations.Post(ctx, s.videoID, s.c.user.id, s.c.user.username, body, at, s.c.meta())
+	var duration int64
+	if len(p.Duration) > 0 && string(p.Duration) != "null" {
+		duration, ok = nonNegInt(p.Duration)
+		if !ok || duration == 0 || duration > domain.MaxDurationMS {
+			return 0, refuse("duration must be an integer from 1 to %d (milliseconds the note covers from at)", int64(domain.MaxDurationMS))
+		}
+	}
+	return s.c.srv.deps.Annotations.PostRange(ctx, s.videoID, s.c.user.id, s.c.user.username, body, at, duration, s.c.meta())
 }
 
 func (s *subscription) edit(ctx context.Context, payload json.RawMessage) error {
@@ -338,6 +346,7 @@ type annotationJSON struct {
 	ID         int64    `json:"id"`
 	Body       string   `json:"body"`
 	At         int64    `json:"at"`
+	Duration   int64    `json:"duration,omitempty"` // a range's length in milliseconds
 	User       userJSON `json:"user"`
 	InsertedAt string   `json:"inserted_at"`
 	EditedAt   string   `json:"edited_at,omitempty"`
@@ -353,7 +362,7 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 func toJSON(a *domain.Annotation) annotationJSON {
 	j := annotationJSON{
-		ID: a.ID, Body: a.Body, At: a.At,
+		ID: a.ID, Body: a.Body, At: a.At, Duration: a.Duration,
 		User:       userJSON{ID: a.UserID, Username: a.Username},
 		InsertedAt: a.InsertedAt.UTC().Format(timeFormat),
 	}

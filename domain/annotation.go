@@ -14,6 +14,7 @@ type Annotation struct {
 	Username   string
 	Body       string
 	At         int64 // milliseconds into the video
+	Duration   int64 // milliseconds the note covers from At; 0: an instant
 	InsertedAt time.Time
 	EditedAt   time.Time // zero if never edited
 	Deleted    bool
@@ -35,7 +36,7 @@ func (s *Annotations) Posted(videoID int64, rev uint64, e AnnotationPosted, at t
 	if a, ok := s.byID[id]; ok { // redelivery
 		return a
 	}
-	a := &Annotation{ID: id, VideoID: videoID, UserID: e.UserID, Username: e.Username, Body: e.Body, At: e.At, InsertedAt: at}
+	a := &Annotation{ID: id, VideoID: videoID, UserID: e.UserID, Username: e.Username, Body: e.Body, At: e.At, Duration: e.Duration, InsertedAt: at}
 	s.byID[id] = a
 	s.order = append(s.order, id)
 	return a

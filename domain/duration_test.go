@@ -54,3 +54,30 @@ func TestNormalizeDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateSpan(t *testing.T) {
+	cases := []struct {
+		at, duration, video int64
+		want                string // "" means accepted
+	}{
+		{0, 0, 0, ""},
+		{1000, 5000, 0, ""},
+		{1000, 19000, 20000, ""},
+		{1000, 19001, 20000, "duration: must end by 20000: the video lasts 0:20"},
+		{20001, 1, 20000, "at: must be at most 20000"},
+		{0, -1, 20000, "duration: must be an integer from 1"},
+		{0, MaxDurationMS + 1, 0, "duration: must be an integer from 1"},
+		{MaxAt, 1, 0, "duration: must end by"},
+		{0, MaxDurationMS, 0, ""},
+	}
+	for _, c := range cases {
+		err := ValidateSpan(c.at, c.duration, c.video)
+		var ve *ValidationError
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("ValidateSpan(%d, %d, %d) = %v, want nil", c.at, c.duration, c.video, err)
+		case c.want != "" && (!errors.As(err, &ve) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("ValidateSpan(%d, %d, %d) = %v, want %q", c.at, c.duration, c.video, err, c.want)
+		}
+	}
+}

@@ -158,12 +158,15 @@ type DurationReported struct {
 }
 
 // AnnotationPosted: a user pinned a note to moment At (milliseconds) of a
-// video. Its id is its revision in the video stream + 1.
+// video, or, with Duration, to the stretch from At to At+Duration. Its id
+// is its revision in the video stream + 1. Duration is omitted when 0 so
+// that notes on an instant are written as they always were.
 type AnnotationPosted struct {
 	UserID   int64  `json:"user_id"`
 	Username string `json:"username"`
 	Body     string `json:"body"`
 	At       int64  `json:"at"`
+	Duration int64  `json:"duration,omitempty"` // milliseconds; 0: an instant
 }
 
 // AnnotationEdited: the author changed an annotation's text.

@@ -92,6 +92,27 @@ func ValidateAtWithin(at, durationMS int64) error {
 	return nil
 }
 
+// ValidateSpan checks a note's moment at and the stretch it covers,
+// duration (milliseconds; 0 for an instant), against a video whose known
+// duration is videoMS (0: not known). A stretch is at most a day, as a
+// video is, and must end within the video.
+func ValidateSpan(at, duration, videoMS int64) error {
+	if err := ValidateAtWithin(at, videoMS); err != nil {
+		return err
+	}
+	switch {
+	case duration == 0:
+		return nil
+	case duration < 0 || duration > MaxDurationMS:
+		return invalid("duration", "must be an integer from 1 to %d (milliseconds, at most a day)", int64(MaxDurationMS))
+	case at+duration > MaxAt:
+		return invalid("duration", "must end by %d milliseconds into the video", int64(MaxAt))
+	case videoMS > 0 && at+duration > videoMS:
+		return invalid("duration", "must end by %d: the video lasts %s", videoMS, clock(videoMS))
+	}
+	return nil
+}
+
 // NormalizeDuration checks a video duration a player reported, in
 // milliseconds, and rounds it up to a whole second: players round
 // differently, and a report that raises the known duration by less than

@@ -104,18 +104,18 @@ func (x *Writer[T]) Flush() error {
 // Entries writes timeline or audit entries, each with the fields that
 // apply to its kind.
 func Entries(w io.Writer, f Format) *Writer[projections.Entry] {
-	x := newWriter(w, f, []string{"position", "time", "kind", "video_id", "user_id", "username", "annotation_id", "at_ms", "body", "previous_body", "connection_id", "client_addr", "device", "reason", "presence_ref"},
+	x := newWriter(w, f, []string{"position", "time", "kind", "video_id", "user_id", "username", "annotation_id", "at_ms", "body", "previous_body", "connection_id", "client_addr", "device", "reason", "presence_ref", "duration_ms"},
 		func(e projections.Entry) []string {
-			at := ""
+			at, duration := "", ""
 			if e.Kind.IsAnnotation() {
-				at = strconv.FormatInt(e.At, 10)
+				at, duration = strconv.FormatInt(e.At, 10), strconv.FormatInt(e.Duration, 10)
 			}
 			ann := ""
 			if e.AnnotationID != 0 {
 				ann = strconv.FormatInt(e.AnnotationID, 10)
 			}
 			return []string{u64(e.Position), ts(e.Time), string(e.Kind), i64(e.VideoID), i64(e.UserID), text(e.Username), ann, at,
-				text(e.Body), text(e.Previous), text(e.ConnectionID), text(e.ClientAddr), text(e.Device), text(e.Reason), text(e.PresenceRef)}
+				text(e.Body), text(e.Previous), text(e.ConnectionID), text(e.ClientAddr), text(e.Device), text(e.Reason), text(e.PresenceRef), duration}
 		})
 	x.doc = entryDoc
 	return x
@@ -131,6 +131,7 @@ type annotationEntry struct {
 	Username     string           `json:"username,omitempty"`
 	AnnotationID int64            `json:"annotation_id"`
 	At           int64            `json:"at"`
+	Duration     int64            `json:"duration,omitempty"`
 	Body         string           `json:"body,omitempty"`
 	Previous     string           `json:"previous_body,omitempty"`
 	ConnectionID string           `json:"connection_id,omitempty"`
@@ -153,16 +154,16 @@ type viewerEntry struct {
 
 func entryDoc(e projections.Entry) any {
 	if e.Kind.IsAnnotation() {
-		return annotationEntry{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Body, e.Previous, e.ConnectionID, e.ClientAddr}
+		return annotationEntry{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Duration, e.Body, e.Previous, e.ConnectionID, e.ClientAddr}
 	}
 	return viewerEntry{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.ConnectionID, e.ClientAddr, e.Device, e.Reason, e.PresenceRef}
 }
 
 // Annotations writes annotations.
 func Annotations(w io.Writer, f Format) *Writer[projections.Annotation] {
-	return newWriter(w, f, []string{"id", "video_id", "at_ms", "user_id", "username", "body", "posted_at", "edited_at", "edits"},
+	return newWriter(w, f, []string{"id", "video_id", "at_ms", "user_id", "username", "body", "posted_at", "edited_at", "edits", "duration_ms"},
 		func(a projections.Annotation) []string {
-			return []string{i64(a.ID), i64(a.VideoID), i64(a.At), i64(a.UserID), text(a.Username), text(a.Body), ts(a.PostedAt), ts(a.EditedAt), i64(a.Edits)}
+			return []string{i64(a.ID), i64(a.VideoID), i64(a.At), i64(a.UserID), text(a.Username), text(a.Body), ts(a.PostedAt), ts(a.EditedAt), i64(a.Edits), i64(a.Duration)}
 		})
 }
 

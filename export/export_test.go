@@ -20,7 +20,7 @@ func entries() []projections.Entry {
 	return []projections.Entry{
 		{Position: 7, Time: when, Kind: projections.KindPosted, VideoID: 1, UserID: 2, Username: "ann", AnnotationID: 3, At: 0, Body: "=HYPERLINK(\"x\")", ConnectionID: "c1", ClientAddr: "10.0.0.1"},
 		{Position: 8, Time: when.Add(time.Second), Kind: projections.KindJoined, VideoID: 1, UserID: 4, Username: "bob", ConnectionID: "c2", Device: "desktop"},
-		{Position: 9, Time: when.Add(2 * time.Second), Kind: projections.KindEdited, VideoID: 1, UserID: 2, AnnotationID: 3, At: 0, Body: "line\nbreak, \"quoted\"", Previous: "old"},
+		{Position: 9, Time: when.Add(2 * time.Second), Kind: projections.KindEdited, VideoID: 1, UserID: 2, AnnotationID: 3, At: 0, Body: "line\nbreak, \"quoted\"", Previous: "old", Duration: 2500},
 	}
 }
 
@@ -47,6 +47,9 @@ func TestEntriesCSV(t *testing.T) {
 	}
 	if rows[1][7] != "0" || rows[2][7] != "" || rows[2][6] != "" {
 		t.Errorf("at/annotation columns: %q %q", rows[1], rows[2])
+	}
+	if rows[0][15] != "duration_ms" || rows[1][15] != "0" || rows[2][15] != "" || rows[3][15] != "2500" {
+		t.Errorf("duration column: %q %q %q %q", rows[0], rows[1], rows[2], rows[3])
 	}
 	if rows[3][8] != `line\x0abreak, "quoted"` || rows[3][9] != "old" || rows[1][1] != "2025-03-01T12:00:00.5Z" {
 		t.Errorf("row %q", rows[3])
@@ -142,6 +145,7 @@ func TestWebAnnotations(t *testing.T) {
 	anns := []projections.Annotation{
 		{ID: 1, VideoID: 9, UserID: 2, Username: "ann", Body: "<b>hi</b>", At: 12500, PostedAt: when},
 		{ID: 4, VideoID: 9, UserID: 3, Username: "bob", Body: "later", At: 61000, PostedAt: when, EditedAt: when.Add(time.Minute)},
+		{ID: 5, VideoID: 9, UserID: 3, Username: "bob", Body: "the chorus", At: 61000, Duration: 9500, PostedAt: when},
 	}
 	var buf bytes.Buffer
 	c := export.Collection{ID: "https://v.example/api/videos/9/annotations.jsonld", Label: "Talk", Video: "https://cdn.example/talk.mp4",
@@ -177,7 +181,7 @@ func TestWebAnnotations(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, buf.String())
 	}
-	if doc.Context != "http://www.w3.org/ns/anno.jsonld" || doc.Type != "AnnotationCollection" || doc.Total != 2 || doc.First.Type != "AnnotationPage" || len(doc.First.Items) != 2 {
+	if doc.Context != "http://www.w3.org/ns/anno.jsonld" || doc.Type != "AnnotationCollection" || doc.Total != 3 || doc.First.Type != "AnnotationPage" || len(doc.First.Items) != 3 {
 		t.Fatalf("document %+v", doc)
 	}
 	a := doc.First.Items[0]
@@ -189,12 +193,27 @@ func TestWebAnnotations(t *testing.T) {
 	if b := doc.First.Items[1]; b.Target.Selector.Value != "t=61" || b.Modified == "" {
 		t.Fatalf("item %+v", b)
 	}
+	if r := doc.First.Items[2]; r.Target.Selector.Value != "t=61,70.5" {
+		t.Fatalf("a range's selector is %q, want t=61,70.5 (start,end in seconds)", r.Target.Selector.Value)
+	}
 }
 
 func TestMediaFragment(t *testing.T) {
 	for ms, want := range map[int64]string{0: "t=0", 1: "t=0.001", 12500: "t=12.5", 3600000: "t=3600"} {
 		if got := export.MediaFragment(ms); got != want {
 			t.Errorf("MediaFragment(%d) = %q, want %q", ms, got, want)
+		}
+	}
+}
+
+func TestMediaFragmentSpan(t *testing.T) {
+	cases := []struct {
+		ms, duration int64
+		want         string
+	}{{12500, 0, "t=12.5"}, {0, 1, "t=0,0.001"}, {12500, 7500, "t=12.5,20"}, {3600000, 1, "t=3600,3600.001"}}
+	for _, c := range cases {
+		if got := export.MediaFragmentSpan(c.ms, c.duration); got != c.want {
+			t.Errorf("MediaFragmentSpan(%d, %d) = %q, want %q", c.ms, c.duration, got, c.want)
 		}
 	}
 }

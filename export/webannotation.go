@@ -27,7 +27,7 @@ type Collection struct {
 // an AnnotationCollection whose first AnnotationPage holds every
 // annotation, each a commenting TextualBody targeting the video with a
 // FragmentSelector whose media fragment (https://www.w3.org/TR/media-frags/)
-// is the annotation's moment, "t=12.5". Items are written as each yields
+// is the annotation's moment, "t=12.5", or its stretch, "t=12.5,20". Items are written as each yields
 // them, so the export streams; the total comes last.
 func WebAnnotations(w io.Writer, c Collection, each func(yield func(projections.Annotation) error) error) error {
 	bw := bufio.NewWriterSize(w, 32<<10)
@@ -81,7 +81,7 @@ func webAnnotation(c Collection, a projections.Annotation) jsonObject {
 			"selector": jsonObject{
 				"type":       "FragmentSelector",
 				"conformsTo": "http://www.w3.org/TR/media-frags/",
-				"value":      MediaFragment(a.At),
+				"value":      MediaFragmentSpan(a.At, a.Duration),
 			},
 		},
 	}
@@ -95,4 +95,14 @@ func webAnnotation(c Collection, a projections.Annotation) jsonObject {
 // milliseconds: "t=12.5".
 func MediaFragment(ms int64) string {
 	return "t=" + strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64)
+}
+
+// MediaFragmentSpan is the temporal media fragment of a stretch of
+// duration milliseconds from ms, "t=12.5,20", or of the moment ms when
+// duration is 0.
+func MediaFragmentSpan(ms, duration int64) string {
+	if duration <= 0 {
+		return MediaFragment(ms)
+	}
+	return MediaFragment(ms) + "," + strconv.FormatFloat(float64(ms+duration)/1000, 'f', -1, 64)
 }

@@ -60,9 +60,9 @@ func entryFor(vid int64, ev *Event, kind Kind) Entry {
 
 func (p activityProjection) posted(w *Writer, vid int64, ev *Event, x *domain.AnnotationPosted) error {
 	e := entryFor(vid, ev, KindPosted)
-	a := Annotation{ID: domain.IDFromRevision(ev.Revision), VideoID: vid, UserID: x.UserID, Username: x.Username, Body: x.Body, At: x.At, PostedAt: ev.RecordedAt}
-	v := version{kind: KindPosted, time: ev.RecordedAt, body: x.Body, userID: x.UserID, username: x.Username, at: x.At}
-	e.UserID, e.Username, e.AnnotationID, e.At, e.Body = x.UserID, x.Username, a.ID, x.At, x.Body
+	a := Annotation{ID: domain.IDFromRevision(ev.Revision), VideoID: vid, UserID: x.UserID, Username: x.Username, Body: x.Body, At: x.At, Duration: x.Duration, PostedAt: ev.RecordedAt}
+	v := version{kind: KindPosted, time: ev.RecordedAt, body: x.Body, userID: x.UserID, username: x.Username, at: x.At, duration: x.Duration}
+	e.UserID, e.Username, e.AnnotationID, e.At, e.Duration, e.Body = x.UserID, x.Username, a.ID, x.At, x.Duration, x.Body
 	return p.store(w, vid, ev, &e, &a, &v)
 }
 
@@ -80,7 +80,7 @@ func (p activityProjection) changed(w *Writer, vid int64, ev *Event, kind Kind, 
 			return err
 		}
 	}
-	e.Username, e.At, e.Previous = a.Username, a.At, a.Body
+	e.Username, e.At, e.Duration, e.Previous = a.Username, a.At, a.Duration, a.Body
 	if !ok || a.Deleted {
 		// The commands refuse this; should the log hold it anyway, it is
 		// history but changes nothing.

@@ -86,7 +86,7 @@ func (d *DB) annotationsAt(ctx context.Context, vid int64, t time.Time, fn func(
 		}
 		switch v.kind {
 		case KindPosted:
-			cur = Annotation{ID: curID, VideoID: vid, UserID: v.userID, Username: v.username, Body: v.body, At: v.at, PostedAt: v.time}
+			cur = Annotation{ID: curID, VideoID: vid, UserID: v.userID, Username: v.username, Body: v.body, At: v.at, Duration: v.duration, PostedAt: v.time}
 			have = true
 		case KindEdited:
 			if have && !cur.Deleted {

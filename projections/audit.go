@@ -28,6 +28,7 @@ type auditNote struct {
 	body     string
 	userID   int64
 	username string
+	duration int64
 }
 
 func (auditProjection) Apply(w *Writer, ev *Event) error {
@@ -50,8 +51,8 @@ func (auditProjection) Apply(w *Writer, ev *Event) error {
 	case *domain.AnnotationPosted:
 		e = entryFor(vid, ev, KindPosted)
 		id = domain.IDFromRevision(ev.Revision)
-		e.UserID, e.Username, e.AnnotationID, e.At, e.Body = x.UserID, x.Username, id, x.At, x.Body
-		w.Set(newKey(nsAudit, 'a').i64(vid).i64(id), enc(w.buf()).i(x.At).s(x.Body).i(x.UserID).s(x.Username))
+		e.UserID, e.Username, e.AnnotationID, e.At, e.Duration, e.Body = x.UserID, x.Username, id, x.At, x.Duration, x.Body
+		w.Set(newKey(nsAudit, 'a').i64(vid).i64(id), enc(w.buf()).i(x.At).s(x.Body).i(x.UserID).s(x.Username).i(x.Duration))
 	case *domain.AnnotationEdited:
 		e = entryFor(vid, ev, KindEdited)
 		id = x.AnnotationID
@@ -69,16 +70,16 @@ func (auditProjection) Apply(w *Writer, ev *Event) error {
 		}
 		if ok {
 			d := dec{p: raw}
-			n := auditNote{at: d.i(), body: d.s(), userID: d.i(), username: d.s()}
+			n := auditNote{at: d.i(), body: d.s(), userID: d.i(), username: d.s(), duration: d.i()}
 			if d.err != nil {
 				return d.err
 			}
-			e.At, e.Previous = n.at, n.body
+			e.At, e.Duration, e.Previous = n.at, n.duration, n.body
 			if n.userID == e.UserID {
 				e.Username = n.username
 			}
 			if e.Kind == KindEdited {
-				w.Set(k, enc(w.buf()).i(n.at).s(e.Body).i(n.userID).s(n.username))
+				w.Set(k, enc(w.buf()).i(n.at).s(e.Body).i(n.userID).s(n.username).i(n.duration))
 			} else {
 				w.Delete(k)
 			}

@@ -57,13 +57,14 @@ type Entry struct {
 	Device       string // viewer_joined
 	Reason       string // viewer_left
 	PresenceRef  string // viewer events: the presence ref of the viewing
+	Duration     int64  // annotation events: milliseconds a range covers from At; 0: an instant
 }
 
 // An entry's key ends with its time and position (entryKey): its value
 // holds the rest.
 func encodeEntry(b []byte, e *Entry) []byte {
 	return enc(b).u(kindCode(e.Kind)).i(e.VideoID).i(e.UserID).s(e.Username).
-		i(e.AnnotationID).i(e.At).s(e.Body).s(e.Previous).s(e.ConnectionID).s(e.ClientAddr).s(e.Device).s(e.Reason).s(e.PresenceRef)
+		i(e.AnnotationID).i(e.At).s(e.Body).s(e.Previous).s(e.ConnectionID).s(e.ClientAddr).s(e.Device).s(e.Reason).s(e.PresenceRef).i(e.Duration)
 }
 
 // entryKey is prefix followed by e's time and position.
@@ -76,7 +77,7 @@ func decodeEntry(k, p []byte) (Entry, error) {
 	}
 	d := dec{p: p}
 	e := Entry{Position: be64(k[len(k)-8:]), Time: keyTime(be64(k[len(k)-16:])), Kind: kindOf(d.u()), VideoID: d.i(), UserID: d.i(), Username: d.s(),
-		AnnotationID: d.i(), At: d.i(), Body: d.s(), Previous: d.s(), ConnectionID: d.s(), ClientAddr: d.s(), Device: d.s(), Reason: d.s(), PresenceRef: d.s()}
+		AnnotationID: d.i(), At: d.i(), Body: d.s(), Previous: d.s(), ConnectionID: d.s(), ClientAddr: d.s(), Device: d.s(), Reason: d.s(), PresenceRef: d.s(), Duration: d.i()}
 	return e, d.err
 }
 
@@ -93,17 +94,18 @@ type Annotation struct {
 	DeletedAt time.Time `json:"deleted_at,omitzero"`
 	Deleted   bool      `json:"deleted,omitempty"`
 	Edits     int64     `json:"edits,omitempty"`
+	Duration  int64     `json:"duration,omitempty"` // milliseconds a range covers from At; 0: an instant
 }
 
 func encodeAnnotation(b []byte, a *Annotation) []byte {
 	return enc(b).i(a.ID).i(a.VideoID).i(a.UserID).s(a.Username).s(a.Body).i(a.At).
-		t(a.PostedAt).t(a.EditedAt).t(a.DeletedAt).b(a.Deleted).i(a.Edits)
+		t(a.PostedAt).t(a.EditedAt).t(a.DeletedAt).b(a.Deleted).i(a.Edits).i(a.Duration)
 }
 
 func decodeAnnotation(p []byte) (Annotation, error) {
 	d := dec{p: p}
 	a := Annotation{ID: d.i(), VideoID: d.i(), UserID: d.i(), Username: d.s(), Body: d.s(), At: d.i(),
-		PostedAt: d.t(), EditedAt: d.t(), DeletedAt: d.t(), Deleted: d.b(), Edits: d.i()}
+		PostedAt: d.t(), EditedAt: d.t(), DeletedAt: d.t(), Deleted: d.b(), Edits: d.i(), Duration: d.i()}
 	return a, d.err
 }
 
@@ -116,12 +118,13 @@ type version struct {
 	userID   int64 // posted only
 	username string
 	at       int64
+	duration int64 // posted only: a range's length
 }
 
 func encodeVersion(b []byte, v *version) []byte {
 	e := enc(b).u(kindCode(v.kind)).t(v.time).s(v.body)
 	if v.kind == KindPosted {
-		e = e.i(v.userID).s(v.username).i(v.at)
+		e = e.i(v.userID).s(v.username).i(v.at).i(v.duration)
 	}
 	return e
 }
@@ -136,7 +139,7 @@ func decodeVersion(p []byte, t time.Time) (version, error) {
 	}
 	v.body = d.s()
 	if v.kind == KindPosted {
-		v.userID, v.username, v.at = d.i(), d.s(), d.i()
+		v.userID, v.username, v.at, v.duration = d.i(), d.s(), d.i(), d.i()
 	}
 	return v, d.err
 }

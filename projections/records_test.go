@@ -30,12 +30,26 @@ func TestRecordsRoundTrip(t *testing.T) {
 	if got, err := decodeAnnotation(encodeAnnotation(nil, &a)); err != nil || got != a {
 		t.Fatalf("annotation: %+v, %v; want %+v", got, err, a)
 	}
+	r := a
+	r.Duration = 4000
+	if got, err := decodeAnnotation(encodeAnnotation(nil, &r)); err != nil || got != r {
+		t.Fatalf("range annotation: %+v, %v; want %+v", got, err, r)
+	}
+	if old := enc(nil).i(a.ID).i(a.VideoID).i(a.UserID).s(a.Username).s(a.Body).i(a.At).t(a.PostedAt).t(a.EditedAt).t(a.DeletedAt).b(a.Deleted).i(a.Edits); true {
+		if got, err := decodeAnnotation(old); err != nil || got != a {
+			t.Fatalf("an annotation written before ranges: %+v, %v; want %+v", got, err, a)
+		}
+	}
+	v := version{kind: KindPosted, time: at, body: "hello", userID: 2, username: "ann", at: 1500, duration: 4000}
+	if got, err := decodeVersion(encodeVersion(nil, &v), at); err != nil || got != v {
+		t.Fatalf("range version: %+v, %v; want %+v", got, err, v)
+	}
 	s := Viewing{VideoID: 7, UserID: 2, Username: "ann", ConnectionID: "c1", Device: "phone", Node: "n1", JoinedAt: at, LeftAt: at.Add(time.Minute), Reason: "left"}
 	if got, err := decodeViewing(encodeViewing(nil, &s)); err != nil || got != s {
 		t.Fatalf("viewing: %+v, %v; want %+v", got, err, s)
 	}
 	e := Entry{Position: 99, Time: at, Kind: KindEdited, VideoID: 7, UserID: 2, Username: "ann", AnnotationID: 3, At: 1500,
-		Body: "new", Previous: "old", ConnectionID: "c1", ClientAddr: "10.0.0.1"}
+		Body: "new", Previous: "old", ConnectionID: "c1", ClientAddr: "10.0.0.1", Duration: 2500}
 	for _, prefix := range []key{newKey(nsAudit), newKey(nsActivity, 't').i64(7)} {
 		if got, err := decodeEntry(entryKey(prefix, &e), encodeEntry(nil, &e)); err != nil || got != e {
 			t.Fatalf("entry: %+v, %v; want %+v", got, err, e)

@@ -38,6 +38,10 @@
     s = s % 60;
     return m + ":" + (s < 10 ? "0" : "") + s;
   }
+  // span writes a note's moment, or a range's start and end.
+  function span(at, duration) {
+    return duration > 0 ? mmss(at) + "–" + mmss(at + duration) : mmss(at);
+  }
   function stamp(ms) {
     var d = new Date(ms);
     return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
@@ -60,7 +64,7 @@
   function describe(e) {
     var who = e.username || ("user " + e.user_id);
     switch (e.kind) {
-      case "annotation_posted": return who + " posted at " + mmss(e.at) + ": " + e.body;
+      case "annotation_posted": return who + " posted at " + span(e.at, e.duration) + ": " + e.body;
       case "annotation_edited": return who + " edited #" + e.annotation_id + ": " + (e.body || "");
       case "annotation_deleted": return who + " deleted #" + e.annotation_id;
       case "viewer_joined": return who + " started watching" + (e.device ? " (" + e.device + ")" : "");
@@ -81,7 +85,7 @@
         viewers.delete(e.connection_id);
         break;
       case "annotation_posted":
-        annotations.set(e.annotation_id, { at: e.at, body: e.body, username: e.username || ("user " + e.user_id) });
+        annotations.set(e.annotation_id, { at: e.at, duration: e.duration, body: e.body, username: e.username || ("user " + e.user_id) });
         fresh.set("a" + e.annotation_id, e.t);
         break;
       case "annotation_edited":
@@ -174,7 +178,7 @@
           viewers.set(v.connection_id, { username: v.username || ("user " + v.user_id), device: v.device || "" });
         });
         (st.annotations || []).forEach(function (a) {
-          annotations.set(a.id, { at: a.at, body: a.body, username: a.username || ("user " + a.user_id) });
+          annotations.set(a.id, { at: a.at, duration: a.duration, body: a.body, username: a.username || ("user " + a.user_id) });
         });
       }
       render();
@@ -229,7 +233,7 @@
     annsEl.textContent = "";
     list.forEach(function (x) {
       var li = el("li", now - (fresh.get("a" + x.id) || -1e15) < 2000 ? "fresh" : "");
-      li.appendChild(el("span", "at", mmss(x.a.at)));
+      li.appendChild(el("span", "at", span(x.a.at, x.a.duration)));
       li.appendChild(el("span", "who", x.a.username));
       li.appendChild(document.createTextNode(x.a.body));
       annsEl.appendChild(li);

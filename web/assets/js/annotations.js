@@ -1,5 +1,9 @@
 // The annotation panel of the watch page: every annotation of the video,
-// each shown once playback reaches its moment, clickable to seek there.
+// each shown once playback reaches its moment (or all of them, with "Show
+// all"), clickable to seek there. A range is highlighted while playback is
+// inside its stretch; with "Follow" the list keeps the current note in
+// view until the viewer scrolls it by hand. The notes strip under the
+// player shows where they all are.
 //
 // Annotations are kept by id, so one delivered twice (a join reply after a
 // reconnect overlapping a live push) is rendered once; lastSeenId and
@@ -12,6 +16,7 @@
 // the history is applied without flashing each annotation as new.
 import {formatTime, el} from "./format.js"
 import {AnnotationEditor} from "./editor.js"
+import {SeekStrip} from "./strip.js"
 
 // How long an annotation stays highlighted after its moment.
 const HIGHLIGHT_MS = 4000
@@ -35,6 +40,21 @@ export class AnnotationPanel {
       id => this.items.has(id) ? this.items.get(id).ann : null,
       id => { if(this.items.has(id)){ this.fill(this.items.get(id)) } })
     this.composer = new Composer(root, channel, player)
+    this.strip = new SeekStrip(root.querySelector("#notes-strip"), player)
+    player.onDuration(ms => { this.strip.setDuration(ms); this.tick() })
+    this.showAll = root.querySelector("#show-all")
+    this.follow = root.querySelector("#follow-playback")
+    this.showAll.addEventListener("change", () => this.tick())
+    this.follow.addEventListener("change", () => this.tick())
+    // A viewer who scrolls the list by hand is reading it: following
+    // playback would pull it away.
+    let byHand = () => { this.follow.checked = false }
+    this.list.addEventListener("wheel", byHand, {passive: true})
+    this.list.addEventListener("touchmove", byHand, {passive: true})
+    this.list.addEventListener("pointerdown", e => { if(e.target === this.list){ byHand() } })
+    this.list.addEventListener("keydown", e => {
+      if(["ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End"].includes(e.key)){ byHand() }
+    })
 
     channel.on("new_annotation", ann => { this.upsert(ann, !this.paging); this.applied(ann.rev) })
     channel.on("caught_up", ({last_id, last_rev}) => {
@@ -76,6 +96,7 @@ export class AnnotationPanel {
   reset(){
     for(let {node} of this.items.values()){ node.remove() }
     this.items.clear()
+    this.strip.dirty = true
     this.gone.clear()
     this.lastSeenId = 0
     this.lastSeenRev = 0
@@ -90,6 +111,7 @@ export class AnnotationPanel {
   upsert(ann, live){
     if(!ann || typeof ann.id !== "number" || this.gone.has(ann.id)){ return }
     this.lastSeenId = Math.max(this.lastSeenId, ann.id)
+    this.strip.dirty = true
     let item = this.items.get(ann.id)
     if(item){
       item.ann = ann
@@ -99,6 +121,10 @@ export class AnnotationPanel {
     item = {ann, node: el("li", "annotation")}
     item.node.dataset.id = ann.id
     item.node.dataset.at = ann.at
+    if(ann.duration > 0){
+      item.node.dataset.duration = ann.duration
+      item.node.classList.add("is-range")
+    }
     item.node.tabIndex = 0
     item.node.hidden = true
     this.fill(item)
@@ -118,6 +144,7 @@ export class AnnotationPanel {
     if(!item){ return }
     this.items.delete(id)
     item.node.remove()
+    this.strip.dirty = true
     if(live && !this.paging){ this.tick() }
   }
 
@@ -125,9 +152,10 @@ export class AnnotationPanel {
   fill({ann, node}){
     if(this.editor.isEditing(node)){ return }
     node.replaceChildren()
-    let when = el("button", "ann-time", formatTime(ann.at))
+    let span = ann.duration > 0 ? `${formatTime(ann.at)}–${formatTime(ann.at + ann.duration)}` : formatTime(ann.at)
+    let when = el("button", "ann-time", span)
     when.type = "button"
-    when.title = "Jump to " + formatTime(ann.at)
+    when.title = "Jump to " + span
     let main = el("div", "ann-main")
     let head = el("div", "ann-head")
     let user = ann.user || {}
@@ -173,19 +201,40 @@ export class AnnotationPanel {
     setTimeout(() => node.classList.remove("is-new"), 2500)
   }
 
-  // tick shows what playback has reached and highlights what is current.
+  // tick shows what playback has reached (or everything, with Show all),
+  // highlights what is current and redraws the strip when notes changed.
   tick(){
     let now = this.player.currentTimeMs()
     this.reached = Math.max(this.reached, now)
+    let all = this.showAll.checked
     let later = 0
+    let current = null, lastDue = null
     for(let {ann, node} of this.items.values()){
-      let due = ann.at <= this.reached
+      let due = all || ann.at <= this.reached
       if(node.hidden === due){ node.hidden = !due }
-      if(!due){ later++ }
-      node.classList.toggle("is-current", ann.at <= now && now < ann.at + HIGHLIGHT_MS)
+      if(ann.at > this.reached){ later++ }
+      let end = ann.at + (ann.duration > 0 ? ann.duration : HIGHLIGHT_MS)
+      let isCurrent = ann.at <= now && now < end
+      node.classList.toggle("is-current", isCurrent)
+      if(isCurrent && (!current || ann.at < current.ann.at)){ current = {ann, node} }
+      if(due && ann.at <= now && (!lastDue || ann.at > lastDue.ann.at)){ lastDue = {ann, node} }
     }
+    if(this.strip.dirty && !this.paging){
+      this.strip.render([...this.items.values()].map(({ann}) => ann))
+    }
+    if(this.follow.checked){ this.scrollTo((current || lastDue || {}).node) }
     this.composer.show(now)
-    this.showStatus(later)
+    this.showStatus(all ? 0 : later)
+  }
+
+  // scrollTo brings node into view inside the list, leaving the page
+  // where it is.
+  scrollTo(node){
+    if(!node || node.hidden){ return }
+    let list = this.list.getBoundingClientRect(), r = node.getBoundingClientRect()
+    if(r.top < list.top || r.bottom > list.bottom){
+      this.list.scrollTop += r.top - list.top - 8
+    }
   }
 
   showStatus(later){
@@ -201,7 +250,9 @@ export class AnnotationPanel {
 }
 
 // Composer is the form that posts an annotation at the current playback
-// time. Enter sends; Shift+Enter starts a new line.
+// time, or over a range: "From here" marks its start, and the post covers
+// the stretch from there to the current time. Enter sends; Shift+Enter
+// starts a new line.
 class Composer {
   constructor(root, channel, player){
     this.form = root.querySelector("#annotation-form")
@@ -209,6 +260,10 @@ class Composer {
     this.error = root.querySelector("#annotation-error")
     this.at = root.querySelector("#post-at")
     this.button = this.form.querySelector("button[type=submit]")
+    this.rangeButton = root.querySelector("#range-start")
+    this.start = null // the marked start of a range, ms
+    this.player = player
+    this.rangeButton.addEventListener("click", () => this.mark(this.start === null ? player.currentTimeMs() : null))
     this.body.addEventListener("keydown", e => {
       if(e.key === "Enter" && !e.shiftKey && !e.isComposing){
         e.preventDefault()
@@ -221,20 +276,34 @@ class Composer {
     })
   }
 
+  // mark sets the start of the range to post (null: post at an instant).
+  mark(start){
+    this.start = start
+    this.rangeButton.textContent = start === null ? "From here" : `From ${formatTime(start)} ✕`
+    this.rangeButton.setAttribute("aria-pressed", String(start !== null))
+    this.show(this.player.currentTimeMs())
+  }
+
   show(now){
-    let text = formatTime(now)
+    let text = this.start === null ? formatTime(now) : `${formatTime(this.start)}–${formatTime(now)}`
     if(this.at.textContent !== text){ this.at.textContent = text }
   }
 
   post(channel, player){
     let body = this.body.value.trim()
     if(body === ""){ return this.fail("Write something first.") }
+    let payload = {body, at: player.currentTimeMs()}
+    if(this.start !== null){
+      if(payload.at <= this.start){ return this.fail("Play past the start of the range, or clear it.") }
+      payload = {body, at: this.start, duration: payload.at - this.start}
+    }
     this.fail("")
     this.button.disabled = true
-    channel.push("new_annotation", {body, at: player.currentTimeMs()})
+    channel.push("new_annotation", payload)
       .receive("ok", () => {
         this.button.disabled = false
         this.body.value = ""
+        this.mark(null)
         this.body.focus()
       })
       .receive("error", ({reason} = {}) => {
