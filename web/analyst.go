@@ -17,6 +17,7 @@ import (
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/export"
+	"github.com/videologue/videologue/internal/timearg"
 	"github.com/videologue/videologue/projections"
 )
 
@@ -189,10 +190,10 @@ func (a *analysis) begin(r *http.Request, role domain.Role) (window, error) {
 	}
 	q, now := r.URL.Query(), a.now()
 	wdw.fromSet, wdw.toSet = strings.TrimSpace(q.Get("from")) != "", strings.TrimSpace(q.Get("to")) != ""
-	if wdw.from, err = projections.ParseTime(q.Get("from"), now); err != nil {
+	if wdw.from, err = timearg.Parse(q.Get("from"), now); err != nil {
 		return window{}, badRequest("from: " + err.Error())
 	}
-	if wdw.to, err = projections.ParseTime(q.Get("to"), now); err != nil {
+	if wdw.to, err = timearg.Parse(q.Get("to"), now); err != nil {
 		return window{}, badRequest("to: " + err.Error())
 	}
 	return wdw, nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/export"
+	"github.com/videologue/videologue/internal/timearg"
 	"github.com/videologue/videologue/projections"
 	"github.com/videologue/videologue/stats"
 )
@@ -106,7 +107,7 @@ func (a *analysis) state(w http.ResponseWriter, r *http.Request) {
 	}
 	at := a.now()
 	if s := r.URL.Query().Get("at"); s != "" {
-		if at, err = projections.ParseTime(s, at); err != nil {
+		if at, err = timearg.Parse(s, at); err != nil {
 			a.fail(w, r, badRequest("at: "+err.Error()))
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/videologue/videologue/audit"
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/export"
+	"github.com/videologue/videologue/internal/timearg"
 	"github.com/videologue/videologue/projections"
 )
 
@@ -23,10 +24,10 @@ func (a *analysis) auditFilter(r *http.Request) (projections.AuditFilter, error)
 	var f projections.AuditFilter
 	q, now := r.URL.Query(), a.now()
 	var err error
-	if f.From, err = projections.ParseTime(q.Get("from"), now); err != nil {
+	if f.From, err = timearg.Parse(q.Get("from"), now); err != nil {
 		return f, badRequest("from: " + err.Error())
 	}
-	if f.To, err = projections.ParseTime(q.Get("to"), now); err != nil {
+	if f.To, err = timearg.Parse(q.Get("to"), now); err != nil {
 		return f, badRequest("to: " + err.Error())
 	}
 	if v := q.Get("video"); v != "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
 	"github.com/videologue/videologue/export"
+	"github.com/videologue/videologue/internal/timearg"
 	"github.com/videologue/videologue/projections"
 )
 
@@ -121,10 +122,10 @@ Flags:`)
 	case "trail":
 		now := time.Now()
 		f := projections.AuditFilter{VideoID: *video}
-		if f.From, err = projections.ParseTime(*from, now); err != nil {
+		if f.From, err = timearg.Parse(*from, now); err != nil {
 			return fmt.Errorf("--from: %w", err)
 		}
-		if f.To, err = projections.ParseTime(*to, now); err != nil {
+		if f.To, err = timearg.Parse(*to, now); err != nil {
 			return fmt.Errorf("--to: %w", err)
 		}
 		fm, err := export.ParseFormat(*format)

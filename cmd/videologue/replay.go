@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/videologue/videologue/export"
-	"github.com/videologue/videologue/projections"
+	"github.com/videologue/videologue/internal/timearg"
 	"github.com/videologue/videologue/stats"
 )
 
@@ -67,11 +67,11 @@ Flags:`)
 		return errors.New("--video is required")
 	}
 	now := time.Now()
-	from, err := projections.ParseTime(c.From, now)
+	from, err := timearg.Parse(c.From, now)
 	if err != nil {
 		return fmt.Errorf("--from: %w", err)
 	}
-	to, err := projections.ParseTime(c.To, now)
+	to, err := timearg.Parse(c.To, now)
 	if err != nil {
 		return fmt.Errorf("--to: %w", err)
 	}
@@ -108,7 +108,7 @@ Flags:`)
 		}
 		return w.Flush()
 	case "state":
-		at, err := projections.ParseTime(c.At, now)
+		at, err := timearg.Parse(c.At, now)
 		if err != nil {
 			return fmt.Errorf("--at: %w", err)
 		}

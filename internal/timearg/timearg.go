@@ -1,4 +1,6 @@
-package projections
+// Package timearg reads the instants people give the analysts' and
+// auditors' tools, on a command line or in a query string.
+package timearg
 
 import (
 	"fmt"
@@ -7,12 +9,12 @@ import (
 	"time"
 )
 
-// ParseTime reads an instant as analysts give one on a command line or in
+// Parse reads an instant as analysts give one on a command line or in
 // a query string: RFC 3339 ("2025-03-01T12:00:00Z"), a date
 // ("2025-03-01", midnight UTC), Unix seconds ("1740830400.5"), "now", or
 // a duration before now ("-90m", "-2h"). The empty string is the zero
 // time: an open bound.
-func ParseTime(s string, now time.Time) (time.Time, error) {
+func Parse(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "":
