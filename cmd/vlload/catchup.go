@@ -16,16 +16,64 @@ import (
 
 // catchUpResult is what one client saw of its catch-up from nothing.
 type catchUpResult struct {
-	count    int           // annotations received, join reply and pushes
-	largest  int           // bytes of the largest frame
-	took     time.Duration // from the join sent to caught_up read
-	lastID   int64
-	inOrder  bool // every id above the one before: no gap in order, no duplicate
-	frames   int
-	readErr  error
-	caughtUp bool
-	rejoins  int           // joins refused (the hub loading) before one was answered
-	joined   time.Duration // from the first join sent to the reply read
+	count      int           // annotations received, join reply and pushes
+	largest    int           // bytes of the largest frame
+	took       time.Duration // from the join sent to caught_up read
+	lastID     int64
+	inOrder    bool // every id above the one before: no gap in order, no duplicate
+	frames     int
+	readErr    error
+	caughtUp   bool
+	rejoins    int           // joins refused (the hub loading) before one was answered
+	joined     time.Duration // from the first join sent to the reply read
+	caughtUpID int64         // caught_up's last_id
+	lastRev    int64         // the largest rev seen, in the reply, pushes and caught_up
+	ids        []int64       // the annotations received, in order, when asked to keep them
+}
+
+// rssSampler follows a process's RSS every 20 ms until stopped.
+type rssSampler struct {
+	before, peak int64
+	done         chan struct{}
+	wg           sync.WaitGroup
+}
+
+// sampleRSS reads pid's RSS now and then follows its peak; with pid 0 it
+// reads nothing.
+func sampleRSS(pid int) (*rssSampler, error) {
+	s := &rssSampler{done: make(chan struct{})}
+	if pid <= 0 {
+		return s, nil
+	}
+	var err error
+	if s.before, err = rssKiB(pid); err != nil {
+		return nil, err
+	}
+	s.peak = s.before
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+				if r, err := rssKiB(pid); err == nil {
+					s.peak = max(s.peak, r)
+				}
+			}
+		}
+	}()
+	return s, nil
+}
+
+// stop ends the sampling and returns the RSS before and at its peak, in KiB.
+func (s *rssSampler) stop() (before, peak int64) {
+	close(s.done)
+	s.wg.Wait()
+	return s.before, s.peak
 }
 
 // runCatchUp has cfg.catchUp clients join cfg.video from nothing at once
@@ -56,33 +104,9 @@ func runCatchUp(ctx context.Context, cfg config, out io.Writer) error {
 		defer ws.Close()
 		conns[i] = ws
 	}
-	var rssBefore, rssPeak int64
-	stopRSS := func() {}
-	if cfg.serverPID > 0 {
-		var err error
-		if rssBefore, err = rssKiB(cfg.serverPID); err != nil {
-			return err
-		}
-		rssPeak = rssBefore
-		done := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTicker(20 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					if r, err := rssKiB(cfg.serverPID); err == nil {
-						rssPeak = max(rssPeak, r)
-					}
-				}
-			}
-		}()
-		stopRSS = func() { close(done); wg.Wait() }
+	rss, err := sampleRSS(cfg.serverPID)
+	if err != nil {
+		return err
 	}
 	results := make([]catchUpResult, cfg.catchUp)
 	start := time.Now()
@@ -91,12 +115,12 @@ func runCatchUp(ctx context.Context, cfg config, out io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = catchUpFrom(ws, topic)
+			results[i] = catchUpFrom(ws, topic, joinFrame(topic), false)
 		}()
 	}
 	wg.Wait()
 	all := time.Since(start)
-	stopRSS()
+	rssBefore, rssPeak := rss.stop()
 
 	var took []time.Duration
 	ok := 0
@@ -125,8 +149,9 @@ func runCatchUp(ctx context.Context, cfg config, out io.Writer) error {
 	return nil
 }
 
-// catchUpFrom joins topic from nothing on ws and reads until caught_up.
-func catchUpFrom(ws *websocket.Conn, topic string) (r catchUpResult) {
+// catchUpFrom sends join, the phx_join of topic, on ws and reads until
+// caught_up; with keep it records the ids received in r.ids.
+func catchUpFrom(ws *websocket.Conn, topic, join string, keep bool) (r catchUpResult) {
 	r.inOrder = true
 	start := time.Now()
 	var wmu sync.Mutex
@@ -135,7 +160,7 @@ func catchUpFrom(ws *websocket.Conn, topic string) (r catchUpResult) {
 		defer wmu.Unlock()
 		return ws.WriteMessage(websocket.TextMessage, []byte(msg))
 	}
-	if err := write(joinFrame(topic)); err != nil {
+	if err := write(join); err != nil {
 		r.readErr = err
 		return r
 	}
@@ -161,6 +186,9 @@ func catchUpFrom(ws *websocket.Conn, topic string) (r catchUpResult) {
 		}
 		r.lastID = id
 		r.count++
+		if keep {
+			r.ids = append(r.ids, id)
+		}
 	}
 	for {
 		_ = ws.SetReadDeadline(time.Now().Add(60 * time.Second))
@@ -183,6 +211,7 @@ func catchUpFrom(ws *websocket.Conn, topic string) (r catchUpResult) {
 					Annotations []struct {
 						ID int64 `json:"id"`
 					} `json:"annotations"`
+					Rev int64 `json:"rev"`
 				} `json:"response"`
 			}
 			if !isJoinReply(msg) || json.Unmarshal(f[4], &p) != nil {
@@ -191,7 +220,7 @@ func catchUpFrom(ws *websocket.Conn, topic string) (r catchUpResult) {
 			if p.Status != "ok" { // the video's hub is still loading: rejoin, as phoenix.js does
 				r.rejoins++
 				time.Sleep(time.Second)
-				if err := write(joinFrame(topic)); err != nil {
+				if err := write(join); err != nil {
 					r.readErr = err
 					return r
 				}
@@ -200,19 +229,35 @@ func catchUpFrom(ws *websocket.Conn, topic string) (r catchUpResult) {
 			if r.joined == 0 {
 				r.joined = time.Since(start)
 			}
-			{
-				for _, a := range p.Response.Annotations {
-					see(a.ID)
-				}
+			r.lastRev = max(r.lastRev, p.Response.Rev)
+			for _, a := range p.Response.Annotations {
+				see(a.ID)
 			}
 		case `"new_annotation"`:
 			var a struct {
-				ID int64 `json:"id"`
+				ID  int64 `json:"id"`
+				Rev int64 `json:"rev"`
 			}
 			if json.Unmarshal(f[4], &a) == nil {
 				see(a.ID)
+				r.lastRev = max(r.lastRev, a.Rev)
+			}
+		case `"annotation_updated"`, `"annotation_deleted"`:
+			var a struct {
+				Rev int64 `json:"rev"`
+			}
+			if json.Unmarshal(f[4], &a) == nil {
+				r.lastRev = max(r.lastRev, a.Rev)
 			}
 		case `"caught_up"`:
+			var c struct {
+				LastID  int64 `json:"last_id"`
+				LastRev int64 `json:"last_rev"`
+			}
+			if json.Unmarshal(f[4], &c) == nil {
+				r.lastRev = max(r.lastRev, c.LastRev)
+				r.caughtUpID = c.LastID
+			}
 			r.took, r.caughtUp = time.Since(start), true
 			return r
 		}

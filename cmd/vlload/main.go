@@ -38,6 +38,8 @@ type config struct {
 	catchUp   int           // clients that catch up on video from nothing (see runCatchUp); 0: the delivery run
 	video     int64
 	expect    int
+	storm     int // viewers that drop together and rejoin at once (see runStorm); 0: the delivery run
+	stormPost int // annotations posted while they are away
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -58,8 +60,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.catchUp, "catchup", 0, "instead of the delivery run: this many new users join --video at once from nothing and read until caught_up; reports annotations, largest frame, time to caught_up and the server's RSS")
 	fs.Int64Var(&c.video, "video", 0, "with --catchup: the video to join (give it a history first, see cmd/vlseed)")
 	fs.IntVar(&c.expect, "expect", 0, "with --catchup: the annotations each client must receive (0: not checked)")
+	fs.IntVar(&c.storm, "storm", 0, "instead of the delivery run: this many new users join a video (--video, or a new one), drop together, --storm-posts annotations are posted, and all rejoin at once with their last_seen_id/last_seen_rev; reports how many end exact and the time to the last caught_up")
+	fs.IntVar(&c.stormPost, "storm-posts", 5000, "with --storm: the annotations posted while the viewers are away")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.storm > 0 {
+		if c.stormPost < 1 || c.posters < 1 || c.window < 1 || c.connects < 1 {
+			return c, errors.New("--storm needs --storm-posts >= 1, --posters >= 1, --window >= 1, --connects >= 1")
+		}
+		return c, nil
 	}
 	if c.catchUp > 0 {
 		if c.video <= 0 {
@@ -83,6 +93,9 @@ func main() {
 	do := run
 	if cfg.catchUp > 0 {
 		do = runCatchUp
+	}
+	if cfg.storm > 0 {
+		do = runStorm
 	}
 	if err := do(ctx, cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "vlload:", err)

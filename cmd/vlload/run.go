@@ -133,29 +133,8 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err, _ := sendErr.Load().(error); err != nil {
 		return fmt.Errorf("post: %w", err)
 	}
-	var posted []int64
-	refused := 0
 	deadline := time.Now().Add(cfg.drain)
-	for _, pv := range posters { // wait for every reply
-		for {
-			pv.mu.Lock()
-			n := len(pv.replies)
-			pv.mu.Unlock()
-			if n >= postsOf(cfg, slices.Index(posters, pv)) || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		pv.mu.Lock()
-		for _, id := range pv.replies {
-			if id > 0 {
-				posted = append(posted, id)
-			} else {
-				refused++
-			}
-		}
-		pv.mu.Unlock()
-	}
+	posted, refused := awaitReplies(cfg, posters, deadline)
 	postTime := time.Since(firstPost)
 	var ack []int64
 	for _, pv := range posters {
@@ -196,6 +175,32 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	report(out, cfg, viewers, posted, firstPost)
 	return nil
+}
+
+// awaitReplies waits until deadline for the replies to every post and
+// returns the ids given and the number of posts refused.
+func awaitReplies(cfg config, posters []*viewer, deadline time.Time) (posted []int64, refused int) {
+	for _, pv := range posters { // wait for every reply
+		for {
+			pv.mu.Lock()
+			n := len(pv.replies)
+			pv.mu.Unlock()
+			if n >= postsOf(cfg, slices.Index(posters, pv)) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		pv.mu.Lock()
+		for _, id := range pv.replies {
+			if id > 0 {
+				posted = append(posted, id)
+			} else {
+				refused++
+			}
+		}
+		pv.mu.Unlock()
+	}
+	return posted, refused
 }
 
 func postsOf(cfg config, p int) int {
