@@ -73,6 +73,9 @@ type conn struct {
 	once      sync.Once
 	closeCode int    // set once, before quit is closed
 	closeText string // idem
+	// broken: a write failed, maybe in the middle of a frame, so nothing
+	// more can be sent. Set by the writer; read once the writers are done.
+	broken bool
 
 	imu      sync.Mutex
 	inbox    []inFrame     // frames read, waiting for the handler
@@ -124,6 +127,7 @@ func (c *conn) serve(ctx context.Context) {
 	c.qmu.Lock()
 	c.qmu.Unlock() //nolint:staticcheck // a barrier, see above
 	c.writers.Wait()
+	c.writeRest()
 	c.writeClose()
 	c.ws.Close()
 	c.leaveAll(ctx)

@@ -273,6 +273,7 @@ func (c *conn) writeLoop(rest []byte, batch []outMsg) {
 // role with it.
 func (c *conn) writeFailed(err error) {
 	c.log().Debug("socket write failed", "err", err)
+	c.broken = true
 	c.shut(websocket.CloseAbnormalClosure, "", true)
 	c.qmu.Lock()
 	c.writer, c.waiting = false, false
@@ -343,12 +344,40 @@ const bigPayload = 8 << 10
 
 var closeBracket = []byte("]")
 
+// writeRest writes what was queued before the connection was shut (the
+// refusal that ended it, say), ahead of the close frame, within
+// closeLinger: a client that reads gets it, one that does not costs no
+// more than that. The writers are done; nothing else writes.
+func (c *conn) writeRest() {
+	c.qmu.Lock()
+	rest := c.queue
+	c.queue = nil
+	c.qmu.Unlock()
+	if c.broken || c.closeCode == websocket.CloseAbnormalClosure || len(rest) == 0 {
+		return
+	}
+	var buf []byte
+	for i := range rest {
+		buf = appendWSFrame(buf, &rest[i])
+	}
+	nc := c.ws.NetConn()
+	if err := nc.SetWriteDeadline(time.Now().Add(closeLinger)); err != nil {
+		c.broken = true
+		return
+	}
+	if _, err := nc.Write(buf); err != nil {
+		c.broken = true
+	}
+}
+
 // writeClose sends the close frame, then reads and drops what the client
 // still sends, until it closes too or closeLinger passes: closing a socket
 // with unread input makes the kernel reset the connection, and a reset
 // can destroy the close frame before the client reads it.
 func (c *conn) writeClose() {
-	if c.closeCode == websocket.CloseAbnormalClosure { // nothing can be sent
+	// After a failed write the stream may end mid-frame: a close frame
+	// would be read as that frame's rest.
+	if c.broken || c.closeCode == websocket.CloseAbnormalClosure {
 		return
 	}
 	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
