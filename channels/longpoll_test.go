@@ -151,8 +151,9 @@ func TestLongPollProtocol(t *testing.T) {
 		return f.Event == "new_annotation" && strings.Contains(string(f.Payload), "by poll")
 	})
 
-	// Another user's token with this session's token is refused; so is a
-	// forged or unknown session token, with 410 and no new session.
+	// A session token is bound to its user: with any other user's token
+	// it is refused (403). A forged or unknown session token gets 410 and
+	// opens nothing.
 	if r := (&poller{t: t, e: e, user: otherTok, session: p.session}).do(http.MethodGet, "", "", nil); r.code != http.StatusForbidden {
 		t.Fatalf("another user's poll: %d %s, want 403", r.code, r.body)
 	}
@@ -201,7 +202,7 @@ func TestLongPollLimits(t *testing.T) {
 	_, _, tok := e.user("lim")
 	sess := openedSession(t, e, tok)
 	if r := (&poller{t: t, e: e, user: tok}).do(http.MethodGet, "", "", nil); r.code != http.StatusTooManyRequests {
-		t.Fatalf("a second session from one address: %d %s, want 429", r.code, r.body)
+		t.Fatalf("a session past the address's cap of 1: %d %s, want 429", r.code, r.body)
 	}
 	if _, resp, err := e.tryDial(tok, nil); err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("a websocket beside the session: %v, want 429", err)
