@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videologue/videologue/annotations"
 	"github.com/videologue/videologue/eventstore"
 )
 
@@ -57,39 +56,7 @@ func TestOfficialPhoenixClientLongPoll(t *testing.T) {
 	// The server goes away: the session with it. Annotations land while
 	// it is down; once it is back, the client's old token gets 410, and
 	// it opens a session, rejoins and catches up exactly.
-	e.stop()
-	js.expect("socket close", func(m jsMsg) bool { return m.Type == "close" })
-	st, err := openStore(e.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 5 {
-		if _, err := annotations.New(st, nil).Post(t.Context(), vid, goID, goName, "while down "+itoa(int64(i)), 0, eventstore.Metadata{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	e.start()
-	rejoined := js.expect("rejoin", func(m jsMsg) bool { return m.Type == "joined" })
-	if len(rejoined.IDs) != 5 {
-		t.Fatalf("rejoin reply brought %v, want exactly the 5 missed", rejoined.IDs)
-	}
-	gc2 := e.dial(goTok)
-	gj2 := gc2.mustJoin(topic, map[string]any{})
-	for i := range 4 {
-		gc2.request(gj2, topic, "new_annotation", map[string]any{"body": "after " + itoa(int64(i)), "at": i})
-	}
-	mark := js.cursor
-	js.find(mark, "presence after restart", func(m jsMsg) bool { return m.Type == "presence" && len(m.List) == 2 })
-	log := e.logIDs(vid)
-	js.find(mark, "the last annotation", func(m jsMsg) bool { return m.Type == "annotation" && m.ID == log[len(log)-1] })
-	js.send(map[string]any{"cmd": "exit"})
-	_, final := js.find(mark, "final", func(m jsMsg) bool { return m.Type == "final" })
-	if !equal(final.IDs, log) {
-		t.Fatalf("the long-poll client saw %v\nthe log holds          %v", final.IDs, log)
-	}
+	restartAndCatchUp(t, e, js, vid, goID, goName, goTok, topic, "long-poll")
 }
 
 // TestOfficialPhoenixClientLongPollAuthToken: with authToken, phoenix.js

@@ -223,6 +223,37 @@ func TestOfficialPhoenixClient(t *testing.T) {
 
 	// The server goes away; annotations land while it is down; it comes
 	// back on the same address and the client rejoins with last_seen_id.
+	log := restartAndCatchUp(t, e, js, vid, goID, goName, goTok, topic, "official")
+	t.Logf("official client saw all %d annotations exactly once, in order, across a restart", len(log))
+}
+
+func TestOfficialPhoenixClientAuthToken(t *testing.T) {
+	requireNode(t)
+	e := newEnv(t, channels.Config{})
+	uid, _, tok := e.user("sub")
+	vid := e.video(uid)
+	js := startJS(t, e, tok, "videos:"+itoa(vid), "subprotocol")
+	js.expect("join with authToken", func(m jsMsg) bool { return m.Type == "joined" })
+	if !strings.HasPrefix(e.addr, "127.0.0.1") {
+		t.Fatalf("unexpected address %s", e.addr)
+	}
+	// A push with an ArrayBuffer payload goes as a binary frame: its own
+	// reply fails it, rather than a phx_error it never matches.
+	js.send(map[string]any{"cmd": "binary"})
+	refused := js.expect("binary push answered", func(m jsMsg) bool { return strings.HasPrefix(m.Type, "binary_") })
+	if refused.Type != "binary_error" || refused.Reason != "binary payloads are not supported" {
+		t.Fatalf("binary push: %s, want binary_error with the reason", refused.raw)
+	}
+	js.send(map[string]any{"cmd": "exit"})
+	js.expect("final", func(m jsMsg) bool { return m.Type == "final" })
+}
+
+// restartAndCatchUp stops the server under js, posts five annotations
+// while it is down, starts it again and checks that js rejoins with
+// exactly the five, sees presence and later posts, and ends with exactly
+// the log's annotations. It returns the log's ids.
+func restartAndCatchUp(t *testing.T, e *env, js *jsClient, vid, goID int64, goName, goTok, topic, who string) []int64 {
+	t.Helper()
 	e.stop()
 	js.expect("socket close", func(m jsMsg) bool { return m.Type == "close" })
 	st, err := openStore(e.dir)
@@ -254,28 +285,7 @@ func TestOfficialPhoenixClient(t *testing.T) {
 	js.send(map[string]any{"cmd": "exit"})
 	_, final := js.find(mark, "final", func(m jsMsg) bool { return m.Type == "final" })
 	if !equal(final.IDs, log) {
-		t.Fatalf("the official client saw %v\nthe log holds        %v", final.IDs, log)
+		t.Fatalf("the %s client saw %v\nthe log holds %v", who, final.IDs, log)
 	}
-	t.Logf("official client saw all %d annotations exactly once, in order, across a restart", len(log))
-}
-
-func TestOfficialPhoenixClientAuthToken(t *testing.T) {
-	requireNode(t)
-	e := newEnv(t, channels.Config{})
-	uid, _, tok := e.user("sub")
-	vid := e.video(uid)
-	js := startJS(t, e, tok, "videos:"+itoa(vid), "subprotocol")
-	js.expect("join with authToken", func(m jsMsg) bool { return m.Type == "joined" })
-	if !strings.HasPrefix(e.addr, "127.0.0.1") {
-		t.Fatalf("unexpected address %s", e.addr)
-	}
-	// A push with an ArrayBuffer payload goes as a binary frame: its own
-	// reply fails it, rather than a phx_error it never matches.
-	js.send(map[string]any{"cmd": "binary"})
-	refused := js.expect("binary push answered", func(m jsMsg) bool { return strings.HasPrefix(m.Type, "binary_") })
-	if refused.Type != "binary_error" || refused.Reason != "binary payloads are not supported" {
-		t.Fatalf("binary push: %s, want binary_error with the reason", refused.raw)
-	}
-	js.send(map[string]any{"cmd": "exit"})
-	js.expect("final", func(m jsMsg) bool { return m.Type == "final" })
+	return log
 }
