@@ -182,7 +182,9 @@ func (s *Server) pollGet(w http.ResponseWriter, r *http.Request, c *conn) {
 				c.shut(websocket.CloseAbnormalClosure, "", false)
 				return
 			}
+			c.qmu.Lock()
 			c.written()
+			c.qmu.Unlock()
 			return
 		}
 		if c.ending() {

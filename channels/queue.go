@@ -19,16 +19,15 @@ func msgBytes(m *outMsg) int {
 func (c *conn) take() { c.flying = c.qbytes }
 
 // written records that what the writer took last is written, and wakes
-// those waiting for the connection to drain once nothing is left.
+// those waiting for the connection to drain once nothing is left. c.qmu
+// is held: the writer takes it next anyway, to look for more.
 func (c *conn) written() {
-	c.qmu.Lock()
 	c.qbytes -= c.flying
 	c.flying = 0
 	if c.qbytes == 0 && c.drainedC != nil {
 		close(c.drainedC)
 		c.drainedC = nil
 	}
-	c.qmu.Unlock()
 }
 
 // drained returns a channel that is closed once the connection holds

@@ -136,8 +136,8 @@ func (c *conn) flush() (again bool) {
 		return false
 	}
 	clear(batch) // drop the payloads
-	c.written()
 	c.qmu.Lock()
+	c.written()
 	c.keepSpare(batch)
 	again = len(c.queue) > 0 && !c.ending()
 	if !again {
@@ -245,9 +245,9 @@ func (c *conn) writeLoop(rest []byte, batch []outMsg) {
 		c.writeFailed(err)
 		return
 	}
-	c.written()
-	for {
+	for { // each turn follows a write that succeeded
 		c.qmu.Lock()
+		c.written()
 		if len(c.queue) == 0 || c.ending() {
 			c.keepSpare(batch)
 			c.writer, c.waiting = false, false
@@ -261,7 +261,6 @@ func (c *conn) writeLoop(rest []byte, batch []outMsg) {
 			c.writeFailed(err)
 			return
 		}
-		c.written()
 		clear(batch)         // drop the payloads
 		if cap(batch) > 16 { // no burst's slice is kept
 			batch = nil
