@@ -63,3 +63,13 @@ func (s *Service) Revoke(ctx context.Context, userID int64, role domain.Role, by
 	}
 	return nil
 }
+
+// Moderator reports whether user id may hide items and dismiss reports:
+// moderators may, and admins.
+func (s *Service) Moderator(ctx context.Context, id int64) (bool, error) {
+	u, err := s.Get(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return u.Can(domain.RoleModerator), nil
+}

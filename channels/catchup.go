@@ -32,12 +32,15 @@ type catchUp struct {
 	id   int64
 	base int64
 	next int // index in hub.changes of the sweep's next change; -1: no sweep under way
+	// viewer is the client's user: the author of a hidden item gets it
+	// marked hidden, everyone else only its id.
+	viewer int64
 }
 
 // pageItem is one entry of a page: an annotation posted, edited or
 // deleted, with the revision its push carries.
 type pageItem struct {
-	event string // new_annotation, annotation_updated or annotation_deleted
+	event string // new_annotation, annotation_updated, annotation_deleted or annotation_hidden
 	id    int64
 	ann   []byte // the annotation as clients receive it, without rev; nil when deleted
 	rev   int64
@@ -75,8 +78,12 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 		a, _ := h.ann.Get(id)
 		it := pageItem{event: "annotation_deleted", id: id, rev: cu.base}
 		n := 24
-		if !a.Deleted {
-			it.event, it.ann = "annotation_updated", annotationJSONBytes(a)
+		switch {
+		case a.Deleted:
+		case h.isHidden(id) && a.UserID != cu.viewer:
+			it.event = "annotation_hidden"
+		default:
+			it.event, it.ann = "annotation_updated", h.annBytes(a)
 			n = len(it.ann)
 		}
 		if !fits(n + 1) {
@@ -91,14 +98,14 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 	}
 	cu.next, cu.base = -1, now
 	for a := range h.ann.After(cu.id) {
-		if a.Deleted {
+		if a.Deleted || (h.isHidden(a.ID) && a.UserID != cu.viewer) {
 			cu.id = a.ID
 			if scanned++; scanned > scanFactor*maxItems {
 				return items, false
 			}
 			continue
 		}
-		j := annotationJSONBytes(a)
+		j := h.annBytes(a)
 		if !fits(len(j) + 1) {
 			return items, false
 		}
@@ -112,7 +119,7 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 // joinPage is the ok reply of a join, the first page of its catch-up:
 //
 //	{"annotations": [...], "rev": R, "more": M}
-//	{"annotations": [...], "rev": R, "more": M, "updated": [...], "deleted": [ids]}
+//	{"annotations": [...], "rev": R, "more": M, "updated": [...], "deleted": [ids], "hidden": [ids]}
 //
 // R, the client revision, is how many events of the video's stream the
 // reply reflects; every push carries the R it brings the video to, so
@@ -131,9 +138,11 @@ func joinPage(items []pageItem, rev int64, more bool) []byte {
 	}
 	slices.SortFunc(changed, func(a, b pageItem) int { return cmp.Compare(a.id, b.id) })
 	var updated [][]byte
-	var deleted []int64
+	var deleted, hidden []int64
 	for _, it := range changed {
-		if it.ann == nil {
+		if it.event == "annotation_hidden" {
+			hidden = append(hidden, it.id)
+		} else if it.ann == nil {
 			deleted = append(deleted, it.id)
 		} else {
 			updated = append(updated, it.ann)
@@ -149,17 +158,25 @@ func joinPage(items []pageItem, rev int64, more bool) []byte {
 		b = append(b, `,"updated":`...)
 		b = appendJSONList(b, updated)
 	}
-	if len(deleted) > 0 {
-		b = append(b, `,"deleted":[`...)
-		for i, id := range deleted {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, id, 10)
-		}
-		b = append(b, ']')
-	}
+	b = appendIDs(b, `,"deleted":[`, deleted)
+	b = appendIDs(b, `,"hidden":[`, hidden)
 	return append(b, "}}"...)
+}
+
+// appendIDs appends name and the ids, and the closing bracket, when
+// there are any.
+func appendIDs(b []byte, name string, ids []int64) []byte {
+	if len(ids) == 0 {
+		return b
+	}
+	b = append(b, name...)
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return append(b, ']')
 }
 
 func appendJSONList(b []byte, list [][]byte) []byte {

@@ -94,6 +94,13 @@ type Config struct {
 	// PresenceWindow is how long presence changes are gathered into one
 	// presence_diff (default 50 ms).
 	PresenceWindow time.Duration
+	// ReactionWindow is how long reaction changes of a video are
+	// gathered into one reactions push per item (default 150 ms).
+	ReactionWindow time.Duration
+	// ReportRate and ReportBurst limit each user's reports, across their
+	// connections (default one a minute, burst 10).
+	ReportRate  float64
+	ReportBurst int
 	// HubLinger keeps a video's hub loaded this long after its last viewer
 	// left, so that a rejoin does not reload it (default 10 s).
 	HubLinger time.Duration
@@ -149,6 +156,8 @@ func (c Config) withDefaults() Config {
 	defDur(&c.PollTimeout, 10*time.Second)
 	defDur(&c.JoinTimeout, 10*time.Second)
 	defDur(&c.PresenceWindow, 50*time.Millisecond)
+	defDur(&c.ReactionWindow, 150*time.Millisecond)
+	defRate(&c.ReportRate, &c.ReportBurst, 1.0/60, 10)
 	defDur(&c.HubLinger, 10*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now

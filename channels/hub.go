@@ -35,7 +35,8 @@ type hub struct {
 	pCaught       bool
 	rev           int64 // last video revision applied, -1 none
 	ann           domain.Annotations
-	changes       []change // edits and deletes, in revision order
+	changes       []change // edits, deletes, hides and reactions, in revision order
+	mod           modState // moderation and reactions (moderation.go, reactions.go)
 	pres          *presence
 	subscriptions map[*subscription]struct{}
 }
@@ -72,9 +73,14 @@ func (h *hub) run(ctx context.Context) {
 	var flushC <-chan time.Time
 	var linger *time.Timer
 	var lingerC <-chan time.Time
+	var reactT *time.Timer
+	var reactC <-chan time.Time
 	defer func() {
 		if flush != nil {
 			flush.Stop()
+		}
+		if reactT != nil {
+			reactT.Stop()
 		}
 		if linger != nil {
 			linger.Stop()
@@ -102,6 +108,13 @@ func (h *hub) run(ctx context.Context) {
 					return
 				}
 			}
+			if reactC == nil && h.mod.reacts.armed.Swap(false) {
+				reactT = time.NewTimer(h.srv.cfg.ReactionWindow)
+				reactC = reactT.C
+			}
+		case <-reactC:
+			reactC = nil
+			h.flushReactions()
 		case m, ok := <-psub.Messages():
 			if !ok {
 				next, err := h.resume(ctx, psub, viewers, h.pres.rev)
@@ -223,7 +236,7 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 			return "", nil, err
 		}
 		a := h.ann.Posted(h.videoID, ev.Revision, e, ev.RecordedAt)
-		return "new_annotation", annotationPayload(a, rev), nil
+		return "new_annotation", annotationPayload(a, h.pushRev(rev)), nil
 	case domain.TypeAnnotationEdited:
 		var e domain.AnnotationEdited
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
@@ -231,7 +244,10 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 		}
 		if a := h.ann.Edited(e, ev.RecordedAt); a != nil {
 			h.changes = append(h.changes, change{rev: rev, id: a.ID})
-			return "annotation_updated", annotationPayload(a, rev), nil
+			if h.isHidden(a.ID) { // its text reaches its author in catch-up only
+				return "", nil, nil
+			}
+			return "annotation_updated", h.annPayload(a, h.pushRev(rev)), nil
 		}
 	case domain.TypeAnnotationDeleted:
 		var e domain.AnnotationDeleted
@@ -243,9 +259,11 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 			b, _ := json.Marshal(struct {
 				ID  int64 `json:"id"`
 				Rev int64 `json:"rev"`
-			}{a.ID, rev})
+			}{a.ID, h.pushRev(rev)})
 			return "annotation_deleted", b, nil
 		}
+	default:
+		return h.foldModeration(ev, rev)
 	}
 	return "", nil, nil
 }
@@ -314,7 +332,7 @@ func (h *hub) join(ctx context.Context, s *subscription, ref string, p joinParam
 	// (an annotation's id is the client revision of its post): it gets
 	// the changes since, some of which it may have had, the same state
 	// again.
-	cu := &catchUp{id: p.lastSeen, base: p.lastSeen, next: -1}
+	cu := &catchUp{id: p.lastSeen, base: p.lastSeen, next: -1, viewer: s.c.user.id}
 	if p.hasRev {
 		cu.base = p.lastRev
 	}
@@ -371,6 +389,9 @@ func (h *hub) mayChange(id, userID int64) (seen int64, err error) {
 	}
 	if err := a.CanChange(userID); err != nil {
 		return -1, err
+	}
+	if h.isHidden(id) {
+		return -1, errHidden
 	}
 	return h.rev, nil
 }

@@ -17,6 +17,8 @@ import (
 // reconnecting never buys a fresh burst.
 type limits struct {
 	connects, joins, pushes limit.UserAndAddr
+	// reports limits each user's reports (report_annotation).
+	reports *limit.Keyed[int64]
 	// sockets counts the sockets open per address, at most
 	// Config.MaxSocketsPerAddr (none if it is negative).
 	sockets *limit.Slots
@@ -32,6 +34,7 @@ func newLimits(cfg Config) *limits {
 		joins:    limit.NewUserAndAddr(cfg.JoinRate, cfg.JoinBurst, cfg.AddrJoinRate, cfg.AddrJoinBurst, maxLimitKeys),
 		pushes:   limit.NewUserAndAddr(cfg.PushRate, cfg.PushBurst, cfg.AddrPushRate, cfg.AddrPushBurst, maxLimitKeys),
 		sockets:  limit.NewSlots(max(cfg.MaxSocketsPerAddr, 0)),
+		reports:  limit.New[int64](cfg.ReportRate, cfg.ReportBurst, maxLimitKeys),
 	}
 }
 

@@ -42,6 +42,9 @@ type Users interface {
 	// SignInLive reports whether signIn is a live sign-in of userID; the
 	// error is the log's, when it cannot tell.
 	SignInLive(ctx context.Context, userID int64, signIn string) (bool, error)
+	// Moderator reports whether userID may hide items and dismiss
+	// reports.
+	Moderator(ctx context.Context, userID int64) (bool, error)
 }
 
 // Videos tells which videos have a channel, and records the durations

@@ -226,7 +226,10 @@ func (s *subscription) handleIn(ctx context.Context, f *inbound) {
 	case "video_duration":
 		err = s.reportDuration(ctx, f.payload)
 	default:
-		err = errUnknownEvent
+		var handled bool
+		if handled, err = s.handleModeration(ctx, f.event, f.payload); !handled {
+			err = errUnknownEvent
+		}
 	}
 	if err != nil {
 		s.c.replyErr(f, err)
@@ -343,14 +346,16 @@ func idField(raw json.RawMessage) (int64, error) {
 
 // annotationJSON is an annotation as clients receive it.
 type annotationJSON struct {
-	ID         int64    `json:"id"`
-	Body       string   `json:"body"`
-	At         int64    `json:"at"`
-	Duration   int64    `json:"duration,omitempty"` // a range's length in milliseconds
-	User       userJSON `json:"user"`
-	InsertedAt string   `json:"inserted_at"`
-	EditedAt   string   `json:"edited_at,omitempty"`
-	Rev        int64    `json:"rev,omitempty"` // in pushes only
+	ID         int64           `json:"id"`
+	Body       string          `json:"body"`
+	At         int64           `json:"at"`
+	Duration   int64           `json:"duration,omitempty"` // a range's length in milliseconds
+	User       userJSON        `json:"user"`
+	InsertedAt string          `json:"inserted_at"`
+	EditedAt   string          `json:"edited_at,omitempty"`
+	Hidden     bool            `json:"hidden,omitempty"`    // hidden by a moderator; sent so to its author only
+	Reactions  json.RawMessage `json:"reactions,omitempty"` // counts by reaction, when any were ever set
+	Rev        int64           `json:"rev,omitempty"`       // in pushes only
 }
 
 type userJSON struct {

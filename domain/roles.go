@@ -13,10 +13,10 @@ const (
 // ParseRole accepts a known role name.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(s); r {
-	case RoleViewer, RoleAnalyst, RoleAuditor, RoleAdmin:
+	case RoleViewer, RoleAnalyst, RoleAuditor, RoleModerator, RoleAdmin:
 		return r, nil
 	}
-	return "", invalid("role", "must be one of viewer, analyst, auditor, admin")
+	return "", invalid("role", "must be one of viewer, analyst, auditor, moderator, admin")
 }
 
 // Roles is the set of roles a user holds.

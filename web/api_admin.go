@@ -38,7 +38,7 @@ type UserAdmin interface {
 
 // grantable are the roles an admin grants and revokes; everyone is a
 // viewer.
-var grantable = []domain.Role{domain.RoleAnalyst, domain.RoleAuditor, domain.RoleAdmin}
+var grantable = []domain.Role{domain.RoleAnalyst, domain.RoleAuditor, domain.RoleModerator, domain.RoleAdmin}
 
 // Role changes and ended sign-ins are events in the permanent log: each
 // admin gets one a second, a burst of 30, and each address three times

@@ -15,7 +15,7 @@ import (
 )
 
 func usersCommand() command {
-	return command{name: "users", summary: "manage users: grant or revoke NAME ROLE (analyst, auditor, admin), list", run: runUsers}
+	return command{name: "users", summary: "manage users: grant or revoke NAME ROLE (analyst, auditor, moderator, admin), list", run: runUsers}
 }
 
 func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,355 @@
+package channels
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+)
+
+// Moderation on the video channel:
+//
+//	report_annotation {"id", "reason"}  any signed-in viewer, once per item
+//	hide_annotation   {"id", "reason"}  moderators: broadcast annotation_hidden {"id","rev"}
+//	dismiss_report    {"id", "reason"}  moderators: closes the item's open reports
+//
+// Each is an event in the video's stream, appended only if the hub's fold,
+// brought up to the stream's head, still allows it (see appendChecked):
+// a second report by the same user, a hide of a hidden item, never lands.
+
+var (
+	errNotModerator   = &clientError{"only moderators may do this"}
+	errReportedTwice  = &clientError{"you already reported this item"}
+	errHidden         = &clientError{"this item is hidden by a moderator"}
+	errAlreadyHidden  = &clientError{"this item is already hidden"}
+	errNoOpenReports  = &clientError{"this item has no open reports"}
+	errReportsLimited = &clientError{"too many reports, try again later"}
+	errItemNotFound   = &clientError{"id must be the id of an annotation of this video"}
+)
+
+// modState is what a hub's fold keeps of moderation and reactions, beside
+// the annotations. Guarded by hub.mu, written by the fold only.
+type modState struct {
+	hidden    map[int64]bool
+	reporters map[int64]map[int64]bool // item -> users who ever reported it
+	open      map[int64]int            // item -> reports not yet hidden or dismissed
+	reacts    reactState
+}
+
+func (m *modState) init() {
+	if m.hidden == nil {
+		m.hidden = make(map[int64]bool)
+		m.reporters = make(map[int64]map[int64]bool)
+		m.open = make(map[int64]int)
+		m.reacts.init()
+	}
+}
+
+// foldModeration applies the moderation and reaction events of the
+// video's stream; see hub.fold for rev and what it returns.
+func (h *hub) foldModeration(ev *eventstore.RecordedEvent, rev int64) (event string, payload []byte, err error) {
+	m := &h.mod
+	m.init()
+	switch ev.Type {
+	case domain.TypeAnnotationReported:
+		var e domain.AnnotationReported
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return "", nil, err
+		}
+		if m.reporters[e.AnnotationID] == nil {
+			m.reporters[e.AnnotationID] = make(map[int64]bool)
+		}
+		if !m.reporters[e.AnnotationID][e.UserID] {
+			m.reporters[e.AnnotationID][e.UserID] = true
+			if !m.hidden[e.AnnotationID] {
+				m.open[e.AnnotationID]++
+			}
+		}
+	case domain.TypeReportsDismissed:
+		var e domain.ReportsDismissed
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return "", nil, err
+		}
+		delete(m.open, e.AnnotationID)
+	case domain.TypeAnnotationHidden:
+		var e domain.AnnotationHidden
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return "", nil, err
+		}
+		a, ok := h.ann.Get(e.AnnotationID)
+		if !ok || m.hidden[e.AnnotationID] {
+			return "", nil, nil
+		}
+		m.hidden[a.ID] = true
+		delete(m.open, a.ID)
+		h.changes = append(h.changes, change{rev: rev, id: a.ID})
+		if a.Deleted {
+			return "", nil, nil
+		}
+		return "annotation_hidden", idRevPayload(a.ID, h.pushRev(rev)), nil
+	case domain.TypeReactionSet:
+		var e domain.ReactionSet
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return "", nil, err
+		}
+		if h.foldReaction(e, rev) {
+			h.changes = append(h.changes, change{rev: rev, id: e.AnnotationID})
+		}
+	}
+	return "", nil, nil
+}
+
+// idRevPayload is {"id": id, "rev": rev}.
+func idRevPayload(id, rev int64) []byte {
+	return fmt.Appendf(nil, `{"id":%d,"rev":%d}`, id, rev)
+}
+
+// itemLocked checks that id is an item of the video that the fold shows
+// live: not deleted, and not hidden unless hiddenOK. h.mu is held.
+func (h *hub) itemLocked(id int64, hiddenOK bool) (*domain.Annotation, error) {
+	a, ok := h.ann.Get(id)
+	switch {
+	case !ok:
+		return nil, errItemNotFound
+	case a.Deleted:
+		return nil, domain.ErrAnnotationGone
+	case h.mod.hidden[id] && !hiddenOK:
+		return nil, errHidden
+	}
+	return a, nil
+}
+
+// isHidden reports whether a moderator hid item id. h.mu is held.
+func (h *hub) isHidden(id int64) bool { return h.mod.hidden[id] }
+
+// checkLocked runs check under the hub's lock once the fold knows item id
+// (an id beyond the fold but within the log is waited for), and returns
+// the revision the fold is at.
+func (h *hub) checkLocked(ctx context.Context, id int64, check func() error) (seen int64, err error) {
+	for waited := false; ; waited = true {
+		h.mu.Lock()
+		if h.failed != nil {
+			h.mu.Unlock()
+			return 0, errUnavailable
+		}
+		_, known := h.ann.Get(id)
+		if known || waited || int64(domain.RevisionFromID(id)) <= h.rev {
+			err := check()
+			seen = h.rev
+			h.mu.Unlock()
+			return seen, err
+		}
+		h.mu.Unlock()
+		head, err := h.streamHead(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if int64(domain.RevisionFromID(id)) > head {
+			return 0, errItemNotFound
+		}
+		if err := h.await(ctx, int64(domain.RevisionFromID(id))); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// streamHead is the revision of the last event of the video's stream in
+// the log, -1 when it has none.
+func (h *hub) streamHead(ctx context.Context) (int64, error) {
+	r, ok := h.srv.deps.Store.(streamReader)
+	if !ok {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.rev, nil
+	}
+	evs, err := r.ReadStream(ctx, domain.VideoStream(h.videoID), eventstore.Backwards, eventstore.End, 1)
+	if err != nil {
+		return 0, fmt.Errorf("read video head: %w", err)
+	}
+	if len(evs) == 0 {
+		return -1, nil
+	}
+	return int64(evs[0].Revision), nil
+}
+
+// await returns once the fold has applied revision rev of the video's
+// stream. The fold follows the log within moments; ctx bounds the wait.
+func (h *hub) await(ctx context.Context, rev int64) error {
+	for {
+		h.mu.Lock()
+		at, failed := h.rev, h.failed
+		h.mu.Unlock()
+		if failed != nil {
+			return errUnavailable
+		}
+		if at >= rev {
+			return nil
+		}
+		select {
+		case <-time.After(time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// modAttempts bounds the appends of a moderation command that keep
+// finding the video's stream moved on by others.
+const modAttempts = 32
+
+// appendChecked appends ev to the video's stream if check, run on the
+// fold as of the stream's head, allows it: the append expects the stream
+// at the revision the check saw, and when it has moved on the fold is
+// brought there and the check runs again. So the log never holds a
+// report the fold would refuse, whichever connection or node it came from.
+func (h *hub) appendChecked(ctx context.Context, id int64, check func() error, ev eventstore.EventData) error {
+	stream := domain.VideoStream(h.videoID)
+	for range modAttempts {
+		seen, err := h.checkLocked(ctx, id, check)
+		if err != nil {
+			return err
+		}
+		_, err = h.srv.deps.Store.Append(ctx, stream, eventstore.Exact(uint64(seen)), ev)
+		var wrong *eventstore.WrongExpectedRevisionError
+		if !errors.As(err, &wrong) {
+			if err != nil {
+				return fmt.Errorf("append %s: %w", ev.Type, err)
+			}
+			return nil
+		}
+		if err := h.await(ctx, wrong.Actual); err != nil {
+			return err
+		}
+	}
+	return domain.ErrConflict
+}
+
+// idReason reads {"id", "reason"}.
+func idReason(payload json.RawMessage, required bool) (int64, string, error) {
+	var p struct {
+		ID     json.RawMessage `json:"id"`
+		Reason json.RawMessage `json:"reason"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return 0, "", refuse("payload must be an object")
+	}
+	id, err := idField(p.ID)
+	if err != nil {
+		return 0, "", err
+	}
+	var reason string
+	if len(p.Reason) > 0 && string(p.Reason) != "null" {
+		if json.Unmarshal(p.Reason, &reason) != nil {
+			return 0, "", refuse("reason must be a string of at most %d bytes", domain.MaxReasonBytes)
+		}
+	}
+	reason, err = domain.NormalizeReason(reason, required)
+	if err != nil {
+		return 0, "", err
+	}
+	return id, reason, nil
+}
+
+// moderator refuses a user without the moderator role (admins have it).
+func (s *subscription) moderator(ctx context.Context) error {
+	ok, err := s.c.srv.deps.Users.Moderator(ctx, s.c.user.id)
+	if err != nil {
+		return fmt.Errorf("check role: %w", err)
+	}
+	if !ok {
+		return errNotModerator
+	}
+	return nil
+}
+
+func (s *subscription) event(typ string, v any) eventstore.EventData {
+	data, _ := json.Marshal(v)
+	return eventstore.EventData{Type: typ, Data: data, Metadata: s.c.meta().Encode()}
+}
+
+func (s *subscription) report(ctx context.Context, payload json.RawMessage) error {
+	id, reason, err := idReason(payload, true)
+	if err != nil {
+		return err
+	}
+	h, user := s.hub, s.c.user.id
+	check := func() error {
+		if _, err := h.itemLocked(id, false); err != nil {
+			return err
+		}
+		if h.mod.reporters[id][user] {
+			return errReportedTwice
+		}
+		return nil
+	}
+	if _, err := h.checkLocked(ctx, id, check); err != nil {
+		return err
+	}
+	if !s.c.srv.limits.reports.Allow(user, s.c.srv.cfg.Now()) {
+		return errReportsLimited
+	}
+	ev := s.event(domain.TypeAnnotationReported, domain.AnnotationReported{AnnotationID: id, UserID: user, Username: s.c.user.username, Reason: reason})
+	return h.appendChecked(ctx, id, check, ev)
+}
+
+func (s *subscription) hide(ctx context.Context, payload json.RawMessage) error {
+	if err := s.moderator(ctx); err != nil {
+		return err
+	}
+	id, reason, err := idReason(payload, true)
+	if err != nil {
+		return err
+	}
+	h := s.hub
+	check := func() error {
+		_, err := h.itemLocked(id, true)
+		if err == nil && h.mod.hidden[id] {
+			return errAlreadyHidden
+		}
+		return err
+	}
+	ev := s.event(domain.TypeAnnotationHidden, domain.AnnotationHidden{AnnotationID: id, UserID: s.c.user.id, Username: s.c.user.username, Reason: reason})
+	return h.appendChecked(ctx, id, check, ev)
+}
+
+func (s *subscription) dismiss(ctx context.Context, payload json.RawMessage) error {
+	if err := s.moderator(ctx); err != nil {
+		return err
+	}
+	id, reason, err := idReason(payload, false)
+	if err != nil {
+		return err
+	}
+	h := s.hub
+	check := func() error {
+		if _, ok := h.ann.Get(id); !ok {
+			return errItemNotFound
+		}
+		if h.mod.open[id] == 0 {
+			return errNoOpenReports
+		}
+		return nil
+	}
+	ev := s.event(domain.TypeReportsDismissed, domain.ReportsDismissed{AnnotationID: id, UserID: s.c.user.id, Username: s.c.user.username, Reason: reason})
+	return h.appendChecked(ctx, id, check, ev)
+}
+
+// handleModeration runs the moderation and reaction pushes; handled is
+// false for any other event.
+func (s *subscription) handleModeration(ctx context.Context, event string, payload json.RawMessage) (handled bool, err error) {
+	switch event {
+	case "report_annotation":
+		return true, s.report(ctx, payload)
+	case "hide_annotation":
+		return true, s.hide(ctx, payload)
+	case "dismiss_report":
+		return true, s.dismiss(ctx, payload)
+	case "react":
+		return true, s.react(ctx, payload)
+	}
+	return false, nil
+}

@@ -1,0 +1,231 @@
+package channels
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+)
+
+// Reactions on the video channel: push react {"id", "reaction", "on"};
+// the counts of the items whose reactions changed are pushed as
+// reactions {"id", "counts", "rev"}, gathered over Config.ReactionWindow
+// so that a burst costs each viewer a push per item per window, not one
+// per reaction.
+//
+// Coalescing delays the counts, so a push that follows a reaction not yet
+// pushed must not let its client claim that reaction: while reactions
+// wait, every push carries at most the revision before the first of them
+// (pushRev). A client cut before the counts come then rejoins below that
+// reaction, and its catch-up sends the item again with its counts.
+
+var errUnknownReaction = refuse("reaction must be one of %s", strings.Join(domain.Reactions[:], ", "))
+
+// reactState is the fold's reactions: who holds which reaction of each
+// item, the counts, and what waits to be pushed.
+type reactState struct {
+	items   map[int64]*itemReactions
+	pending map[int64]bool // items whose counts changed since the last push
+	first   int64          // client revision of the first change pending; 0 none
+	armed   atomic.Bool    // a change is pending and the hub's run loop has no timer for it yet
+}
+
+type itemReactions struct {
+	users  map[int64]uint8 // bit i: the user holds domain.Reactions[i]
+	counts [len(domain.Reactions)]int64
+}
+
+func (r *reactState) init() {
+	r.items = make(map[int64]*itemReactions)
+	r.pending = make(map[int64]bool)
+}
+
+// holds reports whether userID holds reaction i of item id. h.mu is held.
+func (h *hub) holds(id, userID int64, i int) bool {
+	it := h.mod.reacts.items[id]
+	return it != nil && it.users[userID]&(1<<i) != 0
+}
+
+// foldReaction applies e, at client revision rev, and reports whether it
+// changed the counts: an add of a reaction held, a removal of one not
+// held, or a reaction on an item that is not live changes nothing.
+func (h *hub) foldReaction(e domain.ReactionSet, rev int64) bool {
+	i := domain.ReactionIndex(e.Reaction)
+	a, ok := h.ann.Get(e.AnnotationID)
+	if i < 0 || !ok || a.Deleted || h.mod.hidden[a.ID] || h.holds(a.ID, e.UserID, i) == e.On {
+		return false
+	}
+	r := &h.mod.reacts
+	it := r.items[a.ID]
+	if it == nil {
+		it = &itemReactions{users: make(map[int64]uint8)}
+		r.items[a.ID] = it
+	}
+	if e.On {
+		it.users[e.UserID] |= 1 << i
+		it.counts[i]++
+	} else {
+		it.users[e.UserID] &^= 1 << i
+		if it.users[e.UserID] == 0 {
+			delete(it.users, e.UserID)
+		}
+		it.counts[i]--
+	}
+	if r.first == 0 {
+		r.first = rev
+		r.armed.Store(true)
+	}
+	r.pending[a.ID] = true
+	return true
+}
+
+// pushRev is the revision a push made at client revision rev may carry:
+// rev, or the revision before the first reaction whose counts are not
+// pushed yet. h.mu is held.
+func (h *hub) pushRev(rev int64) int64 {
+	if f := h.mod.reacts.first; f > 0 && f-1 < rev {
+		return f - 1
+	}
+	return rev
+}
+
+// counts returns item id's reaction counts as JSON, {} for none.
+func (h *hub) countsJSON(b []byte, id int64) []byte {
+	b = append(b, '{')
+	if it := h.mod.reacts.items[id]; it != nil {
+		n := 0
+		for i, c := range it.counts {
+			if c == 0 {
+				continue
+			}
+			if n++; n > 1 {
+				b = append(b, ',')
+			}
+			b = append(b, '"')
+			b = append(b, domain.Reactions[i]...)
+			b = append(b, `":`...)
+			b = strconv.AppendInt(b, c, 10)
+		}
+	}
+	return append(b, '}')
+}
+
+// flushReactions pushes the counts of the items whose reactions changed
+// since the last flush to every subscription past its catch-up (one in
+// catch-up gets the counts in its pages). The last push carries the
+// hub's revision, the others the revision before the first change.
+func (h *hub) flushReactions() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := &h.mod.reacts
+	if r.first == 0 {
+		return
+	}
+	ids := make([]int64, 0, len(r.pending))
+	for id := range r.pending {
+		if !h.mod.hidden[id] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	before := r.first - 1
+	clear(r.pending)
+	r.first = 0
+	for n, id := range ids {
+		rev := before
+		if n == len(ids)-1 {
+			rev = h.rev + 1
+		}
+		b := append(make([]byte, 0, 96), `{"id":`...)
+		b = strconv.AppendInt(b, id, 10)
+		b = append(b, `,"counts":`...)
+		b = h.countsJSON(b, id)
+		b = append(b, `,"rev":`...)
+		b = strconv.AppendInt(b, rev, 10)
+		b = append(b, '}')
+		msg := broadcast{topic: h.topic, event: "reactions", payload: b}
+		sent := 0
+		for s := range h.subscriptions {
+			if s.catchUp == nil {
+				s.c.fanOut(msg.to(s.joinRef))
+				sent++
+			}
+		}
+		h.srv.cfg.Observer.Broadcast(sent)
+	}
+}
+
+// annBytes is annotation a as a client receives it, without rev, with
+// its reaction counts and, for its author, whether it is hidden. h.mu is
+// held.
+func (h *hub) annBytes(a *domain.Annotation) []byte {
+	j := toJSON(a)
+	j.Hidden = h.mod.hidden[a.ID]
+	if it := h.mod.reacts.items[a.ID]; it != nil {
+		j.Reactions = json.RawMessage(h.countsJSON(nil, a.ID))
+	}
+	b, _ := json.Marshal(j)
+	return b
+}
+
+// annPayload is annBytes with rev, for a push.
+func (h *hub) annPayload(a *domain.Annotation, rev int64) []byte {
+	b := h.annBytes(a)
+	out := append(make([]byte, 0, len(b)+24), b[:len(b)-1]...)
+	out = append(out, `,"rev":`...)
+	out = strconv.AppendInt(out, rev, 10)
+	return append(out, '}')
+}
+
+// react takes {"id", "reaction", "on": true|false}. Setting a reaction
+// the user holds, or clearing one they do not, succeeds without writing.
+func (s *subscription) react(ctx context.Context, payload json.RawMessage) error {
+	var p struct {
+		ID       json.RawMessage `json:"id"`
+		Reaction json.RawMessage `json:"reaction"`
+		On       json.RawMessage `json:"on"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return refuse("payload must be an object")
+	}
+	id, err := idField(p.ID)
+	if err != nil {
+		return err
+	}
+	var name string
+	if json.Unmarshal(p.Reaction, &name) != nil {
+		return errUnknownReaction
+	}
+	i := domain.ReactionIndex(name)
+	if i < 0 {
+		return errUnknownReaction
+	}
+	var on bool
+	if len(p.On) == 0 || json.Unmarshal(p.On, &on) != nil {
+		return refuse("on must be true or false")
+	}
+	h, user := s.hub, s.c.user.id
+	same := false
+	if _, err := h.checkLocked(ctx, id, func() error {
+		if _, err := h.itemLocked(id, false); err != nil {
+			return err
+		}
+		same = h.holds(id, user, i) == on
+		return nil
+	}); err != nil || same {
+		return err
+	}
+	// Any revision: the fold ignores a repeat that raced this check, so
+	// concurrent reactions on a busy video never retry.
+	ev := s.event(domain.TypeReactionSet, domain.ReactionSet{AnnotationID: id, UserID: user, Reaction: name, On: on})
+	if _, err := s.c.srv.deps.Store.Append(ctx, domain.VideoStream(s.videoID), eventstore.Any, ev); err != nil {
+		return fmt.Errorf("append reaction: %w", err)
+	}
+	return nil
+}
