@@ -1,0 +1,114 @@
+package channels_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/videologue/videologue/channels"
+	"github.com/videologue/videologue/domain"
+)
+
+type reactionsPush struct {
+	ID     int64            `json:"id"`
+	Counts map[string]int `json:"counts"`
+	Rev    int64            `json:"rev"`
+}
+
+
+// awaitCounts waits for a reactions push of id with want.
+func awaitCounts(c *client, from int, id int64, want map[string]int) {
+	c.t.Helper()
+	c.await(from, 30*time.Second, "reactions push", func(f frame) bool {
+		var p reactionsPush
+		return f.Event == "reactions" && json.Unmarshal(f.Payload, &p) == nil && p.ID == id && sameCounts(p.Counts, want)
+	})
+}
+
+// joinCounts returns the reaction counts of id in a fresh join reply.
+func (m *modEnv) joinCounts(id int64) map[string]int {
+	m.t.Helper()
+	c := m.dial(m.viewerTok)
+	defer c.close()
+	_, f := c.join(m.topic, map[string]any{})
+	var r struct {
+		Annotations []struct {
+			ID        int64            `json:"id"`
+			Reactions map[string]int `json:"reactions"`
+		} `json:"annotations"`
+	}
+	_, resp := f.reply()
+	if err := json.Unmarshal(resp, &r); err != nil {
+		m.t.Fatal(err)
+	}
+	for _, a := range r.Annotations {
+		if a.ID == id {
+			return a.Reactions
+		}
+	}
+	m.t.Fatalf("join reply %s lacks %d", resp, id)
+	return nil
+}
+
+// TestReactionsLive: reactions are pushed to every viewer as counts; a
+// user's reaction counts once however often it is set; the counts come
+// in join replies, after a server crash too.
+func TestReactionsLive(t *testing.T) {
+	m := newModEnv(t, nil)
+	id := m.postAs(m.author, m.authorJR, "a note")
+	from := m.author.count()
+	m.ok(m.viewer, m.viewerJR, "react", map[string]any{"id": id, "reaction": "heart", "on": true})
+	awaitCounts(m.author, from, id, map[string]int{"heart": 1})
+	before := len(m.readStream(domain.VideoStream(m.vid)))
+	m.ok(m.viewer, m.viewerJR, "react", map[string]any{"id": id, "reaction": "heart", "on": true})
+	m.ok(m.viewer, m.viewerJR, "react", map[string]any{"id": id, "reaction": "laugh", "on": false})
+	if after := len(m.readStream(domain.VideoStream(m.vid))); after != before {
+		t.Fatalf("a reaction set twice, or cleared when not held, wrote %d events", after-before)
+	}
+	from = m.viewer.count()
+	m.ok(m.mod, m.mJR, "react", map[string]any{"id": id, "reaction": "heart", "on": true})
+	m.ok(m.author, m.authorJR, "react", map[string]any{"id": id, "reaction": "thumbs_up", "on": true})
+	m.ok(m.viewer, m.viewerJR, "react", map[string]any{"id": id, "reaction": "heart", "on": false})
+	want := map[string]int{"heart": 1, "thumbs_up": 1}
+	awaitCounts(m.viewer, from, id, want)
+	if got := m.joinCounts(id); !sameCounts(got, want) {
+		t.Fatalf("join reply counts %v, want %v", got, want)
+	}
+	m.crash()
+	m.start()
+	if got := m.joinCounts(id); !sameCounts(got, want) {
+		t.Fatalf("after a crash, join reply counts %v, want %v", got, want)
+	}
+}
+
+// TestReactionsHoldBackRev: while a reaction's counts wait for their
+// push, a later push carries the revision before that reaction, so a
+// client cut before the counts came rejoins below it and is sent them.
+func TestReactionsHoldBackRev(t *testing.T) {
+	m := newModEnv(t, func(c *channels.Config) { c.ReactionWindow = time.Hour })
+	id := m.postAs(m.author, m.authorJR, "a note")
+	m.ok(m.viewer, m.viewerJR, "react", map[string]any{"id": id, "reaction": "surprised", "on": true})
+	from := m.viewer.count()
+	later := m.postAs(m.author, m.authorJR, "a later note")
+	f := m.viewer.await(from, 30*time.Second, "new_annotation", func(f frame) bool { return f.Event == "new_annotation" })
+	var p struct {
+		ID  int64 `json:"id"`
+		Rev int64 `json:"rev"`
+	}
+	if json.Unmarshal(f.Payload, &p) != nil || p.ID != later || p.Rev != id {
+		t.Fatalf("push %s: want rev %d, the revision before the reaction", f.Payload, id)
+	}
+	c := m.dial(m.viewerTok)
+	_, r := c.join(m.topic, map[string]any{"last_seen_id": p.ID, "last_seen_rev": p.Rev})
+	var resp struct {
+		Updated []struct {
+			ID        int64            `json:"id"`
+			Reactions map[string]int `json:"reactions"`
+		} `json:"updated"`
+	}
+	_, raw := r.reply()
+	if json.Unmarshal(raw, &resp) != nil || len(resp.Updated) != 1 || resp.Updated[0].ID != id ||
+		!sameCounts(resp.Updated[0].Reactions, map[string]int{"surprised": 1}) {
+		t.Fatalf("rejoin reply %s: want %d updated with its counts", raw, id)
+	}
+}
