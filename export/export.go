@@ -136,6 +136,7 @@ type annotationEntry struct {
 	Previous     string           `json:"previous_body,omitempty"`
 	ConnectionID string           `json:"connection_id,omitempty"`
 	ClientAddr   string           `json:"client_addr,omitempty"`
+	Reason       string           `json:"reason,omitempty"` // a report's, a hide's or a dismissal's
 }
 
 type viewerEntry struct {
@@ -154,7 +155,7 @@ type viewerEntry struct {
 
 func entryDoc(e projections.Entry) any {
 	if e.Kind.IsAnnotation() {
-		return annotationEntry{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Duration, e.Body, e.Previous, e.ConnectionID, e.ClientAddr}
+		return annotationEntry{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Duration, e.Body, e.Previous, e.ConnectionID, e.ClientAddr, e.Reason}
 	}
 	return viewerEntry{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.ConnectionID, e.ClientAddr, e.Device, e.Reason, e.PresenceRef}
 }

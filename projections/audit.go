@@ -16,9 +16,9 @@ type auditProjection struct{}
 
 func (auditProjection) Name() string { return NameAudit }
 
-// Version 3: edits and deletes carry the annotation's moment, its text
-// before, and its author's name.
-func (auditProjection) Version() uint32 { return 3 }
+// Version 4: reports, hides and dismissals are entries, with the
+// annotation's moment and text (see moderation.go).
+func (auditProjection) Version() uint32 { return 4 }
 func (auditProjection) Prefix() byte    { return nsAudit }
 
 // auditNote is what the audit keeps of an annotation to describe its
@@ -34,6 +34,8 @@ type auditNote struct {
 func (auditProjection) Apply(w *Writer, ev *Event) error {
 	switch ev.Type {
 	case domain.TypeAnnotationPosted, domain.TypeAnnotationEdited, domain.TypeAnnotationDeleted:
+	case domain.TypeAnnotationReported, domain.TypeAnnotationHidden, domain.TypeReportsDismissed:
+		return applyModerationAudit(w, ev)
 	default:
 		return nil
 	}

@@ -86,6 +86,12 @@ func decodeBody(typ string, data []byte) (any, error) {
 		v = new(domain.ViewerJoined)
 	case domain.TypeViewerLeft:
 		v = new(domain.ViewerLeft)
+	case domain.TypeAnnotationReported:
+		v = new(domain.AnnotationReported)
+	case domain.TypeAnnotationHidden:
+		v = new(domain.AnnotationHidden)
+	case domain.TypeReportsDismissed:
+		v = new(domain.ReportsDismissed)
 	default:
 		return nil, nil
 	}

@@ -15,9 +15,13 @@ const (
 	KindDeleted Kind = "annotation_deleted"
 	KindJoined  Kind = "viewer_joined"
 	KindLeft    Kind = "viewer_left"
+	// Moderation, in the audit trail (see moderation.go).
+	KindReported  Kind = "annotation_reported"
+	KindHidden    Kind = "annotation_hidden"
+	KindDismissed Kind = "reports_dismissed"
 )
 
-var kindCodes = [...]Kind{1: KindPosted, 2: KindEdited, 3: KindDeleted, 4: KindJoined, 5: KindLeft}
+var kindCodes = [...]Kind{1: KindPosted, 2: KindEdited, 3: KindDeleted, 4: KindJoined, 5: KindLeft, 6: KindReported, 7: KindHidden, 8: KindDismissed}
 
 func kindCode(k Kind) uint64 {
 	for i, x := range kindCodes {
@@ -35,8 +39,14 @@ func kindOf(code uint64) Kind {
 	return ""
 }
 
-// IsAnnotation reports whether k is an annotation event.
-func (k Kind) IsAnnotation() bool { return k == KindPosted || k == KindEdited || k == KindDeleted }
+// IsAnnotation reports whether k is an event about an annotation: its
+// own, or a moderator's or a reporter's.
+func (k Kind) IsAnnotation() bool {
+	return k == KindPosted || k == KindEdited || k == KindDeleted || k.IsModeration()
+}
+
+// IsModeration reports whether k is a report, a hide or a dismissal.
+func (k Kind) IsModeration() bool { return k == KindReported || k == KindHidden || k == KindDismissed }
 
 // Entry is one event of a video's history as analysts and auditors see
 // it: the server time, who, and what, with what the log's metadata
@@ -55,7 +65,7 @@ type Entry struct {
 	ConnectionID string // the socket the event came from (its metadata), or, for a viewer_left without one, the socket of the viewing
 	ClientAddr   string // from metadata
 	Device       string // viewer_joined
-	Reason       string // viewer_left
+	Reason       string // viewer_left; moderation: the reporter's or moderator's reason
 	PresenceRef  string // viewer events: the presence ref of the viewing
 	Duration     int64  // annotation events: milliseconds a range covers from At; 0: an instant
 }

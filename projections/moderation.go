@@ -1,0 +1,152 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/videologue/videologue/domain"
+)
+
+// The audit projection keeps moderation too: each report, hide and
+// dismissal is an entry of the trail (who, when, why, and the text it was
+// about), and the open reports of each item are kept for the moderators'
+// queue:
+//
+//	'D' 'o' video(8) annotation(8) -> the item's open reports, oldest first
+//
+// A hide or a dismissal closes them all; an item deleted by its author
+// leaves the queue with its 'D' 'a' record.
+
+// Report is one open report in the moderators' queue.
+type Report struct {
+	UserID   int64     `json:"user_id"`
+	Username string    `json:"username"`
+	Reason   string    `json:"reason"`
+	Time     time.Time `json:"time"`
+}
+
+// QueueItem is an item with open reports, as moderators see it.
+type QueueItem struct {
+	VideoID      int64    `json:"video_id"`
+	AnnotationID int64    `json:"annotation_id"`
+	At           int64    `json:"at"` // milliseconds into the video
+	Body         string   `json:"body"`
+	UserID       int64    `json:"user_id"` // the author
+	Username     string   `json:"username"`
+	Reports      []Report `json:"reports"`
+}
+
+func encodeReports(b []byte, rs []Report) []byte {
+	e := enc(b).u(uint64(len(rs)))
+	for _, r := range rs {
+		e = e.i(r.UserID).s(r.Username).s(r.Reason).t(r.Time)
+	}
+	return e
+}
+
+func decodeReports(p []byte) ([]Report, error) {
+	d := dec{p: p}
+	n := d.u()
+	rs := make([]Report, 0, min(n, 1024))
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		rs = append(rs, Report{UserID: d.i(), Username: d.s(), Reason: d.s(), Time: d.t()})
+	}
+	return rs, d.err
+}
+
+// applyModerationAudit records a report, hide or dismissal in the trail
+// and keeps the item's open reports.
+func applyModerationAudit(w *Writer, ev *Event) error {
+	vid, ok := ev.streamID("video")
+	if !ok {
+		return nil
+	}
+	body, err := ev.Body()
+	if err != nil {
+		return err
+	}
+	var e Entry
+	var id int64
+	switch x := body.(type) {
+	case *domain.AnnotationReported:
+		e = entryFor(vid, ev, KindReported)
+		id, e.UserID, e.Username, e.Reason = x.AnnotationID, x.UserID, x.Username, x.Reason
+	case *domain.AnnotationHidden:
+		e = entryFor(vid, ev, KindHidden)
+		id, e.UserID, e.Username, e.Reason = x.AnnotationID, x.UserID, x.Username, x.Reason
+	case *domain.ReportsDismissed:
+		e = entryFor(vid, ev, KindDismissed)
+		id, e.UserID, e.Username, e.Reason = x.AnnotationID, x.UserID, x.Username, x.Reason
+	default:
+		return nil
+	}
+	e.AnnotationID = id
+	raw, known, err := w.Get(newKey(nsAudit, 'a').i64(vid).i64(id))
+	if err != nil {
+		return err
+	}
+	if known {
+		d := dec{p: raw}
+		e.At, e.Previous = d.i(), d.s()
+		d.i()
+		d.s()
+		e.Duration = d.i()
+		if d.err != nil {
+			return d.err
+		}
+	}
+	ok2 := newKey(nsAudit, 'o').i64(vid).i64(id)
+	switch e.Kind {
+	case KindReported:
+		if known {
+			var rs []Report
+			if v, ok, err := w.Get(ok2); err != nil {
+				return err
+			} else if ok {
+				if rs, err = decodeReports(v); err != nil {
+					return err
+				}
+			}
+			rs = append(rs, Report{UserID: e.UserID, Username: e.Username, Reason: e.Reason, Time: e.Time})
+			w.Set(ok2, encodeReports(w.buf(), rs))
+		}
+	default:
+		w.Delete(ok2)
+	}
+	w.Put(entryKey(newKey(nsAudit, 'e'), &e), encodeEntry(w.buf(), &e))
+	return nil
+}
+
+// ModerationQueue calls fn for every item with open reports, by video
+// then item, until fn returns an error. Items deleted by their authors
+// meanwhile are left out.
+func (d *DB) ModerationQueue(ctx context.Context, fn func(QueueItem) error) error {
+	return d.scan(ctx, newKey(nsAudit, 'o'), func(k, v []byte) error {
+		if len(k) != 2+16 {
+			return errCorrupt
+		}
+		q := QueueItem{VideoID: int64(be64(k[2:10])), AnnotationID: int64(be64(k[10:18]))}
+		rs, err := decodeReports(v)
+		if err != nil {
+			return err
+		}
+		q.Reports = rs
+		raw, closer, err := d.db.Get(newKey(nsAudit, 'a').i64(q.VideoID).i64(q.AnnotationID))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return &Error{Op: "query", Err: err}
+		}
+		dd := dec{p: raw}
+		q.At, q.Body, q.UserID, q.Username = dd.i(), dd.s(), dd.i(), dd.s()
+		closer.Close()
+		if dd.err != nil {
+			return dd.err
+		}
+		return fn(q)
+	})
+}

@@ -1,0 +1,64 @@
+package projections
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+)
+
+// Reports, hides and dismissals are entries of the audit trail with who,
+// why and the text they were about; the queue holds the items with open
+// reports, and a hide or a dismissal takes an item out of it.
+func TestModerationInAuditTrailAndQueue(t *testing.T) {
+	log := newMemLog()
+	m := eventstore.Metadata{}
+	v := domain.VideoStream(1)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	log.add(v, evData(t, domain.TypeAnnotationPosted, domain.AnnotationPosted{UserID: 1, Username: "carol", Body: "rude", At: 2500}, m), at(1))
+	log.add(v, evData(t, domain.TypeAnnotationPosted, domain.AnnotationPosted{UserID: 1, Username: "carol", Body: "fine", At: 3000}, m), at(2))
+	log.add(v, evData(t, domain.TypeAnnotationReported, domain.AnnotationReported{AnnotationID: 1, UserID: 2, Username: "dave", Reason: "insult"}, m), at(3))
+	log.add(v, evData(t, domain.TypeAnnotationReported, domain.AnnotationReported{AnnotationID: 2, UserID: 2, Username: "dave", Reason: "unsure"}, m), at(4))
+	log.add(v, evData(t, domain.TypeAnnotationReported, domain.AnnotationReported{AnnotationID: 1, UserID: 3, Username: "erin", Reason: "rude"}, m), at(5))
+	db := openDB(t, filepath.Join(t.TempDir(), "rm"))
+	defer db.Close()
+	rebuild(t, db, log, Builtin(), Config{})
+	queue := func() []QueueItem {
+		var q []QueueItem
+		if err := db.ModerationQueue(context.Background(), func(i QueueItem) error { q = append(q, i); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	q := queue()
+	if len(q) != 2 || q[0].AnnotationID != 1 || len(q[0].Reports) != 2 || q[0].Body != "rude" || q[0].Username != "carol" ||
+		q[0].Reports[1].Username != "erin" || q[1].AnnotationID != 2 || q[1].Reports[0].Reason != "unsure" {
+		t.Fatalf("queue %+v", q)
+	}
+	log.add(v, evData(t, domain.TypeAnnotationHidden, domain.AnnotationHidden{AnnotationID: 1, UserID: 4, Username: "mo", Reason: "insult"}, m), at(6))
+	log.add(v, evData(t, domain.TypeReportsDismissed, domain.ReportsDismissed{AnnotationID: 2, UserID: 4, Username: "mo", Reason: "fine"}, m), at(7))
+	catchUp(t, db, log, Builtin(), Config{})
+	if q := queue(); len(q) != 0 {
+		t.Fatalf("queue after hide and dismissal %+v", q)
+	}
+	var trail []Entry
+	if err := db.Audit(context.Background(), AuditFilter{}, func(e Entry) error { trail = append(trail, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(trail) != 7 {
+		t.Fatalf("trail %+v", trail)
+	}
+	hide := trail[5]
+	if hide.Kind != KindHidden || hide.Username != "mo" || hide.Reason != "insult" || hide.Previous != "rude" || hide.At != 2500 || hide.AnnotationID != 1 || !hide.Time.Equal(at(6)) {
+		t.Fatalf("hide entry %+v", hide)
+	}
+	if r := trail[2]; r.Kind != KindReported || r.Username != "dave" || r.Reason != "insult" || r.Previous != "rude" {
+		t.Fatalf("report entry %+v", r)
+	}
+	if d := trail[6]; d.Kind != KindDismissed || d.Reason != "fine" || d.AnnotationID != 2 {
+		t.Fatalf("dismissal entry %+v", d)
+	}
+}
