@@ -10,11 +10,10 @@ import (
 )
 
 type reactionsPush struct {
-	ID     int64            `json:"id"`
+	ID     int64          `json:"id"`
 	Counts map[string]int `json:"counts"`
-	Rev    int64            `json:"rev"`
+	Rev    int64          `json:"rev"`
 }
-
 
 // awaitCounts waits for a reactions push of id with want.
 func awaitCounts(c *client, from int, id int64, want map[string]int) {
@@ -33,7 +32,7 @@ func (m *modEnv) joinCounts(id int64) map[string]int {
 	_, f := c.join(m.topic, map[string]any{})
 	var r struct {
 		Annotations []struct {
-			ID        int64            `json:"id"`
+			ID        int64          `json:"id"`
 			Reactions map[string]int `json:"reactions"`
 		} `json:"annotations"`
 	}
@@ -102,7 +101,7 @@ func TestReactionsHoldBackRev(t *testing.T) {
 	_, r := c.join(m.topic, map[string]any{"last_seen_id": p.ID, "last_seen_rev": p.Rev})
 	var resp struct {
 		Updated []struct {
-			ID        int64            `json:"id"`
+			ID        int64          `json:"id"`
 			Reactions map[string]int `json:"reactions"`
 		} `json:"updated"`
 	}
