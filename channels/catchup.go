@@ -83,7 +83,7 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 		case h.isHidden(id) && a.UserID != cu.viewer:
 			it.event = "annotation_hidden"
 		default:
-			it.event, it.ann = "annotation_updated", h.annBytes(a)
+			it.event, it.ann = "annotation_updated", h.annBytes(a, cu.viewer)
 			n = len(it.ann)
 		}
 		if !fits(n + 1) {
@@ -105,7 +105,7 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 			}
 			continue
 		}
-		j := h.annBytes(a)
+		j := h.annBytes(a, cu.viewer)
 		if !fits(len(j) + 1) {
 			return items, false
 		}

@@ -161,14 +161,20 @@ func (h *hub) flushReactions() {
 	}
 }
 
-// annBytes is annotation a as a client receives it, without rev, with
-// its reaction counts and, for its author, whether it is hidden. h.mu is
-// held.
-func (h *hub) annBytes(a *domain.Annotation) []byte {
+// annBytes is annotation a as a client of user viewer receives it (0:
+// any user), without rev, with its reaction counts, the viewer's own
+// reactions, and whether it is hidden (sent so only to its author).
+// h.mu is held.
+func (h *hub) annBytes(a *domain.Annotation, viewer int64) []byte {
 	j := toJSON(a)
 	j.Hidden = h.mod.hidden[a.ID]
 	if it := h.mod.reacts.items[a.ID]; it != nil {
 		j.Reactions = json.RawMessage(h.countsJSON(nil, a.ID))
+		for i, r := range domain.Reactions {
+			if viewer != 0 && it.users[viewer]&(1<<i) != 0 {
+				j.Mine = append(j.Mine, r)
+			}
+		}
 	}
 	b, _ := json.Marshal(j)
 	return b
@@ -176,7 +182,7 @@ func (h *hub) annBytes(a *domain.Annotation) []byte {
 
 // annPayload is annBytes with rev, for a push.
 func (h *hub) annPayload(a *domain.Annotation, rev int64) []byte {
-	b := h.annBytes(a)
+	b := h.annBytes(a, 0)
 	out := append(make([]byte, 0, len(b)+24), b[:len(b)-1]...)
 	out = append(out, `,"rev":`...)
 	out = strconv.AppendInt(out, rev, 10)

@@ -355,6 +355,7 @@ type annotationJSON struct {
 	EditedAt   string          `json:"edited_at,omitempty"`
 	Hidden     bool            `json:"hidden,omitempty"`    // hidden by a moderator; sent so to its author only
 	Reactions  json.RawMessage `json:"reactions,omitempty"` // counts by reaction, when any were ever set
+	Mine       []string        `json:"mine,omitempty"`      // the reactions the receiving user holds (join replies and catch-up only)
 	Rev        int64           `json:"rev,omitempty"`       // in pushes only
 }
 

@@ -109,6 +109,7 @@ func (s *Server) mountAnalysis(r chi.Router) {
 			r.Get("/audit", a.auditPage)
 		})
 	}
+	a.mountModeration(r) // moderation.go
 }
 
 // addPages adds the analysts' and auditors' templates to the site's

@@ -102,7 +102,8 @@ func (s *site) currentUser(r *http.Request) *viewUser {
 		return nil
 	}
 	return &viewUser{ID: u.ID, Username: u.Username, Admin: u.Can(domain.RoleAdmin),
-		Analyst: s.analysisPages && u.Can(domain.RoleAnalyst), Auditor: s.analysisPages && u.Can(domain.RoleAuditor)}
+		Analyst: s.analysisPages && u.Can(domain.RoleAnalyst), Auditor: s.analysisPages && u.Can(domain.RoleAuditor),
+		Moderator: u.Can(domain.RoleModerator), ModerationPage: s.analysisPages && u.Can(domain.RoleModerator)}
 }
 
 // page starts a page for r: who is signed in, the CSRF token, the flash.

@@ -89,6 +89,9 @@ type viewUser struct {
 	// Analyst and Auditor say the navigation links to the replay and
 	// audit pages: the user holds the role and the site serves them.
 	Analyst, Auditor bool
+	// Moderator may hide items and dismiss reports on the watch page;
+	// ModerationPage, the navigation links to the moderators' queue.
+	Moderator, ModerationPage bool
 	// Admin may edit and delete anyone's video, and sees the admin pages.
 	Admin bool
 }

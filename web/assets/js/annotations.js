@@ -81,11 +81,12 @@ export class AnnotationPanel {
   // caughtUp takes a join reply: the annotations after lastSeenId, and
   // those up to it that were edited or deleted after lastSeenRev, or the
   // first page of them when more follows.
-  caughtUp({annotations, updated, deleted, rev, more}){
+  caughtUp({annotations, updated, deleted, hidden, rev, more}){
     this.paging = more === true
     ;(annotations || []).forEach(ann => this.upsert(ann, false))
     ;(updated || []).forEach(ann => this.upsert(ann, false))
     ;(deleted || []).forEach(id => this.remove(id, false))
+    ;(hidden || []).forEach(id => this.remove(id, false)) // hidden by a moderator
     this.applied(rev)
     this.tick()
   }
@@ -167,6 +168,7 @@ export class AnnotationPanel {
       node.classList.add("is-mine")
       main.appendChild(this.editor.actions(node, ann))
     }
+    if(this.decorate){ this.decorate({ann, node}, main) } // moderation.js
     node.append(when, main)
   }
 
@@ -186,7 +188,7 @@ export class AnnotationPanel {
   }
 
   clicked(e){
-    if(e.target.closest(".ann-actions, .ann-edit")){ return }
+    if(e.target.closest(".ann-actions, .ann-edit, .ann-mod, .ann-hidden-note")){ return }
     let node = e.target.closest(".annotation")
     if(node){ this.seek(node) }
   }

@@ -5,6 +5,7 @@ import {connectSocket, ConnectionIndicator} from "./socket.js"
 import {createPlayer} from "./player.js"
 import {AnnotationPanel} from "./annotations.js"
 import {PresenceList} from "./presence.js"
+import {Moderation} from "./moderation.js"
 import {enhanceForms} from "./forms.js"
 
 // MAX_DURATION_MS is the longest duration the server accepts: a day.
@@ -23,6 +24,7 @@ function mountWatch(root){
   let panel = null
   let channel = socket.channel("videos:" + videoId, () => ({last_seen_id: panel.lastSeenId, last_seen_rev: panel.lastSeenRev}))
   panel = new AnnotationPanel(root, {channel, player, userId})
+  new Moderation(panel, channel, {userId, moderator: root.dataset.moderator === "true"})
   new PresenceList(document.getElementById("presence"), document.getElementById("watcher-count"), channel, userId)
   indicator.watch(socket, channel)
 
