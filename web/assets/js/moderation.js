@@ -73,11 +73,10 @@ export class Moderation {
       bar.appendChild(this.action("Dismiss reports", "dismiss", false, reason => this.push("dismiss_report", {id: ann.id, reason}), true))
     }
     main.appendChild(bar)
-    this.renderReactions(item)
+    this.renderReactions(item, reactions) // main is not in node yet
   }
 
-  renderReactions({ann, node}){
-    let box = node.querySelector(".ann-reactions")
+  renderReactions({ann, node}, box = node.querySelector(".ann-reactions")){
     if(!box){ return }
     let counts = ann.reactions || {}
     let mine = this.mine.get(ann.id) || new Set()

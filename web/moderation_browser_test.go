@@ -1,0 +1,88 @@
+package web
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
+)
+
+// TestModerationInBrowser: a viewer reports a note with a reason; the
+// moderator finds it in the queue (linked from the nav), opens it on the
+// video and hides it with a reason: it disappears from the viewer's
+// page live and stays, marked hidden, on its author's; the queue is then
+// empty. A reaction's count reaches the other pages live.
+func TestModerationInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a real browser")
+	}
+	c := startChrome(t)
+	e := newSiteEnv(t)
+	mona, err := e.users.Register(t.Context(), "mona", "password-mona-1", eventstore.Metadata{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.users.Grant(t.Context(), mona.ID, domain.RoleModerator, 0, "", eventstore.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	watchPath := watchURL(e.video)
+	const rude = "Watch the left side here"
+	open := func(name string) *tab {
+		tb := c.person(t, name)
+		e.signIn(tb, name)
+		watch(tb, e.url+watchPath, false)
+		eval[chromedp.Void](tb, `document.getElementById("show-all").click()`)
+		tb.waitFor("the notes", `[...document.querySelectorAll("#annotations .annotation")].filter(li => !li.hidden).length === 3`)
+		return tb
+	}
+	carol, alice := open("carol"), open("alice")
+	note := annotationsWith(rude) + `[0]`
+
+	// alice reports it; her page says so.
+	eval[chromedp.Void](alice, note+`.querySelector('[data-action="report"]').click()`)
+	alice.waitFor("the reason field", note+`.querySelector(".ann-reason input") !== null`)
+	eval[chromedp.Void](alice, `(f => { f.querySelector("input").value = "Rude to the speaker"; f.requestSubmit() })(`+note+`.querySelector(".ann-reason"))`)
+	alice.waitFor("the report sent", note+`.querySelector('[data-action="report"]').textContent === "Reported"`)
+
+	// mona: the queue, from the nav.
+	m := c.person(t, "mona")
+	e.signIn(m, "mona")
+	e.sync()
+	m.open(e.url + "/videos")
+	m.waitFor("the nav link", `document.querySelector('.nav a[href="/moderation"]') !== null`)
+	m.open(e.url + "/moderation")
+	if got := text(m, "#moderation-queue .queue-body"); got != rude {
+		m.fail("the queue", errText(got))
+	}
+	if got := text(m, "#moderation-queue .queue-reports li"); got == "" || !contains(got, "alice") || !contains(got, "Rude to the speaker") {
+		m.fail("the report in the queue", errText(got))
+	}
+	m.navigateBy("open on the video", chromedp.Click(chromedp.CSS("#moderation-queue a.button")))
+	m.waitFor("the page to be live", `document.getElementById("connection")?.dataset.state === "connected"`)
+	eval[chromedp.Void](m, `document.getElementById("show-all").click()`)
+	m.waitFor("the note", annotationsWith(rude)+`.length === 1`)
+	eval[chromedp.Void](m, note+`.querySelector('[data-action="hide"]').click()`)
+	eval[chromedp.Void](m, `(f => { f.querySelector("input").value = "Insults the speaker"; f.requestSubmit() })(`+note+`.querySelector(".ann-reason"))`)
+
+	alice.waitFor("the hidden note gone", annotationsWith(rude)+`.length === 0 && document.querySelectorAll("#annotations .annotation").length === 2`)
+	carol.waitFor("her note marked hidden", note+`?.classList.contains("is-hidden") && `+note+`.querySelector(".ann-hidden-note") !== null`)
+	m.waitFor("the note gone for the moderator", annotationsWith(rude)+`.length === 0`)
+
+	e.sync()
+	m.open(e.url + "/moderation")
+	if got := text(m, ".empty-state"); got != "No open reports." {
+		m.fail("the queue after the hide", errText(got))
+	}
+
+	// A reaction: alice's heart reaches carol's page.
+	other := annotationsWith("Same pattern again") + `[0]`
+	eval[chromedp.Void](alice, other+`.querySelector('.reaction[data-reaction="heart"]').click()`)
+	alice.waitFor("her reaction pressed", other+`.querySelector('.reaction[data-reaction="heart"]').getAttribute("aria-pressed") === "true"`)
+	carol.waitFor("the count live", other+`.querySelector('.reaction[data-reaction="heart"]').dataset.count === "1"`)
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
