@@ -49,6 +49,7 @@ type jsMsg struct {
 	More   bool             `json:"more"`
 	Count  int              `json:"count"`
 	Rev    int64            `json:"rev"`
+	Counts map[string]int   `json:"counts"` // reactions
 	raw    string
 }
 

@@ -14,6 +14,7 @@
 // read from stdin, one JSON object per line:
 //   {"cmd":"post","body":"...","at":123}   push new_annotation
 //   {"cmd":"binary"}                       push new_annotation with an ArrayBuffer payload
+//   {"cmd":"react","id":1,"reaction":"heart","on":true}  push react
 //   {"cmd":"exit"}                         print the ids seen, then exit
 //   {"cmd":"resume"}                       read the socket again (VL_STATE)
 //   {"cmd":"state"}                        print the state's size and digest (VL_STATE)
@@ -88,6 +89,15 @@ channel.on("annotation_deleted", ({ id, rev }) => {
   state.delete(id)
   applied(rev)
 })
+channel.on("reactions", ({ id, counts, rev }) => {
+  applied(rev)
+  out({ type: "reactions", id, counts, rev })
+})
+channel.on("annotation_hidden", ({ id, rev }) => {
+  state.delete(id)
+  applied(rev)
+  out({ type: "hidden", id, rev })
+})
 channel.on("caught_up", ({ last_id, last_rev }) => {
   lastSeenId = Math.max(lastSeenId, last_id)
   applied(last_rev)
@@ -140,6 +150,13 @@ rl.on("line", (line) => {
         .receive("ok", () => out({ type: "binary_ok" }))
         .receive("error", (r) => out({ type: "binary_error", reason: r.reason }))
         .receive("timeout", () => out({ type: "binary_timeout" }))
+      break
+    case "react":
+      channel
+        .push("react", { id: cmd.id, reaction: cmd.reaction, on: cmd.on })
+        .receive("ok", () => out({ type: "reacted", id: cmd.id }))
+        .receive("error", (r) => out({ type: "react_error", reason: r.reason }))
+        .receive("timeout", () => out({ type: "post_timeout" }))
       break
     case "resume":
       resumed = true
