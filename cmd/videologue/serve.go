@@ -249,7 +249,7 @@ func (m *Main) Run(ctx context.Context) error {
 		acfg.Hash = auth.Params{Memory: 64, Time: 1, Threads: 1}
 		acfg.Hashing = auth.NewHashBound(1024, m.Config.Edge.HashWait) // 64 KiB hashes: memory is no concern
 		scfg.PushRate, scfg.PushBurst, scfg.FloodStrikes = 1e6, 1e6, 1e6
-		scfg.AddrPushRate, scfg.JoinRate, scfg.AddrJoinRate, scfg.ConnectRate, scfg.AddrConnectRate, scfg.FrameRate = -1, -1, -1, -1, -1, -1
+		scfg.AddrPushRate, scfg.JoinRate, scfg.AddrJoinRate, scfg.ConnectRate, scfg.AddrConnectRate, scfg.FrameRate, scfg.ReportRate = -1, -1, -1, -1, -1, -1, -1
 		scfg.MaxSocketsPerAddr = -1
 		wcfg.AuthRate, wcfg.AuthBurst = 1e6, 1e6
 		wcfg.VideoRate, wcfg.VideoBurst = 1e6, 1e6

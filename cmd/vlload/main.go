@@ -38,8 +38,10 @@ type config struct {
 	catchUp   int           // clients that catch up on video from nothing (see runCatchUp); 0: the delivery run
 	video     int64
 	expect    int
-	storm     int // viewers that drop together and rejoin at once (see runStorm); 0: the delivery run
-	stormPost int // annotations posted while they are away
+	storm     int     // viewers that drop together and rejoin at once (see runStorm); 0: the delivery run
+	stormPost int     // annotations posted while they are away
+	reactRate float64 // reactions per second in all during the delivery run (see reactions.go); 0: none
+	reactors  int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -62,6 +64,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.expect, "expect", 0, "with --catchup: the annotations each client must receive (0: not checked)")
 	fs.IntVar(&c.storm, "storm", 0, "instead of the delivery run: this many new users join a video (--video, or a new one), drop together, --storm-posts annotations are posted, and all rejoin at once with their last_seen_id/last_seen_rev; reports how many end exact and the time to the last caught_up")
 	fs.IntVar(&c.stormPost, "storm-posts", 5000, "with --storm: the annotations posted while the viewers are away")
+	fs.Float64Var(&c.reactRate, "reactions-rate", 0, "reactions per second in all while the posts last (needs --rate above 0); each sets or clears a reaction on the newest annotation")
+	fs.IntVar(&c.reactors, "reactors", 8, "with --reactions-rate: the users that react, one connection each")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -76,6 +80,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return c, errors.New("--catchup needs --video")
 		}
 		return c, nil
+	}
+	if c.reactRate > 0 && (c.rate <= 0 || c.reactors < 1) {
+		return c, errors.New("--reactions-rate needs --rate above 0 and --reactors >= 1")
 	}
 	if c.users < 1 || c.posters < 1 || c.posts < 1 || c.posters > c.users || c.window < 1 || c.connects < 1 {
 		return c, errors.New("need --users >= --posters >= 1, --posts >= 1, --window >= 1, --connects >= 1")

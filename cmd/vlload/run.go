@@ -115,9 +115,21 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		defer posters[i].close()
 	}
 
-	// Post.
+	// Post, and react.
 	serverCPU, ownCPU := cpuTime(cfg.serverPID), cpuTime(os.Getpid())
 	firstPost := time.Now()
+	var reactors []*reactor
+	reacted := func() {}
+	if cfg.reactRate > 0 {
+		if reactors, reacted, err = startReactors(ctx, cfg, tokens[cfg.posters:], topic, firstPost); err != nil {
+			return err
+		}
+		defer func() {
+			for _, r := range reactors {
+				r.v.close()
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	var sendErr atomic.Value
 	for p, pv := range posters {
@@ -130,6 +142,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		}()
 	}
 	wg.Wait()
+	reacted()
 	if err, _ := sendErr.Load().(error); err != nil {
 		return fmt.Errorf("post: %w", err)
 	}
@@ -174,6 +187,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			100*(cpuTime(cfg.serverPID)-serverCPU).Seconds()/busy.Seconds(), 100*(cpuTime(os.Getpid())-ownCPU).Seconds()/busy.Seconds())
 	}
 	report(out, cfg, viewers, posted, firstPost)
+	if cfg.reactRate > 0 {
+		reportReactions(out, reactors, viewers, time.Duration(float64(cfg.posts)/cfg.rate*float64(time.Second)))
+	}
 	return nil
 }
 

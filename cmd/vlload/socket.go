@@ -46,6 +46,8 @@ type viewer struct {
 	ackLat  []int64          // nanoseconds from post to its reply
 	replyC  chan struct{}    // poked on each reply to a post
 	readErr error
+	// Reactions (reactions.go): pushes received; reacts sent and answered.
+	reactFrames, reactSent, reactOK, reactErr int
 }
 
 var dialer = &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024}
@@ -208,6 +210,9 @@ func (v *viewer) onMessage(buf []byte, at receipt) {
 		v.readLat = append(v.readLat, at.read-sent)
 		v.lastAt = at.read
 		v.mu.Unlock()
+		return
+	}
+	if v.onReactionsFrame(head, buf) {
 		return
 	}
 	if bytes.Contains(head, []byte(`"phx_reply"`)) && bytes.Contains(head, []byte(`"p`)) {
