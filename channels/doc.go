@@ -161,8 +161,9 @@
 // brings the client to, and the join reply carries the rev it reflects. A
 // client that rejoins with {"last_seen_id": N, "last_seen_rev": R} gets,
 // beside the annotations after N, "updated" (current state of the
-// annotations up to N edited after R) and "deleted" (ids of those deleted
-// after R), so that it ends with the log's fold. Without last_seen_rev
+// annotations up to N edited, hidden from their author or reacted to
+// after R), "deleted" (ids of those deleted after R) and "hidden" (ids of
+// others' hidden after R), so that it ends with the log's fold. Without last_seen_rev
 // (the book's recipe, {"last_seen_id": N}) R is taken to be N: an
 // annotation's id is the revision its post brought the video to, and the
 // client saw that post, so it gets every change since, perhaps one it had
@@ -185,6 +186,52 @@
 // paged push's rev is one a client cut there may rejoin with (see
 // catchUp), so a client that keeps the largest id and rev it applied, or the
 // largest id alone, and rejoins with them ends exact.
+//
+// # Moderation
+//
+// Any signed-in viewer may report an item of the video (an annotation, or
+// any later item the video's stream gives an id of its own) with push
+// report_annotation {"id", "reason"}: a reason of 1 to
+// domain.MaxReasonBytes bytes, once per user and item, and at most
+// Config.ReportRate (burst ReportBurst) per user across sockets and
+// reconnects. Moderators (the moderator role; admins hold every role) hide
+// an item with hide_annotation {"id", "reason"}, broadcast to every
+// subscription as annotation_hidden {"id", "rev"}, and close its open
+// reports without hiding it with dismiss_report {"id", "reason"} (reason
+// optional). A push without the role, a second report, an unknown id, a
+// blank or long reason, a hide of a hidden item or a dismissal of an item
+// without open reports is a phx_reply error with the reason, and nothing is
+// written. Each is an event of the video's stream (AnnotationReported,
+// AnnotationHidden, ReportsDismissed), appended only if the hub's fold,
+// brought to the stream's head, allows it: the append expects the revision
+// the check saw.
+//
+// A hidden item's author keeps seeing it, with "hidden": true; everyone
+// else stops: the page drops it on annotation_hidden, a join reply leaves
+// it out, and the catch-up of a client that had it sends its id alone,
+// under "hidden" in the join reply or as an annotation_hidden push of a
+// later page, never its text. Its author cannot edit it (a delete still
+// works, and the delete is broadcast as usual); it takes no reports and no
+// reactions.
+//
+// # Reactions
+//
+// react {"id", "reaction", "on": true|false} sets or clears the user's
+// reaction, one of domain.Reactions: thumbs_up, heart, laugh and surprised
+// (pages draw 👍 ❤️ 😂 😮). A user holds each reaction of an item once:
+// setting one held, or clearing one not held, answers ok and writes
+// nothing. Any other reaction, a non-boolean on, or an id that is not a live
+// item of the video is a phx_reply error. Each change is a ReactionSet event
+// of the video's stream; the hub pushes reactions {"id", "counts", "rev"}
+// (counts by reaction name, only those above zero) for the items whose
+// counts changed, once per Config.ReactionWindow (150 ms): a burst costs a
+// viewer one push per item per window. Annotations in join replies and
+// catch-up pages carry "reactions" (the counts, once any reaction was set)
+// and "mine" (the receiving user's own). While counts wait for their push,
+// every other push carries at most the rev before the first of them, and
+// of one window's pushes only the last carries the hub's rev, so a client
+// cut in between rejoins below the reactions it has not seen and its
+// catch-up sends those items again (under "updated") with their counts.
 //
 // # Slow clients
 //
