@@ -257,3 +257,74 @@ func TestHiddenCatchUpAcrossCrash(t *testing.T) {
 	m.start()
 	rejoin()
 }
+
+// TestHiddenInPagedCatchUp: when the catch-up of a rejoin spans pages, a
+// hide it carries comes as an annotation_hidden push without the text for
+// others, and as annotation_updated marked hidden for the author; neither
+// sees the hidden item as a new annotation.
+func TestHiddenInPagedCatchUp(t *testing.T) {
+	m := newModEnv(t, func(c *channels.Config) { c.PageSize = 2 })
+	var ids []int64
+	for i := range 6 {
+		ids = append(ids, m.postAs(m.author, m.authorJR, "note "+itoa(int64(i))))
+	}
+	last := ids[len(ids)-1]
+	// Changes after the client's rev: three edits, then the hide of one.
+	for _, id := range ids[:3] {
+		m.ok(m.author, m.authorJR, "edit_annotation", map[string]any{"id": id, "body": "edited " + itoa(id)})
+	}
+	hidden := ids[4]
+	m.ok(m.mod, m.mJR, "hide_annotation", map[string]any{"id": hidden, "reason": "rude"})
+	for _, tc := range []struct {
+		tok    string
+		author bool
+	}{{m.viewerTok, false}, {m.authorTok, true}} {
+		c := m.dial(tc.tok)
+		_, f := c.join(m.topic, map[string]any{"last_seen_id": last, "last_seen_rev": last})
+		if _, _, more := joinResponse(t, f); !more {
+			t.Fatalf("want a paged catch-up: %s", f.Payload)
+		}
+		c.caughtUp(m.topic)
+		var sawHidden, sawMarked bool
+		c.mu.Lock()
+		for _, fr := range c.frames {
+			if fr.Topic != m.topic {
+				continue
+			}
+			if strings.Contains(string(fr.Payload), `"id":`+itoa(hidden)) {
+				switch {
+				case fr.Event == "annotation_hidden":
+					sawHidden = true
+				case fr.Event == "annotation_updated" && strings.Contains(string(fr.Payload), `"hidden":true`):
+					sawMarked = true
+				case fr.Event == "phx_reply":
+					var r struct {
+						Hidden  []int64 `json:"hidden"`
+						Updated []struct {
+							ID     int64 `json:"id"`
+							Hidden bool  `json:"hidden"`
+						} `json:"updated"`
+					}
+					_, resp := fr.reply()
+					_ = json.Unmarshal(resp, &r)
+					for _, id := range r.Hidden {
+						sawHidden = sawHidden || id == hidden
+					}
+					for _, u := range r.Updated {
+						sawMarked = sawMarked || (u.ID == hidden && u.Hidden)
+					}
+				default:
+					t.Errorf("frame %s %s", fr.Event, fr.Payload)
+				}
+			}
+			if !tc.author && strings.Contains(string(fr.Payload), "note 4") {
+				t.Errorf("the hidden text reached another viewer: %s %s", fr.Event, fr.Payload)
+			}
+		}
+		c.mu.Unlock()
+		if tc.author != sawMarked || tc.author == sawHidden {
+			t.Fatalf("author %v: hidden push %v, marked update %v; frames %s", tc.author, sawHidden, sawMarked, c.dump(0))
+		}
+		c.close()
+	}
+}
