@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -47,5 +48,28 @@ func TestModerationQueueAPI(t *testing.T) {
 	}
 	if _, _, body := e.get("bob", "/api/audit/annotations"); !strings.Contains(body, `"kind":"annotation_reported"`) || !strings.Contains(body, `"reason":"script in a note"`) {
 		t.Fatalf("audit trail %s", body)
+	}
+	for _, c := range []struct{ user, path, want string }{
+		{"bob", "/audit", "script in a note"},
+		{"dave", "/moderation", "script in a note"},
+		{"dave", "/videos", `href="/moderation"`},
+	} {
+		resp, err := e.signIn(c.user).Get(e.url + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), c.want) {
+			t.Fatalf("%s %s: %d, want %q in it", c.user, c.path, resp.StatusCode, c.want)
+		}
+	}
+	resp, err := e.signIn("carol").Get(e.url + "/moderation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a viewer's /moderation: %d", resp.StatusCode)
 	}
 }
