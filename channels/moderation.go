@@ -176,6 +176,16 @@ func (h *hub) streamHead(ctx context.Context) (int64, error) {
 	return int64(evs[0].Revision), nil
 }
 
+// catchUpToHead returns once the fold has applied every event the
+// video's stream holds now.
+func (h *hub) catchUpToHead(ctx context.Context) error {
+	head, err := h.streamHead(ctx)
+	if err != nil {
+		return err
+	}
+	return h.await(ctx, head)
+}
+
 // await returns once the fold has applied revision rev of the video's
 // stream. The fold follows the log within moments; ctx bounds the wait.
 func (h *hub) await(ctx context.Context, rev int64) error {
@@ -206,10 +216,20 @@ const modAttempts = 32
 // at the revision the check saw, and when it has moved on the fold is
 // brought there and the check runs again. So the log never holds a
 // report the fold would refuse, whichever connection or node it came from.
+//
+// A refusal is only made by a fold at the stream's head: one that lags
+// the log (a report appended a moment ago by another connection) is first
+// brought there, so a dismissal right after a report is not refused.
 func (h *hub) appendChecked(ctx context.Context, id int64, check func() error, ev eventstore.EventData) error {
 	stream := domain.VideoStream(h.videoID)
+	atHead := false
 	for range modAttempts {
 		seen, err := h.checkLocked(ctx, id, check)
+		if err != nil && !atHead {
+			if atHead, err = true, h.catchUpToHead(ctx); err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			return err
 		}

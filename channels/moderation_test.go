@@ -219,7 +219,7 @@ func TestHiddenCatchUpAcrossCrash(t *testing.T) {
 	id := m.postAs(m.author, m.authorJR, "rude note")
 	keep := m.postAs(m.author, m.authorJR, "fine note")
 	params := map[string]any{"last_seen_id": keep, "last_seen_rev": keep}
-	m.ok(m.mod, m.mJR, "hide_annotation", map[string]any{"id": id, "reason": "rude"})
+	m.hideAndAwait(id)
 	rejoin := func() {
 		t.Helper()
 		for _, tc := range []struct {
@@ -274,7 +274,7 @@ func TestHiddenInPagedCatchUp(t *testing.T) {
 		m.ok(m.author, m.authorJR, "edit_annotation", map[string]any{"id": id, "body": "edited " + itoa(id)})
 	}
 	hidden := ids[4]
-	m.ok(m.mod, m.mJR, "hide_annotation", map[string]any{"id": hidden, "reason": "rude"})
+	m.hideAndAwait(hidden)
 	for _, tc := range []struct {
 		tok    string
 		author bool
@@ -327,4 +327,16 @@ func TestHiddenInPagedCatchUp(t *testing.T) {
 		}
 		c.close()
 	}
+}
+
+// hideAndAwait hides id and waits until the viewer's join has been sent
+// annotation_hidden: the video's hub has folded the hide, so a join from
+// then on reflects it (one made earlier may get it as a push instead).
+func (m *modEnv) hideAndAwait(id int64) {
+	m.t.Helper()
+	from := m.viewer.count()
+	m.ok(m.mod, m.mJR, "hide_annotation", map[string]any{"id": id, "reason": "rude"})
+	m.viewer.await(from, 30*time.Second, "annotation_hidden", func(f frame) bool {
+		return f.Event == "annotation_hidden" && strings.Contains(string(f.Payload), `"id":`+itoa(id)+`,`)
+	})
 }

@@ -218,14 +218,23 @@ func (s *subscription) react(ctx context.Context, payload json.RawMessage) error
 	}
 	h, user := s.hub, s.c.user.id
 	same := false
-	if _, err := h.checkLocked(ctx, id, func() error {
+	check := func() error {
 		if _, err := h.itemLocked(id, false); err != nil {
 			return err
 		}
 		same = h.holds(id, user, i) == on
 		return nil
-	}); err != nil || same {
-		return err
+	}
+	if _, err := h.checkLocked(ctx, id, check); err != nil || same {
+		// Nothing is written on the word of a fold that may lag the log
+		// (a set just before this clear): bring it to the head and look
+		// again.
+		if err := h.catchUpToHead(ctx); err != nil {
+			return err
+		}
+		if _, err := h.checkLocked(ctx, id, check); err != nil || same {
+			return err
+		}
 	}
 	// Any revision: the fold ignores a repeat that raced this check, so
 	// concurrent reactions on a busy video never retry.
