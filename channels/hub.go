@@ -70,6 +70,7 @@ func (h *hub) run(ctx context.Context) {
 
 	var flush *time.Timer
 	var flushC <-chan time.Time
+	var flushed time.Time // when the last presence_diff went out
 	var linger *time.Timer
 	var lingerC <-chan time.Time
 	defer func() {
@@ -112,13 +113,14 @@ func (h *hub) run(ctx context.Context) {
 				psub = next
 				continue
 			}
-			if h.onViewers(m, logger) && flushC == nil {
-				flush = time.NewTimer(h.srv.cfg.PresenceWindow)
+			if due, viewers := h.onViewers(m, logger); due && flushC == nil {
+				flush = time.NewTimer(h.presenceDelay(viewers, flushed))
 				flushC = flush.C
 			}
 		case <-flushC:
 			flushC = nil
 			h.flush()
+			flushed = time.Now()
 		case <-h.idle:
 			if linger == nil {
 				linger = time.NewTimer(h.srv.cfg.HubLinger)
@@ -251,20 +253,32 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 }
 
 // onViewers folds one message of the viewers stream and reports whether a
-// presence_diff is due.
-func (h *hub) onViewers(m eventstore.Message, logger *slog.Logger) bool {
+// presence_diff is due, and to how many subscriptions.
+func (h *hub) onViewers(m eventstore.Message, logger *slog.Logger) (due bool, viewers int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if m.CaughtUp {
 		h.pCaught = true
 		h.maybeReady()
-		return false
+		return false, 0
 	}
 	changed, err := h.pres.apply(m.Event)
 	if err != nil {
 		logger.Error("undecodable event skipped", "stream", m.Event.Stream, "revision", m.Event.Revision, "err", err)
 	}
-	return changed && h.readyDone
+	return changed && h.readyDone, len(h.subscriptions)
+}
+
+// presenceDelay is how long changes that begin to gather wait for their
+// presence_diff: PresenceWindow, and no less than the room's interval
+// (viewers/PresenceRate) after the last diff. A change in a quiet room
+// shows after one window; a stream of joins, however spread, costs each
+// viewer one frame per interval, and the presence_state every newcomer
+// is sent is rebuilt once per interval too (see presence.statePayload).
+func (h *hub) presenceDelay(viewers int, last time.Time) time.Duration {
+	cfg := &h.srv.cfg
+	interval := time.Duration(float64(viewers) / cfg.PresenceRate * float64(time.Second))
+	return max(cfg.PresenceWindow, time.Until(last.Add(interval)))
 }
 
 func (h *hub) maybeReady() {

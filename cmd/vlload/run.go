@@ -174,6 +174,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			100*(cpuTime(cfg.serverPID)-serverCPU).Seconds()/busy.Seconds(), 100*(cpuTime(os.Getpid())-ownCPU).Seconds()/busy.Seconds())
 	}
 	report(out, cfg, viewers, posted, firstPost)
+	reportPresence(out, viewers)
 	return nil
 }
 
