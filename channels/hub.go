@@ -37,6 +37,7 @@ type hub struct {
 	ann           domain.Annotations
 	changes       []change // edits and deletes, in revision order
 	pres          *presence
+	enc           encoded
 	subscriptions map[*subscription]struct{}
 }
 
@@ -225,7 +226,9 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 			return "", nil, err
 		}
 		a := h.ann.Posted(h.videoID, ev.Revision, e, ev.RecordedAt)
-		return "new_annotation", annotationPayload(a, rev), nil
+		j := annotationJSONBytes(a)
+		h.enc.keep(a.ID, j)
+		return "new_annotation", withRev(j, rev), nil
 	case domain.TypeAnnotationEdited:
 		var e domain.AnnotationEdited
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
@@ -233,7 +236,9 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 		}
 		if a := h.ann.Edited(e, ev.RecordedAt); a != nil {
 			h.changes = append(h.changes, change{rev: rev, id: a.ID})
-			return "annotation_updated", annotationPayload(a, rev), nil
+			j := annotationJSONBytes(a)
+			h.enc.keep(a.ID, j)
+			return "annotation_updated", withRev(j, rev), nil
 		}
 	case domain.TypeAnnotationDeleted:
 		var e domain.AnnotationDeleted
@@ -242,6 +247,7 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 		}
 		if a := h.ann.Deleted(e); a != nil {
 			h.changes = append(h.changes, change{rev: rev, id: a.ID})
+			h.enc.forget(a.ID)
 			b, _ := json.Marshal(struct {
 				ID  int64 `json:"id"`
 				Rev int64 `json:"rev"`
