@@ -139,7 +139,14 @@ func joinPage(items []pageItem, rev int64, more bool) []byte {
 			updated = append(updated, it.ann)
 		}
 	}
-	b := append(make([]byte, 0, 256), `{"status":"ok","response":{"annotations":`...)
+	size := 256 + 24*len(deleted)
+	for _, j := range added {
+		size += len(j) + 1
+	}
+	for _, j := range updated {
+		size += len(j) + 1
+	}
+	b := append(make([]byte, 0, size), `{"status":"ok","response":{"annotations":`...)
 	b = appendJSONList(b, added)
 	b = append(b, `,"rev":`...)
 	b = strconv.AppendInt(b, rev, 10)

@@ -60,3 +60,36 @@ func withRev(j []byte, rev int64) []byte {
 	b = strconv.AppendInt(b, rev, 10)
 	return append(b, '}')
 }
+
+// lastReply is the join reply a hub built last, with what it was built
+// from: clients that drop together (a network blip, a restarted proxy)
+// rejoin from the same point, and all but the first are sent the same
+// bytes. Guarded by hub.mu.
+type lastReply struct {
+	from  catchUp // the join's catch-up before its first page
+	rev   int64   // the hub's revision then
+	after catchUp // the catch-up after it
+	done  bool
+	items int
+	reply []byte
+}
+
+// joinReply is the join reply for cu, the first page of its catch-up,
+// and whether that is all of it; cu moves past the page. A reply for
+// the same point at the same revision is the same page: it is built once.
+// h.mu is held.
+func (h *hub) joinReply(cu *catchUp) (reply []byte, done bool) {
+	last := &h.lastReply
+	if last.reply != nil && last.from == *cu && last.rev == h.rev {
+		*cu = last.after
+		h.srv.cfg.Observer.CatchUpPage(last.items, len(last.reply))
+		return last.reply, last.done
+	}
+	from := *cu
+	cfg := &h.srv.cfg
+	items, done := h.page(cu, cfg.PageSize, cfg.PageBytes-replyEnvelope)
+	reply = joinPage(items, cu.base, !done)
+	cfg.Observer.CatchUpPage(len(items), len(reply))
+	*last = lastReply{from: from, rev: h.rev, after: *cu, done: done, items: len(items), reply: reply}
+	return reply, done
+}

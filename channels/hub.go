@@ -38,6 +38,7 @@ type hub struct {
 	changes       []change // edits and deletes, in revision order
 	pres          *presence
 	enc           encoded
+	lastReply     lastReply
 	subscriptions map[*subscription]struct{}
 }
 
@@ -275,18 +276,6 @@ func (h *hub) onViewers(m eventstore.Message, logger *slog.Logger) (due bool, vi
 	return changed && h.readyDone, len(h.subscriptions)
 }
 
-// presenceDelay is how long changes that begin to gather wait for their
-// presence_diff: PresenceWindow, and no less than the room's interval
-// (viewers/PresenceRate) after the last diff. A change in a quiet room
-// shows after one window; a stream of joins, however spread, costs each
-// viewer one frame per interval, and the presence_state every newcomer
-// is sent is rebuilt once per interval too (see presence.statePayload).
-func (h *hub) presenceDelay(viewers int, last time.Time) time.Duration {
-	cfg := &h.srv.cfg
-	interval := time.Duration(float64(viewers) / cfg.PresenceRate * float64(time.Second))
-	return max(cfg.PresenceWindow, time.Until(last.Add(interval)))
-}
-
 func (h *hub) maybeReady() {
 	if h.readyDone || !h.vCaught || !h.pCaught {
 		return
@@ -294,20 +283,6 @@ func (h *hub) maybeReady() {
 	h.pres.publishAll()
 	h.readyDone = true
 	close(h.ready)
-}
-
-// flush sends the presence changes of the last window to every subscription.
-func (h *hub) flush() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	payload := h.pres.diff()
-	if payload == nil {
-		return
-	}
-	b := broadcast{topic: h.topic, event: "presence_diff", payload: payload}
-	for s := range h.subscriptions {
-		_ = s.c.fanOut(b.to(s.joinRef))
-	}
 }
 
 // join registers s once the hub is ready. Under the lock, it enqueues the
@@ -338,10 +313,7 @@ func (h *hub) join(ctx context.Context, s *subscription, ref string, p joinParam
 	if p.hasRev {
 		cu.base = p.lastRev
 	}
-	cfg := &h.srv.cfg
-	items, done := h.page(cu, cfg.PageSize, cfg.PageBytes-replyEnvelope)
-	reply := joinPage(items, cu.base, !done)
-	h.srv.cfg.Observer.CatchUpPage(len(items), len(reply))
+	reply, done := h.joinReply(cu)
 	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: reply})
 	s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()})
 	s.catchUp = cu
