@@ -161,32 +161,24 @@ func (h *hub) flushReactions() {
 	}
 }
 
-// annBytes is annotation a as a client of user viewer receives it (0:
-// any user), without rev, with its reaction counts, the viewer's own
-// reactions, and whether it is hidden (sent so only to its author).
-// h.mu is held.
-func (h *hub) annBytes(a *domain.Annotation, viewer int64) []byte {
+// annBytes is annotation a as a client receives it, without rev, with
+// its reaction counts and whether it is hidden (sent so only to its
+// author, see hub.page); a plain one is the hub's kept encoding. The same
+// for every client, so join replies and pages stay shareable. h.mu is
+// held.
+func (h *hub) annBytes(a *domain.Annotation) []byte {
+	it := h.mod.reacts.items[a.ID]
+	hidden := h.mod.hidden[a.ID]
+	if it == nil && !hidden {
+		return h.enc.of(a)
+	}
 	j := toJSON(a)
-	j.Hidden = h.mod.hidden[a.ID]
-	if it := h.mod.reacts.items[a.ID]; it != nil {
+	j.Hidden = hidden
+	if it != nil {
 		j.Reactions = json.RawMessage(h.countsJSON(nil, a.ID))
-		for i, r := range domain.Reactions {
-			if viewer != 0 && it.users[viewer]&(1<<i) != 0 {
-				j.Mine = append(j.Mine, r)
-			}
-		}
 	}
 	b, _ := json.Marshal(j)
 	return b
-}
-
-// annPayload is annBytes with rev, for a push.
-func (h *hub) annPayload(a *domain.Annotation, rev int64) []byte {
-	b := h.annBytes(a, 0)
-	out := append(make([]byte, 0, len(b)+24), b[:len(b)-1]...)
-	out = append(out, `,"rev":`...)
-	out = strconv.AppendInt(out, rev, 10)
-	return append(out, '}')
 }
 
 // react takes {"id", "reaction", "on": true|false}. Setting a reaction

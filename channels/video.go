@@ -355,8 +355,6 @@ type annotationJSON struct {
 	EditedAt   string          `json:"edited_at,omitempty"`
 	Hidden     bool            `json:"hidden,omitempty"`    // hidden by a moderator; sent so to its author only
 	Reactions  json.RawMessage `json:"reactions,omitempty"` // counts by reaction, when any were ever set
-	Mine       []string        `json:"mine,omitempty"`      // the reactions the receiving user holds (join replies and catch-up only)
-	Rev        int64           `json:"rev,omitempty"`       // in pushes only
 }
 
 type userJSON struct {
@@ -376,15 +374,6 @@ func toJSON(a *domain.Annotation) annotationJSON {
 		j.EditedAt = a.EditedAt.UTC().Format(timeFormat)
 	}
 	return j
-}
-
-// annotationPayload is a pushed annotation, with the client revision the
-// push brings the video to.
-func annotationPayload(a *domain.Annotation, rev int64) []byte {
-	j := toJSON(a)
-	j.Rev = rev
-	b, _ := json.Marshal(j)
-	return b
 }
 
 // annotationJSONBytes is an annotation as clients receive it, without

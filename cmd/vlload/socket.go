@@ -48,6 +48,8 @@ type viewer struct {
 	readErr error
 	// Reactions (reactions.go): pushes received; reacts sent and answered.
 	reactFrames, reactSent, reactOK, reactErr int
+
+	presence presenceCount
 }
 
 var dialer = &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024}
@@ -217,6 +219,10 @@ func (v *viewer) onMessage(buf []byte, at receipt) {
 	}
 	if bytes.Contains(head, []byte(`"phx_reply"`)) && bytes.Contains(head, []byte(`"p`)) {
 		v.onReply(buf)
+		return
+	}
+	if isPresence(head) {
+		v.countPresence(len(buf))
 	}
 }
 

@@ -21,7 +21,10 @@ export class Moderation {
     this.channel = channel
     this.userId = userId
     this.moderator = moderator
-    this.mine = new Map() // id -> Set of this user's reactions
+    // id -> Set of the reactions this page set: the server sends counts
+    // alone, the same to everyone, so a reload starts with none pressed
+    // (setting one held again is a no-op there).
+    this.mine = new Map()
     this.reported = new Set() // ids this page reported
     channel.on("annotation_hidden", ({id, rev}) => { this.hide(id); panel.applied(rev) })
     channel.on("reactions", ({id, counts, rev}) => {
@@ -52,7 +55,6 @@ export class Moderation {
   decorate(item, main){
     let {ann, node} = item
     node.id = "annotation-" + ann.id
-    if(Array.isArray(ann.mine)){ this.mine.set(ann.id, new Set(ann.mine)) }
     node.classList.toggle("is-hidden", ann.hidden === true)
     if(ann.hidden === true){
       main.insertBefore(el("p", "ann-hidden-note", "Hidden by a moderator: only you see it."), main.firstChild)
