@@ -174,6 +174,7 @@ func (h *hub) foldReply(ev *eventstore.RecordedEvent, rev int64) (event string, 
 type replyJSON struct {
 	ID         int64    `json:"id"`
 	ParentID   int64    `json:"parent_id"`
+	At         int64    `json:"at"` // the parent's moment: where the thread sits, even once the parent is deleted
 	Body       string   `json:"body"`
 	User       userJSON `json:"user"`
 	InsertedAt string   `json:"inserted_at"`
@@ -183,7 +184,7 @@ type replyJSON struct {
 
 func toReplyJSON(a *domain.Annotation) replyJSON {
 	j := replyJSON{
-		ID: a.ID, ParentID: a.ParentID, Body: a.Body,
+		ID: a.ID, ParentID: a.ParentID, At: a.At, Body: a.Body,
 		User:       userJSON{ID: a.UserID, Username: a.Username},
 		InsertedAt: a.InsertedAt.UTC().Format(timeFormat),
 	}
