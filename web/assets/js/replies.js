@@ -84,7 +84,7 @@ export class Threads {
     let wrap = el("div", "reply-box")
     let open = el("button", "link-button", "Reply")
     open.type = "button"
-    open.dataset.action = "reply"
+    open.classList.add("reply-open")
     let form = el("form", "reply-form")
     form.hidden = true
     let area = el("textarea")
