@@ -9,8 +9,11 @@ import (
 )
 
 // catchUp is where a subscription is in the history it is being sent:
-// the client has every annotation up to id, each as of client revision
-// base or later (deleted ones it does not have), and nothing after id.
+// the client has every annotation and reply up to id (the two share the
+// stream's ids), each as of client revision base or later (deleted ones
+// it does not have), and nothing after id. A client that knows only
+// annotations skips the replies' pushes and is exact all the same: what
+// it lacks is what it would have been sent.
 // A page brings it forward in two moves, under the hub's lock: first the
 // edits and deletes since base of the annotations up to id (a sweep of
 // hub.changes that may span pages; next is where it resumes), which
