@@ -14,8 +14,15 @@ import (
 // Across a restart with replies posted meanwhile, it rejoins with the
 // book's last_seen_id and finds them in the join reply's "replies", while
 // its annotations stay exactly the log's: no reply is ever one of them.
+// Over both of phoenix's transports.
 func TestOfficialPhoenixClientReplies(t *testing.T) {
 	requireNode(t)
+	for _, transport := range []string{"websocket", "longpoll"} {
+		t.Run(transport, func(t *testing.T) { officialClientReplies(t, transport) })
+	}
+}
+
+func officialClientReplies(t *testing.T, transport string) {
 	e := newEnv(t, permissive())
 	jsID, jsName, jsTok := e.user("js")
 	goID, goName, goTok := e.user("go")
@@ -23,7 +30,7 @@ func TestOfficialPhoenixClientReplies(t *testing.T) {
 	topic := "videos:" + itoa(vid)
 	parent := e.post(vid, goID, goName, "a note")
 
-	js := startJS(t, e, jsTok, topic, "params")
+	js := startJSOver(t, e, transport, jsTok, topic, "params")
 	js.expect("join", func(m jsMsg) bool { return m.Type == "joined" })
 	gc := e.dial(goTok)
 	gj := gc.mustJoin(topic, map[string]any{})
