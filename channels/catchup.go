@@ -80,7 +80,7 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 		it := pageItem{event: "annotation_deleted", id: id, rev: cu.base, reply: a.IsReply()}
 		n := 24
 		if !a.Deleted {
-			it.event, it.ann = "annotation_updated", itemJSONBytes(a)
+			it.event, it.ann = "annotation_updated", h.enc.of(a)
 			n = len(it.ann)
 		}
 		if it.reply {
@@ -105,7 +105,7 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 			}
 			continue
 		}
-		j := itemJSONBytes(a)
+		j := h.enc.of(a)
 		if !fits(len(j) + 1) {
 			return items, false
 		}
@@ -150,7 +150,11 @@ func joinPage(items []pageItem, rev int64, more bool) []byte {
 			ann = append(ann, it)
 		}
 	}
-	b := append(make([]byte, 0, 256), `{"status":"ok","response":{`...)
+	size := 256
+	for _, it := range items {
+		size += len(it.ann) + 24
+	}
+	b := append(make([]byte, 0, size), `{"status":"ok","response":{`...)
 	b = appendPage(b, ann, "annotations", "updated", "deleted", true)
 	b = append(b, `,"rev":`...)
 	b = strconv.AppendInt(b, rev, 10)
@@ -230,10 +234,7 @@ func (it *pageItem) payload() []byte {
 		b = strconv.AppendInt(b, it.rev, 10)
 		return append(b, '}')
 	}
-	b := append(make([]byte, 0, len(it.ann)+24), it.ann[:len(it.ann)-1]...)
-	b = append(b, `,"rev":`...)
-	b = strconv.AppendInt(b, it.rev, 10)
-	return append(b, '}')
+	return withRev(it.ann, it.rev)
 }
 
 // caughtUpPayload is the caught_up push: {"last_id": N, "last_rev": R},

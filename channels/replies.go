@@ -143,7 +143,9 @@ func (h *hub) foldReply(ev *eventstore.RecordedEvent, rev int64) (event string, 
 			return "", nil, err
 		}
 		a := h.ann.Replied(h.videoID, ev.Revision, e, ev.RecordedAt)
-		return "new_reply", replyPayload(a, rev), nil
+		j := itemJSONBytes(a)
+		h.enc.keep(a.ID, j)
+		return "new_reply", withRev(j, rev), nil
 	case domain.TypeReplyEdited:
 		var e domain.ReplyEdited
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
@@ -151,7 +153,9 @@ func (h *hub) foldReply(ev *eventstore.RecordedEvent, rev int64) (event string, 
 		}
 		if a := h.ann.ReplyEdited(e, ev.RecordedAt); a != nil {
 			h.changes = append(h.changes, change{rev: rev, id: a.ID})
-			return "reply_updated", replyPayload(a, rev), nil
+			j := itemJSONBytes(a)
+			h.enc.keep(a.ID, j)
+			return "reply_updated", withRev(j, rev), nil
 		}
 	case domain.TypeReplyDeleted:
 		var e domain.ReplyDeleted
@@ -160,6 +164,7 @@ func (h *hub) foldReply(ev *eventstore.RecordedEvent, rev int64) (event string, 
 		}
 		if a := h.ann.ReplyDeleted(e); a != nil {
 			h.changes = append(h.changes, change{rev: rev, id: a.ID})
+			h.enc.forget(a.ID)
 			b, _ := json.Marshal(struct {
 				ID  int64 `json:"id"`
 				Rev int64 `json:"rev"`
@@ -192,13 +197,6 @@ func toReplyJSON(a *domain.Annotation) replyJSON {
 		j.EditedAt = a.EditedAt.UTC().Format(timeFormat)
 	}
 	return j
-}
-
-func replyPayload(a *domain.Annotation, rev int64) []byte {
-	j := toReplyJSON(a)
-	j.Rev = rev
-	b, _ := json.Marshal(j)
-	return b
 }
 
 // itemJSONBytes is an annotation or a reply as clients receive it,
