@@ -103,6 +103,15 @@ func (h *hub) foldModeration(ev *eventstore.RecordedEvent, rev int64) (event str
 	return "", nil, nil
 }
 
+// isModeration reports whether typ is an event foldModeration applies.
+func isModeration(typ string) bool {
+	switch typ {
+	case domain.TypeAnnotationReported, domain.TypeAnnotationHidden, domain.TypeReportsDismissed, domain.TypeReactionSet:
+		return true
+	}
+	return false
+}
+
 // idRevPayload is {"id": id, "rev": rev}.
 func idRevPayload(id, rev int64) []byte {
 	return fmt.Appendf(nil, `{"id":%d,"rev":%d}`, id, rev)

@@ -50,7 +50,10 @@ type jsMsg struct {
 	Count  int              `json:"count"`
 	Rev    int64            `json:"rev"`
 	Counts map[string]int   `json:"counts"` // reactions
-	raw    string
+	// Of replies.
+	ParentID int64   `json:"parent_id"`
+	Replies  []int64 `json:"replies"`
+	raw      string
 }
 
 const jsDir = "testdata/phoenixjs"

@@ -172,13 +172,16 @@ func (h *hub) annBytes(a *domain.Annotation) []byte {
 	if it == nil && !hidden {
 		return h.enc.of(a)
 	}
-	j := toJSON(a)
-	j.Hidden = hidden
-	if it != nil {
-		j.Reactions = json.RawMessage(h.countsJSON(nil, a.ID))
+	j := h.enc.of(a)
+	b := append(make([]byte, 0, len(j)+96), j[:len(j)-1]...)
+	if hidden {
+		b = append(b, `,"hidden":true`...)
 	}
-	b, _ := json.Marshal(j)
-	return b
+	if it != nil {
+		b = append(b, `,"reactions":`...)
+		b = h.countsJSON(b, a.ID)
+	}
+	return append(b, '}')
 }
 
 // react takes {"id", "reaction", "on": true|false}. Setting a reaction

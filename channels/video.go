@@ -225,6 +225,8 @@ func (s *subscription) handleIn(ctx context.Context, f *inbound) {
 		err = s.delete(ctx, f.payload)
 	case "video_duration":
 		err = s.reportDuration(ctx, f.payload)
+	case "new_reply", "edit_reply", "delete_reply":
+		ok, err = s.handleReply(ctx, f.event, f.payload)
 	default:
 		var handled bool
 		if handled, err = s.handleModeration(ctx, f.event, f.payload); !handled {
@@ -346,15 +348,13 @@ func idField(raw json.RawMessage) (int64, error) {
 
 // annotationJSON is an annotation as clients receive it.
 type annotationJSON struct {
-	ID         int64           `json:"id"`
-	Body       string          `json:"body"`
-	At         int64           `json:"at"`
-	Duration   int64           `json:"duration,omitempty"` // a range's length in milliseconds
-	User       userJSON        `json:"user"`
-	InsertedAt string          `json:"inserted_at"`
-	EditedAt   string          `json:"edited_at,omitempty"`
-	Hidden     bool            `json:"hidden,omitempty"`    // hidden by a moderator; sent so to its author only
-	Reactions  json.RawMessage `json:"reactions,omitempty"` // counts by reaction, when any were ever set
+	ID         int64    `json:"id"`
+	Body       string   `json:"body"`
+	At         int64    `json:"at"`
+	Duration   int64    `json:"duration,omitempty"` // a range's length in milliseconds
+	User       userJSON `json:"user"`
+	InsertedAt string   `json:"inserted_at"`
+	EditedAt   string   `json:"edited_at,omitempty"`
 }
 
 type userJSON struct {

@@ -23,6 +23,7 @@ import (
 //	'D' 'e' time(8) position(8)       -> an annotation event, for auditors (audit)
 //	'D' 'a' video(8) annotation(8)    -> that annotation's moment, text and author
 //	'D' 'o' video(8) annotation(8)    -> its open reports (moderation.go)
+//	'T' ...                           -> replies (replies.go)
 //
 // Integers are big endian so that keys sort numerically; times are Unix
 // nanoseconds (see timeKey).
