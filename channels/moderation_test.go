@@ -340,3 +340,41 @@ func (m *modEnv) hideAndAwait(id int64) {
 		return f.Event == "annotation_hidden" && strings.Contains(string(f.Payload), `"id":`+itoa(id)+`,`)
 	})
 }
+
+// TestHideReply: a reply is reported, reacted to and hidden by its id as
+// an annotation is; the hide reaches viewers as annotation_hidden, and a
+// join leaves the reply out for others and marks it for its author.
+func TestHideReply(t *testing.T) {
+	m := newModEnv(t, nil)
+	parent := m.postAs(m.viewer, m.viewerJR, "a question")
+	st, resp := m.author.request(m.authorJR, m.topic, "new_reply", map[string]any{"parent_id": parent, "body": "a rude answer"}).reply()
+	var r struct {
+		ID int64 `json:"id"`
+	}
+	if st != "ok" || json.Unmarshal(resp, &r) != nil || r.ID == 0 {
+		t.Fatalf("reply: %s", resp)
+	}
+	m.ok(m.viewer, m.viewerJR, "react", map[string]any{"id": r.ID, "reaction": "surprised", "on": true})
+	m.ok(m.viewer, m.viewerJR, "report_annotation", map[string]any{"id": r.ID, "reason": "rude"})
+	m.hideAndAwait(r.ID)
+	for _, tc := range []struct {
+		tok    string
+		author bool
+	}{{m.viewerTok, false}, {m.authorTok, true}} {
+		c := m.dial(tc.tok)
+		_, f := c.join(m.topic, map[string]any{})
+		_, resp := f.reply()
+		var j struct {
+			Replies []struct {
+				ID     int64 `json:"id"`
+				Hidden bool  `json:"hidden"`
+			} `json:"replies"`
+		}
+		_ = json.Unmarshal(resp, &j)
+		shown := len(j.Replies) == 1 && j.Replies[0].ID == r.ID && j.Replies[0].Hidden
+		if shown != tc.author || (!tc.author && (len(j.Replies) != 0 || strings.Contains(string(resp), "rude answer"))) {
+			t.Fatalf("author %v: join reply %s", tc.author, resp)
+		}
+		c.close()
+	}
+}
