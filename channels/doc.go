@@ -227,8 +227,8 @@
 //
 // # Moderation
 //
-// Any signed-in viewer may report an item of the video (an annotation, or
-// any later item the video's stream gives an id of its own) with push
+// Any signed-in viewer may report an item of the video, an annotation or
+// a reply, by its id, with push
 // report_annotation {"id", "reason"}: a reason of 1 to
 // domain.MaxReasonBytes bytes, once per user and item, and at most
 // Config.ReportRate (burst ReportBurst) per user across sockets and

@@ -2,10 +2,7 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/videologue/videologue/domain"
 )
@@ -18,7 +15,8 @@ import (
 //	'D' 'o' video(8) annotation(8) -> the item's open reports, oldest first
 //
 // A hide or a dismissal closes them all; an item deleted by its author
-// leaves the queue with its 'D' 'a' record.
+// leaves the queue. The queue reads an item's text and author from the
+// activity and replies models (DB.Item).
 
 // Report is one open report in the moderators' queue.
 type Report struct {
@@ -34,7 +32,8 @@ type QueueItem struct {
 	AnnotationID int64    `json:"annotation_id"`
 	At           int64    `json:"at"` // milliseconds into the video
 	Body         string   `json:"body"`
-	UserID       int64    `json:"user_id"` // the author
+	ReplyTo      int64    `json:"reply_to,omitempty"` // a reply's annotation
+	UserID       int64    `json:"user_id"`            // the author
 	Username     string   `json:"username"`
 	Reports      []Report `json:"reports"`
 }
@@ -101,7 +100,7 @@ func applyModerationAudit(w *Writer, ev *Event) error {
 	ok2 := newKey(nsAudit, 'o').i64(vid).i64(id)
 	switch e.Kind {
 	case KindReported:
-		if known {
+		{
 			var rs []Report
 			if v, ok, err := w.Get(ok2); err != nil {
 				return err
@@ -134,18 +133,16 @@ func (d *DB) ModerationQueue(ctx context.Context, fn func(QueueItem) error) erro
 			return err
 		}
 		q.Reports = rs
-		raw, closer, err := d.db.Get(newKey(nsAudit, 'a').i64(q.VideoID).i64(q.AnnotationID))
-		if errors.Is(err, pebble.ErrNotFound) {
+		a, r, found, err := d.Item(ctx, q.VideoID, q.AnnotationID)
+		switch {
+		case err != nil:
+			return err
+		case !found, a != nil && a.Deleted, r != nil && r.Deleted:
 			return nil
-		}
-		if err != nil {
-			return &Error{Op: "query", Err: err}
-		}
-		dd := dec{p: raw}
-		q.At, q.Body, q.UserID, q.Username = dd.i(), dd.s(), dd.i(), dd.s()
-		closer.Close()
-		if dd.err != nil {
-			return dd.err
+		case a != nil:
+			q.At, q.Body, q.UserID, q.Username = a.At, a.Body, a.UserID, a.Username
+		default:
+			q.ReplyTo, q.Body, q.UserID, q.Username = r.ParentID, r.Body, r.UserID, r.Username
 		}
 		return fn(q)
 	})

@@ -62,3 +62,23 @@ func TestModerationInAuditTrailAndQueue(t *testing.T) {
 		t.Fatalf("dismissal entry %+v", d)
 	}
 }
+
+// A reported reply is in the queue with its text, author and annotation.
+func TestModerationQueueHoldsReplies(t *testing.T) {
+	log := newMemLog()
+	m := eventstore.Metadata{}
+	v := domain.VideoStream(1)
+	log.add(v, evData(t, domain.TypeAnnotationPosted, domain.AnnotationPosted{UserID: 1, Username: "carol", Body: "a question", At: 2500}, m), t0)
+	log.add(v, evData(t, domain.TypeReplyPosted, domain.ReplyPosted{ParentID: 1, UserID: 2, Username: "dave", Body: "a rude answer"}, m), t0.Add(time.Second))
+	log.add(v, evData(t, domain.TypeAnnotationReported, domain.AnnotationReported{AnnotationID: 2, UserID: 1, Username: "carol", Reason: "rude"}, m), t0.Add(2*time.Second))
+	db := openDB(t, filepath.Join(t.TempDir(), "rm"))
+	defer db.Close()
+	rebuild(t, db, log, Builtin(), Config{})
+	var q []QueueItem
+	if err := db.ModerationQueue(context.Background(), func(i QueueItem) error { q = append(q, i); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(q) != 1 || q[0].AnnotationID != 2 || q[0].ReplyTo != 1 || q[0].Body != "a rude answer" || q[0].Username != "dave" || q[0].Reports[0].Reason != "rude" {
+		t.Fatalf("queue %+v", q)
+	}
+}
