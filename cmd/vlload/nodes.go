@@ -226,11 +226,11 @@ func (k *killer) stop(out io.Writer) error {
 		}
 	}
 	if !k.killedAt.IsZero() {
-		if at, ok := k.presence.awaitAtMost(want, k.killedAt, k.killedAt.Add(presenceWait)); ok {
+		if at, ok := k.presence.awaitDrop(want, k.killedAt, k.killedAt.Add(presenceWait)); ok {
 			fmt.Fprintf(out, "presence: the killed node's connections left the list %v after the kill (%d listed; bound with the servers' defaults: 20 s)\n",
 				at.Sub(k.killedAt).Round(time.Millisecond), want)
 		} else {
-			k.fail(fmt.Errorf("presence: still %d connections listed %v after the kill, want %d", k.presence.count(), presenceWait, want))
+			k.fail(fmt.Errorf("presence: %d connections listed %v after the kill, want a drop to %d after more", k.presence.count(), presenceWait, want))
 		}
 	}
 	k.presence.close()

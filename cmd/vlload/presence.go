@@ -132,13 +132,20 @@ func (w *presenceWatch) count() int {
 	return len(w.refs)
 }
 
-// awaitAtMost waits until deadline for the list to hold at most n
-// connections at some time after since, and returns when it first did.
-func (w *presenceWatch) awaitAtMost(n int, since, deadline time.Time) (time.Time, bool) {
+// awaitDrop waits until deadline for the list to hold more than n
+// connections after since (the dead node's still listed, or its viewers
+// listed again on live nodes), and then at most n: it returns when it
+// first did, or false if it never did.
+func (w *presenceWatch) awaitDrop(n int, since, deadline time.Time) (time.Time, bool) {
 	for {
 		w.mu.Lock()
+		above := false
 		for _, h := range w.history {
-			if h.at.After(since) && h.n <= n {
+			switch {
+			case !h.at.After(since):
+			case h.n > n:
+				above = true
+			case above:
 				w.mu.Unlock()
 				return h.at, true
 			}
