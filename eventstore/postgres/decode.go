@@ -17,13 +17,14 @@ var columnOIDs = [...]uint32{pgtype.Int8OID, pgtype.TextOID, pgtype.Int8OID, pgt
 	pgtype.ByteaOID, pgtype.ByteaOID, pgtype.TimestamptzOID, pgtype.ByteaOID}
 
 // binaryColumns reports whether a read's rows come as columnOIDs in the
-// binary format, which rowDecoder reads.
+// binary format, which rowDecoder reads. (pgx asks for text columns in the
+// text format, whose bytes are the same.)
 func binaryColumns(fds []pgconn.FieldDescription) bool {
 	if len(fds) != len(columnOIDs) {
 		return false
 	}
 	for i, fd := range fds {
-		if fd.Format != pgtype.BinaryFormatCode || fd.DataTypeOID != columnOIDs[i] {
+		if fd.DataTypeOID != columnOIDs[i] || fd.Format != pgtype.BinaryFormatCode && fd.DataTypeOID != pgtype.TextOID {
 			return false
 		}
 	}
