@@ -286,6 +286,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}, m.Logger)
 	// A sign-in ended on any node closes its sockets on this one.
 	m.Accounts.OnSignInsEnded(func(ids []string) { m.Socket.CloseSignIns(ids...) })
+	// A video deleted on any node ends its channel for the viewers on this one.
+	m.Catalog.OnDeleted(m.Socket.CloseVideo)
 	// Read models are local to this node (under --data), caught up from
 	// the log at start and then followed live; their lag is on /metrics.
 	if m.ReadModels, err = StartReadModels(ctx, filepath.Join(m.Config.Data, "readmodels"), store, m.Registry, m.Logger); err != nil {
