@@ -249,8 +249,9 @@ func (k *killer) stop(out io.Writer) error {
 }
 
 // unanswered adds to posted (sorted) the ids that viewers received but
-// no poster was answered for: posts in flight on the killed node, which
-// may have been written before it died. Every viewer must have them too.
+// no poster was answered for: posts in flight on a killed node, which may
+// have been written before it died, or whose reply had not come when the
+// wait ended. Every viewer must have them too.
 func unanswered(posted []int64, viewers []*viewer) []int64 {
 	known := make(map[int64]bool, len(posted))
 	for _, id := range posted {

@@ -54,7 +54,8 @@
 // insert and notify only if the head is now the group's, commit. If
 // another node moved the head in between, the UPDATE matches nothing, so
 // nothing is locked or written (and the commit flushes nothing), and the
-// group is planned again the other way, in two round trips: lock the head
+// group is planned again the other way (and so are the next few, while
+// other nodes append), in two round trips: lock the head
 // and read the stream heads and the taken event IDs; then insert, move the
 // head, notify and commit. That way is also taken for a stream the
 // committer does not know, for events that bring their own IDs (whether an

@@ -27,7 +27,15 @@ type logState struct {
 	// The server's clock read at serverAt was the local clock's localAt
 	// (taken when the reply came, so at or after the server read it).
 	serverAt, localAt time.Time
+	// Groups to plan under the lock without trying the one round trip
+	// first: another node was appending when it last failed, and a failed
+	// try costs a round trip of its own.
+	skip int
 }
+
+// skipAfterMiss is how many groups take the two round trips after a try
+// found that another node had moved the head.
+const skipAfterMiss = 8
 
 func (c *committer) forget() {
 	c.state.valid = false
@@ -79,6 +87,10 @@ func (c *committer) writeKnown(ctx, parent context.Context, reqs []*appendReq) (
 	if !c.state.valid {
 		return nil, false, nil
 	}
+	if c.state.skip > 0 {
+		c.state.skip--
+		return nil, false, nil
+	}
 	heads := make(map[string]int64, len(reqs))
 	for _, r := range reqs {
 		rev, ok := c.state.revs[r.stream]
@@ -112,6 +124,7 @@ func (c *committer) writeKnown(ctx, parent context.Context, reqs []*appendReq) (
 	}
 	if moved == 0 { // another node had moved the head: nothing was written
 		c.forget()
+		c.state.skip = skipAfterMiss
 		return nil, false, nil
 	}
 	if !server.IsZero() {
