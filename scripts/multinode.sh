@@ -12,6 +12,8 @@
 # second in all, default 100) and POSTERS (default 6: two per node) shape
 # the load. With PostgreSQL the nodes use a schema of their own, dropped at
 # the end (psql needed). The nodes run with --load-test (dev only).
+# VIDEOLOGUE_BIN runs that server binary instead of one built from here
+# (to compare with another revision).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +43,11 @@ esac
 # each node.
 ulimit -n "$(ulimit -Hn)"
 WORK=$(mktemp -d)
-go build -o "$WORK/videologue" ./cmd/videologue
+if [ -n "${VIDEOLOGUE_BIN:-}" ]; then
+	cp "$VIDEOLOGUE_BIN" "$WORK/videologue"
+else
+	go build -o "$WORK/videologue" ./cmd/videologue
+fi
 go build -o "$WORK/vlload" ./cmd/vlload
 
 PIDS=()
