@@ -76,7 +76,7 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 		it := pageItem{event: "annotation_deleted", id: id, rev: cu.base}
 		n := 24
 		if !a.Deleted {
-			it.event, it.ann = "annotation_updated", annotationJSONBytes(a)
+			it.event, it.ann = "annotation_updated", h.enc.of(a)
 			n = len(it.ann)
 		}
 		if !fits(n + 1) {
@@ -98,7 +98,7 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 			}
 			continue
 		}
-		j := annotationJSONBytes(a)
+		j := h.enc.of(a)
 		if !fits(len(j) + 1) {
 			return items, false
 		}
@@ -139,7 +139,14 @@ func joinPage(items []pageItem, rev int64, more bool) []byte {
 			updated = append(updated, it.ann)
 		}
 	}
-	b := append(make([]byte, 0, 256), `{"status":"ok","response":{"annotations":`...)
+	size := 256 + 24*len(deleted)
+	for _, j := range added {
+		size += len(j) + 1
+	}
+	for _, j := range updated {
+		size += len(j) + 1
+	}
+	b := append(make([]byte, 0, size), `{"status":"ok","response":{"annotations":`...)
 	b = appendJSONList(b, added)
 	b = append(b, `,"rev":`...)
 	b = strconv.AppendInt(b, rev, 10)
@@ -183,10 +190,7 @@ func (it *pageItem) payload() []byte {
 		b = strconv.AppendInt(b, it.rev, 10)
 		return append(b, '}')
 	}
-	b := append(make([]byte, 0, len(it.ann)+24), it.ann[:len(it.ann)-1]...)
-	b = append(b, `,"rev":`...)
-	b = strconv.AppendInt(b, it.rev, 10)
-	return append(b, '}')
+	return withRev(it.ann, it.rev)
 }
 
 // caughtUpPayload is the caught_up push: {"last_id": N, "last_rev": R},

@@ -124,7 +124,12 @@
 // A join appends ViewerJoined to viewers-<id>, a leave or a disconnect
 // ViewerLeft. The presence a client sees is folded from that stream by the
 // hub, so viewers connected to other processes sharing the store appear as
-// well. Diffs are coalesced over Config.PresenceWindow. Node records each
+// well. Changes are merged into one presence_diff per Config.PresenceWindow,
+// and in a room of N viewers per N/Config.PresenceRate seconds if that is
+// longer: a viewer's presence frames a second are bounded by the room's
+// size, not by how its joins arrive. A ref that joins and leaves between
+// two diffs is in neither. A newcomer's presence_state is the list as of
+// the last diff, built once per diff and shared. Node records each
 // process run in the nodes stream (NodeStarted, NodeStopped) and renews a
 // lease every NodeConfig.HeartbeatInterval in the shared store's
 // NodeConfig.Liveness, outside the log (PostgreSQL and KurrentDB have
@@ -136,7 +141,7 @@
 // any node with neither a lease nor a sign of life in the log for longer
 // than NodeConfig.Timeout. So viewers of a
 // killed node leave the presence list within Timeout + SweepInterval
-// (+ PresenceWindow) of its last heartbeat: 15 s + 5 s by default.
+// (+ the presence interval) of its last heartbeat: 15 s + 5 s by default.
 // Several live nodes may close the same viewing; presence ignores a leave
 // for a viewing already closed.
 //

@@ -350,7 +350,6 @@ type annotationJSON struct {
 	User       userJSON `json:"user"`
 	InsertedAt string   `json:"inserted_at"`
 	EditedAt   string   `json:"edited_at,omitempty"`
-	Rev        int64    `json:"rev,omitempty"` // in pushes only
 }
 
 type userJSON struct {
@@ -370,15 +369,6 @@ func toJSON(a *domain.Annotation) annotationJSON {
 		j.EditedAt = a.EditedAt.UTC().Format(timeFormat)
 	}
 	return j
-}
-
-// annotationPayload is a pushed annotation, with the client revision the
-// push brings the video to.
-func annotationPayload(a *domain.Annotation, rev int64) []byte {
-	j := toJSON(a)
-	j.Rev = rev
-	b, _ := json.Marshal(j)
-	return b
 }
 
 // annotationJSONBytes is an annotation as clients receive it, without

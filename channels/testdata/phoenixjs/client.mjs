@@ -38,7 +38,10 @@ const opts = {
   transport: VL_TRANSPORT === "longpoll" ? LongPoll : WebSocket,
   reconnectAfterMs: () => 100,
   rejoinAfterMs: () => 200,
-  heartbeatIntervalMs: 5000,
+  // A client paused by the test (VL_STATE=1) reads no heartbeat replies
+  // meanwhile, and phoenix closes a socket whose last heartbeat went
+  // unanswered when the next is due: give a busy machine time.
+  heartbeatIntervalMs: tracking ? 120000 : 5000,
 }
 if (VL_AUTH === "subprotocol") {
   opts.authToken = VL_TOKEN
