@@ -77,11 +77,12 @@ func (c *committer) estimate() time.Time {
 
 // writeKnown writes reqs as one group planned from what the committer
 // knows, in one round trip: begin, move the head (which takes its lock),
-// insert, notify, commit (queueWrites). It declines (done false, nothing written) when it
-// cannot plan the group so: after a failure, for a stream it does not
-// know, for events with IDs of their own (whether they are taken is read
-// from the log), or when an append fails its expected revision (refusals
-// are decided on what the log holds under the lock); and when another node
+// insert, notify, commit (queueWrites). It declines (done false, nothing
+// written) when it cannot plan the group so: after a failure, for a while
+// after another node's append defeated it, for a stream it does not know,
+// for events with IDs of their own (whether they are taken is read from
+// the log), or when an append fails its expected revision (refusals are
+// decided on what the log holds under the lock); and when another node
 // moved the head meanwhile, which the statements' guards then see.
 func (c *committer) writeKnown(ctx, parent context.Context, reqs []*appendReq) (g *group, done bool, err error) {
 	if !c.state.valid {
