@@ -165,6 +165,34 @@
 // rather than rejoin; a join of a deleted video is refused with "this
 // video was deleted". The annotations stay in the log.
 //
+// # Replies
+//
+// A reply answers one annotation of the same video, one level deep. Push
+// new_reply {"parent_id": P, "body": B}; the reply is {"id": N}, and every
+// viewer gets new_reply {"id", "parent_id", "at", "body", "user",
+// "inserted_at", "rev"}, with "edited_at" once edited; "at" is the
+// parent's moment, so that a client can place a thread whose annotation
+// it no longer shows. edit_reply {"id", "body"} and delete_reply {"id"}
+// change the poster's own and are pushed as reply_updated (the reply) and
+// reply_deleted {"id", "rev"}. The body follows the annotations' rules
+// (1 to 1000 characters, trimmed) and the pushes count against the same
+// rate limits. Refused with a reason, nothing written: a parent_id that is
+// not an annotation of this video ("parent_id must be the id of an
+// annotation of this video"; ids are per video, so another video's
+// annotation is unknown here), a reply ("parent_id is a reply: ..."), a
+// deleted annotation ("the annotation was deleted: its thread takes no new
+// replies"; its existing replies stay, in the log and in catch-up), an id
+// that is not a reply for edit_reply and delete_reply, and a reply of
+// another user. A reply's id is its revision in the video's stream + 1,
+// as an annotation's is: the two share one sequence, last_seen_id and
+// last_seen_rev count both, and a join reply and the paged catch-up carry
+// replies beside annotations, under "replies", "replies_updated" and
+// "replies_deleted" (each only when not empty) and as new_reply,
+// reply_updated and reply_deleted pushes. No reply ever appears as an
+// annotation: a client that knows only annotations ignores these and
+// stays exact, and one that rejoins with its largest annotation id gets
+// the replies after it again, the same state.
+//
 // # Rejoining after edits and deletes
 //
 // Every push carries "rev", the number of events of the video's stream it

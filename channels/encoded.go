@@ -44,12 +44,12 @@ func (e *encoded) keep(id int64, j []byte) {
 // forget drops id's encoding: it was deleted.
 func (e *encoded) forget(id int64) { delete(e.m, id) }
 
-// of is a's encoding, kept or made now.
+// of is a's encoding, kept or made now; a may be a reply (replies.go).
 func (e *encoded) of(a *domain.Annotation) []byte {
 	if j, ok := e.m[a.ID]; ok {
 		return j
 	}
-	return annotationJSONBytes(a)
+	return itemJSONBytes(a)
 }
 
 // withRev is the push of an annotation encoded as j: j with the client

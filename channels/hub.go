@@ -255,6 +255,8 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 			}{a.ID, rev})
 			return "annotation_deleted", b, nil
 		}
+	default:
+		return h.foldReply(ev, rev)
 	}
 	return "", nil, nil
 }
@@ -360,6 +362,9 @@ func (h *hub) mayChange(id, userID int64) (seen int64, err error) {
 	a, ok := h.ann.Get(id)
 	if !ok {
 		return -1, nil
+	}
+	if a.IsReply() { // final too: edit_reply and delete_reply change replies
+		return -1, domain.ErrNotFound
 	}
 	if err := a.CanChange(userID); err != nil {
 		return -1, err

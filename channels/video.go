@@ -225,6 +225,8 @@ func (s *subscription) handleIn(ctx context.Context, f *inbound) {
 		err = s.delete(ctx, f.payload)
 	case "video_duration":
 		err = s.reportDuration(ctx, f.payload)
+	case "new_reply", "edit_reply", "delete_reply":
+		ok, err = s.handleReply(ctx, f.event, f.payload)
 	default:
 		err = errUnknownEvent
 	}
