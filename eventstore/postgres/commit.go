@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,7 +28,6 @@ type committer struct {
 	s      *Store
 	conn   *pgx.Conn // nil after a failure, until the next group reconnects
 	hasher *eventstore.ChainHasher
-	state  logState // what the committer knows of the log
 }
 
 // group is a group transaction's plan: the rows to insert, and what each
@@ -60,21 +60,18 @@ func (c *committer) commit(ctx context.Context, reqs []*appendReq) {
 	}
 	g, err := c.write(ctx, live)
 	if errors.Is(err, errConnLost) {
-		c.forget()
 		g, err = c.write(ctx, live) // once, on a new connection
 	}
 	if len(live) > 1 && refused(err) {
 		// The server refused the group, perhaps for one append's sake
 		// only: each is tried alone, so that it fails only itself.
 		c.s.logger.Warn("group commit refused; committing its appends one by one", "appends", len(live), "err", err)
-		c.forget()
 		for _, r := range live {
 			c.commit(ctx, []*appendReq{r})
 		}
 		return
 	}
 	if err != nil {
-		c.forget()
 		for _, r := range live {
 			r.finish(eventstore.AppendResult{}, err)
 		}
@@ -88,12 +85,9 @@ func (c *committer) commit(ctx context.Context, reqs []*appendReq) {
 	}
 }
 
-// write runs one group transaction. When the committer knows the head of
-// the log and the streams of the group, it plans the group from that and
-// sends all of it in one round trip (writeKnown); otherwise, or if another
-// node has moved the head meanwhile, it locks the head and reads what the
-// checks need first, then plans, then inserts, moves the head, notifies
-// and commits: two round trips.
+// write runs one group transaction: lock the head and read what the checks
+// need, plan, then insert, move the head, notify and commit, each in one
+// round trip.
 func (c *committer) write(parent context.Context, reqs []*appendReq) (*group, error) {
 	ctx, cancel := context.WithTimeout(parent, commitTimeout)
 	defer cancel()
@@ -103,9 +97,6 @@ func (c *committer) write(parent context.Context, reqs []*appendReq) (*group, er
 			return nil, fmt.Errorf("connecting: %w", err)
 		}
 		c.conn = conn
-	}
-	if g, done, err := c.writeKnown(ctx, parent, reqs); done {
-		return g, err
 	}
 	var streams, ids []string
 	seen := map[string]bool{}
@@ -126,7 +117,7 @@ func (c *committer) write(parent context.Context, reqs []*appendReq) (*group, er
 	b.Queue(c.s.q.lockHead)
 	// After the lock: the events' time is then never before the previous
 	// group's.
-	b.Queue(c.s.q.groupTime)
+	b.Queue("SELECT clock_timestamp()")
 	b.Queue(c.s.q.streamHeads, streams)
 	if len(ids) > 0 {
 		b.Queue(c.s.q.existingIDs, ids)
@@ -176,42 +167,33 @@ func (c *committer) write(parent context.Context, reqs []*appendReq) (*group, er
 	if err != nil {
 		return nil, c.abort(ctx, err)
 	}
-	c.sync(now, time.Now())
 
 	g := c.plan(reqs, uint64(headPos), [32]byte(headHash), now.UTC(), heads, taken)
 	if g.last == 0 { // every append was refused
 		return g, c.abort(ctx, nil)
 	}
 	b = &pgx.Batch{}
-	c.queueWrites(b, g, uint64(headPos))
-	g, err = c.send(ctx, parent, g, b)
-	if err == nil {
-		c.learn(g, heads, !c.state.valid || c.state.head.pos != uint64(headPos))
-	}
-	return g, err
-}
-
-// queueWrites queues g's statements after the head it was planned from:
-// move the head, insert its events, notify.
-func (c *committer) queueWrites(b *pgx.Batch, g *group, head uint64) (moveHead *pgx.QueuedQuery) {
-	last, hash := int64(g.last), g.lastHash[:]
-	moveHead = b.Queue(c.s.q.moveHead, last, hash, int64(head))
-	b.Queue(c.s.q.insert, g.positions, g.streams, g.revisions, g.ids, g.types, g.data, g.meta, g.now, g.hashes, last, hash)
-	b.Queue(c.s.q.notify, c.s.q.channel, last, hash)
-	return moveHead
-}
-
-// send queues COMMIT after b's statements, sends them, and tells whether g
-// committed, finding out if the connection broke after COMMIT was sent.
-func (c *committer) send(ctx, parent context.Context, g *group, b *pgx.Batch) (*group, error) {
+	b.Queue(c.s.q.insert, g.positions, g.streams, g.revisions, g.ids, g.types, g.data, g.meta, g.now, g.hashes)
+	b.Queue(c.s.q.moveHead, int64(g.last), g.lastHash[:])
+	b.Queue("SELECT pg_notify($1, $2)", c.s.q.channel, strconv.FormatUint(g.last, 10))
+	b.Queue("commit")
+	br = c.conn.SendBatch(ctx, b)
 	committed := false
-	b.Queue("commit").Exec(func(pgconn.CommandTag) error { committed = true; return nil })
-	err := c.conn.SendBatch(ctx, b).Close()
+	for i := range b.Len() {
+		if _, err = br.Exec(); err != nil {
+			break
+		}
+		committed = i == b.Len()-1
+	}
+	cerr := br.Close()
 	if committed { // whatever came after COMMIT's reply
-		if err != nil {
+		if cerr != nil {
 			c.drop(ctx)
 		}
 		return g, nil
+	}
+	if err == nil {
+		err = cerr
 	}
 	if refused(err) || !c.conn.IsClosed() && c.conn.PgConn().TxStatus() != 'I' {
 		// The server refused a statement, so it skipped the rest, COMMIT

@@ -25,10 +25,9 @@
 // With a sequence, two transactions that draw 10 and 11 may commit in the
 // other order; a reader could then see 11, move its cursor past it, and
 // never see 10. Here no sequence assigns positions. Every append
-// transaction first locks the single head row (SELECT … FOR UPDATE, or the
-// UPDATE that moves it only from the position it expects; see below),
-// writes its events after the last position and hash held there, moves the
-// head, and commits. The row lock is held until the commit, and
+// transaction first locks the single head row (SELECT … FOR UPDATE), reads
+// the last position and hash there, writes its events after them, moves
+// the head, and commits. The row lock is held until the commit, and
 // PostgreSQL makes a commit visible to new snapshots before it releases the
 // transaction's locks, so the next appender (in this process or any other
 // node) can only read the head after the previous append is visible. Appends
@@ -39,35 +38,13 @@
 // Serializing every append on one row would be slow if each append were its
 // own transaction: one WAL flush each. So each Store has a single committer
 // goroutine (like eventstore/pebble's) that takes every pending append and
-// writes them together in one transaction, one WAL flush for the whole
-// group, its events in one multi-row INSERT. Expected revisions are checked
-// in the committer, against the stream heads as of the head it plans from
-// and the appends earlier in the group, so a failed expectation fails only
-// its own append. The chain hash of each event is computed there too, in
-// position order, from the head's hash.
-//
-// A group costs one round trip when the committer knows the log as it is:
-// it remembers, after each commit, the head, the revision of every stream
-// it has read or written, and the server's clock. It then plans the group
-// from that and sends all of it at once: move the head from the position
-// it planned after (the UPDATE takes the head's lock, as FOR UPDATE does),
-// insert and notify only if the head is now the group's, commit. If
-// another node moved the head in between, the UPDATE matches nothing, so
-// nothing is locked or written (and the commit flushes nothing), and the
-// group is planned again the other way (and so are the next few, while
-// other nodes append), in two round trips: lock the head
-// and read the stream heads and the taken event IDs; then insert, move the
-// head, notify and commit. That way is also taken for a stream the
-// committer does not know, for events that bring their own IDs (whether an
-// ID is taken is read from the table), and when an append fails its
-// expected revision: a refusal is always decided on what the table holds
-// under the lock.
-//
-// Events take the time of their group: the server's clock, read under the
-// lock, in the two-round-trip way; in one round trip, the committer's
-// estimate of that clock (its last reading plus the time elapsed since,
-// which lags the server by the reply's transit). Neither is ever before the
-// previous group's time.
+// writes them together in one transaction: two round trips (lock the head
+// and read what the checks need; insert, move the head, notify, commit) and
+// one WAL flush for the whole group. Expected revisions are checked inside
+// that transaction, against the stream heads read under the lock and the
+// appends earlier in the group, so a failed expectation fails only its own
+// append. The chain hash of each event is computed there too, in position
+// order, from the head's hash.
 //
 // A commit whose outcome the connection did not report (it broke after the
 // COMMIT was sent) is resolved before the appenders are answered: the

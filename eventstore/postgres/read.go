@@ -113,27 +113,7 @@ func (s *Store) query(ctx context.Context, limit int, sql string, args ...any) (
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	events := make([]eventstore.RecordedEvent, 0, min(limit, 512))
-	if !binaryColumns(rows.FieldDescriptions()) { // not seen with pgx's defaults
-		return scanEvents(rows, events)
-	}
-	var d rowDecoder
-	for rows.Next() {
-		ev, err := d.decode(rows.RawValues())
-		if err != nil {
-			return nil, err
-		}
-		events = append(events, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return events, nil
-}
-
-// scanEvents reads rows through pgx's Scan, whatever their format.
-func scanEvents(rows pgx.Rows, events []eventstore.RecordedEvent) ([]eventstore.RecordedEvent, error) {
 	var (
 		pos, rev   int64
 		data, meta []byte
@@ -141,7 +121,7 @@ func scanEvents(rows pgx.Rows, events []eventstore.RecordedEvent) ([]eventstore.
 		at         time.Time
 		ev         eventstore.RecordedEvent
 	)
-	_, err := pgx.ForEachRow(rows, []any{&pos, &ev.Stream, &rev, &ev.ID, &ev.Type, &data, &meta, &at, &hash}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&pos, &ev.Stream, &rev, &ev.ID, &ev.Type, &data, &meta, &at, &hash}, func() error {
 		if len(hash) != 32 {
 			return fmt.Errorf("event at position %d has a hash of %d bytes", pos, len(hash))
 		}

@@ -57,10 +57,8 @@ type queries struct {
 	headRow     string
 	streamHeads string
 	existingIDs string
-	groupTime   string
 	insert      string
 	moveHead    string
-	notify      string
 
 	allForwards      string
 	allBackwards     string
@@ -94,21 +92,10 @@ func newQueries(schema string) queries {
 		streamHeads: "SELECT s.stream, (SELECT e.revision FROM " + events + " e WHERE e.stream = s.stream ORDER BY e.revision DESC LIMIT 1)" +
 			" FROM unnest($1::text[]) AS s(stream)",
 		existingIDs: "SELECT id FROM " + events + " WHERE id = ANY($1::text[])",
-		// Never before the last event's time, which a node that chose it
-		// from its estimate of this clock (see committer.estimate) may
-		// have put a little ahead.
-		groupTime: "SELECT greatest(clock_timestamp(), (SELECT e.recorded_at FROM " + events + " e, " + head + " h WHERE h.id = 1 AND e.position = h.position))",
-		// A group moves the head first, from the head it was planned after
-		// ($3): that takes the head's lock if it has not been taken yet.
-		// If another node has moved the head since, nothing matches, and
-		// the insert and the notification that check the new head ($10,
-		// $11) do nothing either: the group is then planned again.
-		moveHead: "UPDATE " + head + " SET position = $1, hash = $2 WHERE id = 1 AND position = $3",
 		insert: "INSERT INTO " + events + " (" + columns + ")" +
 			" SELECT p, s, r, i, t, d, m, $8::timestamptz, h" +
-			" FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], $7::bytea[], $9::bytea[]) AS u(p, s, r, i, t, d, m, h)" +
-			" WHERE EXISTS (SELECT 1 FROM " + head + " WHERE id = 1 AND position = $10 AND hash = $11)",
-		notify:           "SELECT pg_notify($1, position::text) FROM " + head + " WHERE id = 1 AND position = $2 AND hash = $3",
+			" FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], $7::bytea[], $9::bytea[]) AS u(p, s, r, i, t, d, m, h)",
+		moveHead:         "UPDATE " + head + " SET position = $1, hash = $2 WHERE id = 1",
 		allForwards:      "SELECT " + columns + " FROM " + events + " WHERE position >= $1 ORDER BY position LIMIT $2",
 		allBackwards:     "SELECT " + columns + " FROM " + events + " WHERE position <= $1 ORDER BY position DESC LIMIT $2",
 		streamForwards:   "SELECT " + columns + " FROM " + events + " WHERE stream = $1 AND revision >= $2 ORDER BY revision LIMIT $3",
