@@ -35,7 +35,7 @@ type reactor struct {
 func startReactors(ctx context.Context, cfg config, tokens []string, topic string, start time.Time) (rs []*reactor, wait func(), err error) {
 	n := min(cfg.reactors, len(tokens))
 	for i := range n {
-		v, err := connect(ctx, cfg.url, tokens[len(tokens)-1-i], topic)
+		v, err := connect(ctx, cfg.node(i), tokens[len(tokens)-1-i], topic)
 		if err != nil {
 			for _, r := range rs {
 				r.v.close()
