@@ -33,7 +33,8 @@ type hub struct {
 	failed        error
 	vCaught       bool
 	pCaught       bool
-	rev           int64 // last video revision applied, -1 none
+	rev           int64         // last video revision applied, -1 none
+	advanced      chan struct{} // closed when rev moves or the hub fails, for await; nil when nobody waits
 	ann           domain.Annotations
 	changes       []change // edits, deletes, hides and reactions, in revision order
 	mod           modState // moderation and reactions (moderation.go, reactions.go)
@@ -203,6 +204,7 @@ func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) (deep bool) {
 		return false
 	}
 	h.rev = int64(ev.Revision)
+	h.wakeAwaiters()
 	event, payload, err := h.fold(ev, h.rev+1)
 	if err != nil {
 		logger.Error("undecodable event skipped", "stream", ev.Stream, "revision", ev.Revision, "err", err)
@@ -406,6 +408,7 @@ func (h *hub) fail(err error) {
 	if h.failed == nil {
 		h.failed = err
 	}
+	h.wakeAwaiters()
 	for s := range h.subscriptions {
 		s.gone.Store(true)
 		s.c.send(outMsg{joinRef: s.joinRef, ref: s.joinRef, topic: h.topic, event: "phx_error", payload: errorPayload(errUnavailable.reason)})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
@@ -201,6 +200,10 @@ func (h *hub) await(ctx context.Context, rev int64) error {
 	for {
 		h.mu.Lock()
 		at, failed := h.rev, h.failed
+		if h.advanced == nil {
+			h.advanced = make(chan struct{})
+		}
+		advanced := h.advanced
 		h.mu.Unlock()
 		if failed != nil {
 			return errUnavailable
@@ -209,10 +212,19 @@ func (h *hub) await(ctx context.Context, rev int64) error {
 			return nil
 		}
 		select {
-		case <-time.After(time.Millisecond):
+		case <-advanced:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+// wakeAwaiters tells those in await that the fold moved (or failed).
+// h.mu is held.
+func (h *hub) wakeAwaiters() {
+	if h.advanced != nil {
+		close(h.advanced)
+		h.advanced = nil
 	}
 }
 

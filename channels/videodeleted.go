@@ -32,6 +32,7 @@ func (h *hub) closeDeleted() {
 	if h.failed == nil {
 		h.failed = domain.ErrVideoDeleted
 	}
+	h.wakeAwaiters()
 	for s := range h.subscriptions {
 		s.gone.Store(true)
 		s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "video_deleted", payload: payload})
