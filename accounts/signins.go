@@ -68,7 +68,7 @@ func (s *Service) OnSignInsEnded(ended func(ids []string)) {
 	s.signIns.mu.Unlock()
 }
 
-func (m *signIns) apply(ev *eventstore.RecordedEvent) {
+func (m *signIns) apply(_ context.Context, ev *eventstore.RecordedEvent) {
 	var endedIDs []string
 	m.mu.Lock()
 	switch ev.Type {
@@ -156,7 +156,7 @@ func (m *signIns) state(userID int64, id string) (known, live bool) {
 // found: an unknown id first catches up with the stream. The error is the
 // store's, when it cannot be read; callers treat it as not live.
 func (s *Service) SignInLive(ctx context.Context, userID int64, id string) (bool, error) {
-	if id == "" || userID <= 0 {
+	if id == "" || userID <= 0 || s.isErased(userID) {
 		return false, nil
 	}
 	if known, live := s.signIns.state(userID, id); known {

@@ -12,6 +12,7 @@ const (
 	TypeRoleGranted       = "role_granted.v1"
 	TypeRoleRevoked       = "role_revoked.v1"
 	TypePasswordChanged   = "password_changed.v1"
+	TypeUserErased        = "user_erased.v1"
 	TypeSignedIn          = "signed_in.v1"
 	TypeSignedOut         = "signed_out.v1"
 	TypeVideoAdded        = "video_added.v1"
@@ -80,6 +81,17 @@ type RoleRevoked struct {
 type PasswordChanged struct {
 	UserID       int64  `json:"user_id"`
 	PasswordHash string `json:"password_hash"`
+}
+
+// UserErased: a user's personal data was erased, at their request (By
+// is UserID) or by an admin (By). Their key is deleted, so nothing sealed
+// with it reads again; the account is gone. It holds no personal data:
+// Reason is the admin's reference for the request (a ticket number), and
+// the admin's form says so.
+type UserErased struct {
+	UserID int64  `json:"user_id"`
+	By     int64  `json:"by"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // SignedIn: a user proved their password and started a sign-in, a browser
