@@ -253,8 +253,12 @@ func (r *Keyring) Forget(userID int64) {
 }
 
 // SealMetadata returns m with its client address sealed with the key of
-// userID, the user the event is recorded for.
+// userID, the user who caused the event. An address already sealed, or
+// of no user (userID 0: the operator's CLI), stays as it is.
 func (r *Keyring) SealMetadata(ctx context.Context, userID int64, m eventstore.Metadata) (eventstore.Metadata, error) {
+	if userID <= 0 || IsSealed(m.ClientAddr) {
+		return m, nil
+	}
 	var err error
 	m.ClientAddr, err = r.Seal(ctx, userID, Addr, m.ClientAddr)
 	return m, err

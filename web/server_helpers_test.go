@@ -55,7 +55,7 @@ func newWrappedTestServer(t testing.TB, wrap func(http.Handler) http.Handler, co
 		t.Fatal(err)
 	}
 	socket := channels.New(channels.Config{}, channels.Deps{
-		Store: store, Tokens: tokens, Users: users, Videos: videos, Annotations: annotations.New(store, videos),
+		Store: store, Tokens: tokens, Users: users, Videos: videos, Annotations: annotations.New(store, videos, nil),
 	}, nil)
 	users.OnSignInsEnded(func(ids []string) { socket.CloseSignIns(ids...) })
 	cfg := Config{CookieSecret: secret, AuthBurst: 1000}

@@ -81,7 +81,7 @@ func newSiteEnv(t testing.TB) *siteEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notes := annotations.New(store, videos)
+	notes := annotations.New(store, videos, nil)
 	socket := channels.New(channels.Config{}, channels.Deps{Store: store, Tokens: tokens, Users: users, Videos: videos, Annotations: notes}, nil)
 	users.OnSignInsEnded(func(ids []string) { socket.CloseSignIns(ids...) })
 	handler := New(Config{CookieSecret: secret, AuthBurst: 1000}, Deps{
