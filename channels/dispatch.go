@@ -13,8 +13,8 @@ import (
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
-	"github.com/videologue/videologue/personal"
 	"github.com/videologue/videologue/internal/limit"
+	"github.com/videologue/videologue/personal"
 )
 
 // handle runs one inbound frame. It is called by the handler only.

@@ -14,8 +14,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/videologue/videologue/eventstore"
-	"github.com/videologue/videologue/personal"
 	"github.com/videologue/videologue/internal/limit"
+	"github.com/videologue/videologue/personal"
 )
 
 // Store is what the channels need of the log.
