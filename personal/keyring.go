@@ -254,12 +254,16 @@ func (r *Keyring) Forget(userID int64) {
 
 // SealMetadata returns m with its client address sealed with the key of
 // userID, the user who caused the event. An address already sealed, or
-// of no user (userID 0: the operator's CLI), stays as it is.
+// of no user (userID 0: the operator's CLI), stays as it is; an erased
+// user's is left out (their sockets' last events follow the erasure).
 func (r *Keyring) SealMetadata(ctx context.Context, userID int64, m eventstore.Metadata) (eventstore.Metadata, error) {
 	if userID <= 0 || IsSealed(m.ClientAddr) {
 		return m, nil
 	}
 	var err error
 	m.ClientAddr, err = r.Seal(ctx, userID, Addr, m.ClientAddr)
+	if errors.Is(err, ErrErased) {
+		m.ClientAddr, err = "", nil
+	}
 	return m, err
 }

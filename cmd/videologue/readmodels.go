@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videologue/videologue/eventstore"
-	"github.com/videologue/videologue/personal"
 	"github.com/videologue/videologue/eventstore/pebble"
+	"github.com/videologue/videologue/personal"
 	"github.com/videologue/videologue/projections"
 )
 

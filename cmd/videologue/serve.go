@@ -24,8 +24,8 @@ import (
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/channels"
 	"github.com/videologue/videologue/eventstore"
-	"github.com/videologue/videologue/personal"
 	"github.com/videologue/videologue/internal/metrics"
+	"github.com/videologue/videologue/personal"
 	"github.com/videologue/videologue/web"
 )
 
