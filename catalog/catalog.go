@@ -63,6 +63,8 @@ type Service struct {
 	// from videos: the two streams are followed independently, so a
 	// report may be folded before its video is.
 	durations map[int64]int64
+	// deletedHook is called with each video deleted from now on.
+	deletedHook func(videoID int64)
 }
 
 // New returns a catalog over store. Call Start before using it.
@@ -145,18 +147,34 @@ func (s *Service) applyUpdated(e domain.VideoUpdated) {
 	v.Title, v.URL, v.Slug = e.Title, e.URL, e.Slug
 }
 
+// OnDeleted makes deleted be called with the id of each video deleted
+// after it is set, on whichever node the deletion was appended, once Get
+// answers domain.ErrVideoDeleted for it. It is called from the read
+// model's goroutine and must not block: telling the video's live viewers
+// is its use.
+func (s *Service) OnDeleted(deleted func(videoID int64)) {
+	s.mu.Lock()
+	s.deletedHook = deleted
+	s.mu.Unlock()
+}
+
 // applyDeleted folds a deletion: the video leaves the listings.
 func (s *Service) applyDeleted(e domain.VideoDeleted) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	i, ok := s.byID[e.VideoID]
 	if !ok || s.videos[i].deleted {
+		s.mu.Unlock()
 		return
 	}
 	s.videos[i].deleted = true
 	s.all = withoutPosition(s.all, i)
 	owner := s.videos[i].UserID
 	s.byUser[owner] = withoutPosition(s.byUser[owner], i)
+	hook := s.deletedHook
+	s.mu.Unlock()
+	if hook != nil {
+		hook(e.VideoID)
+	}
 }
 
 // withoutPosition removes position i from idx, which is in ascending

@@ -127,9 +127,9 @@
 // well. Diffs are coalesced over Config.PresenceWindow. Node records each
 // process run in the nodes stream (NodeStarted, NodeStopped) and renews a
 // lease every NodeConfig.HeartbeatInterval in the shared store's
-// NodeConfig.Liveness, outside the log (a store without one gets a
-// NodeHeartbeat event instead; the embedded store, which one process owns,
-// neither). It follows the whole log into an index of open viewings and
+// NodeConfig.Liveness, outside the log (PostgreSQL and KurrentDB have
+// one; a store without one would get a NodeHeartbeat event instead; the
+// embedded store, which one process owns, neither). It follows the whole log into an index of open viewings and
 // of each node's last sign of life in it. At start it closes the
 // viewings left open by a previous run that died; then, every
 // SweepInterval, it closes with ViewerLeft{Reason: "node_lost"} those of
@@ -154,6 +154,11 @@
 // sees their start as an instant. edit_annotation {"id", "body"} and
 // delete_annotation {"id"} change the poster's own, and video_duration
 // {"duration_ms"} reports what the client's player knows of the video.
+//
+// When the video is deleted, on any node, its viewers get a
+// video_deleted push {"id": N} and then phx_close, so that clients stop
+// rather than rejoin; a join of a deleted video is refused with "this
+// video was deleted". The annotations stay in the log.
 //
 // # Rejoining after edits and deletes
 //

@@ -117,6 +117,7 @@ func (e *env) start() {
 		Annotations: annotations.New(e.commandStore(st), e.catalog, nil),
 	}, logger)
 	e.accounts.OnSignInsEnded(func(ids []string) { e.srv.CloseSignIns(ids...) })
+	e.catalog.OnDeleted(e.srv.CloseVideo)
 	mux := http.NewServeMux()
 	mux.Handle("/socket/websocket", e.srv)
 	mux.Handle("/socket/longpoll", e.srv)

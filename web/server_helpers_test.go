@@ -58,6 +58,7 @@ func newWrappedTestServer(t testing.TB, wrap func(http.Handler) http.Handler, co
 		Store: store, Tokens: tokens, Users: users, Videos: videos, Annotations: annotations.New(store, videos, nil),
 	}, nil)
 	users.OnSignInsEnded(func(ids []string) { socket.CloseSignIns(ids...) })
+	videos.OnDeleted(socket.CloseVideo)
 	cfg := Config{CookieSecret: secret, AuthBurst: 1000}
 	for _, f := range configure {
 		f(&cfg)

@@ -84,6 +84,7 @@ func newSiteEnv(t testing.TB) *siteEnv {
 	notes := annotations.New(store, videos, nil)
 	socket := channels.New(channels.Config{}, channels.Deps{Store: store, Tokens: tokens, Users: users, Videos: videos, Annotations: notes}, nil)
 	users.OnSignInsEnded(func(ids []string) { socket.CloseSignIns(ids...) })
+	videos.OnDeleted(socket.CloseVideo)
 	handler := New(Config{CookieSecret: secret, AuthBurst: 1000}, Deps{
 		Accounts: users, Videos: videos, Tokens: tokens, Socket: socket,
 		Analysis: &AnalysisDeps{ReadModels: db, Users: users, Log: store},

@@ -54,6 +54,9 @@ func TestEditAndDeleteVideoInBrowser(t *testing.T) {
 		carol.fail("the new address", errText(got))
 	}
 
+	// Alice watches while carol deletes: her page is told at once.
+	alice.open(e.url + "/watch/" + id)
+	alice.waitFor("the channel joined", `document.getElementById("connection").dataset.state === "connected"`)
 	carol.navigateBy("open the edit form", chromedp.Click(chromedp.CSS("#video-edit-link")))
 	carol.do("tick the box", chromedp.Click(chromedp.CSS("#delete-confirm")))
 	if st := carol.navigateBy("delete", chromedp.Click(chromedp.CSS("#delete-submit"))); st != 200 {
@@ -64,6 +67,10 @@ func TestEditAndDeleteVideoInBrowser(t *testing.T) {
 	}
 	if n := eval[int](carol, `document.querySelectorAll('.card[data-video-id="`+id+`"]').length`); n != 0 {
 		carol.fail("my videos", errText("still list the deleted video"))
+	}
+	alice.waitFor("the live viewer told", `document.getElementById("connection").textContent === "This video was deleted"`)
+	if !eval[bool](alice, `document.getElementById("annotation-submit").disabled`) {
+		alice.fail("after the deletion", errText("the composer still posts"))
 	}
 	for _, tb := range []*tab{carol, alice} {
 		if st := tb.open(e.url + "/watch/" + id); st != 410 {

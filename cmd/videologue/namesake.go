@@ -10,6 +10,7 @@ import (
 	"github.com/videologue/videologue/channels"
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/eventstore/kurrentdb"
 	"github.com/videologue/videologue/eventstore/postgres"
 )
 
@@ -99,12 +100,15 @@ func (m *Main) warnLiveNamesake(ctx context.Context) {
 }
 
 // liveness is where the nodes sharing the store keep their leases,
-// outside the log: PostgreSQL's table of leases. nil elsewhere: the
-// embedded store has one node, which records no heartbeats; on KurrentDB
-// heartbeats are events in the log.
+// outside the log: PostgreSQL's table of leases, KurrentDB's leases
+// stream. nil for the embedded store: it has one node, which records no
+// heartbeats.
 func (m *Main) liveness() channels.Liveness {
-	if pg, ok := m.Store.(*postgres.Store); ok {
-		return pg
+	switch s := m.Store.(type) {
+	case *postgres.Store:
+		return s
+	case *kurrentdb.Store:
+		return s
 	}
 	return nil
 }

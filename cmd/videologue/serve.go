@@ -312,6 +312,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.sock.Store(m.Socket)
 	// A sign-in ended on any node closes its sockets on this one.
 	m.Accounts.OnSignInsEnded(func(ids []string) { m.Socket.CloseSignIns(ids...) })
+	// A video deleted on any node ends its channel for the viewers on this one.
+	m.Catalog.OnDeleted(m.Socket.CloseVideo)
 	// Read models are local to this node (under --data), caught up from
 	// the log at start and then followed live; their lag is on /metrics.
 	if m.ReadModels, err = startReadModels(ctx, filepath.Join(m.Config.Data, "readmodels"), store, m.Keys, m.Registry, m.Logger); err != nil {

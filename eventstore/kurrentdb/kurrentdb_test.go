@@ -96,3 +96,19 @@ func next(t testing.TB, sub *eventstore.Subscription) eventstore.Message {
 	}
 	panic("unreachable")
 }
+
+// TestLeases: two stores on one prefix, as two nodes, see each other's
+// leases in the leases stream, which no read of the log shows.
+func TestLeases(t *testing.T) {
+	url := serverURL(t)
+	prefix := newPrefix(t)
+	a, b := open(t, url, prefix), open(t, url, prefix)
+	conformance.RunLiveness(t, a, b)
+	evs, err := a.ReadAll(t.Context(), eventstore.Forwards, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 0 {
+		t.Fatalf("the log shows %d events of the leases stream", len(evs))
+	}
+}

@@ -78,6 +78,9 @@ type Store struct {
 	life     context.Context // cancelled by Close: ends reads and the follower
 	stop     context.CancelFunc
 	followed chan struct{} // closed when the follower has ended
+
+	leasesMu   sync.Mutex // guards leasesAged
+	leasesAged bool       // the leases stream's $maxAge is set
 }
 
 // Open connects to the KurrentDB server or cluster at url (a kurrentdb://
@@ -245,7 +248,7 @@ func (s *Store) name(stream string) string { return s.cfg.Prefix + stream }
 // stream outside the store.
 func (s *Store) streamOf(name string) (string, bool) {
 	stream, ok := strings.CutPrefix(name, s.cfg.Prefix)
-	if !ok || eventstore.ValidateStream(stream) != nil {
+	if !ok || stream == leasesStream || eventstore.ValidateStream(stream) != nil {
 		return "", false
 	}
 	return stream, true

@@ -54,11 +54,11 @@ func (h *hostileEnv) joined(t *testing.T, u user) *websocket.Conn {
 	return ws
 }
 
-// readUntil reads frames until match, for at most 5 s; nil if the socket
+// readUntil reads frames until match, for at most 30 s; nil if the socket
 // closed or the time ran out first.
 func readUntil(t testing.TB, ws *websocket.Conn, match func(*frame) bool) *frame {
 	t.Helper()
-	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
 	defer ws.SetReadDeadline(time.Time{})
 	for {
 		_, data, err := ws.ReadMessage()

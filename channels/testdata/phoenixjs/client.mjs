@@ -10,6 +10,8 @@
 //             deletes, last_seen_rev, caught_up), report pushes in bulk
 //             only, and stop reading the socket when the join is answered
 //             until told to resume
+//             "book": keep the state as with "1", but rejoin with the book's
+//             recipe only, {last_seen_id}, and read the socket throughout
 // It prints one JSON object per line for what happens, and obeys commands
 // read from stdin, one JSON object per line:
 //   {"cmd":"post","body":"...","at":123}   push new_annotation
@@ -17,6 +19,8 @@
 //   {"cmd":"exit"}                         print the ids seen, then exit
 //   {"cmd":"resume"}                       read the socket again (VL_STATE)
 //   {"cmd":"state"}                        print the state's size and digest (VL_STATE)
+//   {"cmd":"hold"}                         disconnect and stop reconnecting
+//   {"cmd":"connect"}                      connect again (the channel rejoins)
 import { createHash } from "node:crypto"
 import readline from "node:readline"
 import { Socket, Presence, LongPoll } from "phoenix"
@@ -27,7 +31,8 @@ const out = (msg) => process.stdout.write(JSON.stringify(msg) + "\n")
 // a response that is not JSON (the server's plain-text refusals).
 console.log = console.error
 const { VL_URL, VL_TOKEN, VL_TOPIC, VL_AUTH = "params", VL_TRANSPORT = "websocket", VL_STATE } = process.env
-const tracking = VL_STATE === "1"
+const tracking = VL_STATE === "1" || VL_STATE === "book"
+const bookRecipe = VL_STATE === "book"
 
 const opts = {
   transport: VL_TRANSPORT === "longpoll" ? LongPoll : WebSocket,
@@ -65,7 +70,7 @@ const applied = (rev) => {
   if (typeof rev === "number") lastSeenRev = Math.max(lastSeenRev, rev)
 }
 const params = () =>
-  tracking ? { last_seen_id: lastSeenId, last_seen_rev: lastSeenRev, device: "node" } : { last_seen_id: lastSeenId, device: "node" }
+  tracking && !bookRecipe ? { last_seen_id: lastSeenId, last_seen_rev: lastSeenRev, device: "node" } : { last_seen_id: lastSeenId, device: "node" }
 
 const channel = socket.channel(VL_TOPIC, params)
 channel.on("new_annotation", (a) => {
@@ -113,7 +118,7 @@ channel
       annotations.concat(updated || []).forEach((a) => state.set(a.id, a.body))
       ;(deleted || []).forEach((id) => state.delete(id))
       applied(rev)
-      if (more && !resumed) socket.conn.pause() // until told to resume
+      if (more && !resumed && !bookRecipe) socket.conn.pause() // until told to resume
     }
     out({ type: "joined", ids: annotations.map((a) => a.id), shapes: annotations.slice(0, 1), more })
   })
@@ -140,6 +145,12 @@ rl.on("line", (line) => {
         .receive("ok", () => out({ type: "binary_ok" }))
         .receive("error", (r) => out({ type: "binary_error", reason: r.reason }))
         .receive("timeout", () => out({ type: "binary_timeout" }))
+      break
+    case "hold":
+      socket.disconnect(() => out({ type: "held" }))
+      break
+    case "connect":
+      socket.connect()
       break
     case "resume":
       resumed = true

@@ -42,6 +42,13 @@ function mountWatch(root){
   }
   player.onDuration(ms => { durationMs = ms; reportDuration() })
 
+  // The server closes the channel of a deleted video: say so, and stop
+  // offering to post.
+  channel.on("video_deleted", () => {
+    indicator.set("failed", "This video was deleted")
+    document.querySelectorAll("#annotation-form textarea, #annotation-form button").forEach(el => { el.disabled = true })
+  })
+
   channel.join()
     .receive("ok", reply => {
       panel.caughtUp(reply || {})
