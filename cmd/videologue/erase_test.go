@@ -109,8 +109,36 @@ func TestEraseEndToEnd(t *testing.T) {
 	if out, err := exec.Command(bin, "audit", "verify", "--data", data).CombinedOutput(); err != nil {
 		t.Errorf("audit verify after the erasure: %v\n%s", err, out)
 	}
+	if out, err := exec.Command(bin, "projections", "rebuild", "--data", data).CombinedOutput(); err != nil {
+		t.Errorf("projections rebuild after the erasure: %v\n%s", err, out)
+	}
 
-	srv = startServe(t, bin, "erase-again", args)
+	// A backup taken after the erasure and restored holds nothing of the
+	// user either; the restore re-applies the log's erasure to the keys.
+	backupDir := filepath.Join(t.TempDir(), "backup")
+	if out, err := exec.Command(bin, "backup", "--data", data, "--to", backupDir).CombinedOutput(); err != nil {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	out, err = exec.Command(bin, "restore", "--from", backupDir, "--data", restored).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("erasures re-applied to the key store: 1")) {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	for _, dir := range []string{data, restored} {
+		for _, needle := range []string{name, secret} {
+			_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return nil
+				}
+				if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(needle)) {
+					t.Errorf("%s holds %q after a rebuild, a backup and a restore", p, needle)
+				}
+				return nil
+			})
+		}
+	}
+
+	srv = startServe(t, bin, "erase-again", []string{"--data", restored})
 	_, bobToken = register(t, srv, "carol")
 	again := dialPhx(t, srv.addr, bobToken, topics[0])
 	again.join(t, map[string]any{})

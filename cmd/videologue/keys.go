@@ -42,11 +42,15 @@ func keysDir(data string) string { return filepath.Join(data, "keys") }
 // the log's PostgreSQL schema, or a pebble database in <data>/keys for
 // the embedded log and for KurrentDB (which has no way to delete an
 // event's bytes; see docs/SECURITY.md).
-func openKeyring(ctx context.Context, data string, store StoreConfig, dataKey string, logger *slog.Logger) (*personal.Keyring, func(), error) {
+//
+// The embedded key store is returned too (nil on PostgreSQL), for
+// backups.
+func openKeyring(ctx context.Context, data string, store StoreConfig, dataKey string, logger *slog.Logger) (*personal.Keyring, *pkeys.Store, func(), error) {
 	dk, err := personal.DataKey(dataKey)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	var embedded *pkeys.Store
 	var ks personal.Store
 	var closeStore func()
 	if store.Kind == storePostgres {
@@ -56,23 +60,23 @@ func openKeyring(ctx context.Context, data string, store StoreConfig, dataKey st
 		}
 		s, err := pgkeys.Open(ctx, store.URL, schema)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ks, closeStore = s, s.Close
 	} else {
 		if err := os.MkdirAll(data, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("key store: %w", err)
+			return nil, nil, nil, fmt.Errorf("key store: %w", err)
 		}
 		s, err := pkeys.Open(keysDir(data), logger)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		ks, closeStore = s, func() { _ = s.Close() }
+		ks, closeStore, embedded = s, func() { _ = s.Close() }, s
 	}
 	r, err := personal.NewKeyring(ks, dk)
 	if err != nil {
 		closeStore()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return r, closeStore, nil
+	return r, embedded, closeStore, nil
 }

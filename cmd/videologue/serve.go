@@ -26,6 +26,7 @@ import (
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/internal/metrics"
 	"github.com/videologue/videologue/personal"
+	pkeys "github.com/videologue/videologue/personal/pebble"
 	"github.com/videologue/videologue/web"
 )
 
@@ -200,6 +201,7 @@ type Main struct {
 	// Keys seals and opens personal data, and erases users.
 	Keys      *personal.Keyring
 	closeKeys func()
+	keysDB    *pkeys.Store                    // the embedded key store, for backups; nil on PostgreSQL
 	sock      atomic.Pointer[channels.Server] // Socket, for the accounts' follower
 
 	closing  atomic.Bool // Close has begun: /readyz says 503
@@ -267,7 +269,7 @@ func (m *Main) Run(ctx context.Context) error {
 		wcfg.AuthRate, wcfg.AuthBurst = 1e6, 1e6
 		wcfg.VideoRate, wcfg.VideoBurst = 1e6, 1e6
 	}
-	if m.Keys, m.closeKeys, err = openKeyring(ctx, m.Config.Data, m.Config.Store, m.Config.DataKey, m.Logger); err != nil {
+	if m.Keys, m.keysDB, m.closeKeys, err = openKeyring(ctx, m.Config.Data, m.Config.Store, m.Config.DataKey, m.Logger); err != nil {
 		return err
 	}
 	acfg.Keys = m.Keys

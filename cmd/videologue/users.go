@@ -121,7 +121,7 @@ func (c *logFlags) openAccounts(ctx context.Context, stderr io.Writer) (*account
 		store.Close()
 		return nil, nil, err
 	}
-	keys, closeKeys, err := openKeyring(ctx, c.Data, c.Store, dataKey, logger)
+	keys, _, closeKeys, err := openKeyring(ctx, c.Data, c.Store, dataKey, logger)
 	if err != nil {
 		store.Close()
 		return nil, nil, err
