@@ -18,9 +18,12 @@ const MaxEraseReasonBytes = 200
 
 // OnUserErased registers fn to be called, from the users stream's
 // follower, after each erasure is applied (including those replayed at
-// start): the video channels turn the user's annotations to erased. Call
-// it before Start.
-func (s *Service) OnUserErased(fn func(userID int64)) { s.erased = append(s.erased, fn) }
+// start): the video channels turn the user's annotations to erased.
+func (s *Service) OnUserErased(fn func(userID int64)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.erased = append(s.erased, fn)
+}
 
 // EraseSelf erases the account of userID, who proved it with their
 // password: domain.ErrBadCredentials when it is wrong.
@@ -99,8 +102,9 @@ func (s *Service) applyErased(ctx context.Context, ev *eventstore.RecordedEvent)
 		u.User = User{ID: u.ID, Username: personal.ErasedUser(u.ID), Roles: domain.Roles{}, RegisteredAt: u.RegisteredAt, Erased: true}
 		u.hash = ""
 	}
+	fns := s.erased
 	s.mu.Unlock()
-	for _, fn := range s.erased {
+	for _, fn := range fns {
 		fn(e.UserID)
 	}
 }

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/videologue/videologue/domain"
 )
 
 // handleEraseMe is DELETE /api/users/me with {"password"}: the bearer's
@@ -62,4 +65,61 @@ func (s *Server) handleAdminErase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// eraseAccount erases the signed-in user's account once their password
+// proves it theirs, then signs this browser out.
+func (s *site) eraseAccount(w http.ResponseWriter, r *http.Request) {
+	u := s.requireUser(w, r)
+	if u == nil {
+		return
+	}
+	form := accountForm{Errors: map[string]string{}}
+	if !s.allowed(r) {
+		form.Error = tooManyAttempts
+		s.view.render(w, http.StatusTooManyRequests, "account", s.page(w, r, "Your account", "account", form))
+		return
+	}
+	err := s.users.EraseSelf(r.Context(), u.ID, r.PostFormValue("password"), metadata(r, u.ID))
+	if errors.Is(err, domain.ErrBadCredentials) {
+		form.Errors["erase_password"] = "That password is wrong."
+		s.view.render(w, http.StatusUnprocessableEntity, "account", s.page(w, r, "Your account", "account", form))
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.cookies.end(w, r)
+	s.setFlash(w, r, "account_erased")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// adminErase erases a user (form: reason) on an admin's decision.
+func (s *site) adminErase(w http.ResponseWriter, r *http.Request) {
+	me := s.requireAdmin(w, r)
+	if me == nil {
+		return
+	}
+	id, err := parseUserID(chi.URLParam(r, "id"))
+	if err == nil {
+		err = s.adminSpend(w, r, me.ID)
+	}
+	if err == nil {
+		err = s.users.Erase(r.Context(), id, me.ID, r.PostFormValue("reason"), metadata(r, me.ID))
+	}
+	if field, msg, ok := validationMessage(err); ok {
+		err = badRequest(field + " " + msg)
+	}
+	if err != nil {
+		s.adminFailed(w, r, err, adminBack(r, id))
+		return
+	}
+	s.setFlash(w, r, "user_erased")
+	back := "/admin"
+	if id == me.ID {
+		s.cookies.end(w, r)
+		back = "/"
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
