@@ -27,6 +27,7 @@ const (
 	TypeNodeStarted       = "node_started.v1"
 	TypeNodeHeartbeat     = "node_heartbeat.v1"
 	TypeNodeStopped       = "node_stopped.v1"
+	TypeLogCopied         = "log_copied.v1"
 )
 
 // Stream names.
@@ -39,6 +40,9 @@ const (
 	DurationsStream = "durations"
 	// SignInsStream holds every sign-in starting and ending.
 	SignInsStream = "signins"
+	// CopiesStream holds, in a log copied from another, what it was
+	// copied from.
+	CopiesStream = "log-copies"
 )
 
 // VideoStream holds a video's annotations.
@@ -231,4 +235,15 @@ type NodeStopped struct {
 	Node   string    `json:"node"`
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
+}
+
+// LogCopied: this log is a copy of another, made offline with its
+// personal data sealed (videologue log seal). The copy's events up to
+// FromPosition are the original's, at the same positions, revisions and
+// times; FromHash is the original's chain hash at FromPosition (hex), so
+// that an auditor can link the two logs.
+type LogCopied struct {
+	FromPosition uint64 `json:"from_position"`
+	FromHash     string `json:"from_hash"`
+	Sealed       bool   `json:"sealed"`
 }

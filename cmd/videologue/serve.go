@@ -269,7 +269,11 @@ func (m *Main) Run(ctx context.Context) error {
 		wcfg.AuthRate, wcfg.AuthBurst = 1e6, 1e6
 		wcfg.VideoRate, wcfg.VideoBurst = 1e6, 1e6
 	}
-	if m.Keys, m.keysDB, m.closeKeys, err = openKeyring(ctx, m.Config.Data, m.Config.Store, m.Config.DataKey, m.Logger); err != nil {
+	dataKey := m.Config.DataKey
+	if dataKey == "" && m.Config.Env != "prod" { // a ServeConfig not from parseServe
+		dataKey = devDataKey
+	}
+	if m.Keys, m.keysDB, m.closeKeys, err = openKeyring(ctx, m.Config.Data, m.Config.Store, dataKey, m.Logger); err != nil {
 		return err
 	}
 	acfg.Keys = m.Keys
