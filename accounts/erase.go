@@ -46,7 +46,8 @@ func (s *Service) EraseSelf(ctx context.Context, userID int64, password string, 
 // appends UserErased, which holds no personal data, and deletes the
 // user's key, so that everything sealed with it reads as erased. The
 // account is gone: it cannot sign in, and its name is free. An unknown or
-// already erased user is domain.ErrNotFound.
+// already erased user is domain.ErrNotFound; the only admin is
+// ErrLastAdmin.
 func (s *Service) Erase(ctx context.Context, userID, by int64, reason string, meta eventstore.Metadata) error {
 	if len(reason) > MaxEraseReasonBytes || !utf8.ValidString(reason) {
 		return &domain.ValidationError{Field: "reason", Message: fmt.Sprintf("at most %d bytes of UTF-8", MaxEraseReasonBytes)}
@@ -62,10 +63,30 @@ func (s *Service) Erase(ctx context.Context, userID, by int64, reason string, me
 		return fmt.Errorf("erase: %w", err)
 	}
 	data, _ := json.Marshal(domain.UserErased{UserID: userID, By: by, Reason: reason})
-	res, err := s.store.Append(ctx, domain.UsersStream, eventstore.Any,
-		eventstore.EventData{Type: domain.TypeUserErased, Data: data, Metadata: m.Encode()})
-	if err != nil {
-		return fmt.Errorf("erase: %w", err)
+	ev := eventstore.EventData{Type: domain.TypeUserErased, Data: data, Metadata: m.Encode()}
+	// Appended at the revision whose admins were counted, as revokeAdmin
+	// does: two admins erasing each other at once cannot both succeed.
+	var res eventstore.AppendResult
+	for attempt := 0; ; attempt++ {
+		if attempt == s.cfg.MaxAttempts {
+			return fmt.Errorf("erase: %w", domain.ErrConflict)
+		}
+		rev, lastAdmin := s.lastAdmin(userID)
+		if lastAdmin {
+			return ErrLastAdmin
+		}
+		var wrong *eventstore.WrongExpectedRevisionError
+		res, err = s.store.Append(ctx, domain.UsersStream, eventstore.Exact(uint64(rev)), ev)
+		if errors.As(err, &wrong) {
+			if err := s.f.WaitFor(ctx, wrong.Actual); err != nil {
+				return fmt.Errorf("erase: %w", err)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("erase: %w", err)
+		}
+		break
 	}
 	// The follower erases the key too (on every process, and again at
 	// each start); erasing here gives the caller the key store's error.
@@ -107,6 +128,24 @@ func (s *Service) applyErased(ctx context.Context, ev *eventstore.RecordedEvent)
 	for _, fn := range fns {
 		fn(e.UserID)
 	}
+}
+
+// lastAdmin returns the users revision the model has seen and whether
+// userID is the only admin at it.
+func (s *Service) lastAdmin(userID int64) (rev int64, last bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	held, others := false, 0
+	for id, u := range s.byID {
+		if u.Roles[domain.RoleAdmin] {
+			if id == userID {
+				held = true
+			} else {
+				others++
+			}
+		}
+	}
+	return s.rev, held && others == 0
 }
 
 func (s *Service) setRev(ev *eventstore.RecordedEvent) {

@@ -7,8 +7,17 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/videologue/videologue/accounts"
 	"github.com/videologue/videologue/domain"
 )
+
+// lastAdmin turns the refusal to erase the only admin into its answer.
+func lastAdmin(err error) error {
+	if errors.Is(err, accounts.ErrLastAdmin) {
+		return errLastAdmin
+	}
+	return err
+}
 
 // handleEraseMe is DELETE /api/users/me with {"password"}: the bearer's
 // account is erased for good once the password proves it is theirs
@@ -33,7 +42,7 @@ func (s *Server) handleEraseMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.deps.Accounts.EraseSelf(r.Context(), u.ID, in.Password, requestMeta(r, u.ID)); err != nil {
-		writeError(w, r, s.logger, err)
+		writeError(w, r, s.logger, lastAdmin(err))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -58,7 +67,7 @@ func (s *Server) handleAdminErase(w http.ResponseWriter, r *http.Request) {
 		err = s.adminSpend(w, r, admin.ID)
 	}
 	if err == nil {
-		err = s.deps.Accounts.Erase(r.Context(), id, admin.ID, in.Reason, requestMeta(r, admin.ID))
+		err = lastAdmin(s.deps.Accounts.Erase(r.Context(), id, admin.ID, in.Reason, requestMeta(r, admin.ID)))
 	}
 	if err != nil {
 		writeError(w, r, s.logger, err)
@@ -81,6 +90,11 @@ func (s *site) eraseAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.users.EraseSelf(r.Context(), u.ID, r.PostFormValue("password"), metadata(r, u.ID))
+	if errors.Is(err, accounts.ErrLastAdmin) {
+		form.Error = "You are the only admin: make someone else admin before erasing your account."
+		s.view.render(w, http.StatusConflict, "account", s.page(w, r, "Your account", "account", form))
+		return
+	}
 	if errors.Is(err, domain.ErrBadCredentials) {
 		form.Errors["erase_password"] = "That password is wrong."
 		s.view.render(w, http.StatusUnprocessableEntity, "account", s.page(w, r, "Your account", "account", form))
@@ -106,7 +120,7 @@ func (s *site) adminErase(w http.ResponseWriter, r *http.Request) {
 		err = s.adminSpend(w, r, me.ID)
 	}
 	if err == nil {
-		err = s.users.Erase(r.Context(), id, me.ID, r.PostFormValue("reason"), metadata(r, me.ID))
+		err = lastAdmin(s.users.Erase(r.Context(), id, me.ID, r.PostFormValue("reason"), metadata(r, me.ID)))
 	}
 	if field, msg, ok := validationMessage(err); ok {
 		err = badRequest(field + " " + msg)
