@@ -109,6 +109,14 @@ func TestEraseEndToEnd(t *testing.T) {
 	if out, err := exec.Command(bin, "audit", "verify", "--data", data).CombinedOutput(); err != nil {
 		t.Errorf("audit verify after the erasure: %v\n%s", err, out)
 	}
+	out, err = exec.Command(bin, "audit", "trail", "--data", data).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("[erased]")) || !bytes.Contains(out, []byte("bob stays")) || bytes.Contains(out, []byte(secret)) || bytes.Contains(out, []byte(name)) {
+		t.Errorf("audit trail after the erasure: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "audit", "log", "--data", data).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("sealed1:")) || !bytes.Contains(out, []byte("user_erased.v1")) || bytes.Contains(out, []byte(secret)) {
+		t.Errorf("audit log after the erasure: %v\n%s", err, out)
+	}
 	if out, err := exec.Command(bin, "projections", "rebuild", "--data", data).CombinedOutput(); err != nil {
 		t.Errorf("projections rebuild after the erasure: %v\n%s", err, out)
 	}
