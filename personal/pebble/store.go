@@ -121,6 +121,9 @@ func (s *Store) Create(ctx context.Context, userID int64, wrapped []byte) ([]byt
 func (s *Store) Erase(ctx context.Context, userID int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, err := s.Get(ctx, userID); errors.Is(err, personal.ErrErased) {
+		return nil // erased before: its key is gone from the files already
+	}
 	k := keyOf(nsKey, userID)
 	b := s.db.NewBatch()
 	defer b.Close()
