@@ -55,6 +55,7 @@ type Keyring struct {
 
 	mu    sync.RWMutex
 	keys  map[int64]cipher.AEAD // nil value: erased
+	none  map[int64]bool        // users found without a key: their values are plaintext
 	stats Stats
 }
 
@@ -77,7 +78,7 @@ func NewKeyring(store Store, dataKey []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("personal: data key: %w", err)
 	}
-	return &Keyring{store: store, wrap: w, keys: make(map[int64]cipher.AEAD)}, nil
+	return &Keyring{store: store, wrap: w, keys: make(map[int64]cipher.AEAD), none: make(map[int64]bool)}, nil
 }
 
 // Stats returns the counts so far.
@@ -117,6 +118,23 @@ func (r *Keyring) remember(userID int64, a cipher.AEAD) {
 		clear(r.keys)
 	}
 	r.keys[userID] = a
+	delete(r.none, userID)
+}
+
+// keyless reports whether userID was found without a key.
+func (r *Keyring) keyless(userID int64) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.none[userID]
+}
+
+func (r *Keyring) rememberKeyless(userID int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.none) >= maxCached {
+		clear(r.none)
+	}
+	r.none[userID] = true
 }
 
 // key returns userID's key, creating it if create is set. It returns
@@ -185,6 +203,12 @@ func (r *Keyring) Open(ctx context.Context, userID int64, k Kind, v string) (str
 	if v == "" || r == nil {
 		return v, nil
 	}
+	// A user without a key wrote before sealing existed: their plaintext
+	// opens without a look at the store each time. A sealed value of
+	// theirs means a key was made since, maybe by another process.
+	if !IsSealed(v) && r.keyless(userID) {
+		return v, nil
+	}
 	a, err := r.key(ctx, userID, false)
 	switch {
 	case errors.Is(err, ErrErased):
@@ -193,6 +217,7 @@ func (r *Keyring) Open(ctx context.Context, userID int64, k Kind, v string) (str
 		if IsSealed(v) { // its key is lost: as good as erased
 			return Erased(userID, k), nil
 		}
+		r.rememberKeyless(userID)
 		return v, nil
 	case err != nil:
 		return "", fmt.Errorf("opening %s of user %d: %w", k, userID, err)
@@ -256,6 +281,7 @@ func (r *Keyring) Forget(userID int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.keys, userID)
+	delete(r.none, userID)
 }
 
 // SealMetadata returns m with its client address sealed with the key of

@@ -50,7 +50,7 @@ func sealedBenchLog(b *testing.B, sealed bool) (*pebble.Store, *personal.Keyring
 			b.Fatal(err)
 		}
 	}
-	return log, keys
+	return log, sealer
 }
 
 // benchText is 100 bytes of text that compresses as prose does, roughly:
