@@ -155,7 +155,7 @@ func (s *Service) EditSeen(ctx context.Context, videoID, id, userID int64, body 
 	}
 	data, _ := json.Marshal(domain.AnnotationEdited{AnnotationID: id, UserID: userID, Body: body})
 	ev := eventstore.EventData{Type: domain.TypeAnnotationEdited, Data: data, Metadata: meta.Encode()}
-	if err := s.change(ctx, videoID, id, userID, seen, ev); err != nil {
+	if _, err := s.change(ctx, videoID, id, seen, ev, authorOf(userID, false)); err != nil {
 		return fmt.Errorf("edit annotation: %w", err)
 	}
 	return nil
@@ -173,25 +173,37 @@ func (s *Service) DeleteSeen(ctx context.Context, videoID, id, userID, seen int6
 	}
 	data, _ := json.Marshal(domain.AnnotationDeleted{AnnotationID: id, UserID: userID})
 	ev := eventstore.EventData{Type: domain.TypeAnnotationDeleted, Data: data, Metadata: meta.Encode()}
-	if err := s.change(ctx, videoID, id, userID, seen, ev); err != nil {
+	if _, err := s.change(ctx, videoID, id, seen, ev, authorOf(userID, false)); err != nil {
 		return fmt.Errorf("delete annotation: %w", err)
 	}
 	return nil
 }
 
-// change appends ev if userID may change annotation id, with the
-// expectation that the video stream has not moved since the check: an edit
-// can never land on an annotation deleted in between. seen >= 0 is the
-// revision as of which the caller saw the annotation live and userID's.
-func (s *Service) change(ctx context.Context, videoID, id, userID, seen int64, ev eventstore.EventData) error {
+// authorOf is the check of a change by userID: the item must be an
+// annotation (reply false) or a reply (reply true), live, and userID's.
+func authorOf(userID int64, reply bool) func(*domain.Annotation) error {
+	return func(a *domain.Annotation) error {
+		if a.IsReply() != reply {
+			return domain.ErrNotFound
+		}
+		return a.CanChange(userID)
+	}
+}
+
+// change appends ev if check allows it of item id (an annotation or a
+// reply), with the expectation that the video stream has not moved since
+// the check: an edit can never land on an annotation deleted in between,
+// nor a reply on a deleted parent. seen >= 0 is the revision as of which
+// the caller saw the item pass check. It returns the revision of ev.
+func (s *Service) change(ctx context.Context, videoID, id, seen int64, ev eventstore.EventData, check func(*domain.Annotation) error) (uint64, error) {
 	if videoID <= 0 || id <= 0 {
-		return domain.ErrNotFound
+		return 0, domain.ErrNotFound
 	}
 	stream := domain.VideoStream(videoID)
 	f := folder{id: id}
 	if seen >= int64(domain.RevisionFromID(id)) {
 		if err := f.seed(ctx, s.store, stream, uint64(seen)); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	need := int64(-1) // the revision the stream is known to have reached
@@ -200,29 +212,29 @@ func (s *Service) change(ctx context.Context, videoID, id, userID, seen int64, e
 		// has moved on.
 		if attempt > 0 || !f.read {
 			if err := f.readThrough(ctx, s.store, stream, need); err != nil {
-				return err
+				return 0, err
 			}
 		}
 		if f.a == nil {
-			return domain.ErrNotFound
+			return 0, domain.ErrNotFound
 		}
-		if err := f.a.CanChange(userID); err != nil {
-			return err
+		if err := check(f.a); err != nil {
+			return 0, err
 		}
-		_, err := s.store.Append(ctx, stream, eventstore.Exact(f.last), ev)
+		res, err := s.store.Append(ctx, stream, eventstore.Exact(f.last), ev)
 		var wrong *eventstore.WrongExpectedRevisionError
 		if !errors.As(err, &wrong) {
-			return err
+			return res.NextExpected, err
 		}
 		// Something landed after our read; it may not be readable yet
 		// (appends become visible once durable): read through it and
 		// check again, after a pause that breaks lockstep with writers.
 		need = wrong.Actual
 		if err := pause(ctx, attempt); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return domain.ErrConflict
+	return 0, domain.ErrConflict
 }
 
 // pause waits a little longer at each attempt, with jitter.
@@ -236,7 +248,7 @@ func pause(ctx context.Context, attempt int) error {
 	}
 }
 
-// folder folds the events of one annotation, from its AnnotationPosted on.
+// folder folds the events of one annotation or reply, from its post on.
 type folder struct {
 	id   int64
 	a    *domain.Annotation
@@ -329,6 +341,8 @@ func (f *folder) apply(ev *eventstore.RecordedEvent) error {
 		if e.AnnotationID == f.id {
 			f.s.Deleted(e)
 		}
+	default:
+		return f.applyReply(ev, first)
 	}
 	return nil
 }

@@ -9,8 +9,11 @@ import (
 )
 
 // catchUp is where a subscription is in the history it is being sent:
-// the client has every annotation up to id, each as of client revision
-// base or later (deleted ones it does not have), and nothing after id.
+// the client has every annotation and reply up to id (the two share the
+// stream's ids), each as of client revision base or later (deleted ones
+// it does not have), and nothing after id. A client that knows only
+// annotations skips the replies' pushes and is exact all the same: what
+// it lacks is what it would have been sent.
 // A page brings it forward in two moves, under the hub's lock: first the
 // edits and deletes since base of the annotations up to id (a sweep of
 // hub.changes that may span pages; next is where it resumes), which
@@ -37,7 +40,8 @@ type catchUp struct {
 // pageItem is one entry of a page: an annotation posted, edited or
 // deleted, with the revision its push carries.
 type pageItem struct {
-	event string // new_annotation, annotation_updated or annotation_deleted
+	event string // new_annotation, annotation_updated, annotation_deleted, or the same of a reply
+	reply bool
 	id    int64
 	ann   []byte // the annotation as clients receive it, without rev; nil when deleted
 	rev   int64
@@ -73,11 +77,14 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 			continue
 		}
 		a, _ := h.ann.Get(id)
-		it := pageItem{event: "annotation_deleted", id: id, rev: cu.base}
+		it := pageItem{event: "annotation_deleted", id: id, rev: cu.base, reply: a.IsReply()}
 		n := 24
 		if !a.Deleted {
-			it.event, it.ann = "annotation_updated", annotationJSONBytes(a)
+			it.event, it.ann = "annotation_updated", h.enc.of(a)
 			n = len(it.ann)
+		}
+		if it.reply {
+			it.event = replyEvents[it.event]
 		}
 		if !fits(n + 1) {
 			return items, false
@@ -98,15 +105,26 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 			}
 			continue
 		}
-		j := annotationJSONBytes(a)
+		j := h.enc.of(a)
 		if !fits(len(j) + 1) {
 			return items, false
 		}
-		items = append(items, pageItem{event: "new_annotation", id: a.ID, ann: j, rev: now})
+		it := pageItem{event: "new_annotation", id: a.ID, ann: j, rev: now, reply: a.IsReply()}
+		if it.reply {
+			it.event = replyEvents[it.event]
+		}
+		items = append(items, it)
 		size += len(j) + 1
 		cu.id = a.ID
 	}
 	return items, true
+}
+
+// replyEvents names the pushes of a reply after those of an annotation.
+var replyEvents = map[string]string{
+	"new_annotation":     "new_reply",
+	"annotation_updated": "reply_updated",
+	"annotation_deleted": "reply_deleted",
 }
 
 // joinPage is the ok reply of a join, the first page of its catch-up:
@@ -114,16 +132,48 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 //	{"annotations": [...], "rev": R, "more": M}
 //	{"annotations": [...], "rev": R, "more": M, "updated": [...], "deleted": [ids]}
 //
+// with, when the page holds replies, "replies", "replies_updated" and
+// "replies_deleted" beside them, so that a client that knows only
+// annotations never sees one.
+//
 // R, the client revision, is how many events of the video's stream the
 // reply reflects; every push carries the R it brings the video to, so
 // that a client can send the last one it applied as last_seen_rev when
 // it rejoins. M says whether more of the history follows as pushes,
 // before caught_up.
 func joinPage(items []pageItem, rev int64, more bool) []byte {
+	var ann, rep []pageItem
+	for _, it := range items {
+		if it.reply {
+			rep = append(rep, it)
+		} else {
+			ann = append(ann, it)
+		}
+	}
+	size := 256
+	for _, it := range items {
+		size += len(it.ann) + 24
+	}
+	b := append(make([]byte, 0, size), `{"status":"ok","response":{`...)
+	b = appendPage(b, ann, "annotations", "updated", "deleted", true)
+	b = append(b, `,"rev":`...)
+	b = strconv.AppendInt(b, rev, 10)
+	b = append(b, `,"more":`...)
+	b = strconv.AppendBool(b, more)
+	if len(rep) > 0 {
+		b = append(b, ',')
+		b = appendPage(b, rep, "replies", "replies_updated", "replies_deleted", false)
+	}
+	return append(b, "}}"...)
+}
+
+// appendPage writes the added, updated and deleted of items under the
+// given keys; the added always when always, the others when not empty.
+func appendPage(b []byte, items []pageItem, addedKey, updatedKey, deletedKey string, always bool) []byte {
 	var added [][]byte
 	var changed []pageItem
 	for _, it := range items {
-		if it.event == "new_annotation" {
+		if it.event == "new_annotation" || it.event == "new_reply" {
 			added = append(added, it.ann)
 		} else {
 			changed = append(changed, it)
@@ -139,18 +189,19 @@ func joinPage(items []pageItem, rev int64, more bool) []byte {
 			updated = append(updated, it.ann)
 		}
 	}
-	b := append(make([]byte, 0, 256), `{"status":"ok","response":{"annotations":`...)
-	b = appendJSONList(b, added)
-	b = append(b, `,"rev":`...)
-	b = strconv.AppendInt(b, rev, 10)
-	b = append(b, `,"more":`...)
-	b = strconv.AppendBool(b, more)
+	sep := ""
+	if always || len(added) > 0 {
+		b = append(b, `"`+addedKey+`":`...)
+		b = appendJSONList(b, added)
+		sep = ","
+	}
 	if len(updated) > 0 {
-		b = append(b, `,"updated":`...)
+		b = append(b, sep+`"`+updatedKey+`":`...)
 		b = appendJSONList(b, updated)
+		sep = ","
 	}
 	if len(deleted) > 0 {
-		b = append(b, `,"deleted":[`...)
+		b = append(b, sep+`"`+deletedKey+`":[`...)
 		for i, id := range deleted {
 			if i > 0 {
 				b = append(b, ',')
@@ -159,7 +210,7 @@ func joinPage(items []pageItem, rev int64, more bool) []byte {
 		}
 		b = append(b, ']')
 	}
-	return append(b, "}}"...)
+	return b
 }
 
 func appendJSONList(b []byte, list [][]byte) []byte {
@@ -183,10 +234,7 @@ func (it *pageItem) payload() []byte {
 		b = strconv.AppendInt(b, it.rev, 10)
 		return append(b, '}')
 	}
-	b := append(make([]byte, 0, len(it.ann)+24), it.ann[:len(it.ann)-1]...)
-	b = append(b, `,"rev":`...)
-	b = strconv.AppendInt(b, it.rev, 10)
-	return append(b, '}')
+	return withRev(it.ann, it.rev)
 }
 
 // caughtUpPayload is the caught_up push: {"last_id": N, "last_rev": R},

@@ -124,7 +124,12 @@
 // A join appends ViewerJoined to viewers-<id>, a leave or a disconnect
 // ViewerLeft. The presence a client sees is folded from that stream by the
 // hub, so viewers connected to other processes sharing the store appear as
-// well. Diffs are coalesced over Config.PresenceWindow. Node records each
+// well. Changes are merged into one presence_diff per Config.PresenceWindow,
+// and in a room of N viewers per N/Config.PresenceRate seconds if that is
+// longer: a viewer's presence frames a second are bounded by the room's
+// size, not by how its joins arrive. A ref that joins and leaves between
+// two diffs is in neither. A newcomer's presence_state is the list as of
+// the last diff, built once per diff and shared. Node records each
 // process run in the nodes stream (NodeStarted, NodeStopped) and renews a
 // lease every NodeConfig.HeartbeatInterval in the shared store's
 // NodeConfig.Liveness, outside the log (PostgreSQL and KurrentDB have
@@ -136,7 +141,7 @@
 // any node with neither a lease nor a sign of life in the log for longer
 // than NodeConfig.Timeout. So viewers of a
 // killed node leave the presence list within Timeout + SweepInterval
-// (+ PresenceWindow) of its last heartbeat: 15 s + 5 s by default.
+// (+ the presence interval) of its last heartbeat: 15 s + 5 s by default.
 // Several live nodes may close the same viewing; presence ignores a leave
 // for a viewing already closed.
 //
@@ -159,6 +164,34 @@
 // video_deleted push {"id": N} and then phx_close, so that clients stop
 // rather than rejoin; a join of a deleted video is refused with "this
 // video was deleted". The annotations stay in the log.
+//
+// # Replies
+//
+// A reply answers one annotation of the same video, one level deep. Push
+// new_reply {"parent_id": P, "body": B}; the reply is {"id": N}, and every
+// viewer gets new_reply {"id", "parent_id", "at", "body", "user",
+// "inserted_at", "rev"}, with "edited_at" once edited; "at" is the
+// parent's moment, so that a client can place a thread whose annotation
+// it no longer shows. edit_reply {"id", "body"} and delete_reply {"id"}
+// change the poster's own and are pushed as reply_updated (the reply) and
+// reply_deleted {"id", "rev"}. The body follows the annotations' rules
+// (1 to 1000 characters, trimmed) and the pushes count against the same
+// rate limits. Refused with a reason, nothing written: a parent_id that is
+// not an annotation of this video ("parent_id must be the id of an
+// annotation of this video"; ids are per video, so another video's
+// annotation is unknown here), a reply ("parent_id is a reply: ..."), a
+// deleted annotation ("the annotation was deleted: its thread takes no new
+// replies"; its existing replies stay, in the log and in catch-up), an id
+// that is not a reply for edit_reply and delete_reply, and a reply of
+// another user. A reply's id is its revision in the video's stream + 1,
+// as an annotation's is: the two share one sequence, last_seen_id and
+// last_seen_rev count both, and a join reply and the paged catch-up carry
+// replies beside annotations, under "replies", "replies_updated" and
+// "replies_deleted" (each only when not empty) and as new_reply,
+// reply_updated and reply_deleted pushes. No reply ever appears as an
+// annotation: a client that knows only annotations ignores these and
+// stays exact, and one that rejoins with its largest annotation id gets
+// the replies after it again, the same state.
 //
 // # Rejoining after edits and deletes
 //

@@ -14,8 +14,9 @@ const closeErased = "account erased"
 // applied, on every node (accounts.Service.OnUserErased).
 //
 // Viewers see each of the user's live annotations pushed again as an
-// annotation_updated with the erased name and text, at once: the book's
-// client replaces an annotation it has by id. The push carries the
+// annotation_updated (a reply as a reply_updated) with the erased name
+// and text, at once: the book's client replaces an annotation it has by
+// id. The push carries the
 // video's current rev, and the change is recorded at that rev, so a
 // client that rejoins from before it is sent it again; one that saw
 // exactly that rev and missed the push keeps the old text until it
@@ -60,7 +61,13 @@ func (h *hub) erase(userID int64) {
 			continue
 		}
 		h.changes = append(h.changes, change{rev: h.rev, id: a.ID})
-		b := broadcast{topic: h.topic, event: "annotation_updated", payload: annotationPayload(a, h.rev)}
+		j := itemJSONBytes(a)
+		h.enc.keep(a.ID, j)
+		event := "annotation_updated"
+		if a.IsReply() {
+			event = "reply_updated"
+		}
+		b := broadcast{topic: h.topic, event: event, payload: withRev(j, h.rev)}
 		for s := range h.subscriptions {
 			if s.catchUp != nil { // its pages read the fold as it is now
 				continue

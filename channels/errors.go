@@ -48,6 +48,8 @@ func reason(logger *slog.Logger, err error) string {
 		return "this video was deleted"
 	case errors.Is(err, domain.ErrForbidden):
 		return "only the author may change this annotation"
+	case errors.Is(err, domain.ErrReplyToReply):
+		return "parent_id is a reply: replies are one level deep, answer its annotation"
 	case errors.Is(err, domain.ErrAnnotationGone):
 		return "this annotation was deleted"
 	case errors.Is(err, domain.ErrConflict):

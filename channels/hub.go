@@ -38,6 +38,8 @@ type hub struct {
 	ann           domain.Annotations
 	changes       []change // edits and deletes, in revision order
 	pres          *presence
+	enc           encoded
+	lastReply     lastReply
 	subscriptions map[*subscription]struct{}
 }
 
@@ -71,6 +73,7 @@ func (h *hub) run(ctx context.Context) {
 
 	var flush *time.Timer
 	var flushC <-chan time.Time
+	var flushed time.Time // when the last presence_diff went out
 	var linger *time.Timer
 	var lingerC <-chan time.Time
 	defer func() {
@@ -113,13 +116,14 @@ func (h *hub) run(ctx context.Context) {
 				psub = next
 				continue
 			}
-			if h.onViewers(ctx, m, logger) && flushC == nil {
-				flush = time.NewTimer(h.srv.cfg.PresenceWindow)
+			if due, viewers := h.onViewers(ctx, m, logger); due && flushC == nil {
+				flush = time.NewTimer(h.presenceDelay(viewers, flushed))
 				flushC = flush.C
 			}
 		case <-flushC:
 			flushC = nil
 			h.flush()
+			flushed = time.Now()
 		case <-h.idle:
 			if linger == nil {
 				linger = time.NewTimer(h.srv.cfg.HubLinger)
@@ -232,7 +236,9 @@ func (h *hub) fold(ctx context.Context, ev *eventstore.RecordedEvent, rev int64)
 			return "", nil, err
 		}
 		a := h.ann.Posted(h.videoID, ev.Revision, e, ev.RecordedAt)
-		return "new_annotation", annotationPayload(a, rev), nil
+		j := annotationJSONBytes(a)
+		h.enc.keep(a.ID, j)
+		return "new_annotation", withRev(j, rev), nil
 	case domain.TypeAnnotationEdited:
 		var e domain.AnnotationEdited
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
@@ -243,7 +249,9 @@ func (h *hub) fold(ctx context.Context, ev *eventstore.RecordedEvent, rev int64)
 		}
 		if a := h.ann.Edited(e, ev.RecordedAt); a != nil {
 			h.changes = append(h.changes, change{rev: rev, id: a.ID})
-			return "annotation_updated", annotationPayload(a, rev), nil
+			j := annotationJSONBytes(a)
+			h.enc.keep(a.ID, j)
+			return "annotation_updated", withRev(j, rev), nil
 		}
 	case domain.TypeAnnotationDeleted:
 		var e domain.AnnotationDeleted
@@ -252,31 +260,34 @@ func (h *hub) fold(ctx context.Context, ev *eventstore.RecordedEvent, rev int64)
 		}
 		if a := h.ann.Deleted(e); a != nil {
 			h.changes = append(h.changes, change{rev: rev, id: a.ID})
+			h.enc.forget(a.ID)
 			b, _ := json.Marshal(struct {
 				ID  int64 `json:"id"`
 				Rev int64 `json:"rev"`
 			}{a.ID, rev})
 			return "annotation_deleted", b, nil
 		}
+	default:
+		return h.foldReply(ctx, ev, rev)
 	}
 	return "", nil, nil
 }
 
 // onViewers folds one message of the viewers stream and reports whether a
-// presence_diff is due.
-func (h *hub) onViewers(ctx context.Context, m eventstore.Message, logger *slog.Logger) bool {
+// presence_diff is due, and to how many subscriptions.
+func (h *hub) onViewers(ctx context.Context, m eventstore.Message, logger *slog.Logger) (due bool, viewers int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if m.CaughtUp {
 		h.pCaught = true
 		h.maybeReady()
-		return false
+		return false, 0
 	}
 	changed, err := h.pres.apply(ctx, h.srv.deps.Keys, m.Event)
 	if err != nil {
 		logger.Error("undecodable event skipped", "stream", m.Event.Stream, "revision", m.Event.Revision, "err", err)
 	}
-	return changed && h.readyDone
+	return changed && h.readyDone, len(h.subscriptions)
 }
 
 func (h *hub) maybeReady() {
@@ -286,20 +297,6 @@ func (h *hub) maybeReady() {
 	h.pres.publishAll()
 	h.readyDone = true
 	close(h.ready)
-}
-
-// flush sends the presence changes of the last window to every subscription.
-func (h *hub) flush() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	payload := h.pres.diff()
-	if payload == nil {
-		return
-	}
-	b := broadcast{topic: h.topic, event: "presence_diff", payload: payload}
-	for s := range h.subscriptions {
-		_ = s.c.fanOut(b.to(s.joinRef))
-	}
 }
 
 // join registers s once the hub is ready. Under the lock, it enqueues the
@@ -330,10 +327,7 @@ func (h *hub) join(ctx context.Context, s *subscription, ref string, p joinParam
 	if p.hasRev {
 		cu.base = p.lastRev
 	}
-	cfg := &h.srv.cfg
-	items, done := h.page(cu, cfg.PageSize, cfg.PageBytes-replyEnvelope)
-	reply := joinPage(items, cu.base, !done)
-	h.srv.cfg.Observer.CatchUpPage(len(items), len(reply))
+	reply, done := h.joinReply(cu)
 	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: reply})
 	s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()})
 	s.catchUp = cu
@@ -380,6 +374,9 @@ func (h *hub) mayChange(id, userID int64) (seen int64, err error) {
 	a, ok := h.ann.Get(id)
 	if !ok {
 		return -1, nil
+	}
+	if a.IsReply() { // final too: edit_reply and delete_reply change replies
+		return -1, domain.ErrNotFound
 	}
 	if err := a.CanChange(userID); err != nil {
 		return -1, err

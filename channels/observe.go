@@ -85,11 +85,14 @@ const (
 	PushEditAnnotation
 	PushDeleteAnnotation
 	PushVideoDuration
+	PushNewReply
+	PushEditReply
+	PushDeleteReply
 	PushOther // any other event, and frames refused before their event was read
 	NumPushEvents
 )
 
-var pushEventNames = [NumPushEvents]string{"new_annotation", "edit_annotation", "delete_annotation", "video_duration", "other"}
+var pushEventNames = [NumPushEvents]string{"new_annotation", "edit_annotation", "delete_annotation", "video_duration", "new_reply", "edit_reply", "delete_reply", "other"}
 
 func (e PushEvent) String() string {
 	if e >= NumPushEvents {
@@ -108,6 +111,12 @@ func pushEventOf(event string) PushEvent {
 		return PushDeleteAnnotation
 	case "video_duration":
 		return PushVideoDuration
+	case "new_reply":
+		return PushNewReply
+	case "edit_reply":
+		return PushEditReply
+	case "delete_reply":
+		return PushDeleteReply
 	}
 	return PushOther
 }

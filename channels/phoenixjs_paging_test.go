@@ -25,7 +25,12 @@ func digest(bodies map[int64]string) string {
 func TestOfficialPhoenixClientPagedCatchUp(t *testing.T) {
 	requireNode(t)
 	const n = 50000
-	e := newEnv(t, permissive(), smallTCP)
+	// The client does not read while the test makes its changes, which on
+	// a busy machine can take longer than the default write timeout: it
+	// must not be cut as too slow meanwhile.
+	cfg := permissive()
+	cfg.WriteTimeout = 10 * time.Minute
+	e := newEnv(t, cfg, smallTCP)
 	uid, name, tok := e.user("author")
 	vid := e.video(uid)
 	topic := "videos:" + itoa(vid)

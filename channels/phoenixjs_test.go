@@ -49,7 +49,10 @@ type jsMsg struct {
 	More   bool             `json:"more"`
 	Count  int              `json:"count"`
 	Rev    int64            `json:"rev"`
-	raw    string
+	// Of replies.
+	ParentID int64   `json:"parent_id"`
+	Replies  []int64 `json:"replies"`
+	raw      string
 }
 
 const jsDir = "testdata/phoenixjs"

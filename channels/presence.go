@@ -128,6 +128,32 @@ func (p *presence) statePayload() []byte {
 	return p.state
 }
 
+// presenceDelay is how long changes that begin to gather wait for their
+// presence_diff: PresenceWindow, and no less than the room's interval
+// (viewers/PresenceRate) after the last diff. A change in a quiet room
+// shows after one window; a stream of joins, however spread, costs each
+// viewer one frame per interval, and the presence_state every newcomer
+// is sent is rebuilt once per interval too (see presence.statePayload).
+func (h *hub) presenceDelay(viewers int, last time.Time) time.Duration {
+	cfg := &h.srv.cfg
+	interval := time.Duration(float64(viewers) / cfg.PresenceRate * float64(time.Second))
+	return max(cfg.PresenceWindow, time.Until(last.Add(interval)))
+}
+
+// flush sends the presence changes of the last window to every subscription.
+func (h *hub) flush() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	payload := h.pres.diff()
+	if payload == nil {
+		return
+	}
+	b := broadcast{topic: h.topic, event: "presence_diff", payload: payload}
+	for s := range h.subscriptions {
+		_ = s.c.fanOut(b.to(s.joinRef))
+	}
+}
+
 // metasByUser is Phoenix Presence's shape: user id -> {"metas": [...]},
 // one meta per connection.
 type metasByUser map[string]*metaList

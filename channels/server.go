@@ -68,6 +68,7 @@ type Annotations interface {
 	// history; the log still decides.
 	EditSeen(ctx context.Context, videoID, id, userID int64, body string, seen int64, meta eventstore.Metadata) error
 	DeleteSeen(ctx context.Context, videoID, id, userID, seen int64, meta eventstore.Metadata) error
+	Replies
 }
 
 // Deps are the services the socket stands on. All are required.

@@ -225,6 +225,8 @@ func (s *subscription) handleIn(ctx context.Context, f *inbound) {
 		err = s.delete(ctx, f.payload)
 	case "video_duration":
 		err = s.reportDuration(ctx, f.payload)
+	case "new_reply", "edit_reply", "delete_reply":
+		ok, err = s.handleReply(ctx, f.event, f.payload)
 	default:
 		err = errUnknownEvent
 	}
@@ -350,7 +352,6 @@ type annotationJSON struct {
 	User       userJSON `json:"user"`
 	InsertedAt string   `json:"inserted_at"`
 	EditedAt   string   `json:"edited_at,omitempty"`
-	Rev        int64    `json:"rev,omitempty"` // in pushes only
 }
 
 type userJSON struct {
@@ -370,15 +371,6 @@ func toJSON(a *domain.Annotation) annotationJSON {
 		j.EditedAt = a.EditedAt.UTC().Format(timeFormat)
 	}
 	return j
-}
-
-// annotationPayload is a pushed annotation, with the client revision the
-// push brings the video to.
-func annotationPayload(a *domain.Annotation, rev int64) []byte {
-	j := toJSON(a)
-	j.Rev = rev
-	b, _ := json.Marshal(j)
-	return b
 }
 
 // annotationJSONBytes is an annotation as clients receive it, without

@@ -10,6 +10,7 @@ import (
 type Annotation struct {
 	ID         int64
 	VideoID    int64
+	ParentID   int64 // the annotation a reply answers; 0: a note on the video
 	UserID     int64
 	Username   string
 	Body       string
@@ -45,7 +46,7 @@ func (s *Annotations) Posted(videoID int64, rev uint64, e AnnotationPosted, at t
 // Edited applies an AnnotationEdited. It returns nil for an unknown id.
 func (s *Annotations) Edited(e AnnotationEdited, at time.Time) *Annotation {
 	a := s.byID[e.AnnotationID]
-	if a == nil || a.Deleted {
+	if a == nil || a.Deleted || a.IsReply() {
 		return nil
 	}
 	a.Body, a.EditedAt = e.Body, at
@@ -55,7 +56,7 @@ func (s *Annotations) Edited(e AnnotationEdited, at time.Time) *Annotation {
 // Deleted applies an AnnotationDeleted. It returns nil for an unknown id.
 func (s *Annotations) Deleted(e AnnotationDeleted) *Annotation {
 	a := s.byID[e.AnnotationID]
-	if a == nil {
+	if a == nil || a.IsReply() {
 		return nil
 	}
 	a.Deleted = true
@@ -68,11 +69,12 @@ func (s *Annotations) Get(id int64) (*Annotation, bool) {
 	return a, ok
 }
 
-// Live returns the annotations not deleted, in posting (id) order.
+// Live returns the annotations not deleted, in posting (id) order;
+// replies, when the fold holds them, are not among them.
 func (s *Annotations) Live() []Annotation {
 	out := make([]Annotation, 0, len(s.order))
 	for _, id := range s.order {
-		if a := s.byID[id]; !a.Deleted {
+		if a := s.byID[id]; !a.Deleted && !a.IsReply() {
 			out = append(out, *a)
 		}
 	}
@@ -85,7 +87,7 @@ func (s *Annotations) LiveAfter(id int64) []Annotation {
 	from := sort.Search(len(s.order), func(i int) bool { return s.order[i] > id })
 	out := make([]Annotation, 0, len(s.order)-from)
 	for _, aid := range s.order[from:] {
-		if a := s.byID[aid]; !a.Deleted {
+		if a := s.byID[aid]; !a.Deleted && !a.IsReply() {
 			out = append(out, *a)
 		}
 	}
@@ -93,7 +95,7 @@ func (s *Annotations) LiveAfter(id int64) []Annotation {
 }
 
 // After yields the annotations whose id is greater than id, deleted ones
-// included, in id order, without copying: a caller can walk a page of a
+// and replies included, in id order, without copying: a caller can walk a page of a
 // long history and stop, in time proportional to the page. The
 // annotations yielded are the fold's own; they must not be kept or
 // changed, and the fold must not change during the walk.

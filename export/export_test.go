@@ -151,9 +151,9 @@ func TestWebAnnotations(t *testing.T) {
 	c := export.Collection{ID: "https://v.example/api/videos/9/annotations.jsonld", Label: "Talk", Video: "https://cdn.example/talk.mp4",
 		AnnotationIRI: func(id int64) string { return fmt.Sprintf("https://v.example/api/videos/9/annotations/%d", id) },
 		UserIRI:       func(id int64) string { return fmt.Sprintf("https://v.example/users/%d", id) }}
-	err := export.WebAnnotations(&buf, c, func(yield func(projections.Annotation) error) error {
+	err := export.WebAnnotations(&buf, c, func(yield func(export.Item) error) error {
 		for _, a := range anns {
-			if err := yield(a); err != nil {
+			if err := yield(export.Item{Annotation: a}); err != nil {
 				return err
 			}
 		}

@@ -54,7 +54,8 @@
 // # Queries
 //
 // The read models answer the analysts (Timeline, StateAt, Viewings,
-// Annotations; package stats summarizes them) and the auditors (Audit)
+// Annotations; package stats summarizes them), the auditors (Audit; and
+// Replies, LiveReplies and Item for the W3C export)
 // from range scans that page through the database, so exports of any size
 // stream in constant memory. connection_id is always the socket an event
 // came from; a viewing's presence ref is a field of its own.

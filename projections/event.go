@@ -82,6 +82,12 @@ func decodeBody(typ string, data []byte) (any, error) {
 		v = new(domain.AnnotationEdited)
 	case domain.TypeAnnotationDeleted:
 		v = new(domain.AnnotationDeleted)
+	case domain.TypeReplyPosted:
+		v = new(domain.ReplyPosted)
+	case domain.TypeReplyEdited:
+		v = new(domain.ReplyEdited)
+	case domain.TypeReplyDeleted:
+		v = new(domain.ReplyDeleted)
 	case domain.TypeViewerJoined:
 		v = new(domain.ViewerJoined)
 	case domain.TypeViewerLeft:

@@ -22,6 +22,7 @@ import (
 //	'A' 'k' video(8) presence ref     -> that viewing's key suffix
 //	'D' 'e' time(8) position(8)       -> an annotation event, for auditors (audit)
 //	'D' 'a' video(8) annotation(8)    -> that annotation's moment, text and author
+//	'T' ...                           -> replies (replies.go)
 //
 // Integers are big endian so that keys sort numerically; times are Unix
 // nanoseconds (see timeKey).

@@ -44,3 +44,10 @@ func (d *DB) openViewing(ctx context.Context, s *Viewing) error {
 	}
 	return d.openField(ctx, s.UserID, personal.Device, &s.Device)
 }
+
+func (d *DB) openReply(ctx context.Context, r *Reply) error {
+	if err := d.openField(ctx, r.UserID, personal.Username, &r.Username); err != nil {
+		return err
+	}
+	return d.openField(ctx, r.UserID, personal.Body, &r.Body)
+}

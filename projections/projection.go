@@ -25,11 +25,11 @@ type Projection interface {
 	Apply(w *Writer, ev *Event) error
 }
 
-// Builtin returns Videologue's projections: the per-video activity and
-// the auditors' trail. Users and videos are the accounts' and the
+// Builtin returns Videologue's projections: the per-video activity, the
+// auditors' trail and the replies. Users and videos are the accounts' and the
 // catalog's models, not kept here a second time.
 func Builtin() []Projection {
-	return []Projection{activityProjection{}, auditProjection{}}
+	return []Projection{activityProjection{}, auditProjection{}, repliesProjection{}}
 }
 
 // Names of the built-in projections.

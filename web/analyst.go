@@ -28,6 +28,9 @@ type ReadModels interface {
 	Timeline(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Entry) error) error
 	Viewings(ctx context.Context, vid int64, from, to time.Time, fn func(projections.Viewing) error) error
 	Annotations(ctx context.Context, vid int64, fn func(projections.Annotation) error) error
+	Replies(ctx context.Context, vid int64, fn func(projections.Reply) error) error
+	LiveReplies(ctx context.Context, vid int64) (int64, error)
+	Item(ctx context.Context, vid, id int64) (*projections.Annotation, *projections.Reply, bool, error)
 	StateAt(ctx context.Context, vid int64, t time.Time) (projections.State, error)
 	Audit(ctx context.Context, f projections.AuditFilter, fn func(projections.Entry) error) error
 }
@@ -93,8 +96,10 @@ func (s *Server) mountAnalysis(r chi.Router) {
 		// written against it.
 		r.Get("/sessions", a.viewings)
 		r.Get("/export/annotations", a.exportAnnotations)
-		r.Get("/annotations.jsonld", a.webAnnotations) // auditors: audit.go
+		r.Get("/annotations.jsonld", a.webAnnotations) // auditors: webannotations.go
+		r.Get("/annotations/{item}", a.webAnnotationItem)
 	})
+	r.Get("/users/{id}", a.webCreator)
 	r.Get("/api/audit/annotations", a.auditTrail)
 	if a.deps.Log != nil {
 		r.Get("/api/audit/verify", a.verify)

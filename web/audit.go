@@ -74,35 +74,6 @@ func (a *analysis) auditTrail(w http.ResponseWriter, r *http.Request) {
 	a.streamFailed(r, errors.Join(err, out.Flush()))
 }
 
-// webAnnotations streams the video's annotations as W3C Web Annotations.
-func (a *analysis) webAnnotations(w http.ResponseWriter, r *http.Request) {
-	wdw, err := a.begin(r, domain.RoleAuditor)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	base := a.srv.cfg.PublicURL
-	vid := strconv.FormatInt(wdw.video.ID, 10)
-	c := export.Collection{
-		ID:    base + "/api/videos/" + vid + "/annotations.jsonld",
-		Label: wdw.video.Title,
-		Video: wdw.video.URL,
-		AnnotationIRI: func(id int64) string {
-			return base + "/api/videos/" + vid + "/annotations/" + strconv.FormatInt(id, 10)
-		},
-		UserIRI: func(id int64) string { return base + "/users/" + strconv.FormatInt(id, 10) },
-	}
-	h := w.Header()
-	h.Set("Content-Type", `application/ld+json; profile="http://www.w3.org/ns/anno.jsonld"`)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	err = export.WebAnnotations(w, c, func(yield func(projections.Annotation) error) error {
-		return a.deps.ReadModels.Annotations(r.Context(), wdw.video.ID, yield)
-	})
-	a.streamFailed(r, err)
-}
-
 // verify walks the log's hash chain: 200 with the head's hash when it
 // holds, 409 naming the first event that does not match. Each ?anchor=
 // POSITION:HASH (a head reported earlier) must still be in the log, or

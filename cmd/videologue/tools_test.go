@@ -74,7 +74,7 @@ func TestAnalystAndAuditorTools(t *testing.T) {
 	}
 
 	code, out, errs = runTool(t, "projections", "rebuild", "--data", dir)
-	if code != 0 || !strings.Contains(out, "rebuilt activity, audit from 12 events") || !strings.Contains(errs, "100%") {
+	if code != 0 || !strings.Contains(out, "rebuilt activity, audit, replies from 12 events") || !strings.Contains(errs, "100%") {
 		t.Fatalf("rebuild: %d %q %q", code, out, errs)
 	}
 	code, out, errs = runTool(t, "projections", "rebuild", "activity", "--data", dir)

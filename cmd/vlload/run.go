@@ -47,6 +47,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		}
 	}
 	viewers := make([]*viewer, cfg.users)
+	joinCPU := cpuTime(cfg.serverPID)
 	start = time.Now()
 	err = parallel(ctx, cfg.users, cfg.connects, func(i int) error {
 		v, err := dialViewer(ctx, cfg.url, tokens[i], topic)
@@ -54,6 +55,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	})
 	joinTime := time.Since(start)
+	joinCPU = cpuTime(cfg.serverPID) - joinCPU
 	defer func() { // after the receiver has stopped (defers run last first)
 		for _, v := range viewers {
 			if v != nil {
@@ -81,6 +83,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	defer stopReceive()
 	fmt.Fprintf(out, "connect+join of %d viewers: %v\n", cfg.users, joinTime.Round(time.Millisecond))
+	if cfg.serverPID > 0 {
+		fmt.Fprintf(out, "server CPU during connect+join: %v\n", joinCPU.Round(time.Millisecond))
+	}
 	// Heartbeats from here, as the phoenix client sends them: the server
 	// closes a socket that is silent for its idle timeout (75 s), and the
 	// idle measurement below must be of open connections.
@@ -174,6 +179,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			100*(cpuTime(cfg.serverPID)-serverCPU).Seconds()/busy.Seconds(), 100*(cpuTime(os.Getpid())-ownCPU).Seconds()/busy.Seconds())
 	}
 	report(out, cfg, viewers, posted, firstPost)
+	reportPresence(out, viewers)
 	return nil
 }
 

@@ -46,6 +46,8 @@ type viewer struct {
 	ackLat  []int64          // nanoseconds from post to its reply
 	replyC  chan struct{}    // poked on each reply to a post
 	readErr error
+
+	presence presenceCount
 }
 
 var dialer = &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024}
@@ -212,6 +214,10 @@ func (v *viewer) onMessage(buf []byte, at receipt) {
 	}
 	if bytes.Contains(head, []byte(`"phx_reply"`)) && bytes.Contains(head, []byte(`"p`)) {
 		v.onReply(buf)
+		return
+	}
+	if isPresence(head) {
+		v.countPresence(len(buf))
 	}
 }
 

@@ -172,6 +172,7 @@ func runStorm(ctx context.Context, cfg config, out io.Writer) error {
 		fmt.Fprintf(out, "first rejoin dial to last caught_up: %v; per client, dial to caught_up: median %v, max %v\n",
 			last.Sub(storm).Round(time.Millisecond), took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
 	}
+	reportRejoin(out, again)
 	fmt.Fprintf(out, "largest frame: %d bytes\n", largest)
 	if cfg.serverPID > 0 {
 		// The tool parses every frame it reads: on a machine it shares

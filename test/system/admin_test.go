@@ -103,7 +103,7 @@ func TestCLIBesideARunningServer(t *testing.T) {
 	if r := live["verify"]; r.Code != 0 || !strings.HasPrefix(r.Stdout, "ok: ") {
 		t.Fatalf("audit verify, server up: %+v", r)
 	}
-	if r := live["rebuild"]; r.Code != 0 || !strings.HasPrefix(r.Stdout, "rebuilt activity, audit from ") {
+	if r := live["rebuild"]; r.Code != 0 || !strings.HasPrefix(r.Stdout, "rebuilt activity, audit, replies from ") {
 		t.Fatalf("projections rebuild, server up: %+v", r)
 	}
 	if r := live["replay"]; r.Code != 0 {

@@ -16,6 +16,9 @@
 // read from stdin, one JSON object per line:
 //   {"cmd":"post","body":"...","at":123}   push new_annotation
 //   {"cmd":"binary"}                       push new_annotation with an ArrayBuffer payload
+//   {"cmd":"reply","parent_id":1,"body":"..."}  push new_reply
+//   {"cmd":"edit_reply","id":2,"body":"..."}    push edit_reply
+//   {"cmd":"delete_reply","id":2}               push delete_reply
 //   {"cmd":"exit"}                         print the ids seen, then exit
 //   {"cmd":"resume"}                       read the socket again (VL_STATE)
 //   {"cmd":"state"}                        print the state's size and digest (VL_STATE)
@@ -38,7 +41,10 @@ const opts = {
   transport: VL_TRANSPORT === "longpoll" ? LongPoll : WebSocket,
   reconnectAfterMs: () => 100,
   rejoinAfterMs: () => 200,
-  heartbeatIntervalMs: 5000,
+  // A client paused by the test (VL_STATE=1) reads no heartbeat replies
+  // meanwhile, and phoenix closes a socket whose last heartbeat went
+  // unanswered when the next is due: give a busy machine time.
+  heartbeatIntervalMs: tracking ? 120000 : 5000,
 }
 if (VL_AUTH === "subprotocol") {
   opts.authToken = VL_TOKEN
@@ -93,6 +99,11 @@ channel.on("annotation_deleted", ({ id, rev }) => {
   state.delete(id)
   applied(rev)
 })
+// Replies are reported as they come; they never count as annotations
+// (seen, lastSeenId), as for a client that knows only annotations.
+for (const event of ["new_reply", "reply_updated", "reply_deleted"]) {
+  channel.on(event, (r) => out({ type: event, id: r.id, parent_id: r.parent_id, body: r.body, user: r.user, rev: r.rev }))
+}
 channel.on("caught_up", ({ last_id, last_rev }) => {
   lastSeenId = Math.max(lastSeenId, last_id)
   applied(last_rev)
@@ -112,7 +123,7 @@ presence.onSync(() => {
 
 channel
   .join()
-  .receive("ok", ({ annotations, updated, deleted, rev, more }) => {
+  .receive("ok", ({ annotations, updated, deleted, rev, more, replies }) => {
     annotations.forEach(see)
     if (tracking) {
       annotations.concat(updated || []).forEach((a) => state.set(a.id, a.body))
@@ -120,7 +131,7 @@ channel
       applied(rev)
       if (more && !resumed && !bookRecipe) socket.conn.pause() // until told to resume
     }
-    out({ type: "joined", ids: annotations.map((a) => a.id), shapes: annotations.slice(0, 1), more })
+    out({ type: "joined", ids: annotations.map((a) => a.id), shapes: annotations.slice(0, 1), more, replies: (replies || []).map((r) => r.id) })
   })
   .receive("error", (reply) => out({ type: "join_error", reply }))
   .receive("timeout", () => out({ type: "join_timeout" }))
@@ -146,6 +157,18 @@ rl.on("line", (line) => {
         .receive("error", (r) => out({ type: "binary_error", reason: r.reason }))
         .receive("timeout", () => out({ type: "binary_timeout" }))
       break
+    case "reply":
+    case "edit_reply":
+    case "delete_reply": {
+      const event = cmd.cmd === "reply" ? "new_reply" : cmd.cmd
+      const { cmd: _, ...payload } = cmd
+      channel
+        .push(event, payload)
+        .receive("ok", (r) => out({ type: cmd.cmd + "_ok", id: r.id }))
+        .receive("error", (r) => out({ type: cmd.cmd + "_error", reason: r.reason }))
+        .receive("timeout", () => out({ type: "post_timeout" }))
+      break
+    }
     case "hold":
       socket.disconnect(() => out({ type: "held" }))
       break

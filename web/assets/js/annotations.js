@@ -14,8 +14,13 @@
 // A join's reply carries one page of what the page lacks; when it says
 // "more", the rest comes as ordinary pushes, then caught_up. Until then
 // the history is applied without flashing each annotation as new.
+//
+// Each annotation carries its thread of replies (replies.js). A deleted
+// annotation that has replies stays in the list, headed as deleted, until
+// its last reply goes.
 import {formatTime, el} from "./format.js"
 import {AnnotationEditor} from "./editor.js"
+import {Threads} from "./replies.js"
 import {SeekStrip} from "./strip.js"
 
 // How long an annotation stays highlighted after its moment.
@@ -39,6 +44,7 @@ export class AnnotationPanel {
     this.editor = new AnnotationEditor(channel,
       id => this.items.has(id) ? this.items.get(id).ann : null,
       id => { if(this.items.has(id)){ this.fill(this.items.get(id)) } })
+    this.threads = new Threads(this, channel, userId)
     this.composer = new Composer(root, channel, player)
     this.strip = new SeekStrip(root.querySelector("#notes-strip"), player)
     player.onDuration(ms => { this.strip.setDuration(ms); this.tick() })
@@ -81,11 +87,13 @@ export class AnnotationPanel {
   // caughtUp takes a join reply: the annotations after lastSeenId, and
   // those up to it that were edited or deleted after lastSeenRev, or the
   // first page of them when more follows.
-  caughtUp({annotations, updated, deleted, rev, more}){
+  caughtUp(reply){
+    let {annotations, updated, deleted, rev, more} = reply
     this.paging = more === true
     ;(annotations || []).forEach(ann => this.upsert(ann, false))
     ;(updated || []).forEach(ann => this.upsert(ann, false))
     ;(deleted || []).forEach(id => this.remove(id, false))
+    this.threads.caughtUp(reply)
     this.applied(rev)
     this.tick()
   }
@@ -96,6 +104,7 @@ export class AnnotationPanel {
   reset(){
     for(let {node} of this.items.values()){ node.remove() }
     this.items.clear()
+    this.threads.reset()
     this.strip.dirty = true
     this.gone.clear()
     this.lastSeenId = 0
@@ -142,16 +151,55 @@ export class AnnotationPanel {
     this.gone.add(id)
     let item = this.items.get(id)
     if(!item){ return }
+    if(this.threads.count(id) > 0){ // its thread stays, headed as deleted
+      item.ann = {...item.ann, deleted: true}
+      this.fill(item)
+      this.strip.dirty = true
+      return
+    }
     this.items.delete(id)
     item.node.remove()
     this.strip.dirty = true
     if(live && !this.paging){ this.tick() }
   }
 
+  // ensureThread makes a place for the thread of annotation id, at its
+  // moment, when this page does not show the annotation: it was deleted.
+  ensureThread(id, at){
+    if(this.items.has(id)){ return }
+    this.gone.add(id)
+    let item = {ann: {id, at: Number(at) || 0, deleted: true}, node: el("li", "annotation")}
+    item.node.dataset.id = id
+    item.node.dataset.at = item.ann.at
+    item.node.tabIndex = 0
+    item.node.hidden = true
+    this.items.set(id, item)
+    this.fill(item)
+    this.insertSorted(item)
+    if(!this.paging){ this.tick() }
+  }
+
+  // threadEmptied drops a deleted annotation whose last reply went.
+  threadEmptied(id){
+    let item = this.items.get(id)
+    if(item && item.ann.deleted){
+      this.items.delete(id)
+      item.node.remove()
+    }
+  }
+
   // fill renders an annotation's content; user text only via textContent.
   fill({ann, node}){
     if(this.editor.isEditing(node)){ return }
     node.replaceChildren()
+    if(ann.deleted){
+      node.classList.add("is-deleted")
+      node.classList.remove("is-mine")
+      let main = el("div", "ann-main")
+      main.append(el("p", "ann-body ann-gone", "This annotation was deleted."), this.threads.node(ann.id, false))
+      node.append(el("span", "ann-time", formatTime(ann.at)), main)
+      return
+    }
     let span = ann.duration > 0 ? `${formatTime(ann.at)}–${formatTime(ann.at + ann.duration)}` : formatTime(ann.at)
     let when = el("button", "ann-time", span)
     when.type = "button"
@@ -167,6 +215,7 @@ export class AnnotationPanel {
       node.classList.add("is-mine")
       main.appendChild(this.editor.actions(node, ann))
     }
+    main.appendChild(this.threads.node(ann.id, true))
     node.append(when, main)
   }
 
@@ -186,7 +235,7 @@ export class AnnotationPanel {
   }
 
   clicked(e){
-    if(e.target.closest(".ann-actions, .ann-edit")){ return }
+    if(e.target.closest(".ann-actions, .ann-edit, .thread")){ return }
     let node = e.target.closest(".annotation")
     if(node){ this.seek(node) }
   }
@@ -220,7 +269,7 @@ export class AnnotationPanel {
       if(due && ann.at <= now && (!lastDue || ann.at > lastDue.ann.at)){ lastDue = {ann, node} }
     }
     if(this.strip.dirty && !this.paging){
-      this.strip.render([...this.items.values()].map(({ann}) => ann))
+      this.strip.render([...this.items.values()].map(({ann}) => ann).filter(ann => !ann.deleted))
     }
     if(this.follow.checked){ this.scrollTo((current || lastDue || {}).node) }
     this.composer.show(now)

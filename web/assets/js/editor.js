@@ -7,10 +7,13 @@ import {el} from "./format.js"
 export class AnnotationEditor {
   // current(id) returns the annotation as the panel now knows it;
   // refresh(id) renders it again once editing ends.
-  constructor(channel, current, refresh){
+  // kind names the pushes and the words: replies are edited as
+  // annotations are, with edit_reply and delete_reply.
+  constructor(channel, current, refresh, kind = {edit: "edit_annotation", delete: "delete_annotation", noun: "annotation"}){
     this.channel = channel
     this.current = current
     this.refresh = refresh
+    this.kind = kind
   }
 
   isEditing(node){ return node.classList.contains("is-editing") }
@@ -35,7 +38,7 @@ export class AnnotationEditor {
     area.value = ann.body
     area.maxLength = 1000
     area.rows = 3
-    area.setAttribute("aria-label", "Edit annotation")
+    area.setAttribute("aria-label", "Edit " + this.kind.noun)
     let error = el("p", "form-error")
     error.hidden = true
     let save = el("button", "button small", "Save")
@@ -46,12 +49,12 @@ export class AnnotationEditor {
     row.append(save, cancel)
     form.append(area, error, row)
 
-    let body = node.querySelector(".ann-body")
-    let actions = node.querySelector(".ann-actions")
+    let body = node.querySelector(":scope > .ann-main > .ann-body")
+    let actions = node.querySelector(":scope > .ann-main > .ann-actions")
     body.hidden = true
     actions.hidden = true
     node.classList.add("is-editing")
-    node.querySelector(".ann-main").appendChild(form)
+    node.querySelector(":scope > .ann-main").insertBefore(form, actions.nextSibling)
     area.focus()
 
     let close = () => {
@@ -66,7 +69,7 @@ export class AnnotationEditor {
     form.addEventListener("submit", e => {
       e.preventDefault()
       save.disabled = true
-      this.channel.push("edit_annotation", {id: ann.id, body: area.value})
+      this.channel.push(this.kind.edit, {id: ann.id, body: area.value})
         .receive("ok", () => close())
         .receive("error", ({reason} = {}) => {
           save.disabled = false
@@ -83,7 +86,7 @@ export class AnnotationEditor {
 
   confirmDelete(bar, ann){
     let saved = [...bar.childNodes]
-    let ask = el("span", "ann-confirm", "Delete this annotation?")
+    let ask = el("span", "ann-confirm", `Delete this ${this.kind.noun}?`)
     let yes = el("button", "link-button danger", "Yes, delete")
     yes.type = "button"
     yes.dataset.action = "confirm-delete"
@@ -93,7 +96,7 @@ export class AnnotationEditor {
     no.addEventListener("click", () => bar.replaceChildren(...saved))
     yes.addEventListener("click", () => {
       yes.disabled = true
-      this.channel.push("delete_annotation", {id: ann.id})
+      this.channel.push(this.kind.delete, {id: ann.id})
         .receive("error", ({reason} = {}) => {
           ask.textContent = reason ? `Not deleted: ${reason}` : "Not deleted."
           yes.disabled = false
