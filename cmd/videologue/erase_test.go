@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// A user posts in two videos while another watches live; the user erases
+// A user posts and replies in two videos while another watches live; the user erases
 // their account. The watcher sees the annotations turn to erased at once,
 // the CLI beside the running server lists the erased user, and once the
 // server stops no file of the data directory (log, read models, key
@@ -40,14 +40,18 @@ func TestEraseEndToEnd(t *testing.T) {
 	bob := dialPhx(t, srv.addr, bobToken, topics[0])
 	bobJoin := bob.join(t, map[string]any{})
 	bob.push(t, bobJoin, "new_annotation", map[string]any{"body": "bob stays", "at": 1})
-	for _, topic := range topics {
+	for n, topic := range topics {
 		a := dialPhx(t, srv.addr, aliceToken, topic)
 		ref := a.join(t, map[string]any{})
 		for i := range 3 {
 			a.push(t, ref, "new_annotation", map[string]any{"body": secret + " " + strconv.Itoa(i), "at": 10 + i})
 		}
+		if n == 0 { // a reply to bob's annotation, the video's first
+			a.push(t, ref, "new_reply", map[string]any{"parent_id": 1, "body": secret + " reply"})
+		}
 	}
 	waitSeen(t, bob, 4, "bob to see alice's annotations live")
+	waitFor(t, 10*time.Second, "bob to see alice's reply live", func() bool { return len(bob.textsNow()) == 5 })
 
 	req, _ := http.NewRequest(http.MethodDelete, "http://"+srv.addr+"/api/users/me", strings.NewReader(`{"password":"wrong-password"}`))
 	req.Header.Set("Content-Type", "application/json")
@@ -81,7 +85,7 @@ func TestEraseEndToEnd(t *testing.T) {
 				erased++
 			}
 		}
-		return erased == 3
+		return erased == 4 // three annotations and a reply
 	})
 	if _, code := httpJSONStatus(t, srv.addr, "/api/sign-ins", "", map[string]string{"username": name, "password": "password-123"}); code != http.StatusUnauthorized {
 		t.Errorf("the erased user signs in: %d", code)

@@ -73,7 +73,7 @@ func (c *phxClient) read() {
 		switch event {
 		case "phx_reply":
 			c.replies[ref] = f[4]
-		case "new_annotation", "annotation_updated":
+		case "new_annotation", "annotation_updated", "new_reply", "reply_updated":
 			var a struct {
 				ID   int64  `json:"id"`
 				Body string `json:"body"`
