@@ -40,13 +40,15 @@ type config struct {
 	expect    int
 	storm     int // viewers that drop together and rejoin at once (see runStorm); 0: the delivery run
 	stormPost int // annotations posted while they are away
+	killPID   int // a node to SIGKILL halfway through the posts (see killer)
+	killNode  int // its index in --url
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("vlload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.url, "url", "http://127.0.0.1:4000", "base URL of the server")
+	fs.StringVar(&c.url, "url", "http://127.0.0.1:4000", "base URL of the server; in the delivery run, comma-separated URLs of several nodes sharing a store: viewer and poster i use node i mod their number")
 	fs.IntVar(&c.users, "users", 2000, "viewers to sign in, connect and join (N)")
 	fs.IntVar(&c.posters, "posters", 4, "connections that post (extra sockets of the first users)")
 	fs.IntVar(&c.posts, "posts", 1000, "annotations to post in all (M)")
@@ -62,8 +64,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.expect, "expect", 0, "with --catchup: the annotations each client must receive (0: not checked)")
 	fs.IntVar(&c.storm, "storm", 0, "instead of the delivery run: this many new users join a video (--video, or a new one), drop together, --storm-posts annotations are posted, and all rejoin at once with their last_seen_id/last_seen_rev; reports how many end exact and the time to the last caught_up")
 	fs.IntVar(&c.stormPost, "storm-posts", 5000, "with --storm: the annotations posted while the viewers are away")
+	fs.IntVar(&c.killPID, "kill-pid", 0, "in the delivery run: SIGKILL this process, the node --kill-node of --url, once half the posts are due; its viewers rejoin on the other nodes with the last id they saw and must end exact")
+	fs.IntVar(&c.killNode, "kill-node", 0, "with --kill-pid: the index in --url of the node killed")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.killPID > 0 && (c.storm > 0 || c.catchUp > 0 || c.rate <= 0 || len(c.nodes()) < 2 || c.killNode < 0 || c.killNode >= len(c.nodes())) {
+		return c, errors.New("--kill-pid needs the delivery run with --rate above 0, two or more nodes in --url, and --kill-node one of their indexes")
 	}
 	if c.storm > 0 {
 		if c.stormPost < 1 || c.posters < 1 || c.window < 1 || c.connects < 1 {

@@ -15,7 +15,7 @@ import (
 )
 
 func run(ctx context.Context, cfg config, out io.Writer) error {
-	a := &api{base: cfg.url, http: &http.Client{
+	a := &api{base: cfg.nodes()[0], http: &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64},
 	}}
@@ -50,7 +50,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	joinCPU := cpuTime(cfg.serverPID)
 	start = time.Now()
 	err = parallel(ctx, cfg.users, cfg.connects, func(i int) error {
-		v, err := dialViewer(ctx, cfg.url, tokens[i], topic)
+		v, err := dialViewer(ctx, cfg.node(i), tokens[i], topic)
 		viewers[i] = v
 		return err
 	})
@@ -113,7 +113,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	posters := make([]*viewer, cfg.posters)
 	for i := range posters {
-		if posters[i], err = connect(ctx, cfg.url, tokens[i], topic); err != nil {
+		if posters[i], err = connect(ctx, cfg.node(i), tokens[i], topic); err != nil {
 			return fmt.Errorf("poster: %w", err)
 		}
 		go posters[i].read()
@@ -123,13 +123,17 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	// Post.
 	serverCPU, ownCPU := cpuTime(cfg.serverPID), cpuTime(os.Getpid())
 	firstPost := time.Now()
+	kill, err := startKiller(ctx, cfg, topic, tokens, viewers, firstPost)
+	if err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	var sendErr atomic.Value
 	for p, pv := range posters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := post(ctx, cfg, p, pv, topic, firstPost); err != nil {
+			if err := post(ctx, cfg, p, pv, topic, firstPost); err != nil && !(kill != nil && p%len(cfg.nodes()) == cfg.killNode) {
 				sendErr.Store(err)
 			}
 		}()
@@ -174,13 +178,18 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	time.Sleep(100 * time.Millisecond) // let any duplicate arrive
 	busy := time.Since(firstPost)
+	killErr := kill.stop(out)
+	if all := unanswered(posted, viewers); len(all) > len(posted) {
+		fmt.Fprintf(out, "%d posts unanswered when the wait ended were delivered: counted as posted\n", len(all)-len(posted))
+		posted = all
+	}
 	if cfg.serverPID > 0 {
 		fmt.Fprintf(out, "CPU while posting and delivering (%v): server %.0f%%, vlload %.0f%% of one core\n", busy.Round(time.Millisecond),
 			100*(cpuTime(cfg.serverPID)-serverCPU).Seconds()/busy.Seconds(), 100*(cpuTime(os.Getpid())-ownCPU).Seconds()/busy.Seconds())
 	}
 	report(out, cfg, viewers, posted, firstPost)
 	reportPresence(out, viewers)
-	return nil
+	return killErr
 }
 
 // awaitReplies waits until deadline for the replies to every post and
@@ -189,9 +198,9 @@ func awaitReplies(cfg config, posters []*viewer, deadline time.Time) (posted []i
 	for _, pv := range posters { // wait for every reply
 		for {
 			pv.mu.Lock()
-			n := len(pv.replies)
+			n, gone := len(pv.replies), pv.readErr != nil // gone: its node was killed
 			pv.mu.Unlock()
-			if n >= postsOf(cfg, slices.Index(posters, pv)) || time.Now().After(deadline) {
+			if n >= postsOf(cfg, slices.Index(posters, pv)) || gone || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)
