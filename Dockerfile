@@ -7,11 +7,13 @@
 #   docker build -t videologue .
 #   docker run -p 4000:4000 -v videologue-data:/data \
 #     -e VIDEOLOGUE_SECRET="$(openssl rand -base64 32)" \
+#     -e VIDEOLOGUE_DATA_KEY="$(openssl rand -base64 32)" \
 #     -e VIDEOLOGUE_PUBLIC_URL=http://localhost:4000 videologue
 #
 # It runs in production mode: it listens on every interface, so it refuses
-# to start without a strong secret of your own and the site's public
-# address. Keep the secret: tokens and sign-in cookies signed with it end when
+# to start without a strong secret of your own, a data key (which wraps
+# the users' keys: keep it, and keep it apart from backups) and the site's
+# public address. Keep the secret: tokens and sign-in cookies signed with it end when
 # it changes.
 #
 # See docs/DEPLOYMENT.md for the store flags (--store, --store-url) and the

@@ -26,6 +26,7 @@ import (
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/internal/follow"
+	"github.com/videologue/videologue/personal"
 )
 
 // Store is what accounts needs of the log.
@@ -38,9 +39,10 @@ type Store interface {
 // User is a registered person.
 type User struct {
 	ID           int64
-	Username     string
+	Username     string // personal.ErasedUser(ID) once erased
 	Roles        domain.Roles
 	RegisteredAt time.Time
+	Erased       bool // the account was erased: it cannot sign in, and Get does not find it
 }
 
 // Can reports whether u may act as r.
@@ -60,6 +62,9 @@ type Config struct {
 	// SignInWithPassword and ChangePassword compute at once; past it they fail with auth.ErrBusy (default: as
 	// many as GOMAXPROCS, waiting up to 2 s for a turn).
 	Hashing *auth.HashBound
+	// Keys seals the usernames and client addresses of new events and
+	// opens them, and erases users. Nil: plaintext, and no erasure.
+	Keys *personal.Keyring
 }
 
 // Service registers, authenticates and looks up users. It is safe for
@@ -78,6 +83,7 @@ type Service struct {
 	order  []int64          // every id, ascending: the admin's list pages through it
 
 	signIns signIns
+	erased  []func(userID int64) // OnUserErased
 }
 
 type user struct {
@@ -129,16 +135,37 @@ func (s *Service) Close() {
 	s.f.Close()
 }
 
-// apply folds one event of the users stream.
-func (s *Service) apply(ev *eventstore.RecordedEvent) {
+// apply folds one event of the users stream. Opening a sealed username
+// and erasing a key may read and write the key store: they happen before
+// the model is locked.
+func (s *Service) apply(ctx context.Context, ev *eventstore.RecordedEvent) {
+	var registered domain.UserRegistered
+	switch ev.Type {
+	case domain.TypeUserRegistered:
+		if err := json.Unmarshal(ev.Data, &registered); err != nil {
+			s.logger.Error("undecodable event", "stream", ev.Stream, "revision", ev.Revision, "err", err)
+			s.setRev(ev)
+			return
+		}
+		name, err := s.cfg.Keys.Open(ctx, domain.IDFromRevision(ev.Revision), personal.Username, registered.Username)
+		if err != nil {
+			s.logger.Error("username unreadable", "revision", ev.Revision, "err", err)
+		}
+		registered.Username = name
+	case domain.TypeUserErased:
+		s.applyErased(ctx, ev)
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rev = int64(ev.Revision)
 	switch ev.Type {
 	case domain.TypeUserRegistered:
-		var e domain.UserRegistered
-		if err := json.Unmarshal(ev.Data, &e); err != nil {
-			s.logger.Error("undecodable event", "stream", ev.Stream, "revision", ev.Revision, "err", err)
+		e := registered
+		id := domain.IDFromRevision(ev.Revision)
+		if e.Username == personal.ErasedUser(id) { // registered, then erased: the name is free
+			s.byID[id] = &user{User: User{ID: id, Username: e.Username, Roles: domain.Roles{}, RegisteredAt: ev.RecordedAt, Erased: true}}
+			s.order = append(s.order, id)
 			return
 		}
 		_, key, err := domain.NormalizeUsername(e.Username)
@@ -149,7 +176,6 @@ func (s *Service) apply(ev *eventstore.RecordedEvent) {
 			s.logger.Warn("duplicate username in log ignored", "username", e.Username, "revision", ev.Revision)
 			return
 		}
-		id := domain.IDFromRevision(ev.Revision)
 		s.byID[id] = &user{User: User{ID: id, Username: e.Username, Roles: domain.Roles{}, RegisteredAt: ev.RecordedAt}, hash: e.PasswordHash}
 		s.byName[key] = id
 		s.order = append(s.order, id) // revisions only grow
@@ -213,8 +239,6 @@ func (s *Service) Register(ctx context.Context, username, password string, meta 
 	if err != nil {
 		return User{}, fmt.Errorf("register: %w", err)
 	}
-	data, _ := json.Marshal(domain.UserRegistered{Username: display, PasswordHash: hash})
-	ev := eventstore.EventData{Type: domain.TypeUserRegistered, Data: data, Metadata: meta.Encode()}
 	for range s.cfg.MaxAttempts {
 		s.mu.RLock()
 		_, taken := s.byName[key]
@@ -227,6 +251,20 @@ func (s *Service) Register(ctx context.Context, username, password string, meta 
 		if rev >= 0 {
 			expected = eventstore.Exact(uint64(rev))
 		}
+		// The new user's id is known before the append that makes it,
+		// so the name is sealed with the key of that id: a key made for
+		// an attempt that loses serves whoever gets the id.
+		id := domain.IDFromRevision(uint64(rev + 1))
+		sealed, err := s.cfg.Keys.Seal(ctx, id, personal.Username, display)
+		if err != nil {
+			return User{}, fmt.Errorf("register: %w", err)
+		}
+		m, err := s.cfg.Keys.SealMetadata(ctx, id, meta)
+		if err != nil {
+			return User{}, fmt.Errorf("register: %w", err)
+		}
+		data, _ := json.Marshal(domain.UserRegistered{Username: sealed, PasswordHash: hash})
+		ev := eventstore.EventData{Type: domain.TypeUserRegistered, Data: data, Metadata: m.Encode()}
 		res, err := s.store.Append(ctx, domain.UsersStream, expected, ev)
 		var wrong *eventstore.WrongExpectedRevisionError
 		switch {
@@ -309,7 +347,7 @@ func (s *Service) get(id int64) (User, string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	u := s.byID[id]
-	if u == nil {
+	if u == nil || u.Erased {
 		return User{}, "", false
 	}
 	return u.User, u.hash, true
@@ -329,7 +367,7 @@ func (s *Service) lookupName(ctx context.Context, username string) (User, string
 	find := func() (User, string, bool) {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
-		if u := s.byID[s.byName[key]]; u != nil {
+		if u := s.byID[s.byName[key]]; u != nil && !u.Erased {
 			return u.User, u.hash, true
 		}
 		return User{}, "", false

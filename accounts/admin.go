@@ -12,6 +12,7 @@ import (
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/personal"
 )
 
 // ErrLastAdmin: the admin role was to be revoked from the only user who
@@ -144,6 +145,13 @@ func (s *Service) SignIns(ctx context.Context, userID int64) ([]SignInInfo, erro
 		}
 	}
 	m.mu.RUnlock()
+	for i := range out {
+		addr, err := s.cfg.Keys.Open(ctx, userID, personal.Addr, out[i].Addr)
+		if err != nil {
+			return nil, fmt.Errorf("list sign-ins: %w", err)
+		}
+		out[i].Addr = hostOf(addr)
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].StartedAt.Equal(out[j].StartedAt) {
 			return out[i].StartedAt.After(out[j].StartedAt)

@@ -23,6 +23,10 @@ func (s *Service) Grant(ctx context.Context, userID int64, role domain.Role, by 
 	if _, err := s.Get(ctx, userID); err != nil {
 		return err
 	}
+	meta, err := s.cfg.Keys.SealMetadata(ctx, by, meta)
+	if err != nil {
+		return fmt.Errorf("grant role: %w", err)
+	}
 	data, _ := json.Marshal(domain.RoleGranted{UserID: userID, Role: role, GrantedBy: by, Note: note})
 	res, err := s.store.Append(ctx, domain.UsersStream, eventstore.StreamExists,
 		eventstore.EventData{Type: domain.TypeRoleGranted, Data: data, Metadata: meta.Encode()})
@@ -48,6 +52,10 @@ func (s *Service) Revoke(ctx context.Context, userID int64, role domain.Role, by
 	}
 	if !u.Roles[role] {
 		return fmt.Errorf("revoke role: %s: %w", role, ErrRoleNotHeld)
+	}
+	meta, err = s.cfg.Keys.SealMetadata(ctx, by, meta)
+	if err != nil {
+		return fmt.Errorf("revoke role: %w", err)
 	}
 	if role == domain.RoleAdmin {
 		return s.revokeAdmin(ctx, userID, by, note, meta) // admin.go

@@ -68,7 +68,7 @@ func (s *Service) OnSignInsEnded(ended func(ids []string)) {
 	s.signIns.mu.Unlock()
 }
 
-func (m *signIns) apply(ev *eventstore.RecordedEvent) {
+func (m *signIns) apply(_ context.Context, ev *eventstore.RecordedEvent) {
 	var endedIDs []string
 	m.mu.Lock()
 	switch ev.Type {
@@ -83,7 +83,7 @@ func (m *signIns) apply(ev *eventstore.RecordedEvent) {
 			break
 		}
 		m.byID[e.SignIn] = &signInState{userID: e.UserID, expires: e.ExpiresAt, via: e.Via, started: ev.RecordedAt,
-			addr: hostOf(eventstore.DecodeMetadata(ev.Metadata).ClientAddr)}
+			addr: eventstore.DecodeMetadata(ev.Metadata).ClientAddr}
 		if m.byUser[e.UserID] == nil {
 			m.byUser[e.UserID] = make(map[string]struct{})
 		}
@@ -156,7 +156,7 @@ func (m *signIns) state(userID int64, id string) (known, live bool) {
 // found: an unknown id first catches up with the stream. The error is the
 // store's, when it cannot be read; callers treat it as not live.
 func (s *Service) SignInLive(ctx context.Context, userID int64, id string) (bool, error) {
-	if id == "" || userID <= 0 {
+	if id == "" || userID <= 0 || s.isErased(userID) {
 		return false, nil
 	}
 	if known, live := s.signIns.state(userID, id); known {
@@ -189,7 +189,7 @@ func (s *Service) StartSignIn(ctx context.Context, userID int64, via string, ttl
 	}
 	si := SignIn{ID: newSignInID(), UserID: userID, ExpiresAt: s.cfg.Now().Add(ttl).Truncate(time.Second)}
 	data, _ := json.Marshal(domain.SignedIn{UserID: userID, SignIn: si.ID, Via: via, ExpiresAt: si.ExpiresAt})
-	if err := s.appendSignIns(ctx, domain.TypeSignedIn, data, meta); err != nil {
+	if err := s.appendSignIns(ctx, userID, domain.TypeSignedIn, data, meta); err != nil {
 		return SignIn{}, fmt.Errorf("start sign-in: %w", err)
 	}
 	return si, nil
@@ -239,15 +239,20 @@ func (s *Service) SignOutEverywhere(ctx context.Context, userID int64, meta even
 
 func (s *Service) endSignIns(ctx context.Context, e domain.SignedOut, meta eventstore.Metadata) error {
 	data, _ := json.Marshal(e)
-	if err := s.appendSignIns(ctx, domain.TypeSignedOut, data, meta); err != nil {
+	if err := s.appendSignIns(ctx, e.UserID, domain.TypeSignedOut, data, meta); err != nil {
 		return fmt.Errorf("sign out: %w", err)
 	}
 	return nil
 }
 
 // appendSignIns appends one event to the sign-ins stream and waits until
-// this node's read model has folded it.
-func (s *Service) appendSignIns(ctx context.Context, typ string, data []byte, meta eventstore.Metadata) error {
+// this node's read model has folded it. The client address is sealed
+// with the key of userID, whose sign-in it is.
+func (s *Service) appendSignIns(ctx context.Context, userID int64, typ string, data []byte, meta eventstore.Metadata) error {
+	meta, err := s.cfg.Keys.SealMetadata(ctx, userID, meta)
+	if err != nil {
+		return err
+	}
 	res, err := s.store.Append(ctx, domain.SignInsStream, eventstore.Any,
 		eventstore.EventData{Type: typ, Data: data, Metadata: meta.Encode()})
 	if err != nil {
@@ -291,6 +296,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	if berr := s.cfg.Hashing.Do(ctx, func() { newHash, err = auth.HashPassword(next, s.cfg.Hash) }); berr != nil {
 		return fmt.Errorf("change password: %w", berr)
 	}
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	meta, err = s.cfg.Keys.SealMetadata(ctx, userID, meta)
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}

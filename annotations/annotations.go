@@ -16,6 +16,7 @@ import (
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/personal"
 )
 
 // Store is what the commands need of the log.
@@ -37,12 +38,35 @@ type Videos interface {
 type Service struct {
 	store  Store
 	videos Videos
+	keys   *personal.Keyring
 }
 
 // New returns the commands over store. videos may be nil when callers
 // check that the video exists themselves (the video channel does, at
-// join); posts are then checked against no known duration.
-func New(store Store, videos Videos) *Service { return &Service{store: store, videos: videos} }
+// join); posts are then checked against no known duration. keys seals
+// the author's name, the text and the client address with the author's
+// key; nil writes them in plaintext.
+func New(store Store, videos Videos, keys *personal.Keyring) *Service {
+	return &Service{store: store, videos: videos, keys: keys}
+}
+
+// seal seals an event's personal fields with userID's key: the name and
+// text given, and the client address of meta.
+func (s *Service) seal(ctx context.Context, userID int64, username, body *string, meta *eventstore.Metadata) error {
+	var err error
+	if username != nil {
+		if *username, err = s.keys.Seal(ctx, userID, personal.Username, *username); err != nil {
+			return err
+		}
+	}
+	if body != nil {
+		if *body, err = s.keys.Seal(ctx, userID, personal.Body, *body); err != nil {
+			return err
+		}
+	}
+	*meta, err = s.keys.SealMetadata(ctx, userID, *meta)
+	return err
+}
 
 // maxAttempts bounds the retries of an edit or delete that keeps losing
 // its optimistic concurrency check to posts on a busy video; past it the
@@ -77,6 +101,9 @@ func (s *Service) PostRange(ctx context.Context, videoID, userID int64, username
 	}
 	if err := domain.ValidateSpan(at, duration, known); err != nil {
 		return 0, err
+	}
+	if err := s.seal(ctx, userID, &username, &body, &meta); err != nil {
+		return 0, fmt.Errorf("post annotation: %w", err)
 	}
 	data, _ := json.Marshal(domain.AnnotationPosted{UserID: userID, Username: username, Body: body, At: at, Duration: duration})
 	res, err := s.store.Append(ctx, domain.VideoStream(videoID), eventstore.Any,
@@ -123,6 +150,9 @@ func (s *Service) EditSeen(ctx context.Context, videoID, id, userID int64, body 
 	if err != nil {
 		return err
 	}
+	if err := s.seal(ctx, userID, nil, &body, &meta); err != nil {
+		return fmt.Errorf("edit annotation: %w", err)
+	}
 	data, _ := json.Marshal(domain.AnnotationEdited{AnnotationID: id, UserID: userID, Body: body})
 	ev := eventstore.EventData{Type: domain.TypeAnnotationEdited, Data: data, Metadata: meta.Encode()}
 	if _, err := s.change(ctx, videoID, id, seen, ev, authorOf(userID, false)); err != nil {
@@ -138,6 +168,9 @@ func (s *Service) Delete(ctx context.Context, videoID, id, userID int64, meta ev
 
 // DeleteSeen is Delete with what the caller has seen, as in EditSeen.
 func (s *Service) DeleteSeen(ctx context.Context, videoID, id, userID, seen int64, meta eventstore.Metadata) error {
+	if err := s.seal(ctx, userID, nil, nil, &meta); err != nil {
+		return fmt.Errorf("delete annotation: %w", err)
+	}
 	data, _ := json.Marshal(domain.AnnotationDeleted{AnnotationID: id, UserID: userID})
 	ev := eventstore.EventData{Type: domain.TypeAnnotationDeleted, Data: data, Metadata: meta.Encode()}
 	if _, err := s.change(ctx, videoID, id, seen, ev, authorOf(userID, false)); err != nil {

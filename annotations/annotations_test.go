@@ -39,7 +39,7 @@ func open(t testing.TB) *pebble.Store {
 func TestPostEditDelete(t *testing.T) {
 	st := open(t)
 	ctx := t.Context()
-	s := annotations.New(st, videos{5: 0})
+	s := annotations.New(st, videos{5: 0}, nil)
 	meta := eventstore.Metadata{UserID: "1", ConnectionID: "c", ClientAddr: "127.0.0.1", CorrelationID: "x"}
 	id, err := s.Post(ctx, 5, 1, "ann", " hello ", 100, meta)
 	if err != nil || id != 1 {
@@ -93,7 +93,7 @@ func TestPostEditDelete(t *testing.T) {
 func TestEditUnderConcurrentPosts(t *testing.T) {
 	st := open(t)
 	ctx := t.Context()
-	s := annotations.New(st, nil)
+	s := annotations.New(st, nil, nil)
 	id, _ := s.Post(ctx, 1, 1, "a", "v0", 0, eventstore.Metadata{})
 	var wg sync.WaitGroup
 	for range 4 {
@@ -134,7 +134,7 @@ func TestEditUnderConcurrentPosts(t *testing.T) {
 func TestPostWithinKnownDuration(t *testing.T) {
 	st := open(t)
 	ctx := t.Context()
-	s := annotations.New(st, videos{1: 20000, 2: 0})
+	s := annotations.New(st, videos{1: 20000, 2: 0}, nil)
 	var ve *domain.ValidationError
 	if _, err := s.Post(ctx, 1, 1, "ann", "too late", 99*60*1000, eventstore.Metadata{}); !errors.As(err, &ve) || ve.Field != "at" {
 		t.Fatalf("at 99 minutes on a 20-second video: %v", err)
@@ -156,7 +156,7 @@ func TestPostWithinKnownDuration(t *testing.T) {
 func TestPostRange(t *testing.T) {
 	st := open(t)
 	ctx := t.Context()
-	s := annotations.New(st, videos{1: 20000, 2: 0})
+	s := annotations.New(st, videos{1: 20000, 2: 0}, nil)
 	var ve *domain.ValidationError
 	for _, d := range []int64{-1, 15001, domain.MaxDurationMS + 1} {
 		if _, err := s.PostRange(ctx, 1, 1, "ann", "bad", 5000, d, eventstore.Metadata{}); !errors.As(err, &ve) || ve.Field != "duration" {
@@ -198,7 +198,7 @@ func TestChangeSeen(t *testing.T) {
 	st := open(t)
 	ctx := t.Context()
 	c := &countingStore{Store: st}
-	s := annotations.New(c, nil)
+	s := annotations.New(c, nil, nil)
 	first, err := s.Post(ctx, 1, 1, "ann", "first", 0, eventstore.Metadata{})
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,9 @@ func (s *Service) ReplySeen(ctx context.Context, videoID, parentID, userID int64
 	if err != nil {
 		return 0, err
 	}
+	if err := s.seal(ctx, userID, &username, &body, &meta); err != nil {
+		return 0, fmt.Errorf("post reply: %w", err)
+	}
 	data, _ := json.Marshal(domain.ReplyPosted{ParentID: parentID, UserID: userID, Username: username, Body: body})
 	ev := eventstore.EventData{Type: domain.TypeReplyPosted, Data: data, Metadata: meta.Encode()}
 	rev, err := s.change(ctx, videoID, parentID, seen, ev, (*domain.Annotation).MayReplyTo)
@@ -45,6 +48,9 @@ func (s *Service) EditReplySeen(ctx context.Context, videoID, id, userID int64, 
 	if err != nil {
 		return err
 	}
+	if err := s.seal(ctx, userID, nil, &body, &meta); err != nil {
+		return fmt.Errorf("edit reply: %w", err)
+	}
 	data, _ := json.Marshal(domain.ReplyEdited{ReplyID: id, UserID: userID, Body: body})
 	ev := eventstore.EventData{Type: domain.TypeReplyEdited, Data: data, Metadata: meta.Encode()}
 	if _, err := s.change(ctx, videoID, id, seen, ev, authorOf(userID, true)); err != nil {
@@ -56,6 +62,9 @@ func (s *Service) EditReplySeen(ctx context.Context, videoID, id, userID int64, 
 // DeleteReplySeen withdraws reply id of videoID, on the terms of
 // EditReplySeen.
 func (s *Service) DeleteReplySeen(ctx context.Context, videoID, id, userID, seen int64, meta eventstore.Metadata) error {
+	if err := s.seal(ctx, userID, nil, nil, &meta); err != nil {
+		return fmt.Errorf("delete reply: %w", err)
+	}
 	data, _ := json.Marshal(domain.ReplyDeleted{ReplyID: id, UserID: userID})
 	ev := eventstore.EventData{Type: domain.TypeReplyDeleted, Data: data, Metadata: meta.Encode()}
 	if _, err := s.change(ctx, videoID, id, seen, ev, authorOf(userID, true)); err != nil {

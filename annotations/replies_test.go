@@ -16,7 +16,7 @@ import (
 // writes nothing, even when the caller's view of the parent is stale.
 func TestReplyRules(t *testing.T) {
 	st := open(t)
-	svc := annotations.New(st, videos{1: 0, 2: 0})
+	svc := annotations.New(st, videos{1: 0, 2: 0}, nil)
 	ctx, meta := t.Context(), eventstore.Metadata{}
 	note, _ := svc.Post(ctx, 1, 7, "ann", "a note", 0, meta)
 	other, _ := svc.Post(ctx, 1, 7, "ann", "another", 0, meta)
@@ -75,7 +75,7 @@ func TestReplyRules(t *testing.T) {
 // in the log.
 func TestReplyRacesItsParentsDelete(t *testing.T) {
 	st := open(t)
-	svc := annotations.New(st, nil)
+	svc := annotations.New(st, nil, nil)
 	ctx, meta := t.Context(), eventstore.Metadata{}
 	note, _ := svc.Post(ctx, 1, 7, "ann", "a note", 0, meta)
 	seen := int64(domain.RevisionFromID(note))

@@ -97,7 +97,7 @@ func (s *Service) Close() {
 	s.f.Close()
 }
 
-func (s *Service) apply(ev *eventstore.RecordedEvent) {
+func (s *Service) apply(_ context.Context, ev *eventstore.RecordedEvent) {
 	var err error
 	switch ev.Type {
 	case domain.TypeVideoAdded:
@@ -188,7 +188,7 @@ func withoutPosition(idx []int, i int) []int {
 	return slices.Delete(slices.Clone(idx), j, j+1)
 }
 
-func (s *Service) applyDuration(ev *eventstore.RecordedEvent) {
+func (s *Service) applyDuration(_ context.Context, ev *eventstore.RecordedEvent) {
 	if ev.Type != domain.TypeDurationReported {
 		return
 	}

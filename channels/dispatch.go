@@ -14,6 +14,7 @@ import (
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/internal/limit"
+	"github.com/videologue/videologue/personal"
 )
 
 // handle runs one inbound frame. It is called by the handler only.
@@ -247,20 +248,36 @@ func (c *conn) endSubscription(ctx context.Context, s *subscription, why string)
 
 // track records the viewer joining: presence is what the log says.
 func (c *conn) track(ctx context.Context, s *subscription) {
-	data, _ := json.Marshal(domain.ViewerJoined{
-		UserID: c.user.id, Username: c.user.username, ConnectionID: s.presenceRef,
-		Node: c.srv.cfg.Node, Device: s.device, At: c.srv.cfg.Now().UTC(),
-	})
-	if err := c.appendViewer(ctx, s.videoID, domain.TypeViewerJoined, data); err != nil {
+	keys := c.srv.deps.Keys
+	name, err := keys.Seal(ctx, c.user.id, personal.Username, c.user.username)
+	if err == nil {
+		var device string
+		device, err = keys.Seal(ctx, c.user.id, personal.Device, s.device)
+		if err == nil {
+			err = c.appendViewerJoined(ctx, s, name, device)
+		}
+	}
+	if err != nil {
 		c.log().Error("recording viewer joined failed; not shown in presence", "video_id", s.videoID, "err", err)
 		return
 	}
 	s.tracked = true
 }
 
+func (c *conn) appendViewerJoined(ctx context.Context, s *subscription, name, device string) error {
+	data, _ := json.Marshal(domain.ViewerJoined{
+		UserID: c.user.id, Username: name, ConnectionID: s.presenceRef,
+		Node: c.srv.cfg.Node, Device: device, At: c.srv.cfg.Now().UTC(),
+	})
+	return c.appendViewer(ctx, s.videoID, domain.TypeViewerJoined, data)
+}
+
 func (c *conn) appendViewer(ctx context.Context, videoID int64, typ string, data []byte) error {
-	meta := c.meta()
-	_, err := c.srv.deps.Store.Append(ctx, domain.ViewersStream(videoID), eventstore.Any,
+	meta, err := c.srv.deps.Keys.SealMetadata(ctx, c.user.id, c.meta())
+	if err != nil {
+		return fmt.Errorf("append %s: %w", typ, err)
+	}
+	_, err = c.srv.deps.Store.Append(ctx, domain.ViewersStream(videoID), eventstore.Any,
 		eventstore.EventData{Type: typ, Data: data, Metadata: meta.Encode()})
 	if err != nil {
 		return fmt.Errorf("append %s: %w", typ, err)

@@ -114,7 +114,7 @@ func (e *env) start() {
 	cfg.Node = e.node.ID()
 	e.srv = channels.New(cfg, channels.Deps{
 		Store: st, Tokens: e.tokens, Users: e.accounts, Videos: e.catalog,
-		Annotations: annotations.New(e.commandStore(st), e.catalog),
+		Annotations: annotations.New(e.commandStore(st), e.catalog, nil),
 	}, logger)
 	e.accounts.OnSignInsEnded(func(ids []string) { e.srv.CloseSignIns(ids...) })
 	e.catalog.OnDeleted(e.srv.CloseVideo)
@@ -239,7 +239,7 @@ func (e *env) commandStore(st *pebble.Store) annotations.Store {
 // post appends an annotation directly, as another node would.
 func (e *env) post(videoID, userID int64, username, body string) int64 {
 	e.t.Helper()
-	id, err := annotations.New(e.store, nil).Post(e.t.Context(), videoID, userID, username, body, 0, eventstore.Metadata{})
+	id, err := annotations.New(e.store, nil, nil).Post(e.t.Context(), videoID, userID, username, body, 0, eventstore.Metadata{})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -109,18 +109,18 @@ func viewerEvent(rev uint64, typ, ref string, user int64) *eventstore.RecordedEv
 
 func TestPresenceFoldAndCoalescing(t *testing.T) {
 	p := newPresence()
-	p.apply(viewerEvent(0, domain.TypeViewerJoined, "a1", 1))
+	p.apply(t.Context(), nil, viewerEvent(0, domain.TypeViewerJoined, "a1", 1))
 	p.publishAll()
 	if got := string(p.statePayload()); !strings.Contains(got, `"1":{"metas":[{"phx_ref":"a1"`) {
 		t.Fatalf("state = %s", got)
 	}
 	// Within one window: b joins, c joins and leaves, a1 leaves, a2 joins.
-	p.apply(viewerEvent(1, domain.TypeViewerJoined, "b1", 2))
-	p.apply(viewerEvent(2, domain.TypeViewerJoined, "c1", 3))
-	p.apply(viewerEvent(3, domain.TypeViewerLeft, "c1", 3))
-	p.apply(viewerEvent(4, domain.TypeViewerLeft, "a1", 1))
-	p.apply(viewerEvent(5, domain.TypeViewerJoined, "a2", 1))
-	if changed, _ := p.apply(viewerEvent(6, domain.TypeViewerLeft, "a1", 1)); changed {
+	p.apply(t.Context(), nil, viewerEvent(1, domain.TypeViewerJoined, "b1", 2))
+	p.apply(t.Context(), nil, viewerEvent(2, domain.TypeViewerJoined, "c1", 3))
+	p.apply(t.Context(), nil, viewerEvent(3, domain.TypeViewerLeft, "c1", 3))
+	p.apply(t.Context(), nil, viewerEvent(4, domain.TypeViewerLeft, "a1", 1))
+	p.apply(t.Context(), nil, viewerEvent(5, domain.TypeViewerJoined, "a2", 1))
+	if changed, _ := p.apply(t.Context(), nil, viewerEvent(6, domain.TypeViewerLeft, "a1", 1)); changed {
 		t.Fatal("a second leave of one viewing changed presence")
 	}
 	var d struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/personal"
 )
 
 // hub is the meeting point of one video's subscriptions in this process. One
@@ -102,7 +103,7 @@ func (h *hub) run(ctx context.Context) {
 				vsub = next
 				continue
 			}
-			if h.onVideo(m, logger) {
+			if h.onVideo(ctx, m, logger) {
 				// Connections that take writes queue deep: the flusher is
 				// behind. Let it catch up before fanning out more, rather
 				// than have their queues overflow and healthy clients cut
@@ -129,7 +130,7 @@ func (h *hub) run(ctx context.Context) {
 				psub = next
 				continue
 			}
-			if due, viewers := h.onViewers(m, logger); due && flushC == nil {
+			if due, viewers := h.onViewers(ctx, m, logger); due && flushC == nil {
 				flush = time.NewTimer(h.presenceDelay(viewers, flushed))
 				flushC = flush.C
 			}
@@ -191,7 +192,7 @@ func (h *hub) resume(ctx context.Context, sub *eventstore.Subscription, stream s
 // onVideo folds one message of the video stream and delivers the event to
 // every subscription. It reports whether a subscription that takes writes has its
 // queue filling (see conn.fanOut).
-func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) (deep bool) {
+func (h *hub) onVideo(ctx context.Context, m eventstore.Message, logger *slog.Logger) (deep bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if m.CaughtUp {
@@ -205,7 +206,7 @@ func (h *hub) onVideo(m eventstore.Message, logger *slog.Logger) (deep bool) {
 	}
 	h.rev = int64(ev.Revision)
 	h.wakeAwaiters()
-	event, payload, err := h.fold(ev, h.rev+1)
+	event, payload, err := h.fold(ctx, ev, h.rev+1)
 	if err != nil {
 		logger.Error("undecodable event skipped", "stream", ev.Stream, "revision", ev.Revision, "err", err)
 		return false
@@ -234,11 +235,19 @@ type change struct{ rev, id int64 }
 // fold applies ev, which brings the video to client revision rev (see
 // joinPage), to the annotations and returns what to push, if any. Each
 // payload is encoded once, carries rev, and is shared by every subscription.
-func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, payload []byte, err error) {
+// Sealed names and texts are opened here: the fold holds them readable.
+func (h *hub) fold(ctx context.Context, ev *eventstore.RecordedEvent, rev int64) (event string, payload []byte, err error) {
+	keys := h.srv.deps.Keys
 	switch ev.Type {
 	case domain.TypeAnnotationPosted:
 		var e domain.AnnotationPosted
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return "", nil, err
+		}
+		if e.Username, err = keys.Open(ctx, e.UserID, personal.Username, e.Username); err != nil {
+			return "", nil, err
+		}
+		if e.Body, err = keys.Open(ctx, e.UserID, personal.Body, e.Body); err != nil {
 			return "", nil, err
 		}
 		a := h.ann.Posted(h.videoID, ev.Revision, e, ev.RecordedAt)
@@ -248,6 +257,9 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 	case domain.TypeAnnotationEdited:
 		var e domain.AnnotationEdited
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return "", nil, err
+		}
+		if e.Body, err = keys.Open(ctx, e.UserID, personal.Body, e.Body); err != nil {
 			return "", nil, err
 		}
 		if a := h.ann.Edited(e, ev.RecordedAt); a != nil {
@@ -277,14 +289,14 @@ func (h *hub) fold(ev *eventstore.RecordedEvent, rev int64) (event string, paylo
 		if isModeration(ev.Type) {
 			return h.foldModeration(ev, rev)
 		}
-		return h.foldReply(ev, rev)
+		return h.foldReply(ctx, ev, rev)
 	}
 	return "", nil, nil
 }
 
 // onViewers folds one message of the viewers stream and reports whether a
 // presence_diff is due, and to how many subscriptions.
-func (h *hub) onViewers(m eventstore.Message, logger *slog.Logger) (due bool, viewers int) {
+func (h *hub) onViewers(ctx context.Context, m eventstore.Message, logger *slog.Logger) (due bool, viewers int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if m.CaughtUp {
@@ -292,7 +304,7 @@ func (h *hub) onViewers(m eventstore.Message, logger *slog.Logger) (due bool, vi
 		h.maybeReady()
 		return false, 0
 	}
-	changed, err := h.pres.apply(m.Event)
+	changed, err := h.pres.apply(ctx, h.srv.deps.Keys, m.Event)
 	if err != nil {
 		logger.Error("undecodable event skipped", "stream", m.Event.Stream, "revision", m.Event.Revision, "err", err)
 	}

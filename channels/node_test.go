@@ -94,7 +94,7 @@ func testDeadNodeViewersExpire(t *testing.T, leases *memLeases) {
 	scfg.Node = doomed.ID()
 	srv := channels.New(scfg, channels.Deps{
 		Store: e.store, Tokens: e.tokens, Users: e.accounts, Videos: e.catalog,
-		Annotations: annotations.New(e.store, e.catalog),
+		Annotations: annotations.New(e.store, e.catalog, nil),
 	}, testLogger(t))
 	mux := http.NewServeMux()
 	mux.Handle("/socket/websocket", srv)
@@ -116,7 +116,7 @@ func testDeadNodeViewersExpire(t *testing.T, leases *memLeases) {
 	scfg.Node = sweeper.ID()
 	live := channels.New(scfg, channels.Deps{
 		Store: e.store, Tokens: e.tokens, Users: e.accounts, Videos: e.catalog,
-		Annotations: annotations.New(e.store, e.catalog),
+		Annotations: annotations.New(e.store, e.catalog, nil),
 	}, testLogger(t))
 	e.swapHandler(t, live)
 	t.Cleanup(func() {

@@ -265,7 +265,7 @@ func restartAndCatchUp(t *testing.T, e *env, js *jsClient, vid, goID int64, goNa
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		if _, err := annotations.New(st, nil).Post(t.Context(), vid, goID, goName, "while down "+itoa(int64(i)), 0, eventstore.Metadata{}); err != nil {
+		if _, err := annotations.New(st, nil, nil).Post(t.Context(), vid, goID, goName, "while down "+itoa(int64(i)), 0, eventstore.Metadata{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package channels
 
 import (
+	"context"
 	"encoding/json"
 	"sort"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/personal"
 )
 
 // viewer is one tracked connection watching a video.
@@ -36,7 +38,8 @@ func newPresence() *presence {
 }
 
 // apply folds one event and reports whether it changed who is watching.
-func (p *presence) apply(ev *eventstore.RecordedEvent) (bool, error) {
+// Sealed names and devices are opened with keys.
+func (p *presence) apply(ctx context.Context, keys *personal.Keyring, ev *eventstore.RecordedEvent) (bool, error) {
 	p.rev = int64(ev.Revision)
 	var ref string
 	switch ev.Type {
@@ -49,6 +52,13 @@ func (p *presence) apply(ev *eventstore.RecordedEvent) (bool, error) {
 			return false, nil
 		}
 		ref = e.ConnectionID
+		var err error
+		if e.Username, err = keys.Open(ctx, e.UserID, personal.Username, e.Username); err != nil {
+			return false, err
+		}
+		if e.Device, err = keys.Open(ctx, e.UserID, personal.Device, e.Device); err != nil {
+			return false, err
+		}
 		p.current[ref] = &viewer{userID: e.UserID, username: e.Username, ref: ref, device: e.Device, at: e.At}
 	case domain.TypeViewerLeft:
 		var e domain.ViewerLeft

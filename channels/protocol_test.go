@@ -294,7 +294,7 @@ func TestChannelFailureIsolated(t *testing.T) {
 	v1, v2 := e.video(uid), e.video(uid)
 	srv := channels.New(permissive(), channels.Deps{
 		Store: e.store, Tokens: e.tokens, Users: e.accounts, Videos: e.catalog,
-		Annotations: panicky{annotations.New(e.store, e.catalog)},
+		Annotations: panicky{annotations.New(e.store, e.catalog, nil)},
 	}, testLogger(t))
 	e.swapHandler(t, srv)
 	c := e.dial(tok)

@@ -110,7 +110,7 @@ func TestRejoinCatchesUpEditsAndDeletes(t *testing.T) {
 	uid, name, tok := e.user("author")
 	vid := e.video(uid)
 	topic := "videos:" + itoa(vid)
-	svc := annotations.New(e.store, e.catalog)
+	svc := annotations.New(e.store, e.catalog, nil)
 	ctx := t.Context()
 
 	c := e.dial(tok)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/personal"
 )
 
 // Replies runs the commands of replies to annotations. A reply lives in
@@ -138,11 +139,18 @@ func (h *hub) mayChangeReply(id, userID int64) (seen int64, err error) {
 // foldReply is fold for the events of replies: new_reply, reply_updated
 // and reply_deleted, each with rev, pushed as such so that a client that
 // knows only annotations ignores them.
-func (h *hub) foldReply(ev *eventstore.RecordedEvent, rev int64) (event string, payload []byte, err error) {
+func (h *hub) foldReply(ctx context.Context, ev *eventstore.RecordedEvent, rev int64) (event string, payload []byte, err error) {
+	keys := h.srv.deps.Keys
 	switch ev.Type {
 	case domain.TypeReplyPosted:
 		var e domain.ReplyPosted
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return "", nil, err
+		}
+		if e.Username, err = keys.Open(ctx, e.UserID, personal.Username, e.Username); err != nil {
+			return "", nil, err
+		}
+		if e.Body, err = keys.Open(ctx, e.UserID, personal.Body, e.Body); err != nil {
 			return "", nil, err
 		}
 		a := h.ann.Replied(h.videoID, ev.Revision, e, ev.RecordedAt)
@@ -152,6 +160,9 @@ func (h *hub) foldReply(ev *eventstore.RecordedEvent, rev int64) (event string, 
 	case domain.TypeReplyEdited:
 		var e domain.ReplyEdited
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
+			return "", nil, err
+		}
+		if e.Body, err = keys.Open(ctx, e.UserID, personal.Body, e.Body); err != nil {
 			return "", nil, err
 		}
 		if a := h.ann.ReplyEdited(e, ev.RecordedAt); a != nil {

@@ -66,7 +66,7 @@ func officialClientReplies(t *testing.T, transport string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := annotations.New(st, nil)
+	svc := annotations.New(st, nil, nil)
 	var missed []int64
 	for _, body := range []string{"while down 1", "while down 2"} {
 		id, err := svc.Reply(t.Context(), vid, parent, goID, goName, body, eventstore.Metadata{})

@@ -113,7 +113,7 @@ func TestReplyValidation(t *testing.T) {
 	}
 	live := e.post(vid, uid, name, "live")
 	gone := e.post(vid, uid, name, "gone")
-	svc := annotations.New(e.store, e.catalog)
+	svc := annotations.New(e.store, e.catalog, nil)
 	reply, err := svc.Reply(t.Context(), vid, live, uid, name, "a reply", eventstore.Metadata{})
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +281,7 @@ func TestRepliesCatchUp(t *testing.T) {
 			uid, name, tok := e.user("author")
 			vid := e.video(uid)
 			topic := "videos:" + itoa(vid)
-			svc := annotations.New(e.store, e.catalog)
+			svc := annotations.New(e.store, e.catalog, nil)
 			ctx := t.Context()
 			meta := eventstore.Metadata{}
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/internal/limit"
+	"github.com/videologue/videologue/personal"
 )
 
 // Store is what the channels need of the log.
@@ -80,6 +81,10 @@ type Deps struct {
 	Users       Users
 	Videos      Videos
 	Annotations Annotations
+	// Keys seals the viewer's name and device and the client address of
+	// the events the socket appends, and opens what the hubs fold. Nil:
+	// plaintext (the one optional dependency).
+	Keys *personal.Keyring
 }
 
 // Server is the socket endpoint. Serve it at /socket/websocket and

@@ -12,6 +12,7 @@ const (
 	TypeRoleGranted       = "role_granted.v1"
 	TypeRoleRevoked       = "role_revoked.v1"
 	TypePasswordChanged   = "password_changed.v1"
+	TypeUserErased        = "user_erased.v1"
 	TypeSignedIn          = "signed_in.v1"
 	TypeSignedOut         = "signed_out.v1"
 	TypeVideoAdded        = "video_added.v1"
@@ -26,6 +27,7 @@ const (
 	TypeNodeStarted       = "node_started.v1"
 	TypeNodeHeartbeat     = "node_heartbeat.v1"
 	TypeNodeStopped       = "node_stopped.v1"
+	TypeLogCopied         = "log_copied.v1"
 )
 
 // Stream names.
@@ -38,6 +40,9 @@ const (
 	DurationsStream = "durations"
 	// SignInsStream holds every sign-in starting and ending.
 	SignInsStream = "signins"
+	// CopiesStream holds, in a log copied from another, what it was
+	// copied from.
+	CopiesStream = "log-copies"
 )
 
 // VideoStream holds a video's annotations.
@@ -80,6 +85,17 @@ type RoleRevoked struct {
 type PasswordChanged struct {
 	UserID       int64  `json:"user_id"`
 	PasswordHash string `json:"password_hash"`
+}
+
+// UserErased: a user's personal data was erased, at their request (By
+// is UserID) or by an admin (By). Their key is deleted, so nothing sealed
+// with it reads again; the account is gone. It holds no personal data:
+// Reason is the admin's reference for the request (a ticket number), and
+// the admin's form says so.
+type UserErased struct {
+	UserID int64  `json:"user_id"`
+	By     int64  `json:"by"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // SignedIn: a user proved their password and started a sign-in, a browser
@@ -219,4 +235,15 @@ type NodeStopped struct {
 	Node   string    `json:"node"`
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
+}
+
+// LogCopied: this log is a copy of another, made offline with its
+// personal data sealed (videologue log seal). The copy's events up to
+// FromPosition are the original's, at the same positions, revisions and
+// times; FromHash is the original's chain hash at FromPosition (hex), so
+// that an auditor can link the two logs.
+type LogCopied struct {
+	FromPosition uint64 `json:"from_position"`
+	FromHash     string `json:"from_hash"`
+	Sealed       bool   `json:"sealed"`
 }

@@ -40,6 +40,9 @@ func (d *DB) Timeline(ctx context.Context, vid int64, from, to time.Time, fn fun
 		if err != nil {
 			return err
 		}
+		if err := d.openEntry(ctx, &e); err != nil {
+			return err
+		}
 		return fn(e)
 	})
 }
@@ -55,6 +58,9 @@ func (d *DB) Viewings(ctx context.Context, vid int64, from, to time.Time, fn fun
 		}
 		if !from.IsZero() && !s.Open() && s.LeftAt.Before(from) {
 			return nil
+		}
+		if err := d.openViewing(ctx, &s); err != nil {
+			return err
 		}
 		return fn(s)
 	})

@@ -68,6 +68,9 @@ func (d *DB) annotationsAt(ctx context.Context, vid int64, t time.Time, fn func(
 			return nil
 		}
 		have = false
+		if err := d.openAnnotation(ctx, &cur); err != nil {
+			return err
+		}
 		return fn(cur)
 	}
 	err := d.scan(ctx, prefix, func(k, raw []byte) error {

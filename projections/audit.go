@@ -112,6 +112,9 @@ func (d *DB) Audit(ctx context.Context, f AuditFilter, fn func(Entry) error) err
 		if (f.UserID != 0 && e.UserID != f.UserID) || (f.VideoID != 0 && e.VideoID != f.VideoID) {
 			return nil
 		}
+		if err := d.openEntry(ctx, &e); err != nil {
+			return err
+		}
 		return fn(e)
 	})
 }

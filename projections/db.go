@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/videologue/videologue/personal"
 	"log/slog"
 	"time"
 
@@ -21,6 +22,10 @@ type DBConfig struct {
 	// Pebble keeps up to two memtables, so memory use is up to twice
 	// this.
 	MemTableBytes int64
+	// Keys opens the sealed names, texts, devices and addresses that the
+	// models keep as the log has them: queries answer with the text, or
+	// with "[erased]" once the user is erased. Nil: values as they are.
+	Keys *personal.Keyring
 }
 
 // DB is the read-model database. It is safe for concurrent use; the
@@ -28,6 +33,7 @@ type DBConfig struct {
 type DB struct {
 	db     *pebble.DB
 	logger *slog.Logger
+	keys   *personal.Keyring
 }
 
 // Open opens or creates the read-model database in dir.
@@ -64,7 +70,7 @@ func Open(dir string, cfg DBConfig, logger *slog.Logger) (*DB, error) {
 	if err != nil {
 		return nil, &Error{Op: "open", Err: fmt.Errorf("read models in %s: %w", dir, err)}
 	}
-	return &DB{db: db, logger: logger}, nil
+	return &DB{db: db, logger: logger, keys: cfg.Keys}, nil
 }
 
 // Close closes the database.

@@ -124,6 +124,9 @@ func (d *DB) Replies(ctx context.Context, vid int64, fn func(Reply) error) error
 		if err != nil || r.Deleted {
 			return err
 		}
+		if err := d.openReply(ctx, &r); err != nil {
+			return err
+		}
 		return fn(r)
 	})
 }
@@ -163,6 +166,9 @@ func (d *DB) Item(ctx context.Context, vid, id int64) (a *Annotation, r *Reply, 
 			return nil, nil, false, err
 		}
 		x, err := decodeAnnotation(v)
+		if err == nil {
+			err = d.openAnnotation(ctx, &x)
+		}
 		return &x, nil, err == nil, err
 	}
 	v, ok, err := get(newKey(nsReplies, 'r').i64(vid).i64(id))
@@ -170,5 +176,8 @@ func (d *DB) Item(ctx context.Context, vid, id int64) (a *Annotation, r *Reply, 
 		return nil, nil, false, err
 	}
 	x, err := decodeReply(v)
+	if err == nil {
+		err = d.openReply(ctx, &x)
+	}
 	return nil, &x, err == nil, err
 }

@@ -108,7 +108,7 @@ func newAnalysisEnv(t testing.TB) *analysisEnv {
 	if err != nil || v.ID != 1 {
 		t.Fatalf("add video: %+v, %v", v, err)
 	}
-	post := annotations.New(store, videos)
+	post := annotations.New(store, videos, nil)
 	viewer := func(typ string, data any) { // from carol's socket c-1, as the channel records it
 		b, _ := json.Marshal(data)
 		meta := eventstore.Metadata{ConnectionID: "c-1", ClientAddr: "198.51.100.4"}

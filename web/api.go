@@ -33,6 +33,7 @@ func (s *Server) mountAPI(r chi.Router) {
 	r.Delete("/sessions", s.handleSignOut)
 	r.Delete("/users/me/sign-ins", s.handleSignOutEverywhere)
 	r.Put("/users/me/password", s.handleChangePassword)
+	r.Delete("/users/me", s.handleEraseMe) // erase.go
 	r.Get("/videos", s.handleListVideos)
 	r.Post("/videos", s.handleAddVideo)
 	r.Get("/videos/{id}", s.handleGetVideo)

@@ -34,6 +34,9 @@ type UserAdmin interface {
 	// EndSignIns ends one live sign-in of the user (domain.ErrNotFound
 	// if it is not one), or all of them for an empty id.
 	EndSignIns(ctx context.Context, userID int64, signIn string, by int64, meta eventstore.Metadata) error
+	// Erase erases a user's personal data for good (domain.ErrNotFound
+	// for one unknown or erased already).
+	Erase(ctx context.Context, userID, by int64, reason string, meta eventstore.Metadata) error
 }
 
 // grantable are the roles an admin grants and revokes; everyone is a
@@ -140,6 +143,7 @@ func (s *Server) mountAdminAPI(r chi.Router) {
 		r.Get("/{id}/sign-ins", s.handleAdminSignIns)
 		r.Delete("/{id}/sign-ins", s.handleAdminEndSignIns)
 		r.Delete("/{id}/sign-ins/{signIn}", s.handleAdminEndSignIns)
+		r.Delete("/{id}", s.handleAdminErase) // erase.go
 	})
 }
 

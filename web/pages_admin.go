@@ -21,6 +21,7 @@ func (s *site) adminRoutes(r chi.Router) {
 	r.Get("/admin/users/{id}", s.adminUser)
 	r.Post("/admin/users/{id}/roles", s.adminChangeRole)
 	r.Post("/admin/users/{id}/sign-ins/end", s.adminEndSignIns)
+	r.Post("/admin/users/{id}/erase", s.adminErase) // erase.go
 }
 
 // requireAdmin returns the signed-in admin; anyone else is sent to sign

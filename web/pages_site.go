@@ -79,6 +79,7 @@ func (s *site) routes(r chi.Router) {
 		r.Get("/account", s.account)
 		r.Post("/account/password", s.changePassword)
 		r.Post("/account/signout-everywhere", s.signOutEverywhere)
+		r.Post("/account/erase", s.eraseAccount) // erase.go
 		r.Get("/videos", s.listVideos)
 		r.Get("/videos/new", s.newVideo)
 		r.Post("/videos", s.addVideo)
@@ -169,6 +170,8 @@ var flashes = map[string]string{
 
 	"password_changed":      "Password changed. Everywhere else you were signed in, you're now signed out.",
 	"signed_out_everywhere": "You're signed out everywhere: on every device and of every API token.",
+	"account_erased":        "Your account is erased. Your name and your notes read \"erased\" everywhere, for good.",
+	"user_erased":           "User erased. Their name and notes read \"erased\" everywhere, for good.",
 
 	"role_granted":   "Role granted. It shows on their next page.",
 	"role_revoked":   "Role revoked. It is gone from their next page or request.",

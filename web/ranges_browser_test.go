@@ -96,7 +96,7 @@ func TestWatchPageDensityAndFollow(t *testing.T) {
 	}
 	c := startChrome(t)
 	e := newSiteEnv(t) // carol's three notes, at 3, 7 and 11 s
-	notes := annotations.New(e.store, e.videos)
+	notes := annotations.New(e.store, e.videos, nil)
 	for i := range 250 { // one every 100 ms from 0 to 25 s
 		if _, err := notes.PostRange(t.Context(), e.video.ID, e.ids["carol"], "carol", fmt.Sprintf("note %d", i), int64(100*i), 0, eventstore.Metadata{}); err != nil {
 			t.Fatal(err)

@@ -37,6 +37,9 @@ type Accounts interface {
 	SignOutEverywhere(ctx context.Context, userID int64, meta eventstore.Metadata) error
 	// ChangePassword ends every sign-in of the user but keep.
 	ChangePassword(ctx context.Context, userID int64, current, next, keep string, meta eventstore.Metadata) error
+	// EraseSelf erases the user's account once password proves it theirs
+	// (domain.ErrBadCredentials otherwise).
+	EraseSelf(ctx context.Context, userID int64, password string, meta eventstore.Metadata) error
 	UserAdmin // the admin page and API: api_admin.go
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/channels"
 	"github.com/videologue/videologue/eventstore/pebble"
+	"github.com/videologue/videologue/personal"
+	pkeys "github.com/videologue/videologue/personal/pebble"
 )
 
 // testServer is the whole site, wired as serve wires it, over a real store
@@ -38,8 +41,18 @@ func newWrappedTestServer(t testing.TB, wrap func(http.Handler) http.Handler, co
 	t.Cleanup(func() { _ = store.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	ks, err := pkeys.Open(t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ks.Close() })
+	dk, _ := personal.DataKey("a test data key")
+	keys, err := personal.NewKeyring(ks, dk)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Cheap hashes: the tests check behaviour, not the cost of argon2id.
-	users := accounts.New(store, accounts.Config{Hash: auth.Params{Memory: 64, Time: 1, Threads: 1}}, nil)
+	users := accounts.New(store, accounts.Config{Hash: auth.Params{Memory: 64, Time: 1, Threads: 1}, Keys: keys}, nil)
 	if err := users.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -55,8 +68,9 @@ func newWrappedTestServer(t testing.TB, wrap func(http.Handler) http.Handler, co
 		t.Fatal(err)
 	}
 	socket := channels.New(channels.Config{}, channels.Deps{
-		Store: store, Tokens: tokens, Users: users, Videos: videos, Annotations: annotations.New(store, videos),
+		Store: store, Tokens: tokens, Users: users, Videos: videos, Annotations: annotations.New(store, videos, keys), Keys: keys,
 	}, nil)
+	users.OnUserErased(socket.UserErased)
 	users.OnSignInsEnded(func(ids []string) { socket.CloseSignIns(ids...) })
 	videos.OnDeleted(socket.CloseVideo)
 	cfg := Config{CookieSecret: secret, AuthBurst: 1000}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -15,6 +16,8 @@ import (
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
+	"github.com/videologue/videologue/personal"
+	pkeys "github.com/videologue/videologue/personal/pebble"
 	"github.com/videologue/videologue/projections"
 )
 
@@ -49,7 +52,17 @@ func newSiteEnv(t testing.TB) *siteEnv {
 	t.Cleanup(func() { _ = store.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	users := accounts.New(store, accounts.Config{Hash: auth.Params{Memory: 64, Time: 1, Threads: 1}}, nil)
+	ks, err := pkeys.Open(filepath.Join(dir, "keys"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ks.Close() })
+	dk, _ := personal.DataKey("a test data key")
+	keys, err := personal.NewKeyring(ks, dk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := accounts.New(store, accounts.Config{Hash: auth.Params{Memory: 64, Time: 1, Threads: 1}, Keys: keys}, nil)
 	if err := users.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +72,7 @@ func newSiteEnv(t testing.TB) *siteEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(videos.Close)
-	db, err := projections.Open(filepath.Join(dir, "readmodels"), projections.DBConfig{CacheBytes: 8 << 20}, nil)
+	db, err := projections.Open(filepath.Join(dir, "readmodels"), projections.DBConfig{CacheBytes: 8 << 20, Keys: keys}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +94,9 @@ func newSiteEnv(t testing.TB) *siteEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notes := annotations.New(store, videos)
-	socket := channels.New(channels.Config{}, channels.Deps{Store: store, Tokens: tokens, Users: users, Videos: videos, Annotations: notes}, nil)
+	notes := annotations.New(store, videos, keys)
+	socket := channels.New(channels.Config{}, channels.Deps{Store: store, Tokens: tokens, Users: users, Videos: videos, Annotations: notes, Keys: keys}, nil)
+	users.OnUserErased(socket.UserErased)
 	users.OnSignInsEnded(func(ids []string) { socket.CloseSignIns(ids...) })
 	videos.OnDeleted(socket.CloseVideo)
 	handler := New(Config{CookieSecret: secret, AuthBurst: 1000}, Deps{

@@ -20,7 +20,7 @@ import (
 // the auditor role.
 func TestWebAnnotationExportPagedWithReplies(t *testing.T) {
 	e := newAnalysisEnv(t) // three notes of carol's on video 1
-	svc := annotations.New(e.store, nil)
+	svc := annotations.New(e.store, nil, nil)
 	ctx, meta := t.Context(), eventstore.Metadata{}
 	const notes = export.DefaultPageSize + 20
 	for i := range notes - 3 {

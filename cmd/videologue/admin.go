@@ -20,6 +20,7 @@ import (
 	"github.com/videologue/videologue/accounts"
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
+	pkeys "github.com/videologue/videologue/personal/pebble"
 )
 
 // adminSocket is the name, in the data directory of a server on the
@@ -39,6 +40,7 @@ var adminCommands = map[string]bool{"users": true, "audit": true, "replay": true
 type serverEnv struct {
 	store      eventstore.Store // the instrumented log; a command never closes it
 	embedded   *pebble.Store    // the embedded log, for backups
+	keys       *pkeys.Store     // the embedded key store, for backups
 	accounts   *accounts.Service
 	readModels *ReadModels
 }
@@ -99,7 +101,7 @@ func (m *Main) startAdmin(store eventstore.Store) {
 		return
 	}
 	embedded, _ := m.Store.(*pebble.Store)
-	env := &serverEnv{store: store, embedded: embedded, accounts: m.Accounts, readModels: m.ReadModels}
+	env := &serverEnv{store: store, embedded: embedded, keys: m.keysDB, accounts: m.Accounts, readModels: m.ReadModels}
 	var err error
 	if m.admin, err = startAdmin(m.Config.Data, env, m.Logger); err != nil {
 		// The site serves without it; only the tools are refused.

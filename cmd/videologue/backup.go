@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/videologue/videologue/eventstore/pebble"
+	pkeys "github.com/videologue/videologue/personal/pebble"
 	"github.com/videologue/videologue/projections"
 )
 
@@ -60,7 +61,7 @@ Flags:`)
 		if env.embedded == nil {
 			return errors.New("this server's log is not the embedded one")
 		}
-		return backup(ctx, env.embedded, env.readModels.DB, dir, stdout)
+		return backup(ctx, env.embedded, env.readModels.DB, env.keys, dir, stdout)
 	}
 	if err := c.Store.check(); err != nil {
 		return err
@@ -84,14 +85,22 @@ Flags:`)
 		return err
 	}
 	defer closeDB()
-	return backup(ctx, store, db, dir, stdout)
+	var keys *pkeys.Store
+	if _, err := os.Stat(keysDir(c.Data)); err == nil {
+		if keys, err = pkeys.Open(keysDir(c.Data), logger); err != nil {
+			return err
+		}
+		defer keys.Close()
+	}
+	return backup(ctx, store, db, keys, dir, stdout)
 }
 
-// backup copies log and read models into dir, laid out as a data
-// directory. The read models are copied first: they can then only be
-// behind the log's copy, never ahead of it, and catch up when the copy
-// is served.
-func backup(ctx context.Context, log *pebble.Store, rm *projections.DB, dir string, stdout io.Writer) (err error) {
+// backup copies log, read models and key store into dir, laid out as a
+// data directory. The read models are copied first: they can then only
+// be behind the log's copy, never ahead of it, and catch up when the copy
+// is served. The key store is copied last: it holds the key of every user
+// the log's copy names, less those erased meanwhile.
+func backup(ctx context.Context, log *pebble.Store, rm *projections.DB, keys *pkeys.Store, dir string, stdout io.Writer) (err error) {
 	if _, err := os.Lstat(dir); err == nil {
 		return fmt.Errorf("%s exists: back up into a new directory", dir)
 	}
@@ -118,6 +127,11 @@ func backup(ctx context.Context, log *pebble.Store, rm *projections.DB, dir stri
 	}
 	if err := os.Rename(rmTmp, filepath.Join(dir, "readmodels")); err != nil {
 		return err
+	}
+	if keys != nil {
+		if err := keys.Backup(keysDir(dir)); err != nil {
+			return err
+		}
 	}
 	note := fmt.Sprintf("videologue backup\ntaken: %s\nholds the log up to at least position %d\n", start.UTC().Format(time.RFC3339), head)
 	if err := writeSynced(filepath.Join(dir, backupMarker), []byte(note), 0o644); err != nil {

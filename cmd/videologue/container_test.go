@@ -30,6 +30,7 @@ func TestContainersRunInProduction(t *testing.T) {
 		t.Fatalf("the image's command without a secret: %v, want a refusal naming VIDEOLOGUE_SECRET", err)
 	}
 	t.Setenv("VIDEOLOGUE_SECRET", strongSecret)
+	t.Setenv("VIDEOLOGUE_DATA_KEY", strongDataKey)
 	t.Setenv("VIDEOLOGUE_PUBLIC_URL", "https://v.example")
 	if c, err := parseServe(cmd[1:], io.Discard); err != nil || c.Env != "prod" {
 		t.Fatalf("the image's command with a secret: %+v, %v", c, err)

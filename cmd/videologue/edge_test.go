@@ -13,7 +13,7 @@ import (
 // under another name that resolves to the server (DNS rebinding) sends a
 // matching Host and Origin, and is refused.
 func TestProductionSocketsOnlyFromPublicURL(t *testing.T) {
-	m := NewMain(ServeConfig{Addr: "127.0.0.1:0", Data: t.TempDir(), Secret: strongSecret, Env: "prod", Node: "t",
+	m := NewMain(ServeConfig{Addr: "127.0.0.1:0", Data: t.TempDir(), Secret: strongSecret, DataKey: strongDataKey, Env: "prod", Node: "t",
 		PublicURL: "https://videologue.example"}, slog.New(slog.DiscardHandler))
 	if err := m.Run(t.Context()); err != nil {
 		t.Fatal(err)

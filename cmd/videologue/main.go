@@ -34,6 +34,7 @@ func commands() []command {
 		usersCommand(),
 		backupCommand(),
 		restoreCommand(),
+		logCommand(),
 		versionCommand(),
 	}
 }

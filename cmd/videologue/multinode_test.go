@@ -188,6 +188,17 @@ func buildServer(t *testing.T) string {
 // and waits until it answers HTTP. The process is stopped when t ends.
 func startNode(t *testing.T, bin, name, storeURL string) *node {
 	t.Helper()
+	return startServe(t, bin, name, []string{"--data", filepath.Join(t.TempDir(), name),
+		"--node", name, "--store", "postgres",
+		"--heartbeat", testHeartbeat.String(), "--node-timeout", testNodeTimeout.String()},
+		"VIDEOLOGUE_STORE_URL="+storeURL)
+}
+
+// startServe starts videologue serve with args on a free port, with env
+// added to this process's, and waits until it answers HTTP. The process
+// is stopped when t ends.
+func startServe(t *testing.T, bin, name string, args []string, env ...string) *node {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -200,10 +211,8 @@ func startNode(t *testing.T, bin, name, storeURL string) *node {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	n.cmd = exec.Command(bin, "serve", "--addr", addr, "--data", filepath.Join(t.TempDir(), name),
-		"--node", name, "--store", "postgres",
-		"--heartbeat", testHeartbeat.String(), "--node-timeout", testNodeTimeout.String())
-	n.cmd.Env = append(os.Environ(), "VIDEOLOGUE_STORE_URL="+storeURL, "VIDEOLOGUE_SECRET=")
+	n.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
+	n.cmd.Env = append(append(os.Environ(), "VIDEOLOGUE_SECRET="), env...)
 	n.cmd.Stdout, n.cmd.Stderr = logFile, logFile
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ type phxClient struct {
 	mu       sync.Mutex
 	err      error                      // why the reader ended
 	seen     map[int64]int              // annotation id -> times received
+	texts    map[int64]string           // annotation id -> "username: body" as last received
 	presence map[string]string          // phx_ref -> user id
 	replies  map[string]json.RawMessage // ref -> phx_reply payload
 	ref      int
@@ -36,7 +37,7 @@ func dialPhx(t testing.TB, addr, token, topic string) *phxClient {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
 	c := &phxClient{ws: ws, topic: topic, done: make(chan struct{}),
-		seen: map[int64]int{}, presence: map[string]string{}, replies: map[string]json.RawMessage{}}
+		seen: map[int64]int{}, texts: map[int64]string{}, presence: map[string]string{}, replies: map[string]json.RawMessage{}}
 	go c.read()
 	t.Cleanup(c.close)
 	return c
@@ -72,12 +73,19 @@ func (c *phxClient) read() {
 		switch event {
 		case "phx_reply":
 			c.replies[ref] = f[4]
-		case "new_annotation":
+		case "new_annotation", "annotation_updated", "new_reply", "reply_updated":
 			var a struct {
-				ID int64 `json:"id"`
+				ID   int64  `json:"id"`
+				Body string `json:"body"`
+				User struct {
+					Username string `json:"username"`
+				} `json:"user"`
 			}
 			_ = json.Unmarshal(f[4], &a)
-			c.seen[a.ID]++
+			if event == "new_annotation" {
+				c.seen[a.ID]++
+			}
+			c.texts[a.ID] = a.User.Username + ": " + a.Body
 		case "presence_state":
 			var s map[string]struct {
 				Metas []struct {
@@ -171,13 +179,18 @@ func (c *phxClient) join(t testing.TB, params map[string]any) string {
 		if status == "ok" {
 			var r struct {
 				Annotations []struct {
-					ID int64 `json:"id"`
+					ID   int64  `json:"id"`
+					Body string `json:"body"`
+					User struct {
+						Username string `json:"username"`
+					} `json:"user"`
 				} `json:"annotations"`
 			}
 			_ = json.Unmarshal(resp, &r)
 			c.mu.Lock()
 			for _, a := range r.Annotations {
 				c.seen[a.ID]++
+				c.texts[a.ID] = a.User.Username + ": " + a.Body
 			}
 			c.mu.Unlock()
 			return joinRef
@@ -187,6 +200,17 @@ func (c *phxClient) join(t testing.TB, params map[string]any) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// textsNow returns a copy of the annotations' last received texts.
+func (c *phxClient) textsNow() map[int64]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[int64]string, len(c.texts))
+	for k, v := range c.texts {
+		out[k] = v
+	}
+	return out
 }
 
 // state returns copies of what the client has received.

@@ -15,6 +15,7 @@ import (
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
+	"github.com/videologue/videologue/personal"
 	"github.com/videologue/videologue/projections"
 )
 
@@ -96,10 +97,16 @@ func (c *logFlags) openLogWith(ctx context.Context, embedded pebble.Config, logg
 // openReadModels opens the read models, not caught up. Inside a server
 // they are the server's, and close does nothing.
 func (c *logFlags) openReadModels(ctx context.Context, logger *slog.Logger) (*projections.DB, func() error, error) {
+	return c.openReadModelsKeys(ctx, nil, logger)
+}
+
+// openReadModelsKeys is openReadModels whose queries open sealed values
+// with keys.
+func (c *logFlags) openReadModelsKeys(ctx context.Context, keys *personal.Keyring, logger *slog.Logger) (*projections.DB, func() error, error) {
 	if env := serverFrom(ctx); env != nil {
 		return env.readModels.DB, func() error { return nil }, nil
 	}
-	db, err := projections.Open(c.readModelsDir(), projections.DBConfig{}, logger)
+	db, err := projections.Open(c.readModelsDir(), projections.DBConfig{Keys: keys}, logger)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w (another videologue process has them open)", err)
 	}
@@ -124,14 +131,28 @@ func (c *logFlags) openBoth(ctx context.Context, stderr io.Writer, logger *slog.
 		}
 		return store, env.readModels.DB, func() {}, nil
 	}
-	db, closeDB, err := c.openReadModels(ctx, logger)
+	// Queries from the command line open what users wrote, as the
+	// server's do.
+	dataKey, err := dataKeyFromEnv(false)
 	if err != nil {
+		store.Close()
+		return nil, nil, nil, err
+	}
+	keys, _, closeKeys, err := openKeyring(ctx, c.Data, c.Store, dataKey, logger)
+	if err != nil {
+		store.Close()
+		return nil, nil, nil, err
+	}
+	db, closeDB, err := c.openReadModelsKeys(ctx, keys, logger)
+	if err != nil {
+		closeKeys()
 		store.Close()
 		return nil, nil, nil, err
 	}
 	closeBoth := func() {
 		closeDB()
 		store.Close()
+		closeKeys()
 	}
 	bar := newProgress(stderr, "catching up")
 	eng, err := projections.New(db, store, projections.Builtin(), projections.Config{Progress: bar.update}, logger)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
+	"github.com/videologue/videologue/personal"
 	"github.com/videologue/videologue/projections"
 )
 
@@ -44,11 +45,17 @@ type ReadModels struct {
 // registers their lag metrics in reg (when not nil) and starts their
 // engine live. Close stops it.
 func StartReadModels(ctx context.Context, dir string, log projections.Log, reg prometheus.Registerer, logger *slog.Logger) (*ReadModels, error) {
+	return startReadModels(ctx, dir, log, nil, reg, logger)
+}
+
+// startReadModels is StartReadModels with queries that open sealed
+// values with keys.
+func startReadModels(ctx context.Context, dir string, log projections.Log, keys *personal.Keyring, reg prometheus.Registerer, logger *slog.Logger) (*ReadModels, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	ps := projections.Builtin()
-	db, engine, res, err := catchUpReadModels(ctx, dir, log, ps, logger)
+	db, engine, res, err := catchUpReadModels(ctx, dir, log, ps, keys, logger)
 	if errors.Is(err, errReadModelsDamaged) || errors.Is(err, errReadModelsAhead) {
 		// The read models are derived from the log: a damaged copy, or
 		// one that has seen events the log no longer holds, is moved
@@ -63,7 +70,7 @@ func StartReadModels(ctx context.Context, dir string, log projections.Log, reg p
 			return nil, fmt.Errorf("%w; moving it aside failed: %w", err, rerr)
 		}
 		logger.Warn("read models "+why+": moved aside, rebuilding them from the log", "dir", dir, "moved_to", aside, "err", err)
-		db, engine, res, err = catchUpReadModels(ctx, dir, log, ps, logger)
+		db, engine, res, err = catchUpReadModels(ctx, dir, log, ps, keys, logger)
 	}
 	if err != nil {
 		return nil, err
@@ -224,7 +231,7 @@ func checkNotAhead(ctx context.Context, db *projections.DB, log projections.Log,
 // catchUpReadModels opens the read models in dir and catches them up with
 // log. Damage to their files (a corruption pebble reports, or a panic on
 // what it decoded) is an error wrapping errReadModelsDamaged.
-func catchUpReadModels(ctx context.Context, dir string, log projections.Log, ps []projections.Projection, logger *slog.Logger) (db *projections.DB, engine *projections.Engine, res projections.Result, err error) {
+func catchUpReadModels(ctx context.Context, dir string, log projections.Log, ps []projections.Projection, keys *personal.Keyring, logger *slog.Logger) (db *projections.DB, engine *projections.Engine, res projections.Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: %v", errReadModelsDamaged, dir, r)
@@ -240,7 +247,7 @@ func catchUpReadModels(ctx context.Context, dir string, log projections.Log, ps 
 			db, engine = nil, nil
 		}
 	}()
-	if db, err = projections.Open(dir, projections.DBConfig{}, logger); err != nil {
+	if db, err = projections.Open(dir, projections.DBConfig{Keys: keys}, logger); err != nil {
 		return nil, nil, res, err
 	}
 	if err = checkNotAhead(ctx, db, log, ps); err != nil {

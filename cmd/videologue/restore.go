@@ -3,16 +3,21 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/videologue/videologue/audit"
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
+	pkeys "github.com/videologue/videologue/personal/pebble"
 )
 
 func restoreCommand() command {
@@ -118,7 +123,53 @@ func verifyRestored(ctx context.Context, dir string, stdout, stderr io.Writer) e
 		return fmt.Errorf("the backup does not verify, nothing restored: %w", err)
 	}
 	fmt.Fprintf(stdout, "ok: %d events verified\nhead: position %d, hash %s\n", rep.Events, rep.Head, hex.EncodeToString(rep.HeadHash[:]))
+	n, err := applyErasures(ctx, store, keysDir(dir), toolLogger(stderr))
+	if err != nil {
+		return fmt.Errorf("re-applying the erasures of the restored log, nothing restored: %w", err)
+	}
+	if n > 0 {
+		fmt.Fprintf(stdout, "erasures re-applied to the key store: %d\n", n)
+	}
 	return nil
+}
+
+// applyErasures deletes from the key store in dir the key of every user
+// whose erasure the log records: a key store copied before an erasure the
+// log's copy holds would otherwise read their data again. It returns how
+// many erasures the log holds.
+func applyErasures(ctx context.Context, log eventstore.Store, dir string, logger *slog.Logger) (int, error) {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return 0, nil // a backup from before user keys
+	}
+	keys, err := pkeys.Open(dir, logger)
+	if err != nil {
+		return 0, err
+	}
+	defer keys.Close()
+	n := 0
+	for from := uint64(0); ; {
+		evs, err := log.ReadStream(ctx, domain.UsersStream, eventstore.Forwards, from, 512)
+		if err != nil {
+			return n, err
+		}
+		for _, ev := range evs {
+			if ev.Type != domain.TypeUserErased {
+				continue
+			}
+			var e domain.UserErased
+			if err := json.Unmarshal(ev.Data, &e); err != nil {
+				return n, fmt.Errorf("user_erased at position %d: %w", ev.Position, err)
+			}
+			if err := keys.Erase(ctx, e.UserID); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(evs) < 512 {
+			return n, nil
+		}
+		from = evs[len(evs)-1].Revision + 1
+	}
 }
 
 // emptyDir reports whether dir is absent or holds nothing.

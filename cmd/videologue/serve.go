@@ -25,6 +25,8 @@ import (
 	"github.com/videologue/videologue/channels"
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/internal/metrics"
+	"github.com/videologue/videologue/personal"
+	pkeys "github.com/videologue/videologue/personal/pebble"
 	"github.com/videologue/videologue/web"
 )
 
@@ -65,6 +67,9 @@ type ServeConfig struct {
 	PublicURL string
 	// Edge bounds what one client can hold of the HTTP server.
 	Edge EdgeConfig
+	// DataKey wraps the users' keys at rest: $VIDEOLOGUE_DATA_KEY,
+	// required with --env prod.
+	DataKey string
 }
 
 func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
@@ -136,6 +141,10 @@ func parseServe(args []string, stderr io.Writer) (ServeConfig, error) {
 	default:
 		return c, fmt.Errorf("--env must be dev or prod, not %q", c.Env)
 	}
+	var err error
+	if c.DataKey, err = dataKeyFromEnv(c.Env == "prod"); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -188,6 +197,12 @@ type Main struct {
 
 	// Registry holds the Prometheus metrics served at /metrics.
 	Registry *prometheus.Registry
+
+	// Keys seals and opens personal data, and erases users.
+	Keys      *personal.Keyring
+	closeKeys func()
+	keysDB    *pkeys.Store                    // the embedded key store, for backups; nil on PostgreSQL
+	sock      atomic.Pointer[channels.Server] // Socket, for the accounts' follower
 
 	closing  atomic.Bool // Close has begun: /readyz says 503
 	listener net.Listener
@@ -254,7 +269,23 @@ func (m *Main) Run(ctx context.Context) error {
 		wcfg.AuthRate, wcfg.AuthBurst = 1e6, 1e6
 		wcfg.VideoRate, wcfg.VideoBurst = 1e6, 1e6
 	}
+	dataKey := m.Config.DataKey
+	if dataKey == "" && m.Config.Env != "prod" { // a ServeConfig not from parseServe
+		dataKey = devDataKey
+	}
+	if m.Keys, m.keysDB, m.closeKeys, err = openKeyring(ctx, m.Config.Data, m.Config.Store, dataKey, m.Logger); err != nil {
+		return err
+	}
+	acfg.Keys = m.Keys
 	m.Accounts = accounts.New(store, acfg, m.Logger)
+	// An erasure applied on any node (or replayed at start, which erases
+	// keys a restored backup still held) turns the user's annotations to
+	// erased for this node's viewers.
+	m.Accounts.OnUserErased(func(userID int64) {
+		if s := m.sock.Load(); s != nil {
+			s.UserErased(userID)
+		}
+	})
 	if err := m.Accounts.Start(ctx); err != nil {
 		return err
 	}
@@ -282,15 +313,16 @@ func (m *Main) Run(ctx context.Context) error {
 	scfg.Observer = met
 	m.Socket = channels.New(scfg, channels.Deps{
 		Store: store, Tokens: tokens, Users: m.Accounts, Videos: m.Catalog,
-		Annotations: annotations.New(store, m.Catalog),
+		Annotations: annotations.New(store, m.Catalog, m.Keys), Keys: m.Keys,
 	}, m.Logger)
+	m.sock.Store(m.Socket)
 	// A sign-in ended on any node closes its sockets on this one.
 	m.Accounts.OnSignInsEnded(func(ids []string) { m.Socket.CloseSignIns(ids...) })
 	// A video deleted on any node ends its channel for the viewers on this one.
 	m.Catalog.OnDeleted(m.Socket.CloseVideo)
 	// Read models are local to this node (under --data), caught up from
 	// the log at start and then followed live; their lag is on /metrics.
-	if m.ReadModels, err = StartReadModels(ctx, filepath.Join(m.Config.Data, "readmodels"), store, m.Registry, m.Logger); err != nil {
+	if m.ReadModels, err = startReadModels(ctx, filepath.Join(m.Config.Data, "readmodels"), store, m.Keys, m.Registry, m.Logger); err != nil {
 		return err
 	}
 	handler := web.New(wcfg, web.Deps{
@@ -399,6 +431,9 @@ func (m *Main) Close() error {
 		if err := m.Store.Close(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if m.closeKeys != nil {
+		m.closeKeys()
 	}
 	return errors.Join(errs...)
 }

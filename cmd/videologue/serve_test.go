@@ -32,6 +32,7 @@ func TestParseServe(t *testing.T) {
 		t.Fatal("prod with a short secret started")
 	}
 	t.Setenv("VIDEOLOGUE_SECRET", strongSecret)
+	t.Setenv("VIDEOLOGUE_DATA_KEY", strongDataKey)
 	t.Setenv("VIDEOLOGUE_PUBLIC_URL", "https://v.example/")
 	c, err = parseServe([]string{"--env", "prod", "--origin", "a.example, b.example:8443"}, &stderr)
 	if err != nil || len(c.Origins) != 2 || c.Origins[1] != "b.example:8443" || c.PublicURL != "https://v.example" {
@@ -48,14 +49,50 @@ func TestParseServe(t *testing.T) {
 	}
 }
 
-// strongSecret is what `openssl rand -base64 32` prints.
-const strongSecret = "q3Vh8yR0tKc1Zx+Lm4n2Pw9JdFe6sGaUoB7iTYlHbEQ="
+// strongSecret and strongDataKey are what `openssl rand -base64 32`
+// prints.
+const (
+	strongSecret  = "q3Vh8yR0tKc1Zx+Lm4n2Pw9JdFe6sGaUoB7iTYlHbEQ="
+	strongDataKey = "Zr7mQ2xWv9LkT4pN0sBc8HdYf3JgUa6eR1oEiK5tMwA="
+)
+
+// Production needs a data key of its own to wrap the users' keys;
+// development has one.
+func TestParseServeDataKey(t *testing.T) {
+	t.Setenv("VIDEOLOGUE_PUBLIC_URL", "")
+	prod := []string{"--env", "prod", "--addr", "0.0.0.0:4000", "--public-url", "https://v.example", "--secret", strongSecret}
+	for _, tc := range []struct {
+		name, key string
+		args      []string
+		want      string // in the error; "": accepted
+	}{
+		{"dev without", "", nil, ""},
+		{"prod without", "", prod, "VIDEOLOGUE_DATA_KEY"},
+		{"prod with the development key", devDataKey, prod, "development key"},
+		{"prod with a weak key", strings.Repeat("ab", 20), prod, "predictable"},
+		{"prod with a random key", strongDataKey, prod, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("VIDEOLOGUE_DATA_KEY", tc.key)
+			c, err := parseServe(tc.args, io.Discard)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want == "" && c.DataKey == "":
+				t.Fatal("no data key")
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v does not say %q", err, tc.want)
+			}
+		})
+	}
+}
 
 // Development mode signs with a secret that is in the repository, so it
 // serves this machine only; production needs a secret that resists
 // guessing and the public address of the site.
 func TestParseServeRefuses(t *testing.T) {
 	t.Setenv("VIDEOLOGUE_SECRET", "")
+	t.Setenv("VIDEOLOGUE_DATA_KEY", strongDataKey)
 	t.Setenv("VIDEOLOGUE_PUBLIC_URL", "")
 	prod := func(extra ...string) []string {
 		return append([]string{"--env", "prod", "--addr", "0.0.0.0:4000", "--public-url", "https://v.example"}, extra...)

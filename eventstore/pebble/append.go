@@ -148,7 +148,7 @@ func (s *Store) commitLoop() {
 
 func (s *Store) newGroup() *group {
 	// The chunk buffer is the committer's: flushChunk copies it into the batch.
-	return &group{batch: s.db.NewBatch(), chunk: s.chunk[:0], startPos: s.nextPos, startHash: s.lastHash, now: time.Now().UTC(), synced: make(chan struct{})}
+	return &group{batch: s.db.NewBatch(), chunk: s.chunk[:0], startPos: s.nextPos, startHash: s.lastHash, now: s.cfg.Now().UTC(), synced: make(chan struct{})}
 }
 
 // stage checks r against the committer's view of every stream and encodes

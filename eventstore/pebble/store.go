@@ -48,6 +48,10 @@ type Config struct {
 	// recorded as durable (see LostTailError), and records the head it
 	// has instead. Positions above it will be reused.
 	AcceptLoss bool
+	// Now is the clock that stamps each group of appends (default
+	// time.Now). Copying a log into a new one (videologue log seal) sets
+	// it to the time each original event was recorded.
+	Now func() time.Time
 }
 
 // Store is the embedded log.
@@ -90,6 +94,9 @@ type Store struct {
 func Open(dir string, cfg Config, logger *slog.Logger) (s *Store, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.MaxGroupEvents <= 0 {
 		cfg.MaxGroupEvents = 8192

@@ -24,8 +24,9 @@ type Store interface {
 
 // ApplyFunc folds one event into a read model. It is called from the
 // Follower's goroutine only, in revision order, once per revision; it does
-// its own locking against the model's readers.
-type ApplyFunc func(ev *eventstore.RecordedEvent)
+// its own locking against the model's readers. ctx ends when the
+// Follower stops.
+type ApplyFunc func(ctx context.Context, ev *eventstore.RecordedEvent)
 
 // Follower feeds a read model from a stream.
 type Follower struct {
@@ -131,7 +132,7 @@ func (f *Follower) run(ctx context.Context) error {
 				f.mu.Unlock()
 				continue
 			}
-			f.apply(m.Event)
+			f.apply(ctx, m.Event)
 			f.mu.Lock()
 			f.applied = int64(m.Event.Revision)
 			f.signalLocked()

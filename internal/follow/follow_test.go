@@ -29,7 +29,7 @@ func TestFollower(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var revs []uint64
-	f := follow.New(st, "s", func(ev *eventstore.RecordedEvent) {
+	f := follow.New(st, "s", func(_ context.Context, ev *eventstore.RecordedEvent) {
 		mu.Lock()
 		revs = append(revs, ev.Revision)
 		mu.Unlock()

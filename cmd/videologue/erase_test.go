@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A user posts and replies in two videos while another watches live; the user erases
+// their account. The watcher sees the annotations turn to erased at once,
+// the CLI beside the running server lists the erased user, and once the
+// server stops no file of the data directory (log, read models, key
+// store) holds the user's name or texts; audit verify passes; after a
+// restart the video's history still reads as erased.
+func TestEraseEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a server")
+	}
+	bin := buildServer(t)
+	data := filepath.Join(t.TempDir(), "data")
+	args := []string{"--data", data}
+	srv := startServe(t, bin, "erase", args)
+
+	const name, secret = "zqalice", "zq-secret-note"
+	_, aliceToken := register(t, srv, name)
+	_, bobToken := register(t, srv, "bob")
+	var topics []string
+	for i := range 2 {
+		v := httpJSON(t, srv.addr, "/api/videos", bobToken, map[string]string{"title": "v" + strconv.Itoa(i), "url": "https://example.com/v.mp4"})
+		topics = append(topics, "videos:"+strconv.FormatInt(int64(v["id"].(float64)), 10))
+	}
+	bob := dialPhx(t, srv.addr, bobToken, topics[0])
+	bobJoin := bob.join(t, map[string]any{})
+	bob.push(t, bobJoin, "new_annotation", map[string]any{"body": "bob stays", "at": 1})
+	for n, topic := range topics {
+		a := dialPhx(t, srv.addr, aliceToken, topic)
+		ref := a.join(t, map[string]any{})
+		for i := range 3 {
+			a.push(t, ref, "new_annotation", map[string]any{"body": secret + " " + strconv.Itoa(i), "at": 10 + i})
+		}
+		if n == 0 { // a reply to bob's annotation, the video's first
+			a.push(t, ref, "new_reply", map[string]any{"parent_id": 1, "body": secret + " reply"})
+		}
+	}
+	waitSeen(t, bob, 4, "bob to see alice's annotations live")
+	waitFor(t, 10*time.Second, "bob to see alice's reply live", func() bool { return len(bob.textsNow()) == 5 })
+
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+srv.addr+"/api/users/me", strings.NewReader(`{"password":"wrong-password"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+aliceToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("erasing with a wrong password: %d", resp.StatusCode)
+	}
+	req, _ = http.NewRequest(http.MethodDelete, "http://"+srv.addr+"/api/users/me", strings.NewReader(`{"password":"password-123"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+aliceToken)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE /api/users/me: %d", resp.StatusCode)
+	}
+
+	waitFor(t, 10*time.Second, "bob's client to show alice's annotations erased", func() bool {
+		erased := 0
+		for _, text := range bob.textsNow() {
+			if strings.Contains(text, secret) || strings.Contains(text, name) {
+				return false
+			}
+			if strings.HasSuffix(text, ": [erased]") && strings.HasPrefix(text, "erased user #") {
+				erased++
+			}
+		}
+		return erased == 4 // three annotations and a reply
+	})
+	if _, code := httpJSONStatus(t, srv.addr, "/api/sign-ins", "", map[string]string{"username": name, "password": "password-123"}); code != http.StatusUnauthorized {
+		t.Errorf("the erased user signs in: %d", code)
+	}
+	out, err := exec.Command(bin, "users", "list", "--data", data).CombinedOutput()
+	if err != nil || bytes.Contains(out, []byte(name)) || !bytes.Contains(out, []byte("erased user #1")) {
+		t.Errorf("users list beside the server: %v\n%s", err, out)
+	}
+
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-srv.exited
+	for _, needle := range []string{name, secret} {
+		_ = filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(needle)) {
+				t.Errorf("%s holds %q after the erasure", p, needle)
+			}
+			return nil
+		})
+	}
+	if out, err := exec.Command(bin, "audit", "verify", "--data", data).CombinedOutput(); err != nil {
+		t.Errorf("audit verify after the erasure: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "audit", "trail", "--data", data).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("[erased]")) || !bytes.Contains(out, []byte("bob stays")) || bytes.Contains(out, []byte(secret)) || bytes.Contains(out, []byte(name)) {
+		t.Errorf("audit trail after the erasure: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "audit", "log", "--data", data).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("sealed1:")) || !bytes.Contains(out, []byte("user_erased.v1")) || bytes.Contains(out, []byte(secret)) {
+		t.Errorf("audit log after the erasure: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "projections", "rebuild", "--data", data).CombinedOutput(); err != nil {
+		t.Errorf("projections rebuild after the erasure: %v\n%s", err, out)
+	}
+
+	// A backup taken after the erasure and restored holds nothing of the
+	// user either; the restore re-applies the log's erasure to the keys.
+	backupDir := filepath.Join(t.TempDir(), "backup")
+	if out, err := exec.Command(bin, "backup", "--data", data, "--to", backupDir).CombinedOutput(); err != nil {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	out, err = exec.Command(bin, "restore", "--from", backupDir, "--data", restored).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("erasures re-applied to the key store: 1")) {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	for _, dir := range []string{data, restored} {
+		for _, needle := range []string{name, secret} {
+			_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return nil
+				}
+				if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(needle)) {
+					t.Errorf("%s holds %q after a rebuild, a backup and a restore", p, needle)
+				}
+				return nil
+			})
+		}
+	}
+
+	srv = startServe(t, bin, "erase-again", []string{"--data", restored})
+	_, bobToken = register(t, srv, "carol")
+	again := dialPhx(t, srv.addr, bobToken, topics[0])
+	again.join(t, map[string]any{})
+	waitSeen(t, again, 4, "the history after a restart")
+	for id, text := range again.textsNow() {
+		if strings.Contains(text, secret) || strings.Contains(text, name) {
+			t.Errorf("after a restart annotation %d reads %q", id, text)
+		}
+	}
+}
