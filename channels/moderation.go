@@ -8,6 +8,7 @@ import (
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/personal"
 )
 
 // Moderation on the video channel:
@@ -307,9 +308,38 @@ func (s *subscription) moderator(ctx context.Context) error {
 	return nil
 }
 
-func (s *subscription) event(typ string, v any) eventstore.EventData {
+// event is an event of s's user, the client address in its metadata
+// sealed with their key.
+func (s *subscription) event(ctx context.Context, typ string, v any) (eventstore.EventData, error) {
+	meta, err := s.c.srv.deps.Keys.SealMetadata(ctx, s.c.user.id, s.c.meta())
+	if err != nil {
+		return eventstore.EventData{}, fmt.Errorf("%s: %w", typ, err)
+	}
 	data, _ := json.Marshal(v)
-	return eventstore.EventData{Type: typ, Data: data, Metadata: s.c.meta().Encode()}
+	return eventstore.EventData{Type: typ, Data: data, Metadata: meta.Encode()}, nil
+}
+
+// sealed returns s's user's name and a reason they wrote, sealed with
+// their key, for a moderation event.
+func (s *subscription) sealed(ctx context.Context, reason string) (name, sealedReason string, err error) {
+	keys, user := s.c.srv.deps.Keys, s.c.user.id
+	if name, err = keys.Seal(ctx, user, personal.Username, s.c.user.username); err != nil {
+		return "", "", err
+	}
+	if sealedReason, err = keys.Seal(ctx, user, personal.Body, reason); err != nil {
+		return "", "", err
+	}
+	return name, sealedReason, nil
+}
+
+// moderationEvent is the event of a report, a hide or a dismissal by
+// s's user, with their name and reason sealed.
+func (s *subscription) moderationEvent(ctx context.Context, typ string, reason string, build func(name, reason string) any) (eventstore.EventData, error) {
+	name, reason, err := s.sealed(ctx, reason)
+	if err != nil {
+		return eventstore.EventData{}, fmt.Errorf("%s: %w", typ, err)
+	}
+	return s.event(ctx, typ, build(name, reason))
 }
 
 func (s *subscription) report(ctx context.Context, payload json.RawMessage) error {
@@ -333,7 +363,12 @@ func (s *subscription) report(ctx context.Context, payload json.RawMessage) erro
 	if !s.c.srv.limits.reports.Allow(user, s.c.srv.cfg.Now()) {
 		return errReportsLimited
 	}
-	ev := s.event(domain.TypeAnnotationReported, domain.AnnotationReported{AnnotationID: id, UserID: user, Username: s.c.user.username, Reason: reason})
+	ev, err := s.moderationEvent(ctx, domain.TypeAnnotationReported, reason, func(name, reason string) any {
+		return domain.AnnotationReported{AnnotationID: id, UserID: user, Username: name, Reason: reason}
+	})
+	if err != nil {
+		return err
+	}
 	return h.appendChecked(ctx, id, check, ev)
 }
 
@@ -353,7 +388,12 @@ func (s *subscription) hide(ctx context.Context, payload json.RawMessage) error 
 		}
 		return err
 	}
-	ev := s.event(domain.TypeAnnotationHidden, domain.AnnotationHidden{AnnotationID: id, UserID: s.c.user.id, Username: s.c.user.username, Reason: reason})
+	ev, err := s.moderationEvent(ctx, domain.TypeAnnotationHidden, reason, func(name, reason string) any {
+		return domain.AnnotationHidden{AnnotationID: id, UserID: s.c.user.id, Username: name, Reason: reason}
+	})
+	if err != nil {
+		return err
+	}
 	return h.appendChecked(ctx, id, check, ev)
 }
 
@@ -375,7 +415,12 @@ func (s *subscription) dismiss(ctx context.Context, payload json.RawMessage) err
 		}
 		return nil
 	}
-	ev := s.event(domain.TypeReportsDismissed, domain.ReportsDismissed{AnnotationID: id, UserID: s.c.user.id, Username: s.c.user.username, Reason: reason})
+	ev, err := s.moderationEvent(ctx, domain.TypeReportsDismissed, reason, func(name, reason string) any {
+		return domain.ReportsDismissed{AnnotationID: id, UserID: s.c.user.id, Username: name, Reason: reason}
+	})
+	if err != nil {
+		return err
+	}
 	return h.appendChecked(ctx, id, check, ev)
 }
 

@@ -233,7 +233,10 @@ func (s *subscription) react(ctx context.Context, payload json.RawMessage) error
 	}
 	// Any revision: the fold ignores a repeat that raced this check, so
 	// concurrent reactions on a busy video never retry.
-	ev := s.event(domain.TypeReactionSet, domain.ReactionSet{AnnotationID: id, UserID: user, Reaction: name, On: on})
+	ev, err := s.event(ctx, domain.TypeReactionSet, domain.ReactionSet{AnnotationID: id, UserID: user, Reaction: name, On: on})
+	if err != nil {
+		return err
+	}
 	if _, err := s.c.srv.deps.Store.Append(ctx, domain.VideoStream(s.videoID), eventstore.Any, ev); err != nil {
 		return fmt.Errorf("append reaction: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/personal"
 )
 
 // The audit projection keeps moderation too: each report, hide and
@@ -131,6 +132,14 @@ func (d *DB) ModerationQueue(ctx context.Context, fn func(QueueItem) error) erro
 		rs, err := decodeReports(v)
 		if err != nil {
 			return err
+		}
+		for i := range rs {
+			if err := d.openField(ctx, rs[i].UserID, personal.Username, &rs[i].Username); err != nil {
+				return err
+			}
+			if err := d.openField(ctx, rs[i].UserID, personal.Body, &rs[i].Reason); err != nil {
+				return err
+			}
 		}
 		q.Reports = rs
 		a, r, found, err := d.Item(ctx, q.VideoID, q.AnnotationID)

@@ -20,11 +20,30 @@ func (d *DB) openField(ctx context.Context, userID int64, k personal.Kind, v *st
 }
 
 func (d *DB) openEntry(ctx context.Context, e *Entry) error {
+	author := e.UserID
+	if e.Kind.IsModeration() {
+		// Its user is the reporter or the moderator, who sealed the
+		// reason; the item's text (Previous) is its author's.
+		a, r, _, err := d.Item(ctx, e.VideoID, e.AnnotationID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case a != nil:
+			author = a.UserID
+		case r != nil:
+			author = r.UserID
+		}
+		if err := d.openField(ctx, e.UserID, personal.Body, &e.Reason); err != nil {
+			return err
+		}
+	}
 	for _, f := range []struct {
-		k personal.Kind
-		v *string
-	}{{personal.Username, &e.Username}, {personal.Body, &e.Body}, {personal.Body, &e.Previous}, {personal.Addr, &e.ClientAddr}, {personal.Device, &e.Device}} {
-		if err := d.openField(ctx, e.UserID, f.k, f.v); err != nil {
+		user int64
+		k    personal.Kind
+		v    *string
+	}{{e.UserID, personal.Username, &e.Username}, {e.UserID, personal.Body, &e.Body}, {author, personal.Body, &e.Previous}, {e.UserID, personal.Addr, &e.ClientAddr}, {e.UserID, personal.Device, &e.Device}} {
+		if err := d.openField(ctx, f.user, f.k, f.v); err != nil {
 			return err
 		}
 	}

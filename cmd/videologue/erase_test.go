@@ -48,6 +48,10 @@ func TestEraseEndToEnd(t *testing.T) {
 		}
 		if n == 0 { // a reply to bob's annotation, the video's first
 			a.push(t, ref, "new_reply", map[string]any{"parent_id": 1, "body": secret + " reply"})
+			// A report and a reaction: the reporter's name and reason are
+			// theirs to erase too.
+			a.push(t, ref, "report_annotation", map[string]any{"id": 1, "reason": secret + " report"})
+			a.push(t, ref, "react", map[string]any{"id": 1, "reaction": "heart", "on": true})
 		}
 	}
 	waitSeen(t, bob, 4, "bob to see alice's annotations live")
