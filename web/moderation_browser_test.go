@@ -85,4 +85,3 @@ func TestModerationInBrowser(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-

@@ -21,7 +21,7 @@ func TestNavigationByRole(t *testing.T) {
 		"carol": {"Videos", "My videos"},
 		"alice": {"Videos", "My videos", "Analysis"},
 		"bob":   {"Videos", "My videos", "Audit"},
-		"dave":  {"Videos", "My videos", "Analysis", "Audit", "Admin"},
+		"dave":  {"Videos", "My videos", "Analysis", "Audit", "Moderation", "Admin"},
 	}
 	for _, name := range []string{"carol", "alice", "bob", "dave"} {
 		t.Run(name, func(t *testing.T) {
