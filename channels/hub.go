@@ -244,10 +244,7 @@ func (h *hub) fold(ctx context.Context, ev *eventstore.RecordedEvent, rev int64)
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			return "", nil, err
 		}
-		if e.Username, err = keys.Open(ctx, e.UserID, personal.Username, e.Username); err != nil {
-			return "", nil, err
-		}
-		if e.Body, err = keys.Open(ctx, e.UserID, personal.Body, e.Body); err != nil {
+		if err := h.openNameBody(ctx, e.UserID, &e.Username, &e.Body); err != nil {
 			return "", nil, err
 		}
 		a := h.ann.Posted(h.videoID, ev.Revision, e, ev.RecordedAt)
@@ -279,11 +276,7 @@ func (h *hub) fold(ctx context.Context, ev *eventstore.RecordedEvent, rev int64)
 		if a := h.ann.Deleted(e); a != nil {
 			h.changes = append(h.changes, change{rev: rev, id: a.ID})
 			h.enc.forget(a.ID)
-			b, _ := json.Marshal(struct {
-				ID  int64 `json:"id"`
-				Rev int64 `json:"rev"`
-			}{a.ID, h.pushRev(rev)})
-			return "annotation_deleted", b, nil
+			return "annotation_deleted", idRevPayload(a.ID, h.pushRev(rev)), nil
 		}
 	default:
 		if isModeration(ev.Type) {

@@ -136,6 +136,17 @@ func (h *hub) mayChangeReply(id, userID int64) (seen int64, err error) {
 	return h.rev, nil
 }
 
+// openNameBody opens, in place, the name and text that userID's event
+// holds sealed.
+func (h *hub) openNameBody(ctx context.Context, userID int64, name, body *string) (err error) {
+	keys := h.srv.deps.Keys
+	if *name, err = keys.Open(ctx, userID, personal.Username, *name); err != nil {
+		return err
+	}
+	*body, err = keys.Open(ctx, userID, personal.Body, *body)
+	return err
+}
+
 // foldReply is fold for the events of replies: new_reply, reply_updated
 // and reply_deleted, each with rev, pushed as such so that a client that
 // knows only annotations ignores them.
@@ -147,10 +158,7 @@ func (h *hub) foldReply(ctx context.Context, ev *eventstore.RecordedEvent, rev i
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			return "", nil, err
 		}
-		if e.Username, err = keys.Open(ctx, e.UserID, personal.Username, e.Username); err != nil {
-			return "", nil, err
-		}
-		if e.Body, err = keys.Open(ctx, e.UserID, personal.Body, e.Body); err != nil {
+		if err := h.openNameBody(ctx, e.UserID, &e.Username, &e.Body); err != nil {
 			return "", nil, err
 		}
 		a := h.ann.Replied(h.videoID, ev.Revision, e, ev.RecordedAt)
@@ -182,11 +190,7 @@ func (h *hub) foldReply(ctx context.Context, ev *eventstore.RecordedEvent, rev i
 		if a := h.ann.ReplyDeleted(e); a != nil {
 			h.changes = append(h.changes, change{rev: rev, id: a.ID})
 			h.enc.forget(a.ID)
-			b, _ := json.Marshal(struct {
-				ID  int64 `json:"id"`
-				Rev int64 `json:"rev"`
-			}{a.ID, h.pushRev(rev)})
-			return "reply_deleted", b, nil
+			return "reply_deleted", idRevPayload(a.ID, h.pushRev(rev)), nil
 		}
 	}
 	return "", nil, nil
