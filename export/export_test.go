@@ -3,6 +3,7 @@ package export_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -214,6 +215,52 @@ func TestMediaFragmentSpan(t *testing.T) {
 	for _, c := range cases {
 		if got := export.MediaFragmentSpan(c.ms, c.duration); got != c.want {
 			t.Errorf("MediaFragmentSpan(%d, %d) = %q, want %q", c.ms, c.duration, got, c.want)
+		}
+	}
+}
+
+// hiddenSource is an export.Source of one video: two annotations and a
+// reply, the second annotation and the reply hidden by a moderator.
+type hiddenSource struct{}
+
+func (hiddenSource) Hidden(context.Context, int64) (map[int64]bool, error) {
+	return map[int64]bool{2: true, 3: true}, nil
+}
+
+func (hiddenSource) Annotations(_ context.Context, vid int64, fn func(projections.Annotation) error) error {
+	for _, id := range []int64{1, 2} {
+		if err := fn(projections.Annotation{ID: id, VideoID: vid, UserID: 2, Username: "ann", Body: "note", PostedAt: when}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (hiddenSource) Replies(_ context.Context, vid int64, fn func(projections.Reply) error) error {
+	return fn(projections.Reply{ID: 3, VideoID: vid, ParentID: 1, UserID: 3, Username: "bob", Body: "reply", PostedAt: when})
+}
+
+// Items moderators hid stay in the auditors' export, marked.
+func TestVideoItemsMarkHidden(t *testing.T) {
+	var buf bytes.Buffer
+	c := export.Collection{ID: "https://v.example/api/videos/9/annotations.jsonld", Video: "https://cdn.example/talk.mp4",
+		AnnotationIRI: func(id int64) string { return fmt.Sprintf("https://v.example/api/videos/9/annotations/%d", id) },
+		UserIRI:       func(id int64) string { return fmt.Sprintf("https://v.example/users/%d", id) }}
+	if err := export.WebAnnotations(&buf, c, export.VideoItems(context.Background(), hiddenSource{}, 9)); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		First struct{ Items []map[string]any }
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.First.Items) != 3 {
+		t.Fatalf("%d items, want all 3: %s", len(doc.First.Items), buf.String())
+	}
+	for i, want := range []bool{false, true, true} {
+		if got, _ := doc.First.Items[i][export.HiddenProperty].(bool); got != want {
+			t.Errorf("item %d: %s = %v, want %v", i, export.HiddenProperty, doc.First.Items[i][export.HiddenProperty], want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package export
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,12 +42,43 @@ func (c Collection) PageIRI(n int64) string {
 type Item struct {
 	projections.Annotation
 	ParentID int64
+	Hidden   bool // a moderator hid it from viewers
 }
 
 // ReplyItem is r as an item of the export.
 func ReplyItem(r projections.Reply) Item {
 	return Item{Annotation: projections.Annotation{ID: r.ID, VideoID: r.VideoID, UserID: r.UserID, Username: r.Username,
 		Body: r.Body, PostedAt: r.PostedAt, EditedAt: r.EditedAt, DeletedAt: r.DeletedAt, Deleted: r.Deleted}, ParentID: r.ParentID}
+}
+
+// Source is what VideoItems reads: the read models' queries.
+type Source interface {
+	Hidden(ctx context.Context, vid int64) (map[int64]bool, error)
+	Annotations(ctx context.Context, vid int64, fn func(projections.Annotation) error) error
+	Replies(ctx context.Context, vid int64, fn func(projections.Reply) error) error
+}
+
+// VideoItems yields video vid's live annotations in video-time order,
+// then its live replies in the order they were posted, those that
+// moderators hid marked so.
+func VideoItems(ctx context.Context, src Source, vid int64) Items {
+	return func(yield func(Item) error) error {
+		hidden, err := src.Hidden(ctx, vid)
+		if err != nil {
+			return err
+		}
+		err = src.Annotations(ctx, vid, func(a projections.Annotation) error {
+			return yield(Item{Annotation: a, Hidden: hidden[a.ID]})
+		})
+		if err != nil {
+			return err
+		}
+		return src.Replies(ctx, vid, func(r projections.Reply) error {
+			it := ReplyItem(r)
+			it.Hidden = hidden[r.ID]
+			return yield(it)
+		})
+	}
 }
 
 // Items is the export's items in order: each calls yield for every item
@@ -225,9 +257,13 @@ func encode(w io.Writer, v any) error {
 
 type jsonObject = map[string]any
 
-// webAnnotation is it as a W3C annotation. The auditors' marking of
-// items moderated away belongs here, as a property of the object, when
-// Item carries it.
+// HiddenProperty marks, with true, an annotation that a moderator hid
+// from viewers: the auditors' export keeps it, marked. The Web
+// Annotation vocabulary has no such term, so the key is an absolute IRI,
+// which JSON-LD keeps as it is.
+const HiddenProperty = "urn:videologue:moderation#hidden"
+
+// webAnnotation is it as a W3C annotation.
 func webAnnotation(c Collection, it Item) jsonObject {
 	a := it.Annotation
 	o := jsonObject{
@@ -262,6 +298,9 @@ func webAnnotation(c Collection, it Item) jsonObject {
 	}
 	if !a.EditedAt.IsZero() {
 		o["modified"] = a.EditedAt.UTC().Format(time.RFC3339Nano)
+	}
+	if it.Hidden {
+		o[HiddenProperty] = true
 	}
 	return o
 }

@@ -16,9 +16,10 @@ type auditProjection struct{}
 
 func (auditProjection) Name() string { return NameAudit }
 
-// Version 4: reports, hides and dismissals are entries, with the
-// annotation's moment and text (see moderation.go).
-func (auditProjection) Version() uint32 { return 4 }
+// Version 5: reports, hides and dismissals are entries, with the
+// annotation's moment and text, and hidden items are marked (see
+// moderation.go).
+func (auditProjection) Version() uint32 { return 5 }
 func (auditProjection) Prefix() byte    { return nsAudit }
 
 // auditNote is what the audit keeps of an annotation to describe its

@@ -113,11 +113,30 @@ func applyModerationAudit(w *Writer, ev *Event) error {
 			rs = append(rs, Report{UserID: e.UserID, Username: e.Username, Reason: e.Reason, Time: e.Time})
 			w.Set(ok2, encodeReports(w.buf(), rs))
 		}
+	case KindHidden:
+		w.Delete(ok2)
+		w.Set(hiddenKey(vid, id), nil)
 	default:
 		w.Delete(ok2)
 	}
 	w.Put(entryKey(newKey(nsAudit, 'e'), &e), encodeEntry(w.buf(), &e))
 	return nil
+}
+
+// hiddenKey marks item id of video vid as hidden by a moderator.
+func hiddenKey(vid, id int64) key { return newKey(nsAudit, 'h').i64(vid).i64(id) }
+
+// Hidden returns the items of video vid that moderators hid.
+func (d *DB) Hidden(ctx context.Context, vid int64) (map[int64]bool, error) {
+	hidden := map[int64]bool{}
+	err := d.scan(ctx, newKey(nsAudit, 'h').i64(vid), func(k, _ []byte) error {
+		if len(k) != 2+16 {
+			return errCorrupt
+		}
+		hidden[int64(be64(k[10:18]))] = true
+		return nil
+	})
+	return hidden, err
 }
 
 // ModerationQueue calls fn for every item with open reports, by video

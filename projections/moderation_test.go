@@ -58,6 +58,9 @@ func TestModerationInAuditTrailAndQueue(t *testing.T) {
 	if r := trail[2]; r.Kind != KindReported || r.Username != "dave" || r.Reason != "insult" || r.Previous != "rude" {
 		t.Fatalf("report entry %+v", r)
 	}
+	if hidden, err := db.Hidden(context.Background(), 1); err != nil || len(hidden) != 1 || !hidden[1] {
+		t.Fatalf("hidden items %v, %v; want only 1", hidden, err)
+	}
 	if d := trail[6]; d.Kind != KindDismissed || d.Reason != "fine" || d.AnnotationID != 2 {
 		t.Fatalf("dismissal entry %+v", d)
 	}

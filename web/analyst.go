@@ -31,6 +31,8 @@ type ReadModels interface {
 	Replies(ctx context.Context, vid int64, fn func(projections.Reply) error) error
 	LiveReplies(ctx context.Context, vid int64) (int64, error)
 	Item(ctx context.Context, vid, id int64) (*projections.Annotation, *projections.Reply, bool, error)
+	// Hidden returns the items of video vid that moderators hid.
+	Hidden(ctx context.Context, vid int64) (map[int64]bool, error)
 	StateAt(ctx context.Context, vid int64, t time.Time) (projections.State, error)
 	Audit(ctx context.Context, f projections.AuditFilter, fn func(projections.Entry) error) error
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/videologue/videologue/catalog"
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/export"
-	"github.com/videologue/videologue/projections"
 )
 
 // The auditors' W3C Web Annotation export: the collection, paged; each
@@ -28,18 +26,6 @@ func webCollection(base string, v catalog.Video) export.Collection {
 			return base + "/api/videos/" + vid + "/annotations/" + strconv.FormatInt(id, 10)
 		},
 		UserIRI: func(id int64) string { return base + "/users/" + strconv.FormatInt(id, 10) },
-	}
-}
-
-// videoItems yields video vid's live annotations in video-time order,
-// then its live replies in the order they were posted.
-func videoItems(ctx context.Context, rm ReadModels, vid int64) export.Items {
-	return func(yield func(export.Item) error) error {
-		err := rm.Annotations(ctx, vid, func(a projections.Annotation) error { return yield(export.Item{Annotation: a}) })
-		if err != nil {
-			return err
-		}
-		return rm.Replies(ctx, vid, func(r projections.Reply) error { return yield(export.ReplyItem(r)) })
 	}
 }
 
@@ -82,7 +68,7 @@ func (a *analysis) webAnnotations(w http.ResponseWriter, r *http.Request) {
 	c := webCollection(a.srv.cfg.PublicURL, wdw.video)
 	setJSONLD(w)
 	w.WriteHeader(http.StatusOK)
-	items := videoItems(ctx, a.deps.ReadModels, vid)
+	items := export.VideoItems(ctx, a.deps.ReadModels, vid)
 	if page < 0 {
 		err = export.WebAnnotationCollection(w, c, p, items)
 	} else {
@@ -120,6 +106,12 @@ func (a *analysis) webAnnotationItem(w http.ResponseWriter, r *http.Request) {
 	} else {
 		it = export.ReplyItem(*reply)
 	}
+	hidden, err := a.deps.ReadModels.Hidden(r.Context(), wdw.video.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	it.Hidden = hidden[it.ID]
 	if it.Deleted {
 		a.fail(w, r, &requestError{http.StatusGone, "this annotation was deleted"})
 		return

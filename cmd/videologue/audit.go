@@ -178,13 +178,7 @@ Flags:`)
 		if err != nil {
 			return fmt.Errorf("video %d: %w", *video, err)
 		}
-		return export.WebAnnotations(stdout, webCollection(*base, v), func(yield func(export.Item) error) error {
-			err := db.Annotations(ctx, v.ID, func(a projections.Annotation) error { return yield(export.Item{Annotation: a}) })
-			if err != nil {
-				return err
-			}
-			return db.Replies(ctx, v.ID, func(r projections.Reply) error { return yield(export.ReplyItem(r)) })
-		})
+		return export.WebAnnotations(stdout, webCollection(*base, v), export.VideoItems(ctx, db, v.ID))
 	default:
 		fs.Usage()
 		return fmt.Errorf("unknown audit %s", strconv.Quote(pos[0]))
