@@ -104,18 +104,21 @@ func (x *Writer[T]) Flush() error {
 // Entries writes timeline or audit entries, each with the fields that
 // apply to its kind.
 func Entries(w io.Writer, f Format) *Writer[projections.Entry] {
-	x := newWriter(w, f, []string{"position", "time", "kind", "video_id", "user_id", "username", "annotation_id", "at_ms", "body", "previous_body", "connection_id", "client_addr", "device", "reason", "presence_ref", "duration_ms"},
+	x := newWriter(w, f, []string{"position", "time", "kind", "video_id", "user_id", "username", "annotation_id", "at_ms", "body", "previous_body", "connection_id", "client_addr", "device", "reason", "presence_ref", "duration_ms", "parent_id"},
 		func(e projections.Entry) []string {
 			at, duration := "", ""
 			if e.Kind.IsAnnotation() {
 				at, duration = strconv.FormatInt(e.At, 10), strconv.FormatInt(e.Duration, 10)
 			}
-			ann := ""
+			ann, parent := "", ""
 			if e.AnnotationID != 0 {
 				ann = strconv.FormatInt(e.AnnotationID, 10)
 			}
+			if e.ParentID != 0 {
+				parent = strconv.FormatInt(e.ParentID, 10)
+			}
 			return []string{u64(e.Position), ts(e.Time), string(e.Kind), i64(e.VideoID), i64(e.UserID), text(e.Username), ann, at,
-				text(e.Body), text(e.Previous), text(e.ConnectionID), text(e.ClientAddr), text(e.Device), text(e.Reason), text(e.PresenceRef), duration}
+				text(e.Body), text(e.Previous), text(e.ConnectionID), text(e.ClientAddr), text(e.Device), text(e.Reason), text(e.PresenceRef), duration, parent}
 		})
 	x.doc = entryDoc
 	return x
@@ -137,6 +140,7 @@ type annotationEntry struct {
 	ConnectionID string           `json:"connection_id,omitempty"`
 	ClientAddr   string           `json:"client_addr,omitempty"`
 	Reason       string           `json:"reason,omitempty"` // a report's, a hide's or a dismissal's
+	ParentID     int64            `json:"parent_id,omitempty"` // a reply's annotation
 }
 
 type viewerEntry struct {
@@ -155,7 +159,7 @@ type viewerEntry struct {
 
 func entryDoc(e projections.Entry) any {
 	if e.Kind.IsAnnotation() {
-		return annotationEntry{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Duration, e.Body, e.Previous, e.ConnectionID, e.ClientAddr, e.Reason}
+		return annotationEntry{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.AnnotationID, e.At, e.Duration, e.Body, e.Previous, e.ConnectionID, e.ClientAddr, e.Reason, e.ParentID}
 	}
 	return viewerEntry{e.Position, e.Time, e.Kind, e.VideoID, e.UserID, e.Username, e.ConnectionID, e.ClientAddr, e.Device, e.Reason, e.PresenceRef}
 }

@@ -18,7 +18,7 @@ func (auditProjection) Name() string { return NameAudit }
 
 // Version 5: reports, hides and dismissals are entries, with the
 // annotation's moment and text, and hidden items are marked (see
-// moderation.go).
+// moderation.go); replies' events are entries.
 func (auditProjection) Version() uint32 { return 5 }
 func (auditProjection) Prefix() byte    { return nsAudit }
 
@@ -30,11 +30,13 @@ type auditNote struct {
 	userID   int64
 	username string
 	duration int64
+	parentID int64 // a reply's annotation; 0 for an annotation
 }
 
 func (auditProjection) Apply(w *Writer, ev *Event) error {
 	switch ev.Type {
 	case domain.TypeAnnotationPosted, domain.TypeAnnotationEdited, domain.TypeAnnotationDeleted:
+	case domain.TypeReplyPosted, domain.TypeReplyEdited, domain.TypeReplyDeleted:
 	case domain.TypeAnnotationReported, domain.TypeAnnotationHidden, domain.TypeReportsDismissed:
 		return applyModerationAudit(w, ev)
 	default:
@@ -64,8 +66,29 @@ func (auditProjection) Apply(w *Writer, ev *Event) error {
 		e = entryFor(vid, ev, KindDeleted)
 		id = x.AnnotationID
 		e.UserID, e.AnnotationID = x.UserID, x.AnnotationID
+	case *domain.ReplyPosted:
+		// A reply is kept as a note at its parent's moment, with the
+		// parent's id after the note's fields.
+		e = entryFor(vid, ev, KindReplyPosted)
+		id = domain.IDFromRevision(ev.Revision)
+		e.UserID, e.Username, e.AnnotationID, e.ParentID, e.Body = x.UserID, x.Username, id, x.ParentID, x.Body
+		if raw, ok, err := w.Get(newKey(nsAudit, 'a').i64(vid).i64(x.ParentID)); err != nil {
+			return err
+		} else if ok {
+			d := dec{p: raw}
+			e.At = d.i()
+		}
+		w.Set(newKey(nsAudit, 'a').i64(vid).i64(id), enc(w.buf()).i(e.At).s(x.Body).i(x.UserID).s(x.Username).i(0).i(x.ParentID))
+	case *domain.ReplyEdited:
+		e = entryFor(vid, ev, KindReplyEdited)
+		id = x.ReplyID
+		e.UserID, e.AnnotationID, e.Body = x.UserID, x.ReplyID, x.Body
+	case *domain.ReplyDeleted:
+		e = entryFor(vid, ev, KindReplyDeleted)
+		id = x.ReplyID
+		e.UserID, e.AnnotationID = x.UserID, x.ReplyID
 	}
-	if e.Kind != KindPosted {
+	if e.Kind != KindPosted && e.Kind != KindReplyPosted {
 		k := newKey(nsAudit, 'a').i64(vid).i64(id)
 		raw, ok, err := w.Get(k)
 		if err != nil {
@@ -73,16 +96,16 @@ func (auditProjection) Apply(w *Writer, ev *Event) error {
 		}
 		if ok {
 			d := dec{p: raw}
-			n := auditNote{at: d.i(), body: d.s(), userID: d.i(), username: d.s(), duration: d.i()}
+			n := auditNote{at: d.i(), body: d.s(), userID: d.i(), username: d.s(), duration: d.i(), parentID: d.i()}
 			if d.err != nil {
 				return d.err
 			}
-			e.At, e.Duration, e.Previous = n.at, n.duration, n.body
+			e.At, e.Duration, e.Previous, e.ParentID = n.at, n.duration, n.body, n.parentID
 			if n.userID == e.UserID {
 				e.Username = n.username
 			}
-			if e.Kind == KindEdited {
-				w.Set(k, enc(w.buf()).i(n.at).s(e.Body).i(n.userID).s(n.username).i(n.duration))
+			if e.Kind == KindEdited || e.Kind == KindReplyEdited {
+				w.Set(k, enc(w.buf()).i(n.at).s(e.Body).i(n.userID).s(n.username).i(n.duration).i(n.parentID))
 			} else {
 				w.Delete(k)
 			}

@@ -85,3 +85,41 @@ func TestModerationQueueHoldsReplies(t *testing.T) {
 		t.Fatalf("queue %+v", q)
 	}
 }
+
+// Replies' events are entries of the audit trail: posted at their
+// annotation's moment, edited and deleted with the text before, each
+// naming the annotation replied to; a report of a reply carries its text.
+func TestRepliesInAuditTrail(t *testing.T) {
+	log := newMemLog()
+	m := eventstore.Metadata{}
+	v := domain.VideoStream(1)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	log.add(v, evData(t, domain.TypeAnnotationPosted, domain.AnnotationPosted{UserID: 1, Username: "carol", Body: "a question", At: 2500}, m), at(0))
+	log.add(v, evData(t, domain.TypeReplyPosted, domain.ReplyPosted{ParentID: 1, UserID: 2, Username: "dave", Body: "an answer"}, m), at(1))
+	log.add(v, evData(t, domain.TypeReplyEdited, domain.ReplyEdited{ReplyID: 2, UserID: 2, Body: "a better answer"}, m), at(2))
+	log.add(v, evData(t, domain.TypeAnnotationReported, domain.AnnotationReported{AnnotationID: 2, UserID: 1, Username: "carol", Reason: "off topic"}, m), at(3))
+	log.add(v, evData(t, domain.TypeReplyDeleted, domain.ReplyDeleted{ReplyID: 2, UserID: 2}, m), at(4))
+	db := openDB(t, filepath.Join(t.TempDir(), "rm"))
+	defer db.Close()
+	rebuild(t, db, log, Builtin(), Config{})
+	var trail []Entry
+	if err := db.Audit(context.Background(), AuditFilter{}, func(e Entry) error { trail = append(trail, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(trail) != 5 {
+		t.Fatalf("trail %+v", trail)
+	}
+	posted, edited, reported, deleted := trail[1], trail[2], trail[3], trail[4]
+	if posted.Kind != KindReplyPosted || posted.AnnotationID != 2 || posted.ParentID != 1 || posted.At != 2500 || posted.Body != "an answer" || posted.Username != "dave" {
+		t.Errorf("reply posted %+v", posted)
+	}
+	if edited.Kind != KindReplyEdited || edited.ParentID != 1 || edited.Previous != "an answer" || edited.Body != "a better answer" || edited.Username != "dave" {
+		t.Errorf("reply edited %+v", edited)
+	}
+	if reported.Kind != KindReported || reported.AnnotationID != 2 || reported.Previous != "a better answer" || reported.At != 2500 {
+		t.Errorf("reply reported %+v", reported)
+	}
+	if deleted.Kind != KindReplyDeleted || deleted.ParentID != 1 || deleted.Previous != "a better answer" {
+		t.Errorf("reply deleted %+v", deleted)
+	}
+}

@@ -19,9 +19,15 @@ const (
 	KindReported  Kind = "annotation_reported"
 	KindHidden    Kind = "annotation_hidden"
 	KindDismissed Kind = "reports_dismissed"
+	// Replies, in the audit trail: AnnotationID is the reply's id,
+	// ParentID the annotation it answers.
+	KindReplyPosted  Kind = "reply_posted"
+	KindReplyEdited  Kind = "reply_edited"
+	KindReplyDeleted Kind = "reply_deleted"
 )
 
-var kindCodes = [...]Kind{1: KindPosted, 2: KindEdited, 3: KindDeleted, 4: KindJoined, 5: KindLeft, 6: KindReported, 7: KindHidden, 8: KindDismissed}
+var kindCodes = [...]Kind{1: KindPosted, 2: KindEdited, 3: KindDeleted, 4: KindJoined, 5: KindLeft, 6: KindReported, 7: KindHidden, 8: KindDismissed,
+	9: KindReplyPosted, 10: KindReplyEdited, 11: KindReplyDeleted}
 
 func kindCode(k Kind) uint64 {
 	for i, x := range kindCodes {
@@ -39,10 +45,15 @@ func kindOf(code uint64) Kind {
 	return ""
 }
 
-// IsAnnotation reports whether k is an event about an annotation: its
-// own, or a moderator's or a reporter's.
+// IsAnnotation reports whether k is an event about an annotation or a
+// reply: its own, or a moderator's or a reporter's.
 func (k Kind) IsAnnotation() bool {
-	return k == KindPosted || k == KindEdited || k == KindDeleted || k.IsModeration()
+	return k == KindPosted || k == KindEdited || k == KindDeleted || k.IsModeration() || k.IsReply()
+}
+
+// IsReply reports whether k is a reply posted, edited or deleted.
+func (k Kind) IsReply() bool {
+	return k == KindReplyPosted || k == KindReplyEdited || k == KindReplyDeleted
 }
 
 // IsModeration reports whether k is a report, a hide or a dismissal.
@@ -68,13 +79,14 @@ type Entry struct {
 	Reason       string // viewer_left; moderation: the reporter's or moderator's reason
 	PresenceRef  string // viewer events: the presence ref of the viewing
 	Duration     int64  // annotation events: milliseconds a range covers from At; 0: an instant
+	ParentID     int64  // reply events: the annotation replied to
 }
 
 // An entry's key ends with its time and position (entryKey): its value
 // holds the rest.
 func encodeEntry(b []byte, e *Entry) []byte {
 	return enc(b).u(kindCode(e.Kind)).i(e.VideoID).i(e.UserID).s(e.Username).
-		i(e.AnnotationID).i(e.At).s(e.Body).s(e.Previous).s(e.ConnectionID).s(e.ClientAddr).s(e.Device).s(e.Reason).s(e.PresenceRef).i(e.Duration)
+		i(e.AnnotationID).i(e.At).s(e.Body).s(e.Previous).s(e.ConnectionID).s(e.ClientAddr).s(e.Device).s(e.Reason).s(e.PresenceRef).i(e.Duration).i(e.ParentID)
 }
 
 // entryKey is prefix followed by e's time and position.
@@ -88,6 +100,7 @@ func decodeEntry(k, p []byte) (Entry, error) {
 	d := dec{p: p}
 	e := Entry{Position: be64(k[len(k)-8:]), Time: keyTime(be64(k[len(k)-16:])), Kind: kindOf(d.u()), VideoID: d.i(), UserID: d.i(), Username: d.s(),
 		AnnotationID: d.i(), At: d.i(), Body: d.s(), Previous: d.s(), ConnectionID: d.s(), ClientAddr: d.s(), Device: d.s(), Reason: d.s(), PresenceRef: d.s(), Duration: d.i()}
+	e.ParentID = d.i() // absent from entries of activity format 4 and before: 0
 	return e, d.err
 }
 
