@@ -19,6 +19,7 @@ import (
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
 	"github.com/videologue/videologue/internal/testenv"
+	"github.com/videologue/videologue/personal"
 )
 
 // The book's rejoin recipe, {last_seen_id} and nothing else, in the
@@ -104,6 +105,8 @@ func foldVideo(t *testing.T, data string, video int64) (int, string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	keys, closeKeys := openKeys(t, data)
+	defer closeKeys()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	evs, err := st.ReadStream(ctx, domain.VideoStream(video), eventstore.Forwards, 0, 10000)
@@ -116,11 +119,11 @@ func foldVideo(t *testing.T, data string, video int64) (int, string) {
 		case domain.TypeAnnotationPosted:
 			var e domain.AnnotationPosted
 			mustUnmarshal(t, ev.Data, &e)
-			bodies[domain.IDFromRevision(ev.Revision)] = e.Body
+			bodies[domain.IDFromRevision(ev.Revision)] = openBody(t, keys, e.UserID, e.Body)
 		case domain.TypeAnnotationEdited:
 			var e domain.AnnotationEdited
 			mustUnmarshal(t, ev.Data, &e)
-			bodies[e.AnnotationID] = e.Body
+			bodies[e.AnnotationID] = openBody(t, keys, e.UserID, e.Body)
 		case domain.TypeAnnotationDeleted:
 			var e domain.AnnotationDeleted
 			mustUnmarshal(t, ev.Data, &e)
@@ -137,6 +140,16 @@ func foldVideo(t *testing.T, data string, video int64) (int, string) {
 		fmt.Fprintf(h, "%d:%s\n", id, bodies[id])
 	}
 	return len(ids), hex.EncodeToString(h.Sum(nil))
+}
+
+// openBody is the text of a body that userID's event holds sealed.
+func openBody(t *testing.T, keys *personal.Keyring, userID int64, body string) string {
+	t.Helper()
+	text, err := keys.Open(context.Background(), userID, personal.Body, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text
 }
 
 func mustUnmarshal(t *testing.T, b []byte, v any) {

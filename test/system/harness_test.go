@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,8 @@ import (
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
 	"github.com/videologue/videologue/internal/testenv"
+	"github.com/videologue/videologue/personal"
+	pkeys "github.com/videologue/videologue/personal/pebble"
 )
 
 // testSecret signs the tokens of every server the tests start.
@@ -282,6 +285,31 @@ type logAnnotation struct {
 	Body string
 }
 
+// openKeys opens the key store of a stopped server's data directory
+// with the development data key the servers of these tests run with, to
+// read the texts the log holds sealed.
+// Close the key store with close before the server starts again.
+func openKeys(t testing.TB, data string) (keys *personal.Keyring, close func()) {
+	t.Helper()
+	ks, err := pkeys.Open(filepath.Join(data, "keys"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, err := personal.DataKey(devDataKey)
+	if err == nil {
+		keys, err = personal.NewKeyring(ks, dk)
+	}
+	if err != nil {
+		ks.Close()
+		t.Fatal(err)
+	}
+	return keys, func() { ks.Close() }
+}
+
+// devDataKey is the data key of servers in development mode
+// (cmd/videologue's keys.go).
+const devDataKey = "videologue-development-data-key-do-not-use-in-production"
+
 // readLog opens the stopped server's data directory and returns each
 // video's posted annotations in stream order.
 func (s *server) readLog(t testing.TB, videos []int64) map[int64][]logAnnotation {
@@ -294,6 +322,8 @@ func (s *server) readLog(t testing.TB, videos []int64) map[int64][]logAnnotation
 		t.Fatal(err)
 	}
 	defer st.Close()
+	keys, closeKeys := openKeys(t, s.data)
+	defer closeKeys()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out := make(map[int64][]logAnnotation)
@@ -310,6 +340,9 @@ func (s *server) readLog(t testing.TB, videos []int64) map[int64][]logAnnotation
 				}
 				var p domain.AnnotationPosted
 				if err := json.Unmarshal(ev.Data, &p); err != nil {
+					t.Fatal(err)
+				}
+				if p.Body, err = keys.Open(ctx, p.UserID, personal.Body, p.Body); err != nil {
 					t.Fatal(err)
 				}
 				out[v] = append(out[v], logAnnotation{ID: domain.IDFromRevision(ev.Revision), Body: p.Body})
