@@ -123,6 +123,7 @@ func TestPagesFitTheScreen(t *testing.T) {
 				{"account", "/account", ""},
 				{"replay", fmt.Sprintf("/replay/%d", e.video.ID), `document.querySelector("#replay-status").textContent.includes("events")`},
 				{"audit", "/audit", ""},
+				{"moderation", "/moderation", ""},
 				{"admin", "/admin", ""},
 				{"admin-user", fmt.Sprintf("/admin/users/%d", e.ids["dave"]), ""},
 			}
