@@ -139,7 +139,7 @@ type annotationEntry struct {
 	Previous     string           `json:"previous_body,omitempty"`
 	ConnectionID string           `json:"connection_id,omitempty"`
 	ClientAddr   string           `json:"client_addr,omitempty"`
-	Reason       string           `json:"reason,omitempty"` // a report's, a hide's or a dismissal's
+	Reason       string           `json:"reason,omitempty"`    // a report's, a hide's or a dismissal's
 	ParentID     int64            `json:"parent_id,omitempty"` // a reply's annotation
 }
 
