@@ -260,13 +260,7 @@ func (h *hub) fold(ctx context.Context, ev *eventstore.RecordedEvent, rev int64)
 			return "", nil, err
 		}
 		if a := h.ann.Edited(e, ev.RecordedAt); a != nil {
-			h.changes = append(h.changes, change{rev: rev, id: a.ID})
-			j := annotationJSONBytes(a)
-			h.enc.keep(a.ID, j)
-			if h.isHidden(a.ID) { // its text reaches its author in catch-up only
-				return "", nil, nil
-			}
-			return "annotation_updated", withRev(h.annBytes(a), h.pushRev(rev)), nil
+			return h.edited("annotation_updated", a, rev)
 		}
 	case domain.TypeAnnotationDeleted:
 		var e domain.AnnotationDeleted
@@ -274,9 +268,7 @@ func (h *hub) fold(ctx context.Context, ev *eventstore.RecordedEvent, rev int64)
 			return "", nil, err
 		}
 		if a := h.ann.Deleted(e); a != nil {
-			h.changes = append(h.changes, change{rev: rev, id: a.ID})
-			h.enc.forget(a.ID)
-			return "annotation_deleted", idRevPayload(a.ID, h.pushRev(rev)), nil
+			return h.deleted("annotation_deleted", a, rev)
 		}
 	default:
 		if isModeration(ev.Type) {
@@ -285,6 +277,25 @@ func (h *hub) fold(ctx context.Context, ev *eventstore.RecordedEvent, rev int64)
 		return h.foldReply(ctx, ev, rev)
 	}
 	return "", nil, nil
+}
+
+// edited records the edit of item a at rev and returns event's push of
+// it, or none for a hidden item: its text reaches its author in catch-up
+// only.
+func (h *hub) edited(event string, a *domain.Annotation, rev int64) (string, []byte, error) {
+	h.changes = append(h.changes, change{rev: rev, id: a.ID})
+	h.enc.keep(a.ID, itemJSONBytes(a))
+	if h.isHidden(a.ID) {
+		return "", nil, nil
+	}
+	return event, withRev(h.annBytes(a), h.pushRev(rev)), nil
+}
+
+// deleted records the deletion of item a at rev and returns event's push.
+func (h *hub) deleted(event string, a *domain.Annotation, rev int64) (string, []byte, error) {
+	h.changes = append(h.changes, change{rev: rev, id: a.ID})
+	h.enc.forget(a.ID)
+	return event, idRevPayload(a.ID, h.pushRev(rev)), nil
 }
 
 // onViewers folds one message of the viewers stream and reports whether a

@@ -174,13 +174,7 @@ func (h *hub) foldReply(ctx context.Context, ev *eventstore.RecordedEvent, rev i
 			return "", nil, err
 		}
 		if a := h.ann.ReplyEdited(e, ev.RecordedAt); a != nil {
-			h.changes = append(h.changes, change{rev: rev, id: a.ID})
-			j := itemJSONBytes(a)
-			h.enc.keep(a.ID, j)
-			if h.isHidden(a.ID) { // its text reaches its author in catch-up only
-				return "", nil, nil
-			}
-			return "reply_updated", withRev(h.annBytes(a), h.pushRev(rev)), nil
+			return h.edited("reply_updated", a, rev)
 		}
 	case domain.TypeReplyDeleted:
 		var e domain.ReplyDeleted
@@ -188,9 +182,7 @@ func (h *hub) foldReply(ctx context.Context, ev *eventstore.RecordedEvent, rev i
 			return "", nil, err
 		}
 		if a := h.ann.ReplyDeleted(e); a != nil {
-			h.changes = append(h.changes, change{rev: rev, id: a.ID})
-			h.enc.forget(a.ID)
-			return "reply_deleted", idRevPayload(a.ID, h.pushRev(rev)), nil
+			return h.deleted("reply_deleted", a, rev)
 		}
 	}
 	return "", nil, nil
