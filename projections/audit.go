@@ -33,6 +33,25 @@ type auditNote struct {
 	parentID int64 // a reply's annotation; 0 for an annotation
 }
 
+func noteKey(vid, id int64) key { return newKey(nsAudit, 'a').i64(vid).i64(id) }
+
+// note reads the audit's note of item id of video vid; ok is false for
+// an item it does not know.
+func note(w *Writer, vid, id int64) (n auditNote, ok bool, err error) {
+	raw, ok, err := w.Get(noteKey(vid, id))
+	if err != nil || !ok {
+		return n, ok, err
+	}
+	d := dec{p: raw}
+	n = auditNote{at: d.i(), body: d.s(), userID: d.i(), username: d.s(), duration: d.i(), parentID: d.i()}
+	return n, true, d.err
+}
+
+// setNote writes the note of item id of video vid.
+func setNote(w *Writer, vid, id int64, n auditNote) {
+	w.Set(noteKey(vid, id), enc(w.buf()).i(n.at).s(n.body).i(n.userID).s(n.username).i(n.duration).i(n.parentID))
+}
+
 func (auditProjection) Apply(w *Writer, ev *Event) error {
 	switch ev.Type {
 	case domain.TypeAnnotationPosted, domain.TypeAnnotationEdited, domain.TypeAnnotationDeleted:
@@ -57,7 +76,7 @@ func (auditProjection) Apply(w *Writer, ev *Event) error {
 		e = entryFor(vid, ev, KindPosted)
 		id = domain.IDFromRevision(ev.Revision)
 		e.UserID, e.Username, e.AnnotationID, e.At, e.Duration, e.Body = x.UserID, x.Username, id, x.At, x.Duration, x.Body
-		w.Set(newKey(nsAudit, 'a').i64(vid).i64(id), enc(w.buf()).i(x.At).s(x.Body).i(x.UserID).s(x.Username).i(x.Duration))
+		setNote(w, vid, id, auditNote{at: x.At, body: x.Body, userID: x.UserID, username: x.Username, duration: x.Duration})
 	case *domain.AnnotationEdited:
 		e = entryFor(vid, ev, KindEdited)
 		id = x.AnnotationID
@@ -72,13 +91,12 @@ func (auditProjection) Apply(w *Writer, ev *Event) error {
 		e = entryFor(vid, ev, KindReplyPosted)
 		id = domain.IDFromRevision(ev.Revision)
 		e.UserID, e.Username, e.AnnotationID, e.ParentID, e.Body = x.UserID, x.Username, id, x.ParentID, x.Body
-		if raw, ok, err := w.Get(newKey(nsAudit, 'a').i64(vid).i64(x.ParentID)); err != nil {
+		parent, _, err := note(w, vid, x.ParentID)
+		if err != nil {
 			return err
-		} else if ok {
-			d := dec{p: raw}
-			e.At = d.i()
 		}
-		w.Set(newKey(nsAudit, 'a').i64(vid).i64(id), enc(w.buf()).i(e.At).s(x.Body).i(x.UserID).s(x.Username).i(0).i(x.ParentID))
+		e.At = parent.at
+		setNote(w, vid, id, auditNote{at: e.At, body: x.Body, userID: x.UserID, username: x.Username, parentID: x.ParentID})
 	case *domain.ReplyEdited:
 		e = entryFor(vid, ev, KindReplyEdited)
 		id = x.ReplyID
@@ -89,25 +107,20 @@ func (auditProjection) Apply(w *Writer, ev *Event) error {
 		e.UserID, e.AnnotationID = x.UserID, x.ReplyID
 	}
 	if e.Kind != KindPosted && e.Kind != KindReplyPosted {
-		k := newKey(nsAudit, 'a').i64(vid).i64(id)
-		raw, ok, err := w.Get(k)
+		n, ok, err := note(w, vid, id)
 		if err != nil {
 			return err
 		}
 		if ok {
-			d := dec{p: raw}
-			n := auditNote{at: d.i(), body: d.s(), userID: d.i(), username: d.s(), duration: d.i(), parentID: d.i()}
-			if d.err != nil {
-				return d.err
-			}
 			e.At, e.Duration, e.Previous, e.ParentID = n.at, n.duration, n.body, n.parentID
 			if n.userID == e.UserID {
 				e.Username = n.username
 			}
 			if e.Kind == KindEdited || e.Kind == KindReplyEdited {
-				w.Set(k, enc(w.buf()).i(n.at).s(e.Body).i(n.userID).s(n.username).i(n.duration).i(n.parentID))
+				n.body = e.Body
+				setNote(w, vid, id, n)
 			} else {
-				w.Delete(k)
+				w.Delete(noteKey(vid, id))
 			}
 		}
 	}

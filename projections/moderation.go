@@ -84,19 +84,12 @@ func applyModerationAudit(w *Writer, ev *Event) error {
 		return nil
 	}
 	e.AnnotationID = id
-	raw, known, err := w.Get(newKey(nsAudit, 'a').i64(vid).i64(id))
+	n, known, err := note(w, vid, id)
 	if err != nil {
 		return err
 	}
 	if known {
-		d := dec{p: raw}
-		e.At, e.Previous = d.i(), d.s()
-		d.i()
-		d.s()
-		e.Duration = d.i()
-		if d.err != nil {
-			return d.err
-		}
+		e.At, e.Previous, e.Duration = n.at, n.body, n.duration
 	}
 	ok2 := newKey(nsAudit, 'o').i64(vid).i64(id)
 	switch e.Kind {
