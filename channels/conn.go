@@ -185,6 +185,8 @@ func (c *conn) readMessage() (int, []byte, error) {
 	limit := int64(4 * c.srv.cfg.MaxFrameBytes)
 	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err == nil && int64(len(data)) > limit {
+		// As gorilla closes a message too large as sent.
+		c.shut(websocket.CloseMessageTooBig, "", false)
 		err = websocket.ErrReadLimit
 	}
 	return mt, data, err
