@@ -101,7 +101,7 @@ func (e *env) start() {
 	if err := e.accounts.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.catalog = catalog.New(st, logger)
+	e.catalog = catalog.New(st, e.keys, logger)
 	if err := e.catalog.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

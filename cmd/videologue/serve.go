@@ -289,7 +289,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Accounts.Start(ctx); err != nil {
 		return err
 	}
-	m.Catalog = catalog.New(store, m.Logger)
+	m.Catalog = catalog.New(store, m.Keys, m.Logger)
 	if err := m.Catalog.Start(ctx); err != nil {
 		return err
 	}
