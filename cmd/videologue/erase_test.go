@@ -58,7 +58,10 @@ func doJSON(t testing.TB, c *http.Client, method, addr, path, token string, body
 // the CLI beside the running server lists the erased user, and once the
 // server stops no file of the data directory (log, read models, key
 // store) holds the user's name, texts or address; audit verify passes; after a
-// restart the video's history still reads as erased.
+// restart the video's history still reads as erased. A viewer who had
+// the video at its current revision and dropped before the erasure is
+// sent the erased texts when he rejoins with exactly what he had, from
+// the running server and from one that folds the video again.
 func TestEraseEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs a server")
@@ -104,6 +107,18 @@ func TestEraseEndToEnd(t *testing.T) {
 	doJSON(t, aliceHTTP, http.MethodPut, srv.addr, mine, aliceToken, map[string]string{"title": "mine again", "url": "https://example.com/m.mp4"}, http.StatusOK)
 	doJSON(t, aliceHTTP, http.MethodDelete, srv.addr, mine, aliceToken, nil, http.StatusNoContent)
 
+	// Dave has every item of the first video, at its current revision,
+	// and drops before the erasure: the erasure's push never reaches him.
+	_, daveToken := register(t, srv, "dave")
+	dave := dialPhx(t, srv.addr, daveToken, topics[0])
+	dave.join(t, map[string]any{})
+	waitFor(t, 10*time.Second, "dave to catch up", func() bool {
+		_, _, caught := dave.lastSeen()
+		return caught && len(dave.textsNow()) == 5
+	})
+	daveID, daveRev, _ := dave.lastSeen()
+	dave.close()
+
 	req, _ := http.NewRequest(http.MethodDelete, "http://"+srv.addr+"/api/users/me", strings.NewReader(`{"password":"wrong-password"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+aliceToken)
@@ -138,6 +153,30 @@ func TestEraseEndToEnd(t *testing.T) {
 		}
 		return erased == 4 // three annotations and a reply
 	})
+	// Dave rejoins with exactly what he had: he is sent the erased items.
+	rejoin := func(what string) {
+		t.Helper()
+		c := dialPhx(t, srv.addr, daveToken, topics[0])
+		c.join(t, map[string]any{"last_seen_id": daveID, "last_seen_rev": daveRev})
+		waitFor(t, 10*time.Second, what, func() bool {
+			erased := 0
+			for _, text := range c.textsNow() {
+				if strings.Contains(text, secret) || strings.Contains(text, name) {
+					return false
+				}
+				if text == "erased user #1: [erased]" {
+					erased++
+				}
+			}
+			return erased == 4
+		})
+		if seen, _, _ := c.state(); len(seen) != 0 {
+			t.Errorf("%s: annotations sent again as new: %v", what, seen)
+		}
+		c.close()
+	}
+	rejoin("a rejoin at the revision of the erasure to send the erased texts")
+
 	if _, code := httpJSONStatus(t, srv.addr, "/api/sign-ins", "", map[string]string{"username": name, "password": "password-123"}); code != http.StatusUnauthorized {
 		t.Errorf("the erased user signs in: %d", code)
 	}
@@ -202,6 +241,10 @@ func TestEraseEndToEnd(t *testing.T) {
 	}
 
 	srv = startServe(t, bin, "erase-again", []string{"--data", restored})
+	// A hub that folds the video after the erasure sends the erased
+	// items to a client that had them from before.
+	_, daveToken = register(t, srv, "erin")
+	rejoin("a rejoin after a restart to send the erased texts")
 	_, bobToken = register(t, srv, "carol")
 	again := dialPhx(t, srv.addr, bobToken, topics[0])
 	again.join(t, map[string]any{})
