@@ -11,6 +11,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -39,7 +41,19 @@ func Open(ctx context.Context, connString, schema string) (*Store, error) {
 	ddl := "CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{schema}.Sanitize() + ";" +
 		"CREATE TABLE IF NOT EXISTS " + s.keys + " (user_id bigint PRIMARY KEY, wrapped bytea NOT NULL);" +
 		"CREATE TABLE IF NOT EXISTS " + s.gone + " (user_id bigint PRIMARY KEY, erased_at timestamptz NOT NULL DEFAULT now())"
-	if _, err := pool.Exec(ctx, ddl); err != nil {
+	// CREATE ... IF NOT EXISTS is not safe against itself: nodes started
+	// together on a fresh schema each insert the table's type into the
+	// catalog, and all but one fail on its unique index. A transaction-level
+	// advisory lock of the schema's key store makes them take turns.
+	lock := sha256.Sum256([]byte("videologue key store " + schema))
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(binary.BigEndian.Uint64(lock[:8]))); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, ddl)
+		return err
+	})
+	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("creating the key store's tables: %w", err)
 	}

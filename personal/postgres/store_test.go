@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/videologue/videologue/internal/testenv/pgtest"
@@ -37,5 +38,26 @@ func TestKeys(t *testing.T) {
 	}
 	if _, err := s.Create(ctx, 3, []byte("third")); !errors.Is(err, personal.ErrErased) {
 		t.Fatalf("Create after Erase: %v", err)
+	}
+}
+
+// Nodes started together on a fresh schema all open its key store.
+func TestOpenTogether(t *testing.T) {
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := postgres.Open(t.Context(), url, schema)
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("opening one fresh schema from 8 stores at once: %v", err)
 	}
 }
