@@ -52,6 +52,13 @@ go build -o "$WORK/vlload" ./cmd/vlload
 
 PIDS=()
 cleanup() {
+	local status=$?
+	if [ "$status" -ne 0 ]; then
+		for i in 1 2 3; do
+			echo "== node $i log (exit status $status):" >&2
+			tail -5 "$WORK/node-$i.log" >&2 || true
+		done
+	fi
 	for pid in "${PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
@@ -72,17 +79,87 @@ for i in 1 2 3; do
 	PIDS+=($!)
 	ADDRS+=("http://127.0.0.1:$port")
 done
-for a in "${ADDRS[@]}"; do
-	until curl -fs "$a/healthz" >/dev/null; do
+for i in 0 1 2; do
+	until curl -fs "${ADDRS[i]}/healthz" >/dev/null; do
+		kill -0 "${PIDS[i]}" 2>/dev/null || { echo "node $((i + 1)) did not start" >&2; exit 1; }
 		sleep 0.2
 	done
 done
 NODES=$(IFS=,; echo "${ADDRS[*]}")
 echo "nodes: $NODES (pids ${PIDS[*]}), store $STORE, $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# ticks prints the CPU time (user+system, clock ticks) each pid given has
+# taken, summed.
+ticks() {
+	local pid n=0 t
+	for pid in "$@"; do
+		# Fields 14 and 15; the command before them may hold spaces.
+		t=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}')
+		n=$((n + ${t:-0}))
+	done
+	echo "$n"
+}
+
+# backends lists the PostgreSQL server processes serving the nodes: those
+# whose client port is one of the nodes' connections to the database.
+backends() {
+	[ "$STORE" = postgres ] || return 0
+	local ports
+	ports=$(ss -tnpH state established '( dport = :5432 )' 2>/dev/null |
+		grep -E "pid=($(IFS='|'; echo "${PIDS[*]}"))," | awk '{split($3, a, ":"); print a[2]}' | paste -sd,)
+	[ -n "$ports" ] || return 0
+	psql "$URL" -Atc "SELECT pid FROM pg_stat_activity WHERE client_port IN ($ports)" | paste -sd' '
+}
+
+# load runs vlload with "$@" and, every 5 s while it runs, prints the CPU
+# each process took in that interval, in % of one core: the three nodes,
+# vlload, the nodes' PostgreSQL backends, and the whole machine's busy
+# time (other users' included), with the load average.
+load() {
+	"$WORK/vlload" "$@" &
+	local vl=$! hz t0 t1 busy0 busy1 pid n pg line
+	local -A prev now
+	hz=$(getconf CLK_TCK)
+	sample() {
+		now=()
+		for pid in "${PIDS[@]}" "$vl" $(backends); do
+			if [ -r "/proc/$pid/stat" ]; then now[$pid]=$(ticks "$pid"); fi
+		done
+		busy1=$(awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat)
+		t1=$(date +%s%N)
+	}
+	# pct is the % of one core pid took since the last sample; a pid
+	# that has just appeared counts from 0, one gone counts nothing.
+	pct() {
+		local d=$((${now[$1]:-0} - ${prev[$1]:-0}))
+		[ "${now[$1]:-}" ] && [ "$d" -gt 0 ] || d=0
+		echo $((d * 100 * 1000000000 / hz / (t1 - t0)))
+	}
+	sample
+	while kill -0 "$vl" 2>/dev/null; do
+		prev=()
+		for pid in "${!now[@]}"; do prev[$pid]=${now[$pid]}; done
+		t0=$t1 busy0=$busy1
+		sleep 5
+		sample
+		line="cpu % of a core:"
+		n=1
+		for pid in "${PIDS[@]}"; do
+			line+=" n$n=$(pct "$pid")"
+			n=$((n + 1))
+		done
+		pg=0
+		for pid in "${!now[@]}"; do
+			case " ${PIDS[*]} $vl " in *" $pid "*) ;; *) pg=$((pg + $(pct "$pid"))) ;; esac
+		done
+		echo "$line vlload=$(pct "$vl") postgres=$pg machine=$(((busy1 - busy0) * 100 * 1000000000 / hz / (t1 - t0))) load $(cut -d' ' -f1 /proc/loadavg)"
+	done
+	wait "$vl" || echo "vlload exited with $?"
+}
+
 echo "== delivery: $USERS viewers over 3 nodes, $POSTS posts at $RATE/s from $POSTERS posters"
-"$WORK/vlload" --url "$NODES" --users "$USERS" --posts "$POSTS" --rate "$RATE" --posters "$POSTERS" --connects 500
+load --url "$NODES" --users "$USERS" --posts "$POSTS" --rate "$RATE" --posters "$POSTERS" --connects 500
 
 echo "== the same, node 3 (pid ${PIDS[2]}) SIGKILLed halfway"
-"$WORK/vlload" --url "$NODES" --users "$USERS" --posts "$POSTS" --rate "$RATE" --posters "$POSTERS" --connects 500 \
+load --url "$NODES" --users "$USERS" --posts "$POSTS" --rate "$RATE" --posters "$POSTERS" --connects 500 \
 	--kill-pid "${PIDS[2]}" --kill-node 2 --drain 30s

@@ -121,7 +121,7 @@ func (k *killer) move(ctx context.Context, i int, v *viewer, base string) {
 	}
 	var ws *websocket.Conn
 	for ws == nil { // the dead node's viewers all dial at once
-		if ws, _, err = dialer.DialContext(ctx, u.String(), nil); err != nil {
+		if ws, _, err = deflateDialer.DialContext(ctx, u.String(), nil); err != nil {
 			if ctx.Err() != nil {
 				k.fail(fmt.Errorf("viewer %d: dial %s: %w", i, base, err))
 				return

@@ -35,7 +35,7 @@ func watchPresence(ctx context.Context, base, token, topic string) (*presenceWat
 	if err != nil {
 		return nil, err
 	}
-	ws, _, err := dialer.DialContext(ctx, u.String(), nil)
+	ws, _, err := deflateDialer.DialContext(ctx, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("presence watch: %w", err)
 	}
