@@ -1,15 +1,22 @@
 package channels
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
 )
+
+// sweepBatch bounds the leaves a sweep appends at once, about 200 KB of
+// events: well within what a store takes in one append (KurrentDB's
+// default limit is 1 MiB).
+const sweepBatch = 1000
 
 // openViewing is a ViewerJoined without its ViewerLeft.
 type openViewing struct {
@@ -132,10 +139,21 @@ func (n *Node) sweep(ctx context.Context, exclusive bool) (int, error) {
 		todo = append(todo, closing{ref, o, why})
 	}
 	n.mu.Unlock()
-	for i, c := range todo {
-		data, _ := json.Marshal(domain.ViewerLeft{UserID: c.o.joined.UserID, ConnectionID: c.ref, Node: c.o.joined.Node, Reason: c.why, At: now.UTC()})
-		if _, err := n.store.Append(ctx, domain.ViewersStream(c.o.videoID), eventstore.Any,
-			eventstore.EventData{Type: domain.TypeViewerLeft, Data: data}); err != nil {
+	// One append per video: a node that served thousands of viewers of
+	// one video leaves in one commit, not in one round trip per viewer,
+	// which on a shared store is what the bound must wait for.
+	slices.SortStableFunc(todo, func(a, b closing) int { return cmp.Compare(a.o.videoID, b.o.videoID) })
+	for i := 0; i < len(todo); {
+		j := i + 1
+		for j < len(todo) && j-i < sweepBatch && todo[j].o.videoID == todo[i].o.videoID {
+			j++
+		}
+		leaves := make([]eventstore.EventData, 0, j-i)
+		for _, c := range todo[i:j] {
+			data, _ := json.Marshal(domain.ViewerLeft{UserID: c.o.joined.UserID, ConnectionID: c.ref, Node: c.o.joined.Node, Reason: c.why, At: now.UTC()})
+			leaves = append(leaves, eventstore.EventData{Type: domain.TypeViewerLeft, Data: data})
+		}
+		if _, err := n.store.Append(ctx, domain.ViewersStream(todo[i].o.videoID), eventstore.Any, leaves...); err != nil {
 			n.mu.Lock() // retried at the next sweep
 			for _, r := range todo[i:] {
 				n.index.open[r.ref] = r.o
@@ -143,6 +161,7 @@ func (n *Node) sweep(ctx context.Context, exclusive bool) (int, error) {
 			n.mu.Unlock()
 			return i, fmt.Errorf("sweep: %w", err)
 		}
+		i = j
 	}
 	return len(todo), nil
 }
