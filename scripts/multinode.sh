@@ -158,8 +158,8 @@ load() {
 }
 
 echo "== delivery: $USERS viewers over 3 nodes, $POSTS posts at $RATE/s from $POSTERS posters"
-load --url "$NODES" --users "$USERS" --posts "$POSTS" --rate "$RATE" --posters "$POSTERS" --connects 500
+load --url "$NODES" --users "$USERS" --posts "$POSTS" --rate "$RATE" --posters "$POSTERS" --connects 500 --settle 120s
 
 echo "== the same, node 3 (pid ${PIDS[2]}) SIGKILLed halfway"
-load --url "$NODES" --users "$USERS" --posts "$POSTS" --rate "$RATE" --posters "$POSTERS" --connects 500 \
+load --url "$NODES" --users "$USERS" --posts "$POSTS" --rate "$RATE" --posters "$POSTERS" --connects 500 --settle 120s \
 	--kill-pid "${PIDS[2]}" --kill-node 2 --drain 30s

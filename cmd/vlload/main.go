@@ -44,6 +44,7 @@ type config struct {
 	killNode  int     // its index in --url
 	reactRate float64 // reactions per second in all during the delivery run (see reactions.go); 0: none
 	reactors  int
+	settle    time.Duration // before posting, wait at most this long for the joins' presence to stop arriving
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -69,6 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.killPID, "kill-pid", 0, "in the delivery run: SIGKILL this process, the node --kill-node of --url, once half the posts are due; its viewers rejoin on the other nodes with the last id they saw and must end exact")
 	fs.IntVar(&c.killNode, "kill-node", 0, "with --kill-pid: the index in --url of the node killed")
 	fs.Float64Var(&c.reactRate, "reactions-rate", 0, "reactions per second in all while the posts last (needs --rate above 0); each sets or clears a reaction on the newest annotation")
+	fs.DurationVar(&c.settle, "settle", 0, "in the delivery run, before posting: wait until no viewer has received a presence frame for 1 s, at most this long, so that the latencies are of posts, not of posts queued behind the joins' presence (0: post at once)")
 	fs.IntVar(&c.reactors, "reactors", 8, "with --reactions-rate: the users that react, one connection each")
 	if err := fs.Parse(args); err != nil {
 		return c, err

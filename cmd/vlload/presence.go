@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"slices"
+	"time"
 )
 
 // presenceEvent starts the event name of presence_state and presence_diff
@@ -51,4 +53,31 @@ func reportPresence(out io.Writer, viewers []*viewer) {
 	slices.Sort(frames)
 	fmt.Fprintf(out, "presence frames received (presence_state and presence_diff, the joins included): %d in all, %.1f MiB of JSON, %.1f MiB on the wire; per viewer median %d, max %d\n",
 		total, float64(bytes)/(1<<20), float64(wire)/(1<<20), frames[len(frames)/2], frames[len(frames)-1])
+}
+
+// settle waits until no viewer has received a presence frame for quiet,
+// or until limit has passed, and returns how long it waited and whether the
+// presence went quiet.
+func settle(ctx context.Context, viewers []*viewer, quiet, limit time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	last, lastChange := int64(-1), start
+	for {
+		var n int64
+		for _, v := range viewers {
+			v.mu.Lock()
+			n += v.presence.frames
+			v.mu.Unlock()
+		}
+		now := time.Now()
+		if n != last {
+			last, lastChange = n, now
+		}
+		switch {
+		case now.Sub(lastChange) >= quiet:
+			return lastChange.Sub(start), true
+		case now.Sub(start) >= limit || ctx.Err() != nil:
+			return now.Sub(start), false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -111,6 +111,13 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 				rssBefore, after, at, float64(after-rssBefore)/float64(cfg.users), openViewers(viewers), cfg.users)
 		}
 	}
+	if cfg.settle > 0 {
+		if took, quiet := settle(ctx, viewers, time.Second, cfg.settle); quiet {
+			fmt.Fprintf(out, "the joins' presence stopped arriving %v after the joins\n", took.Round(time.Millisecond))
+		} else {
+			fmt.Fprintf(out, "the joins' presence still arriving after %v: posting anyway\n", took.Round(time.Millisecond))
+		}
+	}
 	posters := make([]*viewer, cfg.posters)
 	for i := range posters {
 		if posters[i], err = connect(ctx, cfg.node(i), tokens[i], topic); err != nil {
