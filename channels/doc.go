@@ -142,7 +142,8 @@
 // embedded store, which one process owns, neither). It follows the whole log into an index of open viewings and
 // of each node's last sign of life in it. At start it closes the
 // viewings left open by a previous run that died; then, every
-// SweepInterval, it closes with ViewerLeft{Reason: "node_lost"} those of
+// SweepInterval, it closes with ViewerLeft{Reason: "node_lost"}, in one
+// append per video, those of
 // any node with neither a lease nor a sign of life in the log for longer
 // than NodeConfig.Timeout. So viewers of a
 // killed node leave the presence list within Timeout + SweepInterval

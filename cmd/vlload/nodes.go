@@ -242,8 +242,8 @@ func (k *killer) stop(out io.Writer) error {
 	k.wg.Wait()
 	slices.Sort(k.moved)
 	if n := len(k.moved); n > 0 {
-		fmt.Fprintf(out, "node %d (pid %d) killed after %v of posting: %d of its viewers rejoined on other nodes and caught up; from the kill: median %v, max %v\n",
-			k.cfg.killNode, k.cfg.killPID, k.killedAt.Sub(k.firstPost).Round(time.Millisecond), n, k.moved[n/2].Round(time.Millisecond), k.moved[n-1].Round(time.Millisecond))
+		fmt.Fprintf(out, "node %d (pid %d) killed at %s UTC, after %v of posting: %d of its viewers rejoined on other nodes and caught up; from the kill: median %v, max %v\n",
+			k.cfg.killNode, k.cfg.killPID, k.killedAt.UTC().Format("15:04:05.000"), k.killedAt.Sub(k.firstPost).Round(time.Millisecond), n, k.moved[n/2].Round(time.Millisecond), k.moved[n-1].Round(time.Millisecond))
 	}
 	return errors.Join(k.failed...)
 }
