@@ -36,7 +36,8 @@ type catchUp struct {
 	base int64
 	next int // index in hub.changes of the sweep's next change; -1: no sweep under way
 	// viewer is the client's user: the author of a hidden item gets it
-	// marked hidden, everyone else only its id.
+	// marked hidden, everyone else only its id; an item on which the
+	// viewer holds reactions carries them ("mine").
 	viewer int64
 }
 
@@ -87,7 +88,7 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 		case h.isHidden(id) && a.UserID != cu.viewer:
 			it.event = "annotation_hidden"
 		default:
-			it.event, it.ann = "annotation_updated", h.annBytes(a)
+			it.event, it.ann = "annotation_updated", h.viewerBytes(a, cu.viewer)
 			n = len(it.ann)
 		}
 		if e, ok := replyEvents[it.event]; ok && it.reply {
@@ -112,7 +113,7 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 			}
 			continue
 		}
-		j := h.annBytes(a)
+		j := h.viewerBytes(a, cu.viewer)
 		if !fits(len(j) + 1) {
 			return items, false
 		}
