@@ -14,7 +14,8 @@ import (
 // moderator finds it in the queue (linked from the nav), opens it on the
 // video and hides it with a reason: it disappears from the viewer's
 // page live and stays, marked hidden, on its author's; the queue is then
-// empty. A reaction's count reaches the other pages live.
+// empty. A reaction's count reaches the other pages live, and the
+// reacting viewer's page shows it pressed after a reload.
 func TestModerationInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a real browser")
@@ -82,6 +83,15 @@ func TestModerationInBrowser(t *testing.T) {
 	eval[chromedp.Void](alice, other+`.querySelector('.reaction[data-reaction="heart"]').click()`)
 	alice.waitFor("her reaction pressed", other+`.querySelector('.reaction[data-reaction="heart"]').getAttribute("aria-pressed") === "true"`)
 	carol.waitFor("the count live", other+`.querySelector('.reaction[data-reaction="heart"]').dataset.count === "1"`)
+
+	// alice reloads: her heart is still pressed, carol's is not.
+	watch(alice, e.url+watchPath, false)
+	eval[chromedp.Void](alice, `document.getElementById("show-all").click()`)
+	alice.waitFor("her reaction pressed after a reload", other+`?.querySelector('.reaction[data-reaction="heart"]').getAttribute("aria-pressed") === "true" && `+
+		other+`.querySelector('.reaction[data-reaction="heart"]').dataset.count === "1"`)
+	if got := eval[string](carol, other+`.querySelector('.reaction[data-reaction="heart"]').getAttribute("aria-pressed")`); got != "false" {
+		carol.fail("another viewer's reaction pressed on her page", errText(got))
+	}
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -21,13 +21,14 @@ export class Moderation {
     this.channel = channel
     this.userId = userId
     this.moderator = moderator
-    // id -> Set of the reactions this page set: the server sends counts
-    // alone, the same to everyone, so a reload starts with none pressed
-    // (setting one held again is a no-op there).
+    // id -> Set of this user's reactions: the server sends them with
+    // each item in the join reply and catch-up ("mine"), and with the
+    // counts pushed after this user's own changes, from any tab.
     this.mine = new Map()
     this.reported = new Set() // ids this page reported
     channel.on("annotation_hidden", ({id, rev}) => { this.hide(id); panel.applied(rev) })
-    channel.on("reactions", ({id, counts, rev}) => {
+    channel.on("reactions", ({id, counts, rev, mine}) => {
+      if(Array.isArray(mine)){ this.mine.set(id, new Set(mine)) }
       let item = panel.items.get(id)
       if(item){
         item.ann.reactions = counts
@@ -54,6 +55,10 @@ export class Moderation {
   // the panel has just rendered.
   decorate(item, main){
     let {ann, node} = item
+    if(Array.isArray(ann.mine)){ // taken once: later changes come as pushes
+      this.mine.set(ann.id, new Set(ann.mine))
+      delete ann.mine
+    }
     node.id = "annotation-" + ann.id
     node.classList.toggle("is-hidden", ann.hidden === true)
     if(ann.hidden === true){
