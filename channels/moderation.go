@@ -308,10 +308,28 @@ func (s *subscription) moderator(ctx context.Context) error {
 	return nil
 }
 
+// actor is who makes a command and from where: a socket's user, or an
+// HTTP request's (see Server.Hide).
+type actor struct {
+	id       int64
+	username string
+	meta     eventstore.Metadata
+}
+
+func (s *subscription) actor() actor {
+	return actor{id: s.c.user.id, username: s.c.user.username, meta: s.c.meta()}
+}
+
 // event is an event of s's user, the client address in its metadata
 // sealed with their key.
 func (s *subscription) event(ctx context.Context, typ string, v any) (eventstore.EventData, error) {
-	meta, err := s.c.srv.deps.Keys.SealMetadata(ctx, s.c.user.id, s.c.meta())
+	return s.c.srv.event(ctx, s.actor(), typ, v)
+}
+
+// event is an event of a's user, the client address in its metadata
+// sealed with their key.
+func (srv *Server) event(ctx context.Context, a actor, typ string, v any) (eventstore.EventData, error) {
+	meta, err := srv.deps.Keys.SealMetadata(ctx, a.id, a.meta)
 	if err != nil {
 		return eventstore.EventData{}, fmt.Errorf("%s: %w", typ, err)
 	}
@@ -319,27 +337,18 @@ func (s *subscription) event(ctx context.Context, typ string, v any) (eventstore
 	return eventstore.EventData{Type: typ, Data: data, Metadata: meta.Encode()}, nil
 }
 
-// sealed returns s's user's name and a reason they wrote, sealed with
-// their key, for a moderation event.
-func (s *subscription) sealed(ctx context.Context, reason string) (name, sealedReason string, err error) {
-	keys, user := s.c.srv.deps.Keys, s.c.user.id
-	if name, err = keys.Seal(ctx, user, personal.Username, s.c.user.username); err != nil {
-		return "", "", err
-	}
-	if sealedReason, err = keys.Seal(ctx, user, personal.Body, reason); err != nil {
-		return "", "", err
-	}
-	return name, sealedReason, nil
-}
-
 // moderationEvent is the event of a report, a hide or a dismissal by
-// s's user, with their name and reason sealed.
-func (s *subscription) moderationEvent(ctx context.Context, typ string, reason string, build func(name, reason string) any) (eventstore.EventData, error) {
-	name, reason, err := s.sealed(ctx, reason)
+// a's user, with their name and reason sealed with their key.
+func (srv *Server) moderationEvent(ctx context.Context, a actor, typ string, reason string, build func(name, reason string) any) (eventstore.EventData, error) {
+	keys := srv.deps.Keys
+	name, err := keys.Seal(ctx, a.id, personal.Username, a.username)
+	if err == nil {
+		reason, err = keys.Seal(ctx, a.id, personal.Body, reason)
+	}
 	if err != nil {
 		return eventstore.EventData{}, fmt.Errorf("%s: %w", typ, err)
 	}
-	return s.event(ctx, typ, build(name, reason))
+	return srv.event(ctx, a, typ, build(name, reason))
 }
 
 func (s *subscription) report(ctx context.Context, payload json.RawMessage) error {
@@ -363,7 +372,7 @@ func (s *subscription) report(ctx context.Context, payload json.RawMessage) erro
 	if !s.c.srv.limits.reports.Allow(user, s.c.srv.cfg.Now()) {
 		return errReportsLimited
 	}
-	ev, err := s.moderationEvent(ctx, domain.TypeAnnotationReported, reason, func(name, reason string) any {
+	ev, err := s.c.srv.moderationEvent(ctx, s.actor(), domain.TypeAnnotationReported, reason, func(name, reason string) any {
 		return domain.AnnotationReported{AnnotationID: id, UserID: user, Username: name, Reason: reason}
 	})
 	if err != nil {
@@ -380,21 +389,7 @@ func (s *subscription) hide(ctx context.Context, payload json.RawMessage) error 
 	if err != nil {
 		return err
 	}
-	h := s.hub
-	check := func() error {
-		_, err := h.itemLocked(id, true)
-		if err == nil && h.mod.hidden[id] {
-			return errAlreadyHidden
-		}
-		return err
-	}
-	ev, err := s.moderationEvent(ctx, domain.TypeAnnotationHidden, reason, func(name, reason string) any {
-		return domain.AnnotationHidden{AnnotationID: id, UserID: s.c.user.id, Username: name, Reason: reason}
-	})
-	if err != nil {
-		return err
-	}
-	return h.appendChecked(ctx, id, check, ev)
+	return s.hub.hide(ctx, s.actor(), id, reason)
 }
 
 func (s *subscription) dismiss(ctx context.Context, payload json.RawMessage) error {
@@ -405,7 +400,30 @@ func (s *subscription) dismiss(ctx context.Context, payload json.RawMessage) err
 	if err != nil {
 		return err
 	}
-	h := s.hub
+	return s.hub.dismiss(ctx, s.actor(), id, reason)
+}
+
+// hide hides item id for moderator a, whose role the caller checked.
+func (h *hub) hide(ctx context.Context, a actor, id int64, reason string) error {
+	check := func() error {
+		_, err := h.itemLocked(id, true)
+		if err == nil && h.mod.hidden[id] {
+			return errAlreadyHidden
+		}
+		return err
+	}
+	ev, err := h.srv.moderationEvent(ctx, a, domain.TypeAnnotationHidden, reason, func(name, reason string) any {
+		return domain.AnnotationHidden{AnnotationID: id, UserID: a.id, Username: name, Reason: reason}
+	})
+	if err != nil {
+		return err
+	}
+	return h.appendChecked(ctx, id, check, ev)
+}
+
+// dismiss closes the open reports of item id for moderator a, whose
+// role the caller checked.
+func (h *hub) dismiss(ctx context.Context, a actor, id int64, reason string) error {
 	check := func() error {
 		if _, ok := h.ann.Get(id); !ok {
 			return errItemNotFound
@@ -415,8 +433,8 @@ func (s *subscription) dismiss(ctx context.Context, payload json.RawMessage) err
 		}
 		return nil
 	}
-	ev, err := s.moderationEvent(ctx, domain.TypeReportsDismissed, reason, func(name, reason string) any {
-		return domain.ReportsDismissed{AnnotationID: id, UserID: s.c.user.id, Username: name, Reason: reason}
+	ev, err := h.srv.moderationEvent(ctx, a, domain.TypeReportsDismissed, reason, func(name, reason string) any {
+		return domain.ReportsDismissed{AnnotationID: id, UserID: a.id, Username: name, Reason: reason}
 	})
 	if err != nil {
 		return err

@@ -37,8 +37,8 @@ type reactState struct {
 	items   map[int64]*itemReactions
 	holders map[int64]int     // user -> items on which they hold a reaction
 	pending map[int64][]int64 // items whose counts changed since the last push -> the users who changed them
-	first   int64          // client revision of the first change pending; 0 none
-	armed   atomic.Bool    // a change is pending and the hub's run loop has no timer for it yet
+	first   int64             // client revision of the first change pending; 0 none
+	armed   atomic.Bool       // a change is pending and the hub's run loop has no timer for it yet
 }
 
 type itemReactions struct {
