@@ -304,7 +304,11 @@ func (h *hub) sendPage(s *subscription) (more bool) {
 // caughtUp ends s's catch-up: it is sent caught_up and, from then on,
 // the live events after the hub's revision. h.mu is held.
 func (h *hub) caughtUp(s *subscription) {
-	s.c.fanOut(outMsg{joinRef: s.joinRef, topic: h.topic, event: "caught_up", payload: caughtUpPayload(s.catchUp)})
+	p := caughtUpPayload(s.catchUp)
+	if s.isModerator {
+		p = h.withReported(p)
+	}
+	s.c.fanOut(outMsg{joinRef: s.joinRef, topic: h.topic, event: "caught_up", payload: p})
 	s.catchUp = nil
 	s.lastRev = h.rev
 }

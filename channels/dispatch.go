@@ -199,6 +199,11 @@ func (c *conn) join(ctx context.Context, f *inbound) {
 		device = deviceFromUserAgent(c.userAgent)
 	}
 	s := &subscription{c: c, hub: h, topic: f.topic, joinRef: f.joinRef, videoID: videoID, presenceRef: newPresenceRef(), device: device}
+	if s.isModerator, err = c.srv.deps.Users.Moderator(jctx, c.user.id); err != nil {
+		c.srv.hubs.release(h)
+		c.replyErr(f, fmt.Errorf("check role: %w", err))
+		return
+	}
 	if err := h.join(jctx, s, f.ref, params); err != nil {
 		c.srv.hubs.release(h)
 		c.replyErr(f, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
@@ -20,6 +21,11 @@ import (
 // Each is an event in the video's stream, appended only if the hub's fold,
 // brought up to the stream's head, still allows it (see appendChecked):
 // a second report by the same user, a hide of a hidden item, never lands.
+//
+// Moderators are told which items have open reports: their caught_up
+// carries "reported", the ids, and a report or a dismissal is pushed to
+// them alone as reports {"id", "open", "rev"}, open being how many
+// reports of the item wait (a hide closes them too: annotation_hidden).
 
 var (
 	errNotModerator   = &clientError{"only moderators may do this"}
@@ -67,6 +73,7 @@ func (h *hub) foldModeration(ev *eventstore.RecordedEvent, rev int64) (event str
 			m.reporters[e.AnnotationID][e.UserID] = true
 			if !m.hidden[e.AnnotationID] {
 				m.open[e.AnnotationID]++
+				return h.reportsPush(e.AnnotationID, rev)
 			}
 		}
 	case domain.TypeReportsDismissed:
@@ -74,7 +81,10 @@ func (h *hub) foldModeration(ev *eventstore.RecordedEvent, rev int64) (event str
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			return "", nil, err
 		}
-		delete(m.open, e.AnnotationID)
+		if m.open[e.AnnotationID] > 0 {
+			delete(m.open, e.AnnotationID)
+			return h.reportsPush(e.AnnotationID, rev)
+		}
 	case domain.TypeAnnotationHidden:
 		var e domain.AnnotationHidden
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
@@ -101,6 +111,24 @@ func (h *hub) foldModeration(ev *eventstore.RecordedEvent, rev int64) (event str
 		}
 	}
 	return "", nil, nil
+}
+
+// reportsPush is the push to moderators of item id's open reports, at
+// client revision rev. h.mu is held.
+func (h *hub) reportsPush(id, rev int64) (event string, payload []byte, err error) {
+	h.moderatorsOnly = true
+	return "reports", fmt.Appendf(nil, `{"id":%d,"open":%d,"rev":%d}`, id, h.mod.open[id], h.pushRev(rev)), nil
+}
+
+// withReported is the caught_up payload p with "reported": the items
+// with open reports, in id order. h.mu is held.
+func (h *hub) withReported(p []byte) []byte {
+	ids := make([]int64, 0, len(h.mod.open))
+	for id := range h.mod.open {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return append(appendIDs(p[:len(p)-1:len(p)-1], `,"reported":[`, ids), '}')
 }
 
 // isModeration reports whether typ is an event foldModeration applies.

@@ -21,6 +21,7 @@ type modEnv struct {
 	author, viewer, mod     *client
 	authorJR, viewerJR, mJR string
 	authorTok, viewerTok    string
+	modTok                  string
 }
 
 func newModEnv(t *testing.T, cfg func(*envCfg)) *modEnv {
@@ -36,6 +37,7 @@ func newModEnv(t *testing.T, cfg func(*envCfg)) *modEnv {
 	_ = authorName
 	m.viewerID, _, m.viewerTok = e.user("viewer")
 	modID, _, modTok := e.user("mod")
+	m.modTok = modTok
 	if err := e.accounts.Grant(t.Context(), modID, domain.RoleModerator, 0, "", eventstore.Metadata{}); err != nil {
 		t.Fatal(err)
 	}
