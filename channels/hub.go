@@ -323,6 +323,7 @@ func (h *hub) maybeReady() {
 	if h.readyDone || !h.vCaught || !h.pCaught {
 		return
 	}
+	h.erasedAtLoad()
 	h.pres.publishAll()
 	h.readyDone = true
 	close(h.ready)
@@ -358,7 +359,11 @@ func (h *hub) join(ctx context.Context, s *subscription, ref string, p joinParam
 	}
 	reply, done := h.joinReply(cu)
 	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: reply})
-	s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()})
+	state := outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()}
+	if s.c.deflate {
+		state.deflated = h.pres.stateDeflated()
+	}
+	s.c.send(state)
 	s.catchUp = cu
 	h.subscriptions[s] = struct{}{}
 	if done {
