@@ -1,12 +1,18 @@
 package channels
 
+// The moderators' commands, hide and dismiss, as the hub runs them for
+// the socket's pushes (moderation.go) and for the HTTP API (Server.Hide,
+// Server.Dismiss), and the events they write.
+
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
+	"github.com/videologue/videologue/personal"
 )
 
 // Moderator is a moderator acting from outside the socket (the HTTP
@@ -66,6 +72,82 @@ func (s *Server) moderate(ctx context.Context, videoID int64, m Moderator, reaso
 		return ctx.Err()
 	}
 	return refusal(do(h, actor{id: m.ID, username: m.Username, meta: m.Meta}, reason))
+}
+
+// actor is who makes a command and from where: a socket's user, or an
+// HTTP request's (see Server.Hide).
+type actor struct {
+	id       int64
+	username string
+	meta     eventstore.Metadata
+}
+
+func (s *subscription) actor() actor {
+	return actor{id: s.c.user.id, username: s.c.user.username, meta: s.c.meta()}
+}
+
+// event is an event of a's user, the client address in its metadata
+// sealed with their key.
+func (srv *Server) event(ctx context.Context, a actor, typ string, v any) (eventstore.EventData, error) {
+	meta, err := srv.deps.Keys.SealMetadata(ctx, a.id, a.meta)
+	if err != nil {
+		return eventstore.EventData{}, fmt.Errorf("%s: %w", typ, err)
+	}
+	data, _ := json.Marshal(v)
+	return eventstore.EventData{Type: typ, Data: data, Metadata: meta.Encode()}, nil
+}
+
+// moderationEvent is the event of a report, a hide or a dismissal by
+// a's user, with their name and reason sealed with their key.
+func (srv *Server) moderationEvent(ctx context.Context, a actor, typ string, reason string, build func(name, reason string) any) (eventstore.EventData, error) {
+	keys := srv.deps.Keys
+	name, err := keys.Seal(ctx, a.id, personal.Username, a.username)
+	if err == nil {
+		reason, err = keys.Seal(ctx, a.id, personal.Body, reason)
+	}
+	if err != nil {
+		return eventstore.EventData{}, fmt.Errorf("%s: %w", typ, err)
+	}
+	return srv.event(ctx, a, typ, build(name, reason))
+}
+
+// hide hides item id for moderator a, whose role the caller checked.
+func (h *hub) hide(ctx context.Context, a actor, id int64, reason string) error {
+	check := func() error {
+		_, err := h.itemLocked(id, true)
+		if err == nil && h.mod.hidden[id] {
+			return errAlreadyHidden
+		}
+		return err
+	}
+	ev, err := h.srv.moderationEvent(ctx, a, domain.TypeAnnotationHidden, reason, func(name, reason string) any {
+		return domain.AnnotationHidden{AnnotationID: id, UserID: a.id, Username: name, Reason: reason}
+	})
+	if err != nil {
+		return err
+	}
+	return h.appendChecked(ctx, id, check, ev)
+}
+
+// dismiss closes the open reports of item id for moderator a, whose
+// role the caller checked.
+func (h *hub) dismiss(ctx context.Context, a actor, id int64, reason string) error {
+	check := func() error {
+		if _, ok := h.ann.Get(id); !ok {
+			return errItemNotFound
+		}
+		if h.mod.open[id] == 0 {
+			return errNoOpenReports
+		}
+		return nil
+	}
+	ev, err := h.srv.moderationEvent(ctx, a, domain.TypeReportsDismissed, reason, func(name, reason string) any {
+		return domain.ReportsDismissed{AnnotationID: id, UserID: a.id, Username: name, Reason: reason}
+	})
+	if err != nil {
+		return err
+	}
+	return h.appendChecked(ctx, id, check, ev)
 }
 
 // refusals are what the socket's moderation refusals amount to for

@@ -9,7 +9,6 @@ import (
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
-	"github.com/videologue/videologue/personal"
 )
 
 // Moderation on the video channel:
@@ -336,47 +335,10 @@ func (s *subscription) moderator(ctx context.Context) error {
 	return nil
 }
 
-// actor is who makes a command and from where: a socket's user, or an
-// HTTP request's (see Server.Hide).
-type actor struct {
-	id       int64
-	username string
-	meta     eventstore.Metadata
-}
-
-func (s *subscription) actor() actor {
-	return actor{id: s.c.user.id, username: s.c.user.username, meta: s.c.meta()}
-}
-
 // event is an event of s's user, the client address in its metadata
 // sealed with their key.
 func (s *subscription) event(ctx context.Context, typ string, v any) (eventstore.EventData, error) {
 	return s.c.srv.event(ctx, s.actor(), typ, v)
-}
-
-// event is an event of a's user, the client address in its metadata
-// sealed with their key.
-func (srv *Server) event(ctx context.Context, a actor, typ string, v any) (eventstore.EventData, error) {
-	meta, err := srv.deps.Keys.SealMetadata(ctx, a.id, a.meta)
-	if err != nil {
-		return eventstore.EventData{}, fmt.Errorf("%s: %w", typ, err)
-	}
-	data, _ := json.Marshal(v)
-	return eventstore.EventData{Type: typ, Data: data, Metadata: meta.Encode()}, nil
-}
-
-// moderationEvent is the event of a report, a hide or a dismissal by
-// a's user, with their name and reason sealed with their key.
-func (srv *Server) moderationEvent(ctx context.Context, a actor, typ string, reason string, build func(name, reason string) any) (eventstore.EventData, error) {
-	keys := srv.deps.Keys
-	name, err := keys.Seal(ctx, a.id, personal.Username, a.username)
-	if err == nil {
-		reason, err = keys.Seal(ctx, a.id, personal.Body, reason)
-	}
-	if err != nil {
-		return eventstore.EventData{}, fmt.Errorf("%s: %w", typ, err)
-	}
-	return srv.event(ctx, a, typ, build(name, reason))
 }
 
 func (s *subscription) report(ctx context.Context, payload json.RawMessage) error {
@@ -429,45 +391,6 @@ func (s *subscription) dismiss(ctx context.Context, payload json.RawMessage) err
 		return err
 	}
 	return s.hub.dismiss(ctx, s.actor(), id, reason)
-}
-
-// hide hides item id for moderator a, whose role the caller checked.
-func (h *hub) hide(ctx context.Context, a actor, id int64, reason string) error {
-	check := func() error {
-		_, err := h.itemLocked(id, true)
-		if err == nil && h.mod.hidden[id] {
-			return errAlreadyHidden
-		}
-		return err
-	}
-	ev, err := h.srv.moderationEvent(ctx, a, domain.TypeAnnotationHidden, reason, func(name, reason string) any {
-		return domain.AnnotationHidden{AnnotationID: id, UserID: a.id, Username: name, Reason: reason}
-	})
-	if err != nil {
-		return err
-	}
-	return h.appendChecked(ctx, id, check, ev)
-}
-
-// dismiss closes the open reports of item id for moderator a, whose
-// role the caller checked.
-func (h *hub) dismiss(ctx context.Context, a actor, id int64, reason string) error {
-	check := func() error {
-		if _, ok := h.ann.Get(id); !ok {
-			return errItemNotFound
-		}
-		if h.mod.open[id] == 0 {
-			return errNoOpenReports
-		}
-		return nil
-	}
-	ev, err := h.srv.moderationEvent(ctx, a, domain.TypeReportsDismissed, reason, func(name, reason string) any {
-		return domain.ReportsDismissed{AnnotationID: id, UserID: a.id, Username: name, Reason: reason}
-	})
-	if err != nil {
-		return err
-	}
-	return h.appendChecked(ctx, id, check, ev)
 }
 
 // handleModeration runs the moderation and reaction pushes; handled is
