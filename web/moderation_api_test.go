@@ -2,7 +2,9 @@ package web
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strconv"
 	"strings"
@@ -153,5 +155,92 @@ func TestModerationItemsAPI(t *testing.T) {
 	}
 	if code, body := e.api(http.MethodPost, item(rude, "hide"), dave, `{"reason":"again"}`); code != http.StatusConflict || !strings.Contains(body, "already hidden") {
 		t.Fatalf("a second hide: %d %s", code, body)
+	}
+}
+
+// cookieClient signs name in through the form and returns the client and
+// the CSRF token of its pages.
+func (e *siteEnv) cookieClient(name string) (*http.Client, string) {
+	e.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	token := func(path string) string {
+		resp, err := c.Get(e.url + path)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := csrfInput.FindSubmatch(page)
+		if m == nil {
+			e.t.Fatal("no CSRF token on " + path)
+		}
+		return string(m[1])
+	}
+	resp, err := c.PostForm(e.url+"/signin", url.Values{"username": {name}, "password": {"password-" + name + "-1"}, "csrf_token": {token("/signin")}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		e.t.Fatalf("sign in %s: %d", name, resp.StatusCode)
+	}
+	return c, token("/videos")
+}
+
+// TestModerationItemsAPIByCookie: the moderators' page signs its hides
+// in by cookie, so they must carry its CSRF token: without it, or with
+// another sign-in's, the request is refused and nothing is written; a
+// viewer's cookie with a valid token gets 403.
+func TestModerationItemsAPIByCookie(t *testing.T) {
+	e := newSiteEnv(t)
+	_, ids := e.viewerSocket("alice")
+	id := ids["Watch the left side here"]
+	path := "/api/moderation/videos/" + strconv.FormatInt(e.video.ID, 10) + "/items/" + strconv.FormatInt(id, 10) + "/hide"
+	dave, daveToken := e.cookieClient("dave")
+	carol, carolToken := e.cookieClient("carol")
+	post := func(c *http.Client, token string) int {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, e.url+path, strings.NewReader(`{"reason":"rude"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("X-CSRF-Token", token)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	count := func() int {
+		evs, err := e.store.ReadStream(t.Context(), domain.VideoStream(e.video.ID), eventstore.Forwards, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	before := count()
+	for _, c := range []struct {
+		name   string
+		client *http.Client
+		token  string
+		status int
+	}{
+		{"no token", dave, "", http.StatusForbidden},
+		{"another sign-in's token", dave, carolToken, http.StatusForbidden},
+		{"a viewer", carol, carolToken, http.StatusForbidden},
+	} {
+		if got := post(c.client, c.token); got != c.status {
+			t.Errorf("%s: %d, want %d", c.name, got, c.status)
+		}
+	}
+	if after := count(); after != before {
+		t.Fatalf("refused requests wrote %d events", after-before)
+	}
+	if got := post(dave, daveToken); got != http.StatusNoContent {
+		t.Fatalf("the moderator with the page's token: %d", got)
+	}
+	if after := count(); after != before+1 {
+		t.Fatalf("the hide wrote %d events", after-before)
 	}
 }
