@@ -20,6 +20,7 @@ import (
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/internal/follow"
+	"github.com/videologue/videologue/personal"
 )
 
 // Store is what the catalog needs of the log.
@@ -48,6 +49,7 @@ type Video struct {
 // started.
 type Service struct {
 	store  Store
+	keys   *personal.Keyring
 	logger *slog.Logger
 	f      *follow.Follower
 	fd     *follow.Follower // the durations stream
@@ -67,12 +69,14 @@ type Service struct {
 	deletedHook func(videoID int64)
 }
 
-// New returns a catalog over store. Call Start before using it.
-func New(store Store, logger *slog.Logger) *Service {
+// New returns a catalog over store. keys seals the client address in the
+// metadata of the events a user causes (nil: plaintext). Call Start
+// before using it.
+func New(store Store, keys *personal.Keyring, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: store, logger: logger, byID: make(map[int64]int), byUser: make(map[int64][]int), durations: make(map[int64]int64)}
+	s := &Service{store: store, keys: keys, logger: logger, byID: make(map[int64]int), byUser: make(map[int64][]int), durations: make(map[int64]int64)}
 	s.f = follow.New(store, domain.VideosStream, s.apply, logger)
 	s.fd = follow.New(store, domain.DurationsStream, s.applyDuration, logger)
 	return s
@@ -221,6 +225,9 @@ func (s *Service) ReportDuration(ctx context.Context, videoID, userID, ms int64,
 	if ms <= v.DurationMS {
 		return nil
 	}
+	if meta, err = s.keys.SealMetadata(ctx, userID, meta); err != nil {
+		return fmt.Errorf("report duration: %w", err)
+	}
 	data, _ := json.Marshal(domain.DurationReported{VideoID: videoID, UserID: userID, DurationMS: ms})
 	res, err := s.store.Append(ctx, domain.DurationsStream, eventstore.Any,
 		eventstore.EventData{Type: domain.TypeDurationReported, Data: data, Metadata: meta.Encode()})
@@ -249,6 +256,9 @@ func (s *Service) Add(ctx context.Context, userID int64, title, rawURL string, m
 	title, u, err := domain.NormalizeVideo(title, rawURL)
 	if err != nil {
 		return Video{}, err
+	}
+	if meta, err = s.keys.SealMetadata(ctx, userID, meta); err != nil {
+		return Video{}, fmt.Errorf("add video: %w", err)
 	}
 	data, _ := json.Marshal(domain.VideoAdded{UserID: userID, Title: title, URL: u, Slug: domain.Slugify(title)})
 	res, err := s.store.Append(ctx, domain.VideosStream, eventstore.Any,
@@ -332,7 +342,7 @@ func (s *Service) Update(ctx context.Context, id, userID int64, roles domain.Rol
 		return v, nil // nothing changes: nothing to record
 	}
 	data, _ := json.Marshal(domain.VideoUpdated{VideoID: id, UserID: userID, Title: title, URL: u, Slug: domain.Slugify(title)})
-	if err := s.appendVideos(ctx, domain.TypeVideoUpdated, data, meta); err != nil {
+	if err := s.appendVideos(ctx, userID, domain.TypeVideoUpdated, data, meta); err != nil {
 		return Video{}, fmt.Errorf("update video: %w", err)
 	}
 	return s.Get(ctx, id)
@@ -350,15 +360,20 @@ func (s *Service) Delete(ctx context.Context, id, userID int64, roles domain.Rol
 		return err
 	}
 	data, _ := json.Marshal(domain.VideoDeleted{VideoID: id, UserID: userID})
-	if err := s.appendVideos(ctx, domain.TypeVideoDeleted, data, meta); err != nil {
+	if err := s.appendVideos(ctx, userID, domain.TypeVideoDeleted, data, meta); err != nil {
 		return fmt.Errorf("delete video: %w", err)
 	}
 	return nil
 }
 
-// appendVideos appends one event to the videos stream and waits until the
-// read model has folded it.
-func (s *Service) appendVideos(ctx context.Context, typ string, data []byte, meta eventstore.Metadata) error {
+// appendVideos appends one event that userID caused to the videos stream,
+// its client address sealed, and waits until the read model has folded
+// it.
+func (s *Service) appendVideos(ctx context.Context, userID int64, typ string, data []byte, meta eventstore.Metadata) error {
+	meta, err := s.keys.SealMetadata(ctx, userID, meta)
+	if err != nil {
+		return err
+	}
 	res, err := s.store.Append(ctx, domain.VideosStream, eventstore.Any,
 		eventstore.EventData{Type: typ, Data: data, Metadata: meta.Encode()})
 	if err != nil {

@@ -18,7 +18,7 @@ func TestCatalog(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	ctx := t.Context()
-	s := catalog.New(st, nil)
+	s := catalog.New(st, nil, nil)
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestCatalog(t *testing.T) {
 		t.Fatalf("Exists(2) = %v, %v", ok, err)
 	}
 	// A second process's catalog finds a video added by the first at once.
-	other := catalog.New(st, nil)
+	other := catalog.New(st, nil, nil)
 	if err := other.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestListPages(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	ctx := t.Context()
-	s := catalog.New(st, nil)
+	s := catalog.New(st, nil, nil)
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestReportDuration(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	ctx := t.Context()
-	s := catalog.New(st, nil)
+	s := catalog.New(st, nil, nil)
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestReportDuration(t *testing.T) {
 	if err := s.ReportDuration(ctx, v.ID, 2, 61_500, eventstore.Metadata{}); err != nil {
 		t.Fatal(err)
 	}
-	other := catalog.New(st, nil)
+	other := catalog.New(st, nil, nil)
 	if err := other.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

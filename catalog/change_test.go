@@ -21,7 +21,7 @@ func TestUpdateAndDelete(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	ctx := t.Context()
-	s := catalog.New(st, nil)
+	s := catalog.New(st, nil, nil)
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestUpdateAndDelete(t *testing.T) {
 // restarted is a catalog folded afresh from st's log.
 func restarted(t *testing.T, st catalog.Store) *catalog.Service {
 	t.Helper()
-	c := catalog.New(st, nil)
+	c := catalog.New(st, nil, nil)
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

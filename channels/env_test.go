@@ -23,6 +23,7 @@ import (
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/pebble"
+	"github.com/videologue/videologue/personal"
 )
 
 const testSecret = "channels-test-secret-0123456789"
@@ -40,6 +41,8 @@ type env struct {
 	// wrapCommandStore, when set, stands between the annotation commands
 	// and the log (to count their reads).
 	wrapCommandStore func(annotations.Store) annotations.Store
+	// keys, when set, seals and opens personal data as the server's do.
+	keys *personal.Keyring
 
 	store    *pebble.Store
 	accounts *accounts.Service
@@ -98,7 +101,7 @@ func (e *env) start() {
 	if err := e.accounts.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.catalog = catalog.New(st, logger)
+	e.catalog = catalog.New(st, e.keys, logger)
 	if err := e.catalog.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +118,7 @@ func (e *env) start() {
 	e.srv = channels.New(cfg, channels.Deps{
 		Store: st, Tokens: e.tokens, Users: e.accounts, Videos: e.catalog,
 		Annotations: annotations.New(e.commandStore(st), e.catalog, nil),
+		Keys:        e.keys,
 	}, logger)
 	e.accounts.OnSignInsEnded(func(ids []string) { e.srv.CloseSignIns(ids...) })
 	e.catalog.OnDeleted(e.srv.CloseVideo)

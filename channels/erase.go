@@ -3,6 +3,7 @@ package channels
 import (
 	"github.com/gorilla/websocket"
 
+	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/personal"
 )
 
@@ -16,11 +17,9 @@ const closeErased = "account erased"
 // Viewers see each of the user's live annotations pushed again as an
 // annotation_updated (a reply as a reply_updated) with the erased name
 // and text, at once: the book's client replaces an annotation it has by
-// id. The push carries the
-// video's current rev, and the change is recorded at that rev, so a
-// client that rejoins from before it is sent it again; one that saw
-// exactly that rev and missed the push keeps the old text until it
-// reloads.
+// id. A client that missed the push is sent the erased items when it
+// rejoins, whatever revision it claims up to the video's current one
+// (see erasedChange).
 func (s *Server) UserErased(userID int64) {
 	s.hubs.mu.Lock()
 	hs := make([]*hub, 0, len(s.hubs.m))
@@ -53,21 +52,21 @@ func (h *hub) erase(userID int64) {
 	name := personal.ErasedUser(userID)
 	sent := 0
 	for a := range h.ann.After(0) {
-		if a.UserID != userID || (a.Username == name && a.Body == personal.ErasedText) {
+		if a.UserID != userID || isErased(a) {
 			continue
 		}
 		a.Username, a.Body = name, personal.ErasedText
 		if a.Deleted {
 			continue
 		}
-		h.changes = append(h.changes, change{rev: h.rev, id: a.ID})
+		h.erasedChange(a.ID)
 		j := itemJSONBytes(a)
 		h.enc.keep(a.ID, j)
 		event := "annotation_updated"
 		if a.IsReply() {
 			event = "reply_updated"
 		}
-		b := broadcast{topic: h.topic, event: event, payload: withRev(j, h.rev)}
+		b := broadcast{topic: h.topic, event: event, payload: withRev(j, h.pushRev(h.rev+1))}
 		for s := range h.subscriptions {
 			if s.catchUp != nil { // its pages read the fold as it is now
 				continue
@@ -83,5 +82,35 @@ func (h *hub) erase(userID int64) {
 	}
 	if sent > 0 {
 		h.srv.cfg.Observer.Broadcast(sent)
+	}
+}
+
+// isErased reports whether item a reads as its erased author's: the fold
+// opened it after the key was gone, or erase rewrote it.
+func isErased(a *domain.Annotation) bool {
+	return a.Username == personal.ErasedUser(a.UserID) && a.Body == personal.ErasedText
+}
+
+// erasedChange records that item id, live, now reads as erased. No event of the video's stream marks
+// an erasure, so the video's revision does not move: a client at the
+// current client revision may hold the text, whether it was sent the
+// push or not. The change is recorded one revision past the current
+// one, so that a rejoin at any revision up to it is sent the erased item
+// under updated (a client that had the push gets it again, the same
+// state); the next event of the video is recorded at that revision too,
+// so the changes stay in revision order.
+func (h *hub) erasedChange(id int64) {
+	h.changes = append(h.changes, change{rev: h.rev + 2, id: id})
+}
+
+// erasedAtLoad records, when the hub has folded the video's history, the
+// live items of users erased before it: clients that held their text
+// from an earlier fold (another node, before a restart, before the hub
+// last closed) are sent them erased when they rejoin.
+func (h *hub) erasedAtLoad() {
+	for a := range h.ann.After(0) {
+		if !a.Deleted && isErased(a) {
+			h.erasedChange(a.ID)
+		}
 	}
 }

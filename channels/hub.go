@@ -319,6 +319,7 @@ func (h *hub) maybeReady() {
 	if h.readyDone || !h.vCaught || !h.pCaught {
 		return
 	}
+	h.erasedAtLoad()
 	h.pres.publishAll()
 	h.readyDone = true
 	close(h.ready)

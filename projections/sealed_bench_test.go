@@ -2,7 +2,9 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
@@ -18,8 +20,9 @@ import (
 )
 
 // sealedBenchLog writes 100,000 annotations (100-byte texts, 100 users,
-// 100 videos) with their names and texts sealed or not, and returns the
-// log and the keys that open it.
+// 100 videos, each with a socket's metadata) with their names, texts and
+// client addresses sealed or not, and returns the log and the keys that
+// open it.
 func sealedBenchLog(b *testing.B, sealed bool) (*pebble.Store, *personal.Keyring) {
 	b.Helper()
 	dir := b.TempDir()
@@ -44,7 +47,13 @@ func sealedBenchLog(b *testing.B, sealed bool) (*pebble.Store, *personal.Keyring
 			user := int64(j%100 + 1)
 			name, _ := sealer.Seal(ctx, user, personal.Username, fmt.Sprintf("user%d", user))
 			body, _ := sealer.Seal(ctx, user, personal.Body, benchText(rng, j))
-			evs[j] = eventstore.EventData{Type: domain.TypeAnnotationPosted, Data: mustJSON(domain.AnnotationPosted{UserID: user, Username: name, Body: body, At: int64(j)})}
+			// The metadata a socket's post carries: its client address
+			// is sealed too.
+			meta, err := sealer.SealMetadata(ctx, user, eventstore.Metadata{UserID: fmt.Sprint(user), ConnectionID: eventstore.NewID(), ClientAddr: "198.51.100.23", CorrelationID: eventstore.NewID()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			evs[j] = eventstore.EventData{Type: domain.TypeAnnotationPosted, Data: mustJSON(domain.AnnotationPosted{UserID: user, Username: name, Body: body, At: int64(j)}), Metadata: meta.Encode()}
 		}
 		if _, err := log.Append(ctx, domain.VideoStream(int64(v)), eventstore.Any, evs...); err != nil {
 			b.Fatal(err)
@@ -93,6 +102,60 @@ func benchSealedReads(b *testing.B, sealed bool) {
 			b.ReportMetric(100_000*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(100_000*float64(b.N)/(testenv.CPUTime()-cpu0).Seconds(), "events/cpu-s")
 		})
+		b.Run("catchup", func(b *testing.B) {
+			cpu0 := testenv.CPUTime()
+			for range b.N {
+				sub, err := log.SubscribeToAll(ctx, eventstore.Start(), eventstore.SubscribeOptions{PageSize: 4096, Buffer: 8192})
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for m := range sub.Messages() {
+					if m.CaughtUp {
+						break
+					}
+					n++
+				}
+				sub.Close()
+				if n != 100_000 {
+					b.Fatalf("delivered %d events", n)
+				}
+			}
+			b.ReportMetric(100_000*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(100_000*float64(b.N)/(testenv.CPUTime()-cpu0).Seconds(), "events/cpu-s")
+		})
+		// fold is what a video's hub does when it loads a video (and
+		// what the socket's catch-up reads from): each event decoded and
+		// its name and text opened.
+		b.Run("fold", func(b *testing.B) {
+			cpu0 := testenv.CPUTime()
+			for range b.N {
+				n := 0
+				err := eventstore.ScanAll(ctx, log, 1, 100_000, func(ev *eventstore.RecordedEvent) error {
+					var e domain.AnnotationPosted
+					if err := json.Unmarshal(ev.Data, &e); err != nil {
+						return err
+					}
+					var err error
+					if e.Username, err = keys.Open(ctx, e.UserID, personal.Username, e.Username); err != nil {
+						return err
+					}
+					if e.Body, err = keys.Open(ctx, e.UserID, personal.Body, e.Body); err != nil {
+						return err
+					}
+					if len(e.Body) != 100 {
+						return fmt.Errorf("body %q", e.Body)
+					}
+					n++
+					return nil
+				})
+				if err != nil || n != 100_000 {
+					b.Fatal(n, err)
+				}
+			}
+			b.ReportMetric(100_000*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(100_000*float64(b.N)/(testenv.CPUTime()-cpu0).Seconds(), "events/cpu-s")
+		})
 		b.Run("scan", func(b *testing.B) {
 			cpu0 := testenv.CPUTime()
 			for range b.N {
@@ -104,11 +167,27 @@ func benchSealedReads(b *testing.B, sealed bool) {
 			b.ReportMetric(100_000*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(100_000*float64(b.N)/(testenv.CPUTime()-cpu0).Seconds(), "events/cpu-s")
 		})
-		db, err := Open(filepath.Join(b.TempDir(), "q"), DBConfig{Keys: keys}, nil)
+		modelsDir := filepath.Join(b.TempDir(), "q")
+		db, err := Open(modelsDir, DBConfig{Keys: keys}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		rebuild(b, db, log, Builtin(), Config{})
+		b.Run("bytes", func(b *testing.B) {
+			// Not timed: what the log and the read models hold per event,
+			// once flushed.
+			for range b.N {
+			}
+			if err := db.db.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			data := 0
+			if err := eventstore.ScanAll(ctx, log, 1, 100_000, func(ev *eventstore.RecordedEvent) error { data += len(ev.Data) + len(ev.Metadata); return nil }); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(data)/100_000, "data-B/event")
+			b.ReportMetric(float64(dirBytes(b, modelsDir))/100_000, "models-B/event")
+		})
 		b.Run("query", func(b *testing.B) {
 			cpu0 := testenv.CPUTime()
 			for range b.N {
@@ -128,4 +207,22 @@ func benchSealedReads(b *testing.B, sealed bool) {
 		})
 		db.Close()
 	}
+}
+
+// dirBytes is the size of the files under dir.
+func dirBytes(b *testing.B, dir string) int64 {
+	b.Helper()
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		n += fi.Size()
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }

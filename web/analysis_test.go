@@ -55,7 +55,7 @@ func newAnalysisEnv(t testing.TB) *analysisEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(users.Close)
-	videos := catalog.New(store, nil)
+	videos := catalog.New(store, nil, nil)
 	if err := videos.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

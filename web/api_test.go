@@ -33,7 +33,7 @@ func newSite(t testing.TB, cfg web.Config) *site {
 		t.Fatal(err)
 	}
 	t.Cleanup(acc.Close)
-	cat := catalog.New(st, nil)
+	cat := catalog.New(st, nil, nil)
 	if err := cat.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func newEdgeEnv(t testing.TB, cfg Config, hashing *auth.HashBound) *edgeEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(users.Close)
-	videos := catalog.New(store, nil)
+	videos := catalog.New(store, nil, nil)
 	if err := videos.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

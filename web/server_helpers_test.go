@@ -57,7 +57,7 @@ func newWrappedTestServer(t testing.TB, wrap func(http.Handler) http.Handler, co
 		t.Fatal(err)
 	}
 	t.Cleanup(users.Close)
-	videos := catalog.New(store, nil)
+	videos := catalog.New(store, nil, nil)
 	if err := videos.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

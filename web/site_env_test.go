@@ -67,7 +67,7 @@ func newSiteEnv(t testing.TB) *siteEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(users.Close)
-	videos := catalog.New(store, nil)
+	videos := catalog.New(store, nil, nil)
 	if err := videos.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,11 @@ func TestLogSealCopy(t *testing.T) {
 	if _, err := src.Append(ctx, domain.UsersStream, eventstore.Any, eventstore.EventData{Type: domain.TypeUserRegistered, Data: reg, Metadata: eventstore.Metadata{ClientAddr: "198.51.100.77"}.Encode()}); err != nil {
 		t.Fatal(err)
 	}
+	// A video added before its events sealed their address.
+	added, _ := json.Marshal(domain.VideoAdded{UserID: 1, Title: "old", URL: "https://example.com/v.mp4", Slug: "old"})
+	if _, err := src.Append(ctx, domain.VideosStream, eventstore.Any, eventstore.EventData{Type: domain.TypeVideoAdded, Data: added, Metadata: eventstore.Metadata{UserID: "1", ClientAddr: "198.51.100.78"}.Encode()}); err != nil {
+		t.Fatal(err)
+	}
 	notes := annotations.New(src, nil, nil)
 	for i := range 5 {
 		if _, err := notes.Post(ctx, 1, 1, "zqoldname", "zq plaintext note "+strings.Repeat("x", i), int64(i), eventstore.Metadata{UserID: "1", ClientAddr: "198.51.100.77"}); err != nil {
@@ -55,7 +60,7 @@ func TestLogSealCopy(t *testing.T) {
 	_ = filepath.WalkDir(to, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			b, _ := os.ReadFile(p)
-			for _, s := range []string{"zqoldname", "zq plaintext", "198.51.100.77"} {
+			for _, s := range []string{"zqoldname", "zq plaintext", "198.51.100.77", "198.51.100.78"} {
 				if bytes.Contains(b, []byte(s)) {
 					t.Errorf("%s holds %q", p, s)
 				}
@@ -93,7 +98,7 @@ func TestLogSealCopy(t *testing.T) {
 	}
 	defer closeKeys()
 	var posted domain.AnnotationPosted
-	_ = json.Unmarshal(copied[1].Data, &posted)
+	_ = json.Unmarshal(copied[2].Data, &posted)
 	if body, err := keys.Open(ctx, 1, personal.Body, posted.Body); err != nil || body != "zq plaintext note" || !personal.IsSealed(posted.Body) {
 		t.Fatalf("the copied body %q opens to %q, %v", posted.Body, body, err)
 	}

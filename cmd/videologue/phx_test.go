@@ -28,6 +28,8 @@ type phxClient struct {
 	presence map[string]string          // phx_ref -> user id
 	replies  map[string]json.RawMessage // ref -> phx_reply payload
 	ref      int
+	rev      int64 // the largest rev of a push or join reply applied: last_seen_rev
+	caught   bool  // caught_up received
 }
 
 func dialPhx(t testing.TB, addr, token, topic string) *phxClient {
@@ -69,8 +71,18 @@ func (c *phxClient) read() {
 		if topic != c.topic {
 			continue
 		}
+		var rev struct {
+			Rev     int64 `json:"rev"`
+			LastRev int64 `json:"last_rev"`
+		}
+		_ = json.Unmarshal(f[4], &rev)
 		c.mu.Lock()
+		if event != "phx_reply" { // a join reply's rev is read by join
+			c.rev = max(c.rev, rev.Rev, rev.LastRev)
+		}
 		switch event {
+		case "caught_up":
+			c.caught = true
 		case "phx_reply":
 			c.replies[ref] = f[4]
 		case "new_annotation", "annotation_updated", "new_reply", "reply_updated":
@@ -177,21 +189,31 @@ func (c *phxClient) join(t testing.TB, params map[string]any) string {
 		c.mu.Unlock()
 		resp, status := c.pushStatus(t, "", "phx_join", params)
 		if status == "ok" {
+			type item struct {
+				ID   int64  `json:"id"`
+				Body string `json:"body"`
+				User struct {
+					Username string `json:"username"`
+				} `json:"user"`
+			}
 			var r struct {
-				Annotations []struct {
-					ID   int64  `json:"id"`
-					Body string `json:"body"`
-					User struct {
-						Username string `json:"username"`
-					} `json:"user"`
-				} `json:"annotations"`
+				Annotations    []item `json:"annotations"`
+				Replies        []item `json:"replies"`
+				Updated        []item `json:"updated"`
+				RepliesUpdated []item `json:"replies_updated"`
+				Rev            int64  `json:"rev"`
 			}
 			_ = json.Unmarshal(resp, &r)
 			c.mu.Lock()
 			for _, a := range r.Annotations {
 				c.seen[a.ID]++
-				c.texts[a.ID] = a.User.Username + ": " + a.Body
 			}
+			for _, l := range [][]item{r.Annotations, r.Replies, r.Updated, r.RepliesUpdated} {
+				for _, a := range l {
+					c.texts[a.ID] = a.User.Username + ": " + a.Body
+				}
+			}
+			c.rev = max(c.rev, r.Rev)
 			c.mu.Unlock()
 			return joinRef
 		}
@@ -211,6 +233,17 @@ func (c *phxClient) textsNow() map[int64]string {
 		out[k] = v
 	}
 	return out
+}
+
+// lastSeen returns what a rejoin claims: the largest annotation or reply
+// id received, the largest rev applied, and whether caught_up came.
+func (c *phxClient) lastSeen() (id, rev int64, caught bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.texts {
+		id = max(id, k)
+	}
+	return id, c.rev, c.caught
 }
 
 // state returns copies of what the client has received.

@@ -178,7 +178,7 @@ func logHead(ctx context.Context, store eventstore.Store) (uint64, error) {
 
 // findVideo returns video id from the catalog, folded from the log.
 func findVideo(ctx context.Context, store eventstore.Store, id int64, logger *slog.Logger) (catalog.Video, error) {
-	videos := catalog.New(store, logger)
+	videos := catalog.New(store, nil, logger) // reads only: it seals nothing
 	if err := videos.Start(ctx); err != nil {
 		return catalog.Video{}, err
 	}
