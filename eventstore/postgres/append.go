@@ -76,9 +76,8 @@ func (c *committer) run(ctx context.Context) {
 		// The appenders just answered are about to append again: yield
 		// while they keep arriving, so that they join this group and its
 		// WAL flush instead of waiting for the next whole group (like
-		// eventstore/pebble's committer). A group holds the head lock for
-		// about one flush whatever its size, so fuller groups are the
-		// throughput.
+		// eventstore/pebble's committer). A group's two round trips and
+		// its flush, under the head lock, cost the same whatever its size.
 		for n, idle := len(c.s.reqs), 0; idle < 2 && n < cfg.MaxGroupEvents; {
 			runtime.Gosched()
 			if m := len(c.s.reqs); m > n {
