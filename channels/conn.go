@@ -3,6 +3,7 @@ package channels
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -44,6 +45,7 @@ type conn struct {
 	addr      string
 	userAgent string
 	addrKey   string // the key of the client's address in the limits
+	deflate   bool   // the websocket negotiated permessage-deflate (deflate.go)
 
 	qmu     sync.Mutex
 	queue   []outMsg // frames waiting for the writer, at most cfg.QueueSize
@@ -108,6 +110,7 @@ func newConn(s *Server, ws *websocket.Conn, r *http.Request, user identity, addr
 	if ws == nil {
 		return c
 	}
+	c.deflate = s.upgrader.EnableCompression && offersDeflate(r)
 	if sc, ok := ws.NetConn().(syscall.Conn); ok && rawWrites {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw, c.rawWrite = raw, c.rawWriteFn
@@ -160,7 +163,7 @@ func (c *conn) readLoop(ctx context.Context) {
 		if c.ending() {
 			return
 		}
-		mt, data, err := c.ws.ReadMessage()
+		mt, data, err := c.readMessage()
 		if err != nil {
 			c.log().Debug("socket read ended", "err", err)
 			return
@@ -169,6 +172,24 @@ func (c *conn) readLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// readMessage reads the next message. A compressed one is bounded once
+// inflated too, not only as sent: the read limit (SetReadLimit) counts
+// the bytes on the wire.
+func (c *conn) readMessage() (int, []byte, error) {
+	mt, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	limit := int64(4 * c.srv.cfg.MaxFrameBytes)
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		// As gorilla closes a message too large as sent.
+		c.shut(websocket.CloseMessageTooBig, "", false)
+		err = websocket.ErrReadLimit
+	}
+	return mt, data, err
 }
 
 // inFrame is a frame read, waiting to be handled.

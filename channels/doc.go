@@ -129,7 +129,12 @@
 // longer: a viewer's presence frames a second are bounded by the room's
 // size, not by how its joins arrive. A ref that joins and leaves between
 // two diffs is in neither. A newcomer's presence_state is the list as of
-// the last diff, built once per diff and shared. Node records each
+// the last diff, built once per diff and shared. A websocket client that
+// offers permessage-deflate (browsers and Node's ws do) gets presence
+// frames of 512 bytes and more compressed, without context takeover: each
+// payload is compressed once and the same bytes go to every such client
+// (deflate.go). A room of N costs N² metas however they are sent; so
+// compressed they take about a fifth of the bytes. Node records each
 // process run in the nodes stream (NodeStarted, NodeStopped) and renews a
 // lease every NodeConfig.HeartbeatInterval in the shared store's
 // NodeConfig.Liveness, outside the log (PostgreSQL and KurrentDB have

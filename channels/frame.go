@@ -126,6 +126,19 @@ type outMsg struct {
 	// recipients of a broadcast that share a join_ref, and shared like
 	// payload; the other fields are then only for the record.
 	wire []byte
+	// deflated, if set, is payload and the closing "]" compressed
+	// (deflate.go), shared like payload, for a recipient that negotiated
+	// permessage-deflate: the message is then sent compressed.
+	deflated []byte
+}
+
+// body is what follows m's head on the wire: its payload, or its
+// compressed tail.
+func (m *outMsg) body() []byte {
+	if m.deflated != nil {
+		return m.deflated
+	}
+	return m.payload
 }
 
 // broadcast encodes one broadcast for its recipients: the websocket
@@ -162,22 +175,35 @@ const (
 )
 
 // appendWSHead appends the websocket header of m and its frame up to its
-// payload; the payload and "]" follow it on the wire.
+// payload; the payload and "]" follow it on the wire, or, when m is sent
+// compressed, m.deflated.
 func appendWSHead(b []byte, m *outMsg) []byte {
 	var pre [maxRefLen*2 + maxTopicLen + maxEventLen + 64]byte
 	head := m.appendHead(pre[:0])
-	b = appendWSHeader(b, len(head)+len(m.payload)+1)
+	if m.deflated != nil {
+		b = appendWSHeader(b, rsv1|opText, storedHead+len(head)+len(m.deflated))
+		return appendStoredBlock(b, head)
+	}
+	b = appendWSHeader(b, opText, len(head)+len(m.payload)+1)
 	return append(b, head...)
 }
 
-func appendWSHeader(b []byte, n int) []byte {
+// rsv1 marks a compressed message (RFC 7692 section 6).
+const rsv1 = 0x40
+
+// storedHead is the size of a stored deflate block's header.
+const storedHead = 5
+
+// appendWSHeader appends the header of a final frame of opcode op (and
+// rsv1) with n bytes of payload.
+func appendWSHeader(b []byte, op byte, n int) []byte {
 	switch {
 	case n < 126:
-		return append(b, 0x80|opText, byte(n))
+		return append(b, 0x80|op, byte(n))
 	case n < 1<<16:
-		return binary.BigEndian.AppendUint16(append(b, 0x80|opText, 126), uint16(n))
+		return binary.BigEndian.AppendUint16(append(b, 0x80|op, 126), uint16(n))
 	default:
-		return binary.BigEndian.AppendUint64(append(b, 0x80|opText, 127), uint64(n))
+		return binary.BigEndian.AppendUint64(append(b, 0x80|op, 127), uint64(n))
 	}
 }
 
@@ -190,6 +216,10 @@ func appendWSFrame(b []byte, m *outMsg) []byte {
 	if m.op == opPong {
 		b = append(b, 0x80|opPong, byte(len(m.payload)))
 		return append(b, m.payload...)
+	}
+	if m.deflated != nil {
+		b = appendWSHead(b, m)
+		return append(b, m.deflated...)
 	}
 	// Reserve the longest header, encode, then close the gap.
 	start := len(b)

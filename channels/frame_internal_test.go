@@ -1,9 +1,14 @@
 package channels
 
 import (
+	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +216,66 @@ func TestBroadcastEncodesOncePerJoinRef(t *testing.T) {
 	big := broadcast{topic: "videos:7", event: "presence_diff", payload: []byte(`{"joins":{` + strings.Repeat(" ", bigPayload) + `},"leaves":{}}`)}
 	if m := big.to("1"); m.wire != nil {
 		t.Fatal("a large payload was copied into a wire message; it is written where it lies")
+	}
+}
+
+// A message sent compressed inflates, as a permessage-deflate client
+// inflates it (the 00 00 ff ff the sender left off put back), to the
+// frame sent plain; its header has RSV1 and the right length, and the
+// written-in-place form (head, then the shared tail) is the same bytes.
+func TestDeflatedFrameInflatesToThePlainOne(t *testing.T) {
+	for _, n := range []int{0, 100, 70000} {
+		payload := []byte(`{"joins":{"1":{"metas":[` + strings.Repeat(`{"phx_ref":"x","device":"desktop"},`, n/32) + `{}]}}}`)
+		m := outMsg{joinRef: "3", topic: "videos:1", event: "presence_diff", payload: payload}
+		want := m.appendTo(nil)
+		m.deflated = deflateTail(payload)
+		got := appendWSFrame([]byte("prefix"), &m)
+		if split := append(appendWSHead([]byte("prefix"), &m), m.deflated...); string(split) != string(got) {
+			t.Fatalf("%d: the head written before the shared tail differs from the whole frame", n)
+		}
+		f := got[6:]
+		if f[0] != 0x80|rsv1|opText {
+			t.Fatalf("%d: first byte %#x, want FIN+RSV1+text", n, f[0])
+		}
+		size, h := int(f[1]), 2
+		switch size {
+		case 126:
+			size, h = int(binary.BigEndian.Uint16(f[2:])), 4
+		case 127:
+			size, h = int(binary.BigEndian.Uint64(f[2:])), 10
+		}
+		if size != len(f)-h {
+			t.Fatalf("%d: header says %d bytes, frame has %d", n, size, len(f)-h)
+		}
+		r := flate.NewReader(io.MultiReader(bytes.NewReader(f[h:]), bytes.NewReader([]byte{0, 0, 0xff, 0xff})))
+		var out bytes.Buffer
+		if _, err := out.ReadFrom(r); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("%d: inflate: %v", n, err)
+		}
+		if out.String() != string(want) {
+			t.Fatalf("%d: inflated to %q, want %q", n, out.Bytes()[:min(out.Len(), 80)], want[:min(len(want), 80)])
+		}
+		if n > 1000 && len(f) > len(want)/4 {
+			t.Errorf("%d: %d bytes compressed from %d", n, len(f), len(want))
+		}
+	}
+}
+
+func TestOffersDeflate(t *testing.T) {
+	for header, want := range map[string]bool{
+		"":                   false,
+		"permessage-deflate": true,
+		"permessage-deflate; client_max_window_bits":                              true,
+		"x-webkit-deflate-frame, permessage-deflate ; server_no_context_takeover": true,
+		"permessage-deflater":   false,
+		"x; permessage-deflate": false,
+	} {
+		r := &http.Request{Header: http.Header{}}
+		if header != "" {
+			r.Header.Set("Sec-WebSocket-Extensions", header)
+		}
+		if got := offersDeflate(r); got != want {
+			t.Errorf("%q: %v, want %v", header, got, want)
+		}
 	}
 }

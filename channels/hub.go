@@ -355,7 +355,11 @@ func (h *hub) join(ctx context.Context, s *subscription, ref string, p joinParam
 	}
 	reply, done := h.joinReply(cu)
 	s.c.send(outMsg{joinRef: s.joinRef, ref: ref, topic: h.topic, event: "phx_reply", payload: reply})
-	s.c.send(outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()})
+	state := outMsg{joinRef: s.joinRef, topic: h.topic, event: "presence_state", payload: h.pres.statePayload()}
+	if s.c.deflate {
+		state.deflated = h.pres.stateDeflated()
+	}
+	s.c.send(state)
 	s.catchUp = cu
 	h.subscriptions[s] = struct{}{}
 	if done {

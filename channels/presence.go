@@ -31,6 +31,7 @@ type presence struct {
 	published map[string]*viewer
 	changed   map[string]struct{}
 	state     []byte // presence_state payload of published; nil when stale
+	deflated  []byte // state compressed (deflate.go); nil when stale or not yet asked for
 }
 
 func newPresence() *presence {
@@ -85,7 +86,7 @@ func (p *presence) publishAll() {
 		p.published[ref] = v
 	}
 	clear(p.changed)
-	p.state = nil
+	p.state, p.deflated = nil, nil
 }
 
 // diff publishes the changes since the last call and returns them as a
@@ -108,7 +109,7 @@ func (p *presence) diff() []byte {
 	if len(joins) == 0 && len(leaves) == 0 {
 		return nil
 	}
-	p.state = nil
+	p.state, p.deflated = nil, nil
 	b, _ := json.Marshal(struct {
 		Joins  metasByUser `json:"joins"`
 		Leaves metasByUser `json:"leaves"`
@@ -126,6 +127,17 @@ func (p *presence) statePayload() []byte {
 		p.state, _ = json.Marshal(all.sorted())
 	}
 	return p.state
+}
+
+// stateDeflated is statePayload compressed for clients that negotiated
+// permessage-deflate, built once for all of them; nil when the state is
+// too small to be worth it.
+func (p *presence) stateDeflated() []byte {
+	st := p.statePayload()
+	if p.deflated == nil && len(st) >= deflateMin {
+		p.deflated = deflateTail(st)
+	}
+	return p.deflated
 }
 
 // presenceDelay is how long changes that begin to gather wait for their
@@ -149,8 +161,16 @@ func (h *hub) flush() {
 		return
 	}
 	b := broadcast{topic: h.topic, event: "presence_diff", payload: payload}
+	var deflated []byte // compressed once, for all who negotiated it
 	for s := range h.subscriptions {
-		_ = s.c.fanOut(b.to(s.joinRef))
+		m := b.to(s.joinRef)
+		if s.c.deflate && len(payload) >= deflateMin {
+			if deflated == nil {
+				deflated = deflateTail(payload)
+			}
+			m.wire, m.deflated = nil, deflated
+		}
+		_ = s.c.fanOut(m)
 	}
 }
 

@@ -323,3 +323,36 @@ func shutdown(t testing.TB, srv *channels.Server) {
 		t.Errorf("shutdown: %v", err)
 	}
 }
+
+// A client that negotiated permessage-deflate may send compressed
+// messages: they are read like any other, and one that inflates past
+// the read limit closes its socket with 1009, however small it was sent.
+func TestCompressedClientFrames(t *testing.T) {
+	e := newEnv(t, permissive())
+	uid, _, tok := e.user("zip")
+	topic := "videos:" + itoa(e.video(uid))
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, EnableCompression: true}
+	ws, resp, err := d.Dial(e.url("token="+tok+"&vsn=2.0.0"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); !strings.HasPrefix(ext, "permessage-deflate") {
+		t.Fatalf("extensions %q: permessage-deflate not negotiated", ext)
+	}
+	c := &client{t: t, ws: ws, wake: make(chan struct{}), done: make(chan struct{})}
+	go c.read()
+	t.Cleanup(c.close)
+	jr := c.mustJoin(topic, map[string]any{})
+	if f := c.request(jr, topic, "new_annotation", map[string]any{"body": strings.Repeat("z ", 400), "at": 1}); f.reason() != "" {
+		t.Fatalf("a compressed post: %s", f.Payload)
+	}
+	huge, _ := json.Marshal([]any{jr, "9", topic, "new_annotation", map[string]any{"body": strings.Repeat("a", 200_000), "at": 1}})
+	_ = c.ws.WriteMessage(websocket.TextMessage, huge)
+	var ce *websocket.CloseError
+	if err := c.closeErr(5 * time.Second); !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
+		t.Fatalf("200 KB inflated: socket ended with %v, want close 1009", err)
+	}
+	if got := e.logIDs(mustVideoID(t, topic)); len(got) != 1 {
+		t.Fatalf("log has %d annotations, want the one compressed post", len(got))
+	}
+}

@@ -12,7 +12,7 @@ const msgOverhead = 128
 // A payload shared by a broadcast's recipients counts for each of them:
 // the bound is on what one client can make the server hold.
 func msgBytes(m *outMsg) int {
-	return msgOverhead + len(m.payload) + len(m.wire) + len(m.topic) + len(m.event) + len(m.joinRef) + len(m.ref)
+	return msgOverhead + len(m.body()) + len(m.wire) + len(m.topic) + len(m.event) + len(m.joinRef) + len(m.ref)
 }
 
 // take marks everything queued as taken by the writer. c.qmu is held.

@@ -136,7 +136,10 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 		WriteBufferSize: 256,
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{"phoenix"},
-		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, in ServeHTTP
+		// Presence frames go compressed to the clients that offer it
+		// (deflate.go); gorilla decompresses what clients send.
+		EnableCompression: true,
+		CheckOrigin:       func(*http.Request) bool { return true }, // checked before, in ServeHTTP
 	}
 	return s
 }

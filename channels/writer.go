@@ -172,7 +172,7 @@ func (c *conn) writeNow(batch []outMsg) (rest []byte, done bool) {
 		buf = batch[0].wire
 	} else {
 		for i := range batch {
-			if len(batch[i].payload) > bigPayload {
+			if len(batch[i].body()) > bigPayload {
 				return nil, false // written where it lies, by writeBatch
 			}
 		}
@@ -301,11 +301,14 @@ func (c *conn) writeBatch(batch []outMsg) error {
 	}()
 	for i := range batch {
 		m := &batch[i]
-		if len(m.payload) > bigPayload && m.op == 0 {
+		if len(m.body()) > bigPayload && m.op == 0 {
 			// A large payload (a crowded presence_state, a long join
 			// reply) is written where it lies, not copied.
 			buf = appendWSHead(buf, m)
-			vec := net.Buffers{buf, m.payload, closeBracket}
+			vec := net.Buffers{buf, m.body(), closeBracket}
+			if m.deflated != nil { // its "]" is inside
+				vec = vec[:2]
+			}
 			c.refreshDeadline(nc)
 			if _, err := vec.WriteTo(nc); err != nil {
 				return err

@@ -148,7 +148,7 @@ func (k *killer) move(ctx context.Context, i int, v *viewer, base string) {
 			return
 		}
 		if caughtUp {
-			v.onMessage(msg, readNow()) // live: its latency counts
+			v.onMessage(msg, len(msg), readNow()) // live: its latency counts
 			continue
 		}
 		ids, done, err := catchUpFrame(msg)

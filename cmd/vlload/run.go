@@ -47,7 +47,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		}
 	}
 	viewers := make([]*viewer, cfg.users)
-	joinCPU := cpuTime(cfg.serverPID)
+	joinCPU, toolCPU := cpuTime(cfg.serverPID), cpuTime(os.Getpid())
 	start = time.Now()
 	err = parallel(ctx, cfg.users, cfg.connects, func(i int) error {
 		v, err := dialViewer(ctx, cfg.node(i), tokens[i], topic)
@@ -55,7 +55,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	})
 	joinTime := time.Since(start)
-	joinCPU = cpuTime(cfg.serverPID) - joinCPU
+	joinCPU, toolCPU = cpuTime(cfg.serverPID)-joinCPU, cpuTime(os.Getpid())-toolCPU
 	defer func() { // after the receiver has stopped (defers run last first)
 		for _, v := range viewers {
 			if v != nil {
@@ -84,7 +84,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	defer stopReceive()
 	fmt.Fprintf(out, "connect+join of %d viewers: %v\n", cfg.users, joinTime.Round(time.Millisecond))
 	if cfg.serverPID > 0 {
-		fmt.Fprintf(out, "server CPU during connect+join: %v\n", joinCPU.Round(time.Millisecond))
+		fmt.Fprintf(out, "server CPU during connect+join: %v (vlload: %v)\n", joinCPU.Round(time.Millisecond), toolCPU.Round(time.Millisecond))
 	}
 	// Heartbeats from here, as the phoenix client sends them: the server
 	// closes a socket that is silent for its idle timeout (75 s), and the

@@ -50,6 +50,7 @@ type viewer struct {
 	reactFrames, reactSent, reactOK, reactErr int
 
 	presence presenceCount
+	deflate  bool // permessage-deflate negotiated: the server may compress (inflate.go)
 }
 
 var dialer = &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024}
@@ -179,7 +180,7 @@ func (v *viewer) read() {
 		if err != nil {
 			continue
 		}
-		v.onMessage(buf, readNow())
+		v.onMessage(buf, len(buf), readNow())
 	}
 }
 
@@ -196,11 +197,12 @@ func readNow() receipt {
 	return receipt{arrived: now, read: now}
 }
 
-// onMessage records one message received at at. It
+// onMessage records one message received at at, wire bytes as sent
+// (compressed or not). It
 // parses only what it needs, so that one core can follow hundreds of
 // thousands of frames a second: the event name lies in a frame's first
 // bytes, the id and the send time at the start of its payload.
-func (v *viewer) onMessage(buf []byte, at receipt) {
+func (v *viewer) onMessage(buf []byte, wire int, at receipt) {
 	head := buf[:min(len(buf), frameHead)]
 	if i := bytes.Index(head, newAnnotation); i >= 0 {
 		rest := buf[i+len(newAnnotation)-1:]
@@ -222,7 +224,7 @@ func (v *viewer) onMessage(buf []byte, at receipt) {
 		return
 	}
 	if isPresence(head) {
-		v.countPresence(len(buf))
+		v.countPresence(len(buf), wire)
 	}
 }
 

@@ -108,6 +108,9 @@ func (v *viewer) handshake(host, uri string) error {
 		"Upgrade: websocket\r\n" +
 		"Connection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: " + key + "\r\n" +
+		// As browsers do: the server may then compress its messages
+		// (inflate.go).
+		"Sec-WebSocket-Extensions: permessage-deflate\r\n" +
 		"Sec-WebSocket-Version: 13\r\n\r\n"
 	if _, err := io.WriteString(v.conn, req); err != nil {
 		return fmt.Errorf("upgrade: %w", err)
@@ -133,16 +136,28 @@ func (v *viewer) handshake(host, uri string) error {
 	}
 	sum := sha1.Sum([]byte(key + acceptGUID))
 	want := base64.StdEncoding.EncodeToString(sum[:])
+	accepted := false
 	for _, line := range lines[1:] {
 		name, value, _ := strings.Cut(line, ":")
-		if strings.EqualFold(strings.TrimSpace(name), "Sec-WebSocket-Accept") {
-			if strings.TrimSpace(value) != want {
-				return fmt.Errorf("upgrade: Sec-WebSocket-Accept %q, want %q", strings.TrimSpace(value), want)
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		switch {
+		case strings.EqualFold(name, "Sec-WebSocket-Accept"):
+			if value != want {
+				return fmt.Errorf("upgrade: Sec-WebSocket-Accept %q, want %q", value, want)
 			}
-			return nil
+			accepted = true
+		case strings.EqualFold(name, "Sec-WebSocket-Extensions"):
+			ext, _, _ := strings.Cut(value, ";")
+			if strings.TrimSpace(ext) != "permessage-deflate" {
+				return fmt.Errorf("upgrade: extension %q, not offered", value)
+			}
+			v.deflate = true
 		}
 	}
-	return errors.New("upgrade: no Sec-WebSocket-Accept")
+	if !accepted {
+		return errors.New("upgrade: no Sec-WebSocket-Accept")
+	}
+	return nil
 }
 
 // fill reads once from the socket (blocking) into v.pending.
@@ -163,7 +178,7 @@ func (v *viewer) fill() error {
 // stay in v.pending.
 func (v *viewer) awaitJoin() error {
 	for {
-		op, p, n, err := parseFrame(v.pending)
+		op, p, n, err := v.parse(v.pending)
 		if err != nil {
 			return err
 		}
@@ -226,14 +241,26 @@ func (v *viewer) writeFrame(op byte, payload []byte) error {
 
 // parseFrame reads the server frame at the start of b: its opcode, its
 // payload (within b) and its length n in b. n is 0 when b does not hold a
-// whole frame yet.
-func parseFrame(b []byte) (op byte, payload []byte, n int, err error) {
+// whole frame yet. With deflate (permessage-deflate negotiated), a data
+// frame may be compressed: RSV1 set, and compressed true.
+func parseFrame(b []byte, deflate bool) (op byte, compressed bool, payload []byte, n int, err error) {
 	if len(b) < 2 {
-		return 0, nil, 0, nil
+		return 0, false, nil, 0, nil
 	}
-	if b[0]&0x70 != 0 {
-		return 0, nil, 0, errors.New("websocket: reserved bits set")
+	compressed = deflate && b[0]&0x70 == rsv1 && b[0]&0x0f != opContinuation && b[0]&0x08 == 0
+	if b[0]&0x70 != 0 && !compressed {
+		return 0, false, nil, 0, errors.New("websocket: reserved bits set")
 	}
+	op, payload, n, err = parseFrameBody(b)
+	return op, compressed, payload, n, err
+}
+
+// rsv1 marks a compressed message (RFC 7692 section 6).
+const rsv1 = 0x40
+
+// parseFrameBody reads the frame at the start of b past its first byte's
+// reserved bits.
+func parseFrameBody(b []byte) (op byte, payload []byte, n int, err error) {
 	if b[1]&0x80 != 0 {
 		return 0, nil, 0, errors.New("websocket: masked server frame")
 	}
@@ -294,7 +321,7 @@ func (v *viewer) feed(data []byte, at receipt) bool {
 		b = v.pending
 	}
 	for {
-		op, p, n, err := parseFrame(b)
+		op, p, n, err := v.parse(b)
 		if err != nil {
 			v.fail(err)
 			return false
@@ -305,7 +332,7 @@ func (v *viewer) feed(data []byte, at receipt) bool {
 		b = b[n:]
 		switch op {
 		case opText, opBinary:
-			v.onMessage(p, at)
+			v.onMessage(p, n, at)
 		case opPing:
 			_ = v.writeFrame(opPong, p)
 		case opClose:

@@ -114,11 +114,11 @@ func TestParseFrame(t *testing.T) {
 		t.Fatalf("length byte %d, want 127", f[1])
 	}
 	for _, cut := range []int{0, 1, 2, 9, 10, len(f) - 1} {
-		if _, _, n, err := parseFrame(f[:cut]); n != 0 || err != nil {
+		if _, _, _, n, err := parseFrame(f[:cut], false); n != 0 || err != nil {
 			t.Fatalf("cut %d: n %d, err %v", cut, n, err)
 		}
 	}
-	op, p, n, err := parseFrame(append(f, 0x81))
+	op, _, p, n, err := parseFrame(append(f, 0x81), false)
 	if op != opText || !bytes.Equal(p, big) || n != len(f) || err != nil {
 		t.Fatalf("op %d, %d bytes, n %d, err %v", op, len(p), n, err)
 	}
@@ -131,7 +131,7 @@ func TestParseFrame(t *testing.T) {
 		"long ping":    append([]byte{0x89, 126, 0, 126}, make([]byte, 126)...),
 		"opcode 3":     {0x83, 0},
 	} {
-		if _, _, _, err := parseFrame(b); err == nil {
+		if _, _, _, _, err := parseFrame(b, false); err == nil {
 			t.Errorf("%s: no error", name)
 		} else if name == "continuation" && !errors.Is(err, errFragmented) {
 			t.Errorf("%s: %v", name, err)
