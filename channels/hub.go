@@ -222,7 +222,7 @@ func (h *hub) onVideo(ctx context.Context, m eventstore.Message, logger *slog.Lo
 			continue
 		}
 		s.lastRev = h.rev
-		if payload != nil && (!only || s.isModerator) {
+		if payload != nil && (!only || s.stillModerator(ctx)) {
 			deep = s.c.fanOut(b.to(s.joinRef)) || deep
 			sent++
 		}

@@ -335,6 +335,19 @@ func (s *subscription) moderator(ctx context.Context) error {
 	return nil
 }
 
+// stillModerator reports whether s is to be told what moderators are:
+// it had the role at its join, and has it now, so that a revoke stops the
+// pushes without a rejoin. A failed lookup counts as a revoke. The
+// lookup is of the accounts' model in memory: the hub's lock is held, and
+// moderators' pushes are rare (reports are rate-limited).
+func (s *subscription) stillModerator(ctx context.Context) bool {
+	if s.isModerator {
+		ok, err := s.c.srv.deps.Users.Moderator(ctx, s.c.user.id)
+		s.isModerator = err == nil && ok
+	}
+	return s.isModerator
+}
+
 // event is an event of s's user, the client address in its metadata
 // sealed with their key.
 func (s *subscription) event(ctx context.Context, typ string, v any) (eventstore.EventData, error) {

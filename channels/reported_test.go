@@ -5,6 +5,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/videologue/videologue/domain"
+	"github.com/videologue/videologue/eventstore"
 )
 
 // caughtUpReported joins with tok and returns the "reported" of its
@@ -75,5 +78,32 @@ func TestModeratorsSeeOpenReports(t *testing.T) {
 	}
 	if got, ok := m.caughtUpReported(m.modTok); ok {
 		t.Fatalf("after the dismissal, a moderator's caught_up has reported %v", got)
+	}
+}
+
+// TestRevokedModeratorToldNoMoreReports: a moderator whose role is
+// revoked while they watch is pushed no more reports, without a rejoin.
+func TestRevokedModeratorToldNoMoreReports(t *testing.T) {
+	m := newModEnv(t, nil)
+	id := m.postAs(m.author, m.authorJR, "a note")
+	if err := m.accounts.Revoke(t.Context(), m.modID, domain.RoleModerator, 0, "", eventstore.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	from := m.mod.count()
+	m.ok(m.viewer, m.viewerJR, "report_annotation", map[string]any{"id": id, "reason": "rude"})
+	// A post after the report: by the time the former moderator has it,
+	// they would have had the report's push.
+	later := m.postAs(m.author, m.authorJR, "a later note")
+	m.mod.await(from, 30*time.Second, "the later note", func(f frame) bool {
+		var p struct{ ID int64 }
+		return f.Event == "new_annotation" && json.Unmarshal(f.Payload, &p) == nil && p.ID == later
+	})
+	m.mod.mu.Lock()
+	frames := slices.Clone(m.mod.frames[from:])
+	m.mod.mu.Unlock()
+	for _, f := range frames {
+		if f.Event == "reports" {
+			t.Fatalf("a former moderator was pushed %s %s", f.Event, f.Payload)
+		}
 	}
 }

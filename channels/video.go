@@ -25,7 +25,8 @@ type subscription struct {
 	presenceRef string
 	device      string
 
-	// isModerator: the user had the role when they joined; they are sent
+	// isModerator: the user had the role when they joined, and still had
+	// it at the last moderators' push (see stillModerator); they are sent
 	// which items have open reports (see hub.foldModeration).
 	isModerator bool
 	lastRev     int64       // last video revision delivered; guarded by hub.mu
