@@ -36,7 +36,8 @@ type catchUp struct {
 	base int64
 	next int // index in hub.changes of the sweep's next change; -1: no sweep under way
 	// viewer is the client's user: the author of a hidden item gets it
-	// marked hidden, everyone else only its id.
+	// marked hidden, everyone else only its id; an item on which the
+	// viewer holds reactions carries them ("mine").
 	viewer int64
 }
 
@@ -87,7 +88,7 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 		case h.isHidden(id) && a.UserID != cu.viewer:
 			it.event = "annotation_hidden"
 		default:
-			it.event, it.ann = "annotation_updated", h.annBytes(a)
+			it.event, it.ann = "annotation_updated", h.viewerBytes(a, cu.viewer)
 			n = len(it.ann)
 		}
 		if e, ok := replyEvents[it.event]; ok && it.reply {
@@ -112,7 +113,7 @@ func (h *hub) page(cu *catchUp, maxItems, maxBytes int) (items []pageItem, done 
 			}
 			continue
 		}
-		j := h.annBytes(a)
+		j := h.viewerBytes(a, cu.viewer)
 		if !fits(len(j) + 1) {
 			return items, false
 		}
@@ -303,7 +304,11 @@ func (h *hub) sendPage(s *subscription) (more bool) {
 // caughtUp ends s's catch-up: it is sent caught_up and, from then on,
 // the live events after the hub's revision. h.mu is held.
 func (h *hub) caughtUp(s *subscription) {
-	s.c.fanOut(outMsg{joinRef: s.joinRef, topic: h.topic, event: "caught_up", payload: caughtUpPayload(s.catchUp)})
+	p := caughtUpPayload(s.catchUp)
+	if s.isModerator {
+		p = h.withReported(p)
+	}
+	s.c.fanOut(outMsg{joinRef: s.joinRef, topic: h.topic, event: "caught_up", payload: p})
 	s.catchUp = nil
 	s.lastRev = h.rev
 }

@@ -199,6 +199,14 @@ func (c *conn) join(ctx context.Context, f *inbound) {
 		device = deviceFromUserAgent(c.userAgent)
 	}
 	s := &subscription{c: c, hub: h, topic: f.topic, joinRef: f.joinRef, videoID: videoID, presenceRef: newPresenceRef(), device: device}
+	// The role only adds what moderators are told (see hub.caughtUp); a
+	// lookup that fails leaves it out rather than refuse the join, and
+	// every moderator's command checks the role again.
+	if mod, err := c.srv.deps.Users.Moderator(jctx, c.user.id); err == nil {
+		s.isModerator = mod
+	} else {
+		c.log().Debug("role lookup failed at join", "err", err)
+	}
 	if err := h.join(jctx, s, f.ref, params); err != nil {
 		c.srv.hubs.release(h)
 		c.replyErr(f, err)

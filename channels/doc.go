@@ -248,7 +248,14 @@
 // written. Each is an event of the video's stream (AnnotationReported,
 // AnnotationHidden, ReportsDismissed), appended only if the hub's fold,
 // brought to the stream's head, allows it: the append expects the revision
-// the check saw.
+// the check saw. Server.Hide and Server.Dismiss make the same commands
+// for the HTTP API, through the same hub.
+//
+// A moderator's caught_up carries "reported": the ids of the items with
+// open reports (left out when none), and each report or dismissal that
+// changes an item's open reports is pushed to moderators alone as reports
+// {"id", "open", "rev"}, open being how many wait; a hide closes them
+// (annotation_hidden). The role is read when the user joins.
 //
 // A hidden item's author keeps seeing it, with "hidden": true; everyone
 // else stops: the page drops it on annotation_hidden, a join reply leaves
@@ -271,7 +278,12 @@
 // counts changed, once per Config.ReactionWindow (150 ms): a burst costs a
 // viewer one push per item per window. Annotations in join replies and
 // catch-up pages carry "reactions" (the counts, once any reaction was set),
-// the same for every client, so that one join reply serves many. While
+// the same for every client, so that one join reply serves many, and
+// "mine", the reactions the joining user holds on the item in the set's
+// order, only on the items where they hold one (their pages are theirs).
+// A window's pushes reach each connection together, in one write; the
+// pushes to the connections of a user who changed their reactions on the
+// item carry "mine" too. While
 // counts wait for their push,
 // every other push carries at most the rev before the first of them, and
 // of one window's pushes only the last carries the hub's rev, so a client

@@ -81,9 +81,10 @@ type lastReply struct {
 func (h *hub) joinReply(cu *catchUp) (reply []byte, done bool) {
 	last := &h.lastReply
 	// Who joins changes a page only through the items a moderator hid
-	// (their authors still get them): without any, one page serves all.
+	// (their authors still get them) and the reactions they hold
+	// ("mine"): without either, one page serves all.
 	from, viewer := *cu, cu.viewer
-	if len(h.mod.hidden) == 0 {
+	if len(h.mod.hidden) == 0 && h.mod.reacts.holders[viewer] == 0 {
 		from.viewer = 0
 	}
 	if last.reply != nil && last.from == from && last.rev == h.rev {

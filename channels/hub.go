@@ -28,21 +28,23 @@ type hub struct {
 	refs    int           // guarded by srv.hubs.mu
 	idle    chan struct{} // poked when refs drops to zero
 
-	ready         chan struct{} // closed once both streams caught up, or on failure
-	mu            sync.Mutex
-	readyDone     bool
-	failed        error
-	vCaught       bool
-	pCaught       bool
-	rev           int64         // last video revision applied, -1 none
-	advanced      chan struct{} // closed when rev moves or the hub fails, for await; nil when nobody waits
-	ann           domain.Annotations
-	changes       []change // edits, deletes, hides and reactions, in revision order
-	mod           modState // moderation and reactions (moderation.go, reactions.go)
-	pres          *presence
-	enc           encoded
-	lastReply     lastReply
-	subscriptions map[*subscription]struct{}
+	ready     chan struct{} // closed once both streams caught up, or on failure
+	mu        sync.Mutex
+	readyDone bool
+	failed    error
+	vCaught   bool
+	pCaught   bool
+	rev       int64         // last video revision applied, -1 none
+	advanced  chan struct{} // closed when rev moves or the hub fails, for await; nil when nobody waits
+	ann       domain.Annotations
+	changes   []change // edits, deletes, hides and reactions, in revision order
+	mod       modState // moderation and reactions (moderation.go, reactions.go)
+	// moderatorsOnly: the push fold just returned is for moderators alone.
+	moderatorsOnly bool
+	pres           *presence
+	enc            encoded
+	lastReply      lastReply
+	subscriptions  map[*subscription]struct{}
 }
 
 func newHub(s *Server, videoID int64, cancel context.CancelFunc) *hub {
@@ -207,6 +209,8 @@ func (h *hub) onVideo(ctx context.Context, m eventstore.Message, logger *slog.Lo
 	h.rev = int64(ev.Revision)
 	h.wakeAwaiters()
 	event, payload, err := h.fold(ctx, ev, h.rev+1)
+	only := h.moderatorsOnly
+	h.moderatorsOnly = false
 	if err != nil {
 		logger.Error("undecodable event skipped", "stream", ev.Stream, "revision", ev.Revision, "err", err)
 		return false
@@ -218,7 +222,7 @@ func (h *hub) onVideo(ctx context.Context, m eventstore.Message, logger *slog.Lo
 			continue
 		}
 		s.lastRev = h.rev
-		if payload != nil {
+		if payload != nil && (!only || s.stillModerator(ctx)) {
 			deep = s.c.fanOut(b.to(s.joinRef)) || deep
 			sent++
 		}

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/eventstore"
-	"github.com/videologue/videologue/personal"
 )
 
 // Moderation on the video channel:
@@ -20,6 +20,11 @@ import (
 // Each is an event in the video's stream, appended only if the hub's fold,
 // brought up to the stream's head, still allows it (see appendChecked):
 // a second report by the same user, a hide of a hidden item, never lands.
+//
+// Moderators are told which items have open reports: their caught_up
+// carries "reported", the ids, and a report or a dismissal is pushed to
+// them alone as reports {"id", "open", "rev"}, open being how many
+// reports of the item wait (a hide closes them too: annotation_hidden).
 
 var (
 	errNotModerator   = &clientError{"only moderators may do this"}
@@ -67,6 +72,7 @@ func (h *hub) foldModeration(ev *eventstore.RecordedEvent, rev int64) (event str
 			m.reporters[e.AnnotationID][e.UserID] = true
 			if !m.hidden[e.AnnotationID] {
 				m.open[e.AnnotationID]++
+				return h.reportsPush(e.AnnotationID, rev)
 			}
 		}
 	case domain.TypeReportsDismissed:
@@ -74,7 +80,10 @@ func (h *hub) foldModeration(ev *eventstore.RecordedEvent, rev int64) (event str
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			return "", nil, err
 		}
-		delete(m.open, e.AnnotationID)
+		if m.open[e.AnnotationID] > 0 {
+			delete(m.open, e.AnnotationID)
+			return h.reportsPush(e.AnnotationID, rev)
+		}
 	case domain.TypeAnnotationHidden:
 		var e domain.AnnotationHidden
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
@@ -101,6 +110,24 @@ func (h *hub) foldModeration(ev *eventstore.RecordedEvent, rev int64) (event str
 		}
 	}
 	return "", nil, nil
+}
+
+// reportsPush is the push to moderators of item id's open reports, at
+// client revision rev. h.mu is held.
+func (h *hub) reportsPush(id, rev int64) (event string, payload []byte, err error) {
+	h.moderatorsOnly = true
+	return "reports", fmt.Appendf(nil, `{"id":%d,"open":%d,"rev":%d}`, id, h.mod.open[id], h.pushRev(rev)), nil
+}
+
+// withReported is the caught_up payload p with "reported": the items
+// with open reports, in id order. h.mu is held.
+func (h *hub) withReported(p []byte) []byte {
+	ids := make([]int64, 0, len(h.mod.open))
+	for id := range h.mod.open {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return append(appendIDs(p[:len(p)-1:len(p)-1], `,"reported":[`, ids), '}')
 }
 
 // isModeration reports whether typ is an event foldModeration applies.
@@ -308,38 +335,23 @@ func (s *subscription) moderator(ctx context.Context) error {
 	return nil
 }
 
+// stillModerator reports whether s is to be told what moderators are:
+// it had the role at its join, and has it now, so that a revoke stops the
+// pushes without a rejoin. A failed lookup counts as a revoke. The
+// lookup is of the accounts' model in memory: the hub's lock is held, and
+// moderators' pushes are rare (reports are rate-limited).
+func (s *subscription) stillModerator(ctx context.Context) bool {
+	if s.isModerator {
+		ok, err := s.c.srv.deps.Users.Moderator(ctx, s.c.user.id)
+		s.isModerator = err == nil && ok
+	}
+	return s.isModerator
+}
+
 // event is an event of s's user, the client address in its metadata
 // sealed with their key.
 func (s *subscription) event(ctx context.Context, typ string, v any) (eventstore.EventData, error) {
-	meta, err := s.c.srv.deps.Keys.SealMetadata(ctx, s.c.user.id, s.c.meta())
-	if err != nil {
-		return eventstore.EventData{}, fmt.Errorf("%s: %w", typ, err)
-	}
-	data, _ := json.Marshal(v)
-	return eventstore.EventData{Type: typ, Data: data, Metadata: meta.Encode()}, nil
-}
-
-// sealed returns s's user's name and a reason they wrote, sealed with
-// their key, for a moderation event.
-func (s *subscription) sealed(ctx context.Context, reason string) (name, sealedReason string, err error) {
-	keys, user := s.c.srv.deps.Keys, s.c.user.id
-	if name, err = keys.Seal(ctx, user, personal.Username, s.c.user.username); err != nil {
-		return "", "", err
-	}
-	if sealedReason, err = keys.Seal(ctx, user, personal.Body, reason); err != nil {
-		return "", "", err
-	}
-	return name, sealedReason, nil
-}
-
-// moderationEvent is the event of a report, a hide or a dismissal by
-// s's user, with their name and reason sealed.
-func (s *subscription) moderationEvent(ctx context.Context, typ string, reason string, build func(name, reason string) any) (eventstore.EventData, error) {
-	name, reason, err := s.sealed(ctx, reason)
-	if err != nil {
-		return eventstore.EventData{}, fmt.Errorf("%s: %w", typ, err)
-	}
-	return s.event(ctx, typ, build(name, reason))
+	return s.c.srv.event(ctx, s.actor(), typ, v)
 }
 
 func (s *subscription) report(ctx context.Context, payload json.RawMessage) error {
@@ -363,7 +375,7 @@ func (s *subscription) report(ctx context.Context, payload json.RawMessage) erro
 	if !s.c.srv.limits.reports.Allow(user, s.c.srv.cfg.Now()) {
 		return errReportsLimited
 	}
-	ev, err := s.moderationEvent(ctx, domain.TypeAnnotationReported, reason, func(name, reason string) any {
+	ev, err := s.c.srv.moderationEvent(ctx, s.actor(), domain.TypeAnnotationReported, reason, func(name, reason string) any {
 		return domain.AnnotationReported{AnnotationID: id, UserID: user, Username: name, Reason: reason}
 	})
 	if err != nil {
@@ -380,21 +392,7 @@ func (s *subscription) hide(ctx context.Context, payload json.RawMessage) error 
 	if err != nil {
 		return err
 	}
-	h := s.hub
-	check := func() error {
-		_, err := h.itemLocked(id, true)
-		if err == nil && h.mod.hidden[id] {
-			return errAlreadyHidden
-		}
-		return err
-	}
-	ev, err := s.moderationEvent(ctx, domain.TypeAnnotationHidden, reason, func(name, reason string) any {
-		return domain.AnnotationHidden{AnnotationID: id, UserID: s.c.user.id, Username: name, Reason: reason}
-	})
-	if err != nil {
-		return err
-	}
-	return h.appendChecked(ctx, id, check, ev)
+	return s.hub.hide(ctx, s.actor(), id, reason)
 }
 
 func (s *subscription) dismiss(ctx context.Context, payload json.RawMessage) error {
@@ -405,23 +403,7 @@ func (s *subscription) dismiss(ctx context.Context, payload json.RawMessage) err
 	if err != nil {
 		return err
 	}
-	h := s.hub
-	check := func() error {
-		if _, ok := h.ann.Get(id); !ok {
-			return errItemNotFound
-		}
-		if h.mod.open[id] == 0 {
-			return errNoOpenReports
-		}
-		return nil
-	}
-	ev, err := s.moderationEvent(ctx, domain.TypeReportsDismissed, reason, func(name, reason string) any {
-		return domain.ReportsDismissed{AnnotationID: id, UserID: s.c.user.id, Username: name, Reason: reason}
-	})
-	if err != nil {
-		return err
-	}
-	return h.appendChecked(ctx, id, check, ev)
+	return s.hub.dismiss(ctx, s.actor(), id, reason)
 }
 
 // handleModeration runs the moderation and reaction pushes; handled is

@@ -21,6 +21,8 @@ type modEnv struct {
 	author, viewer, mod     *client
 	authorJR, viewerJR, mJR string
 	authorTok, viewerTok    string
+	modTok                  string
+	modID                   int64
 }
 
 func newModEnv(t *testing.T, cfg func(*envCfg)) *modEnv {
@@ -36,6 +38,7 @@ func newModEnv(t *testing.T, cfg func(*envCfg)) *modEnv {
 	_ = authorName
 	m.viewerID, _, m.viewerTok = e.user("viewer")
 	modID, _, modTok := e.user("mod")
+	m.modTok, m.modID = modTok, modID
 	if err := e.accounts.Grant(t.Context(), modID, domain.RoleModerator, 0, "", eventstore.Metadata{}); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,11 @@ import (
 // the counts of the items whose reactions changed are pushed as
 // reactions {"id", "counts", "rev"}, gathered over Config.ReactionWindow
 // so that a burst costs each viewer a push per item per window, not one
-// per reaction.
+// per reaction. The connections of a user who changed their own
+// reactions on the item get "mine" too: the reactions they hold, in the
+// set's order. An item in a join reply or a catch-up page carries "mine"
+// when the joining user holds reactions on it, so a page that reloads
+// shows them pressed.
 //
 // Coalescing delays the counts, so a push that follows a reaction not yet
 // pushed must not let its client claim that reaction: while reactions
@@ -31,9 +35,10 @@ var errUnknownReaction = refuse("reaction must be one of %s", strings.Join(domai
 // item, the counts, and what waits to be pushed.
 type reactState struct {
 	items   map[int64]*itemReactions
-	pending map[int64]bool // items whose counts changed since the last push
-	first   int64          // client revision of the first change pending; 0 none
-	armed   atomic.Bool    // a change is pending and the hub's run loop has no timer for it yet
+	holders map[int64]int     // user -> items on which they hold a reaction
+	pending map[int64][]int64 // items whose counts changed since the last push -> the users who changed them
+	first   int64             // client revision of the first change pending; 0 none
+	armed   atomic.Bool       // a change is pending and the hub's run loop has no timer for it yet
 }
 
 type itemReactions struct {
@@ -43,7 +48,8 @@ type itemReactions struct {
 
 func (r *reactState) init() {
 	r.items = make(map[int64]*itemReactions)
-	r.pending = make(map[int64]bool)
+	r.holders = make(map[int64]int)
+	r.pending = make(map[int64][]int64)
 }
 
 // holds reports whether userID holds reaction i of item id. h.mu is held.
@@ -68,12 +74,18 @@ func (h *hub) foldReaction(e domain.ReactionSet, rev int64) bool {
 		r.items[a.ID] = it
 	}
 	if e.On {
+		if it.users[e.UserID] == 0 {
+			r.holders[e.UserID]++
+		}
 		it.users[e.UserID] |= 1 << i
 		it.counts[i]++
 	} else {
 		it.users[e.UserID] &^= 1 << i
 		if it.users[e.UserID] == 0 {
 			delete(it.users, e.UserID)
+			if r.holders[e.UserID]--; r.holders[e.UserID] == 0 {
+				delete(r.holders, e.UserID)
+			}
 		}
 		it.counts[i]--
 	}
@@ -81,7 +93,9 @@ func (h *hub) foldReaction(e domain.ReactionSet, rev int64) bool {
 		r.first = rev
 		r.armed.Store(true)
 	}
-	r.pending[a.ID] = true
+	if !slices.Contains(r.pending[a.ID], e.UserID) {
+		r.pending[a.ID] = append(r.pending[a.ID], e.UserID)
+	}
 	return true
 }
 
@@ -133,10 +147,15 @@ func (h *hub) flushReactions() {
 			ids = append(ids, id)
 		}
 	}
-	slices.Sort(ids)
 	before := r.first - 1
-	clear(r.pending)
+	pending := r.pending
+	r.pending = make(map[int64][]int64, len(pending))
 	r.first = 0
+	if len(ids) == 0 {
+		return
+	}
+	slices.Sort(ids)
+	msgs := make([]broadcast, len(ids))
 	for n, id := range ids {
 		rev := before
 		if n == len(ids)-1 {
@@ -149,16 +168,68 @@ func (h *hub) flushReactions() {
 		b = append(b, `,"rev":`...)
 		b = strconv.AppendInt(b, rev, 10)
 		b = append(b, '}')
-		msg := broadcast{topic: h.topic, event: "reactions", payload: b}
-		sent := 0
-		for s := range h.subscriptions {
-			if s.catchUp == nil {
-				s.c.fanOut(msg.to(s.joinRef))
-				sent++
-			}
+		msgs[n] = broadcast{topic: h.topic, event: "reactions", payload: b}
+	}
+	// Each connection gets the window's pushes in one step, so that they
+	// leave in one write (see conn.fanOutAll); each push is encoded once
+	// per join_ref and shared, but for the users who changed the item.
+	out := make([]outMsg, len(msgs))
+	sent := 0
+	for s := range h.subscriptions {
+		if s.catchUp != nil {
+			continue
 		}
+		for n := range msgs {
+			if user := s.c.user.id; slices.Contains(pending[ids[n]], user) {
+				b := msgs[n].payload
+				own := broadcast{topic: h.topic, event: "reactions", payload: h.mineJSON(append(b[:len(b)-1:len(b)-1], ','), ids[n], user)}
+				out[n] = own.to(s.joinRef)
+				continue
+			}
+			out[n] = msgs[n].to(s.joinRef)
+		}
+		s.c.fanOutAll(out)
+		sent++
+	}
+	clear(out)
+	for range msgs {
 		h.srv.cfg.Observer.Broadcast(sent)
 	}
+}
+
+// mineJSON appends "mine": the reactions user holds on item id, in the
+// set's order, and closes the object.
+func (h *hub) mineJSON(b []byte, id, user int64) []byte {
+	b = append(b, `"mine":[`...)
+	var held uint8
+	if it := h.mod.reacts.items[id]; it != nil {
+		held = it.users[user]
+	}
+	n := 0
+	for i, name := range domain.Reactions {
+		if held&(1<<i) == 0 {
+			continue
+		}
+		if n++; n > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, '"')
+	}
+	return append(b, "]}"...)
+}
+
+// viewerBytes is annBytes(a) for a page to viewer: with "mine" when they
+// hold reactions on a. h.mu is held.
+func (h *hub) viewerBytes(a *domain.Annotation, viewer int64) []byte {
+	j := h.annBytes(a)
+	it := h.mod.reacts.items[a.ID]
+	if it == nil || it.users[viewer] == 0 || viewer == 0 {
+		return j
+	}
+	b := append(make([]byte, 0, len(j)+48), j[:len(j)-1]...)
+	return h.mineJSON(append(b, ','), a.ID, viewer)
 }
 
 // annBytes is annotation a as a client receives it, without rev, with

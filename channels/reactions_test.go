@@ -2,6 +2,7 @@ package channels_test
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -110,4 +111,99 @@ func TestReactionsHoldBackRev(t *testing.T) {
 		!sameCounts(resp.Updated[0].Reactions, map[string]int{"surprised": 1}) {
 		t.Fatalf("rejoin reply %s: want %d updated with its counts", raw, id)
 	}
+}
+
+// joinMine returns the "mine" of item id in a fresh join reply for tok,
+// and whether the item carried one.
+func (m *modEnv) joinMine(tok string, id int64) ([]string, bool) {
+	m.t.Helper()
+	c := m.dial(tok)
+	defer c.close()
+	_, f := c.join(m.topic, map[string]any{})
+	var r struct {
+		Annotations []struct {
+			ID   int64           `json:"id"`
+			Mine json.RawMessage `json:"mine"`
+		} `json:"annotations"`
+	}
+	_, resp := f.reply()
+	if err := json.Unmarshal(resp, &r); err != nil {
+		m.t.Fatal(err)
+	}
+	for _, a := range r.Annotations {
+		if a.ID == id {
+			if a.Mine == nil {
+				return nil, false
+			}
+			var mine []string
+			if err := json.Unmarshal(a.Mine, &mine); err != nil {
+				m.t.Fatalf("mine %s: %v", a.Mine, err)
+			}
+			return mine, true
+		}
+	}
+	m.t.Fatalf("join reply %s lacks %d", resp, id)
+	return nil, false
+}
+
+// awaitMine waits on c for a reactions push of id and returns its
+// "mine", nil when it has none.
+func awaitMine(c *client, from int, id int64, want map[string]int) []string {
+	c.t.Helper()
+	f := c.await(from, 30*time.Second, "reactions push", func(f frame) bool {
+		var p reactionsPush
+		return f.Event == "reactions" && json.Unmarshal(f.Payload, &p) == nil && p.ID == id && sameCounts(p.Counts, want)
+	})
+	var p struct {
+		Mine []string `json:"mine"`
+	}
+	if err := json.Unmarshal(f.Payload, &p); err != nil {
+		c.t.Fatal(err)
+	}
+	return p.Mine
+}
+
+// TestReactionsMine: a join reply tells the joining user which reactions
+// they hold on each item ("mine"), others' joins carry none, and after a
+// change the reacting user's connections, another tab's too, are pushed
+// their reactions with the counts while everyone else gets the counts
+// alone; a crash changes none of it.
+func TestReactionsMine(t *testing.T) {
+	m := newModEnv(t, nil)
+	id := m.postAs(m.author, m.authorJR, "a note")
+	other := m.postAs(m.author, m.authorJR, "another note")
+	tab := m.dial(m.viewerTok)
+	tabJR := tab.mustJoin(m.topic, map[string]any{})
+	fromAuthor, fromTab := m.author.count(), tab.count()
+	m.ok(m.viewer, m.viewerJR, "react", map[string]any{"id": id, "reaction": "laugh", "on": true})
+	m.ok(m.viewer, m.viewerJR, "react", map[string]any{"id": id, "reaction": "heart", "on": true})
+	want := map[string]int{"heart": 1, "laugh": 1}
+	if mine := awaitMine(tab, fromTab, id, want); !slices.Equal(mine, []string{"heart", "laugh"}) {
+		t.Fatalf("the reacting user's other tab was pushed mine %q, want [heart laugh]", mine)
+	}
+	if mine := awaitMine(m.author, fromAuthor, id, want); mine != nil {
+		t.Fatalf("another user was pushed mine %q", mine)
+	}
+	check := func(when string) {
+		t.Helper()
+		if mine, ok := m.joinMine(m.viewerTok, id); !ok || !slices.Equal(mine, []string{"heart", "laugh"}) {
+			t.Fatalf("%s: the reacting user's join has mine %q (%v), want [heart laugh]", when, mine, ok)
+		}
+		if mine, ok := m.joinMine(m.viewerTok, other); ok {
+			t.Fatalf("%s: an item without the user's reactions has mine %q", when, mine)
+		}
+		if mine, ok := m.joinMine(m.authorTok, id); ok {
+			t.Fatalf("%s: another user's join has mine %q", when, mine)
+		}
+	}
+	check("live")
+	fromViewer := m.viewer.count()
+	m.ok(tab, tabJR, "react", map[string]any{"id": id, "reaction": "heart", "on": false})
+	if mine := awaitMine(m.viewer, fromViewer, id, map[string]int{"laugh": 1}); !slices.Equal(mine, []string{"laugh"}) {
+		t.Fatalf("after a clear from another tab, mine %q, want [laugh]", mine)
+	}
+	m.ok(m.viewer, m.viewerJR, "react", map[string]any{"id": id, "reaction": "heart", "on": true})
+	m.crash()
+	m.start()
+	check("after a crash")
 }

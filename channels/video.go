@@ -25,8 +25,12 @@ type subscription struct {
 	presenceRef string
 	device      string
 
-	lastRev int64       // last video revision delivered; guarded by hub.mu
-	gone    atomic.Bool // the hub failed and dropped the subscription
+	// isModerator: the user had the role when they joined, and still had
+	// it at the last moderators' push (see stillModerator); they are sent
+	// which items have open reports (see hub.foldModeration).
+	isModerator bool
+	lastRev     int64       // last video revision delivered; guarded by hub.mu
+	gone        atomic.Bool // the hub failed and dropped the subscription
 	// While its history is being sent (see catchUp), guarded by hub.mu:
 	// where it is, and the paging goroutine's stop and end.
 	catchUp *catchUp

@@ -51,7 +51,7 @@ import (
 // the handler that made it); otherwise m is queued behind what is. A
 // connection whose queue is full is too slow for its viewers: it is shut,
 // and its client will rejoin and catch up exactly.
-func (c *conn) send(m outMsg) { c.enqueue(m, true) }
+func (c *conn) send(m outMsg) { c.enqueue(true, m) }
 
 // fanOut queues m for the flusher, for the sender of a broadcast to many
 // connections, which must not spend a write on each (see flusher). It
@@ -59,22 +59,30 @@ func (c *conn) send(m outMsg) { c.enqueue(m, true) }
 // socket takes writes (no writer waits on it): then it is the server that
 // is behind, not the client, and the sender should let the flusher catch
 // up (see hub.run).
-func (c *conn) fanOut(m outMsg) (deep bool) { return c.enqueue(m, false) }
+func (c *conn) fanOut(m outMsg) (deep bool) { return c.enqueue(false, m) }
 
-func (c *conn) enqueue(m outMsg, inline bool) (deep bool) {
+// fanOutAll queues ms as fanOut does, in one step: the frames of one
+// broadcast round (a window of reaction counts) sit together in the
+// queue, so the writer sends them in one write, and the queue grows once.
+func (c *conn) fanOutAll(ms []outMsg) (deep bool) { return c.enqueue(false, ms...) }
+
+func (c *conn) enqueue(inline bool, ms ...outMsg) (deep bool) {
 	c.qmu.Lock()
 	if c.ending() {
 		c.qmu.Unlock()
 		return false
 	}
-	size := msgBytes(&m)
-	full := len(c.queue) >= c.srv.cfg.QueueSize || c.qbytes+size > c.srv.cfg.QueueBytes
+	size := 0
+	for i := range ms {
+		size += msgBytes(&ms[i])
+	}
+	full := len(c.queue)+len(ms) > c.srv.cfg.QueueSize || c.qbytes+size > c.srv.cfg.QueueBytes
 	// A long-poll session's queue waits for its client's next GET: a deep
 	// one says nothing of the server.
 	deep = c.poll == nil && !c.waiting && len(c.queue) >= c.srv.cfg.QueueSize/4
 	now := false
 	if !full {
-		c.queue = append(c.queue, m)
+		c.queue = append(c.queue, ms...)
 		c.qbytes += size
 		c.peakBytes = max(c.peakBytes, c.qbytes)
 		if c.poll != nil {

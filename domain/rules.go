@@ -30,6 +30,17 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
 
+// RefusedError is a request a rule refused, with a message safe to show
+// to the person who made it; it wraps the sentinel callers branch on
+// (ErrNotFound, ErrForbidden, ErrConflict).
+type RefusedError struct {
+	Err     error
+	Message string
+}
+
+func (e *RefusedError) Error() string { return e.Message }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
 func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
 }

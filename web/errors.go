@@ -44,9 +44,12 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	status, msg, field := http.StatusInternalServerError, "internal error", ""
 	var re *requestError
 	var ve *domain.ValidationError
+	var rf *domain.RefusedError
 	switch {
 	case errors.As(err, &re):
 		status, msg = re.status, re.msg
+	case errors.As(err, &rf):
+		status, msg = refusedStatus(rf), rf.Message
 	case errors.As(err, &ve):
 		status, msg, field = http.StatusUnprocessableEntity, ve.Field+" "+ve.Message, ve.Field
 	case errors.Is(err, domain.ErrUsernameTaken):
@@ -59,6 +62,8 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		status, msg = http.StatusNotFound, "not found"
 	case errors.Is(err, domain.ErrVideoDeleted):
 		status, msg = http.StatusGone, "this video was deleted"
+	case errors.Is(err, domain.ErrAnnotationGone):
+		status, msg = http.StatusGone, "this annotation was deleted"
 	case errors.Is(err, domain.ErrConflict):
 		status, msg = http.StatusConflict, "conflicting change, try again"
 	case errors.Is(err, auth.ErrBusy):
@@ -80,6 +85,21 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		body["field"] = field
 	}
 	writeJSON(w, status, body)
+}
+
+// refusedStatus is the status of a refusal by what it amounts to.
+func refusedStatus(rf *domain.RefusedError) int {
+	switch {
+	case errors.Is(rf, domain.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(rf, domain.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(rf, domain.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(rf, eventstore.ErrUnavailable):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

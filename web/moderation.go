@@ -6,9 +6,11 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/videologue/videologue/channels"
 	"github.com/videologue/videologue/domain"
 	"github.com/videologue/videologue/projections"
 )
@@ -22,11 +24,28 @@ type moderationQueue interface {
 // items by video, the rest once these are handled.
 const maxQueueItems = 500
 
+// itemModerator hides items and dismisses their reports through the
+// video's hub, as the socket's hide_annotation and dismiss_report do (a
+// *channels.Server).
+type itemModerator interface {
+	Hide(ctx context.Context, videoID, itemID int64, m channels.Moderator, reason string) error
+	Dismiss(ctx context.Context, videoID, itemID int64, m channels.Moderator, reason string) error
+}
+
+// moderationBodyBytes bounds the body of a hide or a dismissal: a reason
+// of domain.MaxReasonBytes, each byte escaped, fits.
+const moderationBodyBytes = 8 << 10
+
 // mountModeration serves the moderators' queue of open reports, as JSON
 // (GET /api/moderation/reports, a bearer token or the sign-in cookie) and
-// as a page (/moderation). Hiding and dismissing happen on the video
-// channel (hide_annotation, dismiss_report), from the watch page.
+// as a page (/moderation), and their hides and dismissals (POST
+// /api/moderation/videos/{video}/items/{id}/hide and .../dismiss), which
+// the video channel's hide_annotation and dismiss_report also make.
 func (a *analysis) mountModeration(r chi.Router) {
+	if m, ok := a.srv.deps.Socket.(itemModerator); ok {
+		r.Post("/api/moderation/videos/{video}/items/{id}/hide", a.moderateItem(m.Hide))
+		r.Post("/api/moderation/videos/{video}/items/{id}/dismiss", a.moderateItem(m.Dismiss))
+	}
 	q, ok := a.deps.ReadModels.(moderationQueue)
 	if !ok {
 		return
@@ -74,6 +93,53 @@ func (a *analysis) mountModeration(r chi.Router) {
 			a.site.view.render(w, http.StatusOK, "moderation", a.site.page(w, r, "Moderation", "moderation", data))
 		})
 	})
+}
+
+// moderateItem answers a hide or a dismissal, {"reason": "..."}: 204
+// once the event is in the log. A request signed in by cookie (the
+// moderators' page) carries the page's CSRF token in X-CSRF-Token.
+func (a *analysis) moderateItem(do func(context.Context, int64, int64, channels.Moderator, string) error) http.HandlerFunc {
+	h := func(w http.ResponseWriter, r *http.Request) {
+		u, err := a.user(r, domain.RoleModerator)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		video, err1 := strconv.ParseInt(chi.URLParam(r, "video"), 10, 64)
+		item, err2 := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+		if err1 != nil || err2 != nil || video <= 0 || item <= 0 {
+			a.fail(w, r, domain.ErrNotFound)
+			return
+		}
+		var in struct {
+			Reason *string `json:"reason"`
+		}
+		if err := a.srv.decodeLimit(w, r, &in, moderationBodyBytes); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		reason := ""
+		if in.Reason != nil {
+			reason = *in.Reason
+		}
+		m := channels.Moderator{ID: u.ID, Username: u.Username, Meta: requestMeta(r, u.ID)}
+		if err := do(r.Context(), video, item, m, reason); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" || a.site == nil {
+			h(w, r)
+			return
+		}
+		if _, ok := a.site.cookies.read(r); !ok {
+			h(w, r) // 401
+			return
+		}
+		a.site.pageMiddleware(http.HandlerFunc(h)).ServeHTTP(w, r)
+	}
 }
 
 func queueItems(ctx context.Context, q moderationQueue) ([]projections.QueueItem, bool, error) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,7 +15,9 @@ import (
 // moderator finds it in the queue (linked from the nav), opens it on the
 // video and hides it with a reason: it disappears from the viewer's
 // page live and stays, marked hidden, on its author's; the queue is then
-// empty. A reaction's count reaches the other pages live.
+// empty. Only reported notes offer moderators to dismiss reports, which
+// the queue page does too. A reaction's count reaches the other pages live, and the
+// reacting viewer's page shows it pressed after a reload.
 func TestModerationInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a real browser")
@@ -64,6 +67,12 @@ func TestModerationInBrowser(t *testing.T) {
 	m.waitFor("the page to be live", `document.getElementById("connection")?.dataset.state === "connected"`)
 	eval[chromedp.Void](m, `document.getElementById("show-all").click()`)
 	m.waitFor("the note", annotationsWith(rude)+`.length === 1`)
+	// Only the reported note offers to dismiss reports.
+	other := annotationsWith("Same pattern again") + `[0]`
+	m.waitFor("dismiss on the reported note", note+`.querySelector('[data-action="dismiss"]') !== null`)
+	if got := eval[bool](m, other+`.querySelector('[data-action="dismiss"]') === null && `+other+`.querySelector('[data-action="hide"]') !== null`); !got {
+		m.fail("a note without reports offers to dismiss them, or none to hide", errText("dismiss shown"))
+	}
 	eval[chromedp.Void](m, note+`.querySelector('[data-action="hide"]').click()`)
 	eval[chromedp.Void](m, `(f => { f.querySelector("input").value = "Insults the speaker"; f.requestSubmit() })(`+note+`.querySelector(".ann-reason"))`)
 
@@ -77,11 +86,41 @@ func TestModerationInBrowser(t *testing.T) {
 		m.fail("the queue after the hide", errText(got))
 	}
 
+	// From the queue: alice reports another note; mona dismisses its
+	// reports on the moderators' page, and the queue is empty again.
+	eval[chromedp.Void](alice, other+`.querySelector('[data-action="report"]').click()`)
+	eval[chromedp.Void](alice, `(f => { f.querySelector("input").value = "Spam"; f.requestSubmit() })(`+other+`.querySelector(".ann-reason"))`)
+	alice.waitFor("the second report sent", other+`.querySelector('[data-action="report"]').textContent === "Reported"`)
+	m.open(e.url + "/watch/" + strconv.FormatInt(e.video.ID, 10))
+	m.waitFor("the page to be live", `document.getElementById("connection")?.dataset.state === "connected"`)
+	eval[chromedp.Void](m, `document.getElementById("show-all").click()`)
+	m.waitFor("dismiss on the newly reported note", other+`?.querySelector('[data-action="dismiss"]') != null`)
+	e.sync()
+	m.open(e.url + "/moderation")
+	item := `document.querySelector("#moderation-queue .queue-item")`
+	m.waitFor("the queue's controls", item+`?.querySelector('[data-action="dismiss"]') != null`)
+	eval[chromedp.Void](m, item+`.querySelector('[data-action="dismiss"]').click()`)
+	eval[chromedp.Void](m, `(f => { f.querySelector("input").value = "Not spam"; f.requestSubmit() })(`+item+`.querySelector(".ann-reason"))`)
+	m.waitFor("the dismissal done", item+`.querySelector(".queue-done")?.textContent === "Reports dismissed"`)
+	e.sync()
+	m.open(e.url + "/moderation")
+	if got := text(m, ".empty-state"); got != "No open reports." {
+		m.fail("the queue after the dismissal", errText(got))
+	}
+
 	// A reaction: alice's heart reaches carol's page.
-	other := annotationsWith("Same pattern again") + `[0]`
 	eval[chromedp.Void](alice, other+`.querySelector('.reaction[data-reaction="heart"]').click()`)
 	alice.waitFor("her reaction pressed", other+`.querySelector('.reaction[data-reaction="heart"]').getAttribute("aria-pressed") === "true"`)
 	carol.waitFor("the count live", other+`.querySelector('.reaction[data-reaction="heart"]').dataset.count === "1"`)
+
+	// alice reloads: her heart is still pressed, carol's is not.
+	watch(alice, e.url+watchPath, false)
+	eval[chromedp.Void](alice, `document.getElementById("show-all").click()`)
+	alice.waitFor("her reaction pressed after a reload", other+`?.querySelector('.reaction[data-reaction="heart"]').getAttribute("aria-pressed") === "true" && `+
+		other+`.querySelector('.reaction[data-reaction="heart"]').dataset.count === "1"`)
+	if got := eval[string](carol, other+`.querySelector('.reaction[data-reaction="heart"]').getAttribute("aria-pressed")`); got != "false" {
+		carol.fail("another viewer's reaction pressed on her page", errText(got))
+	}
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }

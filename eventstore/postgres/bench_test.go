@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/videologue/videologue/eventstore"
 	"github.com/videologue/videologue/eventstore/postgres"
 	"github.com/videologue/videologue/internal/testenv/pgtest"
@@ -28,8 +30,40 @@ func make200() []byte {
 
 func openBench(b *testing.B) *postgres.Store {
 	b.Helper()
-	url := pgtest.URL(b)
-	return openStore(b, url, pgtest.Schema(b, url), postgres.Config{})
+	s, _, _ := openBenchSchema(b)
+	return s
+}
+
+func openBenchSchema(b *testing.B) (s *postgres.Store, url, schema string) {
+	b.Helper()
+	url = pgtest.URL(b)
+	schema = pgtest.Schema(b, url)
+	return openStore(b, url, schema, postgres.Config{}), url, schema
+}
+
+// reportGroups reports how many events the group commits held: a group's
+// events share one recorded_at, read under the head lock.
+func reportGroups(b *testing.B, url, schema string) {
+	b.Helper()
+	ctx := context.WithoutCancel(b.Context())
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var groups int64
+	var mean, p10, p50, p90 float64
+	err = conn.QueryRow(ctx, "SELECT count(*), avg(n), percentile_disc(0.1) WITHIN GROUP (ORDER BY n),"+
+		" percentile_disc(0.5) WITHIN GROUP (ORDER BY n), percentile_disc(0.9) WITHIN GROUP (ORDER BY n)"+
+		" FROM (SELECT count(*) AS n FROM "+pgx.Identifier{schema, "events"}.Sanitize()+" GROUP BY recorded_at) g").
+		Scan(&groups, &mean, &p10, &p50, &p90)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(mean, "group-mean")
+	b.ReportMetric(p10, "group-p10")
+	b.ReportMetric(p50, "group-p50")
+	b.ReportMetric(p90, "group-p90")
 }
 
 // BenchmarkAppendConcurrent: writers each append one 200-byte event and
@@ -38,7 +72,7 @@ func openBench(b *testing.B) *postgres.Store {
 func BenchmarkAppendConcurrent(b *testing.B) {
 	for _, writers := range []int{1, 64} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			s := openBench(b)
+			s, url, schema := openBenchSchema(b)
 			ctx := b.Context()
 			var next atomic.Int64
 			var wg sync.WaitGroup
@@ -69,6 +103,7 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 				sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 				b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
 			}
+			reportGroups(b, url, schema)
 		})
 	}
 }

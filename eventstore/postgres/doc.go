@@ -39,8 +39,12 @@
 // own transaction: one WAL flush each. So each Store has a single committer
 // goroutine (like eventstore/pebble's) that takes every pending append and
 // writes them together in one transaction: two round trips (lock the head
-// and read what the checks need; insert, move the head, notify, commit) and
-// one WAL flush for the whole group. Expected revisions are checked inside
+// and read what the checks need; insert all the group's events in one
+// statement, move the head, notify, commit) and one WAL flush for the whole
+// group. The head lock is held through that flush, so groups run one after
+// another; before taking a group the committer yields while appenders keep
+// arriving, so that those its last commit answered join this group instead
+// of waiting for the next whole one. Expected revisions are checked inside
 // that transaction, against the stream heads read under the lock and the
 // appends earlier in the group, so a failed expectation fails only its own
 // append. The chain hash of each event is computed there too, in position

@@ -7,6 +7,7 @@ import {AnnotationPanel} from "./annotations.js"
 import {PresenceList} from "./presence.js"
 import {Moderation} from "./moderation.js"
 import {enhanceForms} from "./forms.js"
+import {mountQueue} from "./queue.js"
 
 // MAX_DURATION_MS is the longest duration the server accepts: a day.
 const MAX_DURATION_MS = 24 * 60 * 60 * 1000
@@ -81,6 +82,8 @@ function start(){
   hideBrokenThumbnails()
   let watch = document.getElementById("watch")
   if(watch){ mountWatch(watch) }
+  let queue = document.getElementById("moderation-queue")
+  if(queue){ mountQueue(queue) }
 }
 
 if(document.readyState === "loading"){

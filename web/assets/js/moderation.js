@@ -21,13 +21,28 @@ export class Moderation {
     this.channel = channel
     this.userId = userId
     this.moderator = moderator
-    // id -> Set of the reactions this page set: the server sends counts
-    // alone, the same to everyone, so a reload starts with none pressed
-    // (setting one held again is a no-op there).
+    // id -> Set of this user's reactions: the server sends them with
+    // each item in the join reply and catch-up ("mine"), and with the
+    // counts pushed after this user's own changes, from any tab.
     this.mine = new Map()
-    this.reported = new Set() // ids this page reported
-    channel.on("annotation_hidden", ({id, rev}) => { this.hide(id); panel.applied(rev) })
-    channel.on("reactions", ({id, counts, rev}) => {
+    this.sentReports = new Set() // ids this page reported
+    // ids with open reports, for moderators: the server names them in
+    // caught_up and pushes each change ("reports"), to moderators alone.
+    this.openReports = new Set()
+    channel.on("caught_up", ({reported}) => {
+      if(!this.moderator){ return }
+      let was = this.openReports
+      this.openReports = new Set(reported || [])
+      for(let id of new Set([...was, ...this.openReports])){ this.refill(id) }
+    })
+    channel.on("reports", ({id, open, rev}) => {
+      open > 0 ? this.openReports.add(id) : this.openReports.delete(id)
+      this.refill(id)
+      panel.applied(rev)
+    })
+    channel.on("annotation_hidden", ({id, rev}) => { this.openReports.delete(id); this.hide(id); panel.applied(rev) })
+    channel.on("reactions", ({id, counts, rev, mine}) => {
+      if(Array.isArray(mine)){ this.mine.set(id, new Set(mine)) }
       let item = panel.items.get(id)
       if(item){
         item.ann.reactions = counts
@@ -36,6 +51,11 @@ export class Moderation {
       panel.applied(rev)
     })
     panel.decorate = (item, main) => this.decorate(item, main)
+  }
+
+  refill(id){
+    let item = this.panel.items.get(id)
+    if(item){ this.panel.fill(item) }
   }
 
   // hide applies annotation_hidden: gone for others, marked for its author.
@@ -54,6 +74,10 @@ export class Moderation {
   // the panel has just rendered.
   decorate(item, main){
     let {ann, node} = item
+    if(Array.isArray(ann.mine)){ // taken once: later changes come as pushes
+      this.mine.set(ann.id, new Set(ann.mine))
+      delete ann.mine
+    }
     node.id = "annotation-" + ann.id
     node.classList.toggle("is-hidden", ann.hidden === true)
     if(ann.hidden === true){
@@ -67,12 +91,14 @@ export class Moderation {
     bar.appendChild(reactions)
     let own = (ann.user || {}).id === this.userId
     if(!own){
-      bar.appendChild(this.action("Report", "report", this.reported.has(ann.id), reason =>
-        this.push("report_annotation", {id: ann.id, reason}, () => { this.reported.add(ann.id) })))
+      bar.appendChild(reasonAction("Report", "report", this.sentReports.has(ann.id), reason =>
+        this.push("report_annotation", {id: ann.id, reason}, () => { this.sentReports.add(ann.id) })))
     }
     if(this.moderator){
-      bar.appendChild(this.action("Hide", "hide", false, reason => this.push("hide_annotation", {id: ann.id, reason})))
-      bar.appendChild(this.action("Dismiss reports", "dismiss", false, reason => this.push("dismiss_report", {id: ann.id, reason}), true))
+      bar.appendChild(reasonAction("Hide", "hide", false, reason => this.push("hide_annotation", {id: ann.id, reason})))
+      if(this.openReports.has(ann.id)){
+        bar.appendChild(reasonAction("Dismiss reports", "dismiss", false, reason => this.push("dismiss_report", {id: ann.id, reason}), true))
+      }
     }
     main.appendChild(bar)
     this.renderReactions(item, reactions) // main is not in node yet
@@ -105,44 +131,6 @@ export class Moderation {
     })
   }
 
-  // action is a link that opens an inline form asking for a reason.
-  action(label, name, done, send, optional = false){
-    let wrap = el("span", "ann-mod-action")
-    let open = el("button", "link-button", done ? "Reported" : label)
-    open.type = "button"
-    open.dataset.action = name
-    open.disabled = done
-    open.addEventListener("click", () => {
-      if(wrap.querySelector("form")){ return }
-      let form = el("form", "ann-reason")
-      let input = el("input")
-      input.name = "reason"
-      input.maxLength = MAX_REASON
-      input.required = !optional
-      input.placeholder = optional ? "Why (optional)" : "Why?"
-      input.setAttribute("aria-label", label + ": reason")
-      let ok = el("button", "button small", label)
-      ok.type = "submit"
-      let cancel = el("button", "link-button", "Cancel")
-      cancel.type = "button"
-      cancel.addEventListener("click", () => form.remove())
-      let error = el("p", "form-error")
-      error.hidden = true
-      form.append(input, ok, cancel, error)
-      form.addEventListener("submit", e => {
-        e.preventDefault()
-        send(input.value.trim()).then(() => {
-          form.remove()
-          if(name === "report"){ open.textContent = "Reported"; open.disabled = true }
-        }, reason => { error.textContent = reason; error.hidden = false })
-      })
-      wrap.appendChild(form)
-      input.focus()
-    })
-    wrap.appendChild(open)
-    return wrap
-  }
-
   // push sends event and settles with the server's answer.
   push(event, payload, onOk){
     return new Promise((resolve, reject) => {
@@ -152,4 +140,44 @@ export class Moderation {
         .receive("timeout", () => reject("the connection is down, try again"))
     })
   }
+}
+
+// reasonAction is a link that opens an inline form asking for a reason;
+// send(reason) returns a promise of the server's answer, whose refusal
+// the form shows. done starts it disabled, as "Reported".
+export function reasonAction(label, name, done, send, optional = false){
+  let wrap = el("span", "ann-mod-action")
+  let open = el("button", "link-button", done ? "Reported" : label)
+  open.type = "button"
+  open.dataset.action = name
+  open.disabled = done
+  open.addEventListener("click", () => {
+    if(wrap.querySelector("form")){ return }
+    let form = el("form", "ann-reason")
+    let input = el("input")
+    input.name = "reason"
+    input.maxLength = MAX_REASON
+    input.required = !optional
+    input.placeholder = optional ? "Why (optional)" : "Why?"
+    input.setAttribute("aria-label", label + ": reason")
+    let ok = el("button", "button small", label)
+    ok.type = "submit"
+    let cancel = el("button", "link-button", "Cancel")
+    cancel.type = "button"
+    cancel.addEventListener("click", () => form.remove())
+    let error = el("p", "form-error")
+    error.hidden = true
+    form.append(input, ok, cancel, error)
+    form.addEventListener("submit", e => {
+      e.preventDefault()
+      send(input.value.trim()).then(() => {
+        form.remove()
+        if(name === "report"){ open.textContent = "Reported"; open.disabled = true }
+      }, reason => { error.textContent = reason; error.hidden = false })
+    })
+    wrap.appendChild(form)
+    input.focus()
+  })
+  wrap.appendChild(open)
+  return wrap
 }
