@@ -61,21 +61,7 @@ func TestModeratorsSeeOpenReports(t *testing.T) {
 	fromMod = m.mod.count()
 	m.ok(m.mod, m.mJR, "dismiss_report", map[string]any{"id": id})
 	m.mod.await(fromMod, 30*time.Second, "reports open 0", open(0))
-	// A post after both: by the time the viewer has it, it would have had
-	// any reports push.
-	later := m.postAs(m.author, m.authorJR, "a later note")
-	m.viewer.await(fromViewer, 30*time.Second, "the later note", func(f frame) bool {
-		var p struct{ ID int64 }
-		return f.Event == "new_annotation" && json.Unmarshal(f.Payload, &p) == nil && p.ID == later
-	})
-	m.viewer.mu.Lock()
-	frames := slices.Clone(m.viewer.frames[fromViewer:])
-	m.viewer.mu.Unlock()
-	for _, f := range frames {
-		if f.Event == "reports" {
-			t.Fatalf("a viewer was pushed %s %s", f.Event, f.Payload)
-		}
-	}
+	m.noReportsSince(m.viewer, fromViewer, "a viewer")
 	if got, ok := m.caughtUpReported(m.modTok); ok {
 		t.Fatalf("after the dismissal, a moderator's caught_up has reported %v", got)
 	}
@@ -91,19 +77,25 @@ func TestRevokedModeratorToldNoMoreReports(t *testing.T) {
 	}
 	from := m.mod.count()
 	m.ok(m.viewer, m.viewerJR, "report_annotation", map[string]any{"id": id, "reason": "rude"})
-	// A post after the report: by the time the former moderator has it,
-	// they would have had the report's push.
+	m.noReportsSince(m.mod, from, "a former moderator")
+}
+
+// noReportsSince fails if c, who, was pushed reports since its frame
+// from. It posts a note and waits for it first: by the time c has the
+// note, it would have had any reports push made before it.
+func (m *modEnv) noReportsSince(c *client, from int, who string) {
+	m.t.Helper()
 	later := m.postAs(m.author, m.authorJR, "a later note")
-	m.mod.await(from, 30*time.Second, "the later note", func(f frame) bool {
+	c.await(from, 30*time.Second, "the later note", func(f frame) bool {
 		var p struct{ ID int64 }
 		return f.Event == "new_annotation" && json.Unmarshal(f.Payload, &p) == nil && p.ID == later
 	})
-	m.mod.mu.Lock()
-	frames := slices.Clone(m.mod.frames[from:])
-	m.mod.mu.Unlock()
+	c.mu.Lock()
+	frames := slices.Clone(c.frames[from:])
+	c.mu.Unlock()
 	for _, f := range frames {
 		if f.Event == "reports" {
-			t.Fatalf("a former moderator was pushed %s %s", f.Event, f.Payload)
+			m.t.Fatalf("%s was pushed %s %s", who, f.Event, f.Payload)
 		}
 	}
 }
