@@ -198,7 +198,7 @@ func (c *conn) join(ctx context.Context, f *inbound) {
 	if device == "" {
 		device = deviceFromUserAgent(c.userAgent)
 	}
-	s := &subscription{c: c, hub: h, topic: f.topic, joinRef: f.joinRef, videoID: videoID, presenceRef: newPresenceRef(), device: device}
+	s := &subscription{c: c, hub: h, topic: f.topic, joinRef: f.joinRef, videoID: videoID, presenceRef: newPresenceRef(), device: device, reactionsWindow: params.reactionsWindow}
 	// The role only adds what moderators are told (see hub.caughtUp); a
 	// lookup that fails leaves it out rather than refuse the join, and
 	// every moderator's command checks the role again.

@@ -283,7 +283,10 @@
 // order, only on the items where they hold one (their pages are theirs).
 // A window's pushes reach each connection together, in one write; the
 // pushes to the connections of a user who changed their reactions on the
-// item carry "mine" too. While
+// item carry "mine" too. A client that joins with "reactions_window": true
+// gets instead one push per window, reactions_window {"items": [{"id",
+// "counts"[, "mine"]}, ...], "rev"}, rev as the last per-item push would
+// carry it: one frame, however many items changed. While
 // counts wait for their push,
 // every other push carries at most the rev before the first of them, and
 // of one window's pushes only the last carries the hub's rev, so a client

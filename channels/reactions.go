@@ -173,10 +173,27 @@ func (h *hub) flushReactions() {
 	// Each connection gets the window's pushes in one step, so that they
 	// leave in one write (see conn.fanOutAll); each push is encoded once
 	// per join_ref and shared, but for the users who changed the item.
+	// A subscription that asked for reactions_window gets one push with
+	// every item instead: a frame per window, not one per item.
 	out := make([]outMsg, len(msgs))
+	var window *broadcast // the shared reactions_window push, built on first need
 	sent := 0
 	for s := range h.subscriptions {
 		if s.catchUp != nil {
+			continue
+		}
+		if s.reactionsWindow {
+			user := s.c.user.id
+			if !changedBy(pending, ids, user) {
+				if window == nil {
+					window = &broadcast{topic: h.topic, event: "reactions_window", payload: h.windowJSON(ids, nil, 0)}
+				}
+				s.c.fanOut(window.to(s.joinRef))
+			} else {
+				own := broadcast{topic: h.topic, event: "reactions_window", payload: h.windowJSON(ids, pending, user)}
+				s.c.fanOut(own.to(s.joinRef))
+			}
+			sent++
 			continue
 		}
 		for n := range msgs {
@@ -195,6 +212,42 @@ func (h *hub) flushReactions() {
 	for range msgs {
 		h.srv.cfg.Observer.Broadcast(sent)
 	}
+}
+
+// changedBy reports whether user changed a reaction of one of the items
+// ids, whose changers are in pending.
+func changedBy(pending map[int64][]int64, ids []int64, user int64) bool {
+	for _, id := range ids {
+		if slices.Contains(pending[id], user) {
+			return true
+		}
+	}
+	return false
+}
+
+// windowJSON is the reactions_window payload of the items ids:
+// {"items": [{"id", "counts"}, ...], "rev"}, the hub's rev, as the last of
+// the window's reactions pushes carries. The items user changed (their
+// changers in pending) carry "mine" too; user 0 changed none.
+func (h *hub) windowJSON(ids []int64, pending map[int64][]int64, user int64) []byte {
+	b := append(make([]byte, 0, 16+64*len(ids)), `{"items":[`...)
+	for n, id := range ids {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = strconv.AppendInt(b, id, 10)
+		b = append(b, `,"counts":`...)
+		b = h.countsJSON(b, id)
+		if user != 0 && slices.Contains(pending[id], user) {
+			b = h.mineJSON(append(b, ','), id, user)
+		} else {
+			b = append(b, '}')
+		}
+	}
+	b = append(b, `],"rev":`...)
+	b = strconv.AppendInt(b, h.rev+1, 10)
+	return append(b, '}')
 }
 
 // mineJSON appends "mine": the reactions user holds on item id, in the

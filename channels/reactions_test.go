@@ -207,3 +207,82 @@ func TestReactionsMine(t *testing.T) {
 	m.start()
 	check("after a crash")
 }
+
+// TestReactionsWindow: a client that joins with reactions_window gets a
+// window's counts as one reactions_window push {"items", "rev"}, with
+// "mine" on the items its user changed, and never a per-item reactions
+// push; a client that did not ask keeps the per-item pushes.
+func TestReactionsWindow(t *testing.T) {
+	m := newModEnv(t, nil)
+	id1 := m.postAs(m.author, m.authorJR, "first")
+	id2 := m.postAs(m.author, m.authorJR, "second")
+
+	bad := m.dial(m.viewerTok)
+	defer bad.close()
+	if _, f := bad.join(m.topic, map[string]any{"reactions_window": "yes"}); f.reason() != "reactions_window must be true or false" {
+		t.Fatalf("reactions_window \"yes\": %s", f.Payload)
+	}
+
+	own := m.dial(m.viewerTok) // another tab of the user who reacts
+	defer own.close()
+	other := m.dial(m.authorTok)
+	defer other.close()
+	own.mustJoin(m.topic, map[string]any{"reactions_window": true})
+	other.mustJoin(m.topic, map[string]any{"reactions_window": true})
+	fromOwn, fromOther, fromAuthor := own.count(), other.count(), m.author.count()
+
+	m.ok(m.viewer, m.viewerJR, "react", map[string]any{"id": id1, "reaction": "heart", "on": true})
+	m.ok(m.viewer, m.viewerJR, "react", map[string]any{"id": id2, "reaction": "thumbs_up", "on": true})
+	want := map[int64]map[string]int{id1: {"heart": 1}, id2: {"thumbs_up": 1}}
+	wantMine := map[int64]string{id1: "heart", id2: "thumbs_up"}
+
+	type item struct {
+		ID     int64          `json:"id"`
+		Counts map[string]int `json:"counts"`
+		Mine   []string       `json:"mine"`
+	}
+	// follow reads c's reactions_window pushes until the counts of both
+	// items are the wanted ones, and checks what each item says.
+	follow := func(c *client, from int, who string, mine bool) {
+		t.Helper()
+		last := map[int64]map[string]int{}
+		c.await(from, 30*time.Second, who+": both items' counts", func(f frame) bool {
+			if f.Event != "reactions_window" {
+				return false
+			}
+			var p struct {
+				Items []item `json:"items"`
+				Rev   int64  `json:"rev"`
+			}
+			if err := json.Unmarshal(f.Payload, &p); err != nil || len(p.Items) == 0 || p.Rev == 0 {
+				t.Fatalf("%s: reactions_window %s", who, f.Payload)
+			}
+			for _, it := range p.Items {
+				if mine != slices.Contains(it.Mine, wantMine[it.ID]) {
+					t.Fatalf("%s: item %d says mine %v", who, it.ID, it.Mine)
+				}
+				last[it.ID] = it.Counts
+			}
+			return sameCounts(last[id1], want[id1]) && sameCounts(last[id2], want[id2])
+		})
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, f := range c.frames[from:] {
+			if f.Event == "reactions" {
+				t.Fatalf("%s asked for windows and was pushed reactions %s", who, f.Payload)
+			}
+		}
+	}
+	follow(own, fromOwn, "the reacting user's other tab", true)
+	follow(other, fromOther, "another user", false)
+
+	awaitCounts(m.author, fromAuthor, id1, want[id1])
+	awaitCounts(m.author, fromAuthor, id2, want[id2])
+	m.author.mu.Lock()
+	defer m.author.mu.Unlock()
+	for _, f := range m.author.frames[fromAuthor:] {
+		if f.Event == "reactions_window" {
+			t.Fatalf("a client that did not ask was pushed reactions_window %s", f.Payload)
+		}
+	}
+}

@@ -29,8 +29,11 @@ type subscription struct {
 	// it at the last moderators' push (see stillModerator); they are sent
 	// which items have open reports (see hub.foldModeration).
 	isModerator bool
-	lastRev     int64       // last video revision delivered; guarded by hub.mu
-	gone        atomic.Bool // the hub failed and dropped the subscription
+	// reactionsWindow: sent one reactions_window push per window instead
+	// of a reactions push per item (the join's reactions_window).
+	reactionsWindow bool
+	lastRev         int64       // last video revision delivered; guarded by hub.mu
+	gone            atomic.Bool // the hub failed and dropped the subscription
 	// While its history is being sent (see catchUp), guarded by hub.mu:
 	// where it is, and the paging goroutine's stop and end.
 	catchUp *catchUp
@@ -57,6 +60,9 @@ type joinParams struct {
 	lastRev  int64 // last_seen_rev: the last client revision applied
 	hasRev   bool
 	device   string
+	// reactionsWindow: the client takes a window's counts as one
+	// reactions_window push (see hub.flushReactions).
+	reactionsWindow bool
 }
 
 func parseJoinParams(payload json.RawMessage) (joinParams, error) {
@@ -67,6 +73,7 @@ func parseJoinParams(payload json.RawMessage) (joinParams, error) {
 		LastSeen json.RawMessage `json:"last_seen_id"`
 		LastRev  json.RawMessage `json:"last_seen_rev"`
 		Device   json.RawMessage `json:"device"`
+		Window   json.RawMessage `json:"reactions_window"`
 	}
 	if err := json.Unmarshal(payload, &raw); err != nil {
 		return joinParams{}, refuse("join params must be an object")
@@ -92,6 +99,11 @@ func parseJoinParams(payload json.RawMessage) (joinParams, error) {
 			return joinParams{}, refuse("device must be a string")
 		}
 		p.device = shortText(d, 40)
+	}
+	if len(raw.Window) > 0 && string(raw.Window) != "null" {
+		if json.Unmarshal(raw.Window, &p.reactionsWindow) != nil {
+			return joinParams{}, refuse("reactions_window must be true or false")
+		}
 	}
 	return p, nil
 }

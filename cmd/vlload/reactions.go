@@ -18,7 +18,10 @@ import (
 // event in the log; the server pushes the counts coalesced per window, and
 // the viewers count the reactions frames they get.
 
-var reactionsPush = []byte(`"reactions",{`)
+// Viewers join with reactions_window, as the watch page does: a server
+// that knows it sends a window's counts in one reactions_window push, one
+// that does not sends a reactions push per item; both are counted.
+var reactionsPush, reactionsWindowPush = []byte(`"reactions",{`), []byte(`"reactions_window",{`)
 
 // reactionNames are the server's fixed set.
 var reactionNames = [...]string{"thumbs_up", "heart", "laugh", "surprised"}
@@ -88,7 +91,7 @@ func (r *reactor) react(k int, topic string) {
 // onReactionsFrame counts a reactions push, or a reply to a react; it
 // reports whether buf was either.
 func (v *viewer) onReactionsFrame(head, buf []byte) bool {
-	if bytes.Contains(head, reactionsPush) {
+	if bytes.Contains(head, reactionsPush) || bytes.Contains(head, reactionsWindowPush) {
 		v.mu.Lock()
 		v.reactFrames++
 		v.mu.Unlock()

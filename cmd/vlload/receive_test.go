@@ -44,7 +44,7 @@ func fakeServer(t *testing.T, n int, seen chan<- string, handlers *sync.WaitGrou
 		defer ws.Close()
 		say := func(format string, a ...any) { seen <- token + ": " + fmt.Sprintf(format, a...) }
 		_, msg, err := ws.ReadMessage()
-		if err != nil || string(msg) != `["1","1","videos:1","phx_join",{}]` {
+		if err != nil || string(msg) != `["1","1","videos:1","phx_join",{"reactions_window":true}]` {
 			say("join %q %v", msg, err)
 			return
 		}

@@ -77,7 +77,7 @@ func socketURL(base, token string) (*url.URL, error) {
 
 // joinFrame is the phx_join of topic.
 func joinFrame(topic string) string {
-	return `["1","1",` + strconv.Quote(topic) + `,"phx_join",{}]`
+	return `["1","1",` + strconv.Quote(topic) + `,"phx_join",{"reactions_window":true}]`
 }
 
 // isJoinReply tells whether msg is the reply to joinFrame.

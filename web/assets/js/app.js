@@ -21,9 +21,10 @@ function mountWatch(root){
 
   // The params function runs again on every rejoin, so after a dropped
   // connection the server sends exactly the annotations this page missed,
-  // and the edits and deletes of those it had.
+  // and the edits and deletes of those it had. Reaction counts come as
+  // one push per window (reactions_window), not one per note.
   let panel = null
-  let channel = socket.channel("videos:" + videoId, () => ({last_seen_id: panel.lastSeenId, last_seen_rev: panel.lastSeenRev}))
+  let channel = socket.channel("videos:" + videoId, () => ({last_seen_id: panel.lastSeenId, last_seen_rev: panel.lastSeenRev, reactions_window: true}))
   panel = new AnnotationPanel(root, {channel, player, userId})
   new Moderation(panel, channel, {userId, moderator: root.dataset.moderator === "true"})
   new PresenceList(document.getElementById("presence"), document.getElementById("watcher-count"), channel, userId)

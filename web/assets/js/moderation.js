@@ -41,15 +41,16 @@ export class Moderation {
       panel.applied(rev)
     })
     channel.on("annotation_hidden", ({id, rev}) => { this.openReports.delete(id); this.hide(id); panel.applied(rev) })
-    channel.on("reactions", ({id, counts, rev, mine}) => {
+    let counted = ({id, counts, mine}) => {
       if(Array.isArray(mine)){ this.mine.set(id, new Set(mine)) }
       let item = panel.items.get(id)
       if(item){
         item.ann.reactions = counts
         this.renderReactions(item)
       }
-      panel.applied(rev)
-    })
+    }
+    channel.on("reactions", push => { counted(push); panel.applied(push.rev) })
+    channel.on("reactions_window", ({items, rev}) => { items.forEach(counted); panel.applied(rev) })
     panel.decorate = (item, main) => this.decorate(item, main)
   }
 
