@@ -71,18 +71,7 @@ func (s *Service) revokeAdmin(ctx context.Context, userID, by int64, note string
 	data, _ := json.Marshal(domain.RoleRevoked{UserID: userID, Role: domain.RoleAdmin, RevokedBy: by, Note: note})
 	ev := eventstore.EventData{Type: domain.TypeRoleRevoked, Data: data, Metadata: meta.Encode()}
 	for range s.cfg.MaxAttempts {
-		s.mu.RLock()
-		rev, held, others := s.rev, false, 0
-		for id, u := range s.byID {
-			if u.Roles[domain.RoleAdmin] {
-				if id == userID {
-					held = true
-				} else {
-					others++
-				}
-			}
-		}
-		s.mu.RUnlock()
+		rev, held, others := s.admins(userID)
 		if !held {
 			return fmt.Errorf("revoke role: %s: %w", domain.RoleAdmin, ErrRoleNotHeld)
 		}

@@ -71,8 +71,8 @@ func (s *Service) Erase(ctx context.Context, userID, by int64, reason string, me
 		if attempt == s.cfg.MaxAttempts {
 			return fmt.Errorf("erase: %w", domain.ErrConflict)
 		}
-		rev, lastAdmin := s.lastAdmin(userID)
-		if lastAdmin {
+		rev, held, others := s.admins(userID)
+		if held && others == 0 {
 			return ErrLastAdmin
 		}
 		var wrong *eventstore.WrongExpectedRevisionError
@@ -130,12 +130,11 @@ func (s *Service) applyErased(ctx context.Context, ev *eventstore.RecordedEvent)
 	}
 }
 
-// lastAdmin returns the users revision the model has seen and whether
-// userID is the only admin at it.
-func (s *Service) lastAdmin(userID int64) (rev int64, last bool) {
+// admins returns the users revision the model has seen and, at it,
+// whether userID holds the admin role and how many others do.
+func (s *Service) admins(userID int64) (rev int64, held bool, others int) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	held, others := false, 0
 	for id, u := range s.byID {
 		if u.Roles[domain.RoleAdmin] {
 			if id == userID {
@@ -145,7 +144,7 @@ func (s *Service) lastAdmin(userID int64) (rev int64, last bool) {
 			}
 		}
 	}
-	return s.rev, held && others == 0
+	return s.rev, held, others
 }
 
 func (s *Service) setRev(ev *eventstore.RecordedEvent) {
