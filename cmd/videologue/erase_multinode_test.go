@@ -42,16 +42,8 @@ func TestEraseAcrossNodes(t *testing.T) {
 	}
 	waitSeen(t, cb, 3, "the viewer on node B to see the posts made through node A")
 
-	req, _ := http.NewRequest(http.MethodDelete, "http://"+a.addr+"/api/users/me", strings.NewReader(`{"password":"password-123"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+aliceToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("DELETE /api/users/me: %d", resp.StatusCode)
+	if code := eraseMe(t, a.addr, aliceToken, "password-123"); code != http.StatusNoContent {
+		t.Fatalf("DELETE /api/users/me: %d", code)
 	}
 	waitFor(t, 10*time.Second, "the viewer on node B to see the annotations erased", func() bool {
 		texts := cb.textsNow()

@@ -119,26 +119,11 @@ func TestEraseEndToEnd(t *testing.T) {
 	daveID, daveRev, _ := dave.lastSeen()
 	dave.close()
 
-	req, _ := http.NewRequest(http.MethodDelete, "http://"+srv.addr+"/api/users/me", strings.NewReader(`{"password":"wrong-password"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+aliceToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if code := eraseMe(t, srv.addr, aliceToken, "wrong-password"); code != http.StatusUnauthorized {
+		t.Fatalf("erasing with a wrong password: %d", code)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("erasing with a wrong password: %d", resp.StatusCode)
-	}
-	req, _ = http.NewRequest(http.MethodDelete, "http://"+srv.addr+"/api/users/me", strings.NewReader(`{"password":"password-123"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+aliceToken)
-	if resp, err = http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("DELETE /api/users/me: %d", resp.StatusCode)
+	if code := eraseMe(t, srv.addr, aliceToken, "password-123"); code != http.StatusNoContent {
+		t.Fatalf("DELETE /api/users/me: %d", code)
 	}
 
 	waitFor(t, 10*time.Second, "bob's client to show alice's annotations erased", func() bool {
@@ -254,4 +239,20 @@ func TestEraseEndToEnd(t *testing.T) {
 			t.Errorf("after a restart annotation %d reads %q", id, text)
 		}
 	}
+}
+
+// eraseMe sends DELETE /api/users/me with password, signed in with
+// token, to the server at addr, and returns the status.
+func eraseMe(t *testing.T, addr, token, password string) int {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"password": password})
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+addr+"/api/users/me", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
