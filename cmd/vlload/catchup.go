@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -199,12 +200,9 @@ func catchUpFrom(ws *websocket.Conn, topic, join string, keep bool) (r catchUpRe
 		}
 		r.frames++
 		r.largest = max(r.largest, len(msg))
-		var f [5]json.RawMessage
-		if json.Unmarshal(msg, &f) != nil {
-			continue
-		}
-		switch string(f[3]) {
-		case `"phx_reply"`:
+		event, d := frameEvent(msg)
+		switch event {
+		case "phx_reply":
 			var p struct {
 				Status   string `json:"status"`
 				Response struct {
@@ -214,7 +212,7 @@ func catchUpFrom(ws *websocket.Conn, topic, join string, keep bool) (r catchUpRe
 					Rev int64 `json:"rev"`
 				} `json:"response"`
 			}
-			if !isJoinReply(msg) || json.Unmarshal(f[4], &p) != nil {
+			if !isJoinReply(msg) || d.Decode(&p) != nil {
 				continue
 			}
 			if p.Status != "ok" { // the video's hub is still loading: rejoin, as phoenix.js does
@@ -233,28 +231,28 @@ func catchUpFrom(ws *websocket.Conn, topic, join string, keep bool) (r catchUpRe
 			for _, a := range p.Response.Annotations {
 				see(a.ID)
 			}
-		case `"new_annotation"`:
+		case "new_annotation":
 			var a struct {
 				ID  int64 `json:"id"`
 				Rev int64 `json:"rev"`
 			}
-			if json.Unmarshal(f[4], &a) == nil {
+			if d.Decode(&a) == nil {
 				see(a.ID)
 				r.lastRev = max(r.lastRev, a.Rev)
 			}
-		case `"annotation_updated"`, `"annotation_deleted"`:
+		case "annotation_updated", "annotation_deleted":
 			var a struct {
 				Rev int64 `json:"rev"`
 			}
-			if json.Unmarshal(f[4], &a) == nil {
+			if d.Decode(&a) == nil {
 				r.lastRev = max(r.lastRev, a.Rev)
 			}
-		case `"caught_up"`:
+		case "caught_up":
 			var c struct {
 				LastID  int64 `json:"last_id"`
 				LastRev int64 `json:"last_rev"`
 			}
-			if json.Unmarshal(f[4], &c) == nil {
+			if d.Decode(&c) == nil {
 				r.lastRev = max(r.lastRev, c.LastRev)
 				r.caughtUpID = c.LastID
 			}
@@ -262,4 +260,25 @@ func catchUpFrom(ws *websocket.Conn, topic, join string, keep bool) (r catchUpRe
 			return r
 		}
 	}
+}
+
+// frameEvent reads msg, a Phoenix v2 frame [join_ref, ref, topic, event,
+// payload], as far as its event, and returns the event ("" if msg is not
+// such a frame) and a decoder at the payload: the payload is decoded once,
+// and only if its event matters (a presence_state of a crowded video is
+// about 1 MB).
+func frameEvent(msg []byte) (string, *json.Decoder) {
+	d := json.NewDecoder(bytes.NewReader(msg))
+	if t, err := d.Token(); err != nil || t != json.Delim('[') {
+		return "", d
+	}
+	var t json.Token
+	for range 4 {
+		var err error
+		if t, err = d.Token(); err != nil {
+			return "", d
+		}
+	}
+	event, _ := t.(string)
+	return event, d
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +10,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // nodes are the servers' base URLs: --url may list several, comma
@@ -42,7 +39,7 @@ type killer struct {
 	mu                  sync.Mutex
 	moved               []time.Duration // from the kill to caught_up on the new node
 	failed              []error
-	socks               []*websocket.Conn
+	socks               []*viewer      // the moved viewers' new sockets
 	presence            *presenceWatch // on a node that lives
 }
 
@@ -114,72 +111,79 @@ func (k *killer) move(ctx context.Context, i int, v *viewer, base string) {
 		last = v.ids[len(v.ids)-1]
 	}
 	v.mu.Unlock()
-	u, err := socketURL(base, k.tokens[i])
-	if err != nil {
-		k.fail(err)
-		return
-	}
-	var ws *websocket.Conn
-	for ws == nil { // the dead node's viewers all dial at once
-		if ws, _, err = deflateDialer.DialContext(ctx, u.String(), nil); err != nil {
+	// Our own client, as the viewer's first socket: a compressed presence
+	// frame is inflated only as far as its event name (inflate).
+	var m *viewer
+	for m == nil { // the dead node's viewers all dial at once
+		var err error
+		m, err = dialSocket(ctx, base, k.tokens[i], k.topic, func(m *viewer) error {
+			// Without last_seen_rev the server takes the rev to be
+			// last_seen_id: no annotation is edited in this run.
+			return m.write(joinFrameSeen(k.topic, last, last))
+		})
+		if err != nil {
 			if ctx.Err() != nil {
-				k.fail(fmt.Errorf("viewer %d: dial %s: %w", i, base, err))
+				k.fail(fmt.Errorf("viewer %d: rejoin on %s: %w", i, base, err))
 				return
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	k.mu.Lock()
-	k.socks = append(k.socks, ws)
+	k.socks = append(k.socks, m)
 	k.mu.Unlock()
-	// Without last_seen_rev the server takes the rev to be last_seen_id:
-	// no annotation is edited in this run.
-	if err := ws.WriteMessage(websocket.TextMessage, []byte(joinFrameSeen(k.topic, last, last))); err != nil {
-		k.fail(fmt.Errorf("viewer %d: rejoin: %w", i, err))
-		return
-	}
 	caughtUp := false
 	for {
-		_, msg, err := ws.ReadMessage()
+		op, p, n, err := m.parse(m.pending)
+		if err == nil && n == 0 {
+			if err = m.fill(); err == nil {
+				continue
+			}
+		}
+		if err == nil && op == opClose {
+			err = closeErr(p)
+		}
 		if err != nil { // after caught_up: stop closed the socket
 			if !caughtUp {
 				k.fail(fmt.Errorf("viewer %d: before caught_up: %w", i, err))
 			}
 			return
 		}
-		if caughtUp {
-			v.onMessage(msg, len(msg), readNow()) // live: its latency counts
-			continue
-		}
-		ids, done, err := catchUpFrame(msg)
-		if err != nil {
-			k.fail(fmt.Errorf("viewer %d: %w", i, err))
-			return
-		}
-		v.mu.Lock()
-		v.ids = append(v.ids, ids...)
-		v.mu.Unlock()
-		if done {
-			caughtUp = true
+		switch {
+		case op == opPing:
+			_ = m.writeFrame(opPong, p)
+		case op != opText && op != opBinary:
+		case caughtUp:
+			v.onMessage(p, n, readNow()) // live: its latency counts
+		default:
+			ids, done, err := catchUpFrame(p)
+			if err != nil {
+				k.fail(fmt.Errorf("viewer %d: %w", i, err))
+				return
+			}
 			v.mu.Lock()
-			v.readErr = nil // open again: the report counts sockets left closed
+			v.ids = append(v.ids, ids...)
 			v.mu.Unlock()
-			k.mu.Lock()
-			k.moved = append(k.moved, time.Since(k.killedAt))
-			k.mu.Unlock()
+			if done {
+				caughtUp = true
+				v.mu.Lock()
+				v.readErr = nil // open again: the report counts sockets left closed
+				v.mu.Unlock()
+				k.mu.Lock()
+				k.moved = append(k.moved, time.Since(k.killedAt))
+				k.mu.Unlock()
+			}
 		}
+		m.pending = append(m.pending[:0], m.pending[n:]...)
 	}
 }
 
 // catchUpFrame returns the annotation ids of one frame of a rejoin's
 // catch-up (the join reply or a push), and whether it was caught_up.
 func catchUpFrame(msg []byte) (ids []int64, caughtUp bool, err error) {
-	var f [5]json.RawMessage
-	if json.Unmarshal(msg, &f) != nil {
-		return nil, false, nil
-	}
-	switch string(f[3]) {
-	case `"phx_reply"`:
+	event, d := frameEvent(msg)
+	switch event {
+	case "phx_reply":
 		if !isJoinReply(msg) {
 			return nil, false, nil
 		}
@@ -191,20 +195,20 @@ func catchUpFrame(msg []byte) (ids []int64, caughtUp bool, err error) {
 				} `json:"annotations"`
 			} `json:"response"`
 		}
-		if json.Unmarshal(f[4], &p) != nil || p.Status != "ok" {
+		if d.Decode(&p) != nil || p.Status != "ok" {
 			return nil, false, fmt.Errorf("rejoin refused: %.200s", msg)
 		}
 		for _, a := range p.Response.Annotations {
 			ids = append(ids, a.ID)
 		}
-	case `"new_annotation"`:
+	case "new_annotation":
 		var a struct {
 			ID int64 `json:"id"`
 		}
-		if json.Unmarshal(f[4], &a) == nil {
+		if d.Decode(&a) == nil {
 			ids = append(ids, a.ID)
 		}
-	case `"caught_up"`:
+	case "caught_up":
 		return nil, true, nil
 	}
 	return ids, false, nil
@@ -235,8 +239,8 @@ func (k *killer) stop(out io.Writer) error {
 	}
 	k.presence.close()
 	k.mu.Lock()
-	for _, ws := range k.socks {
-		ws.Close()
+	for _, m := range k.socks {
+		m.close()
 	}
 	k.mu.Unlock()
 	k.wg.Wait()

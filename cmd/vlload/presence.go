@@ -13,23 +13,22 @@ import (
 // frames.
 var presenceEvent = []byte(`,"presence_`)
 
-// presenceCount is what one viewer received of presence: frames, their
-// bytes of JSON, and the bytes they took on the wire (fewer when
-// compressed). Guarded by the viewer's mu.
+// presenceCount is what one viewer received of presence: frames and the
+// bytes they took on the wire (compressed when large). Their bytes of JSON
+// are not known: a compressed presence frame is inflated only as far as
+// its event name (inflate). Guarded by the viewer's mu.
 type presenceCount struct {
-	frames, bytes, wire int64
+	frames, wire int64
 }
 
 // isPresence tells whether the frame whose first bytes are head is a
 // presence_state or presence_diff.
 func isPresence(head []byte) bool { return bytes.Contains(head, presenceEvent) }
 
-// countPresence records a presence frame of n bytes of JSON, wire bytes
-// as sent.
-func (v *viewer) countPresence(n, wire int) {
+// countPresence records a presence frame of wire bytes as sent.
+func (v *viewer) countPresence(wire int) {
 	v.mu.Lock()
 	v.presence.frames++
-	v.presence.bytes += int64(n)
 	v.presence.wire += int64(wire)
 	v.mu.Unlock()
 }
@@ -38,12 +37,11 @@ func (v *viewer) countPresence(n, wire int) {
 // they joined: what a room's joins cost each of its viewers.
 func reportPresence(out io.Writer, viewers []*viewer) {
 	var frames []int64
-	var total, bytes, wire int64
+	var total, wire int64
 	for _, v := range viewers {
 		v.mu.Lock()
 		frames = append(frames, v.presence.frames)
 		total += v.presence.frames
-		bytes += v.presence.bytes
 		wire += v.presence.wire
 		v.mu.Unlock()
 	}
@@ -51,8 +49,8 @@ func reportPresence(out io.Writer, viewers []*viewer) {
 		return
 	}
 	slices.Sort(frames)
-	fmt.Fprintf(out, "presence frames received (presence_state and presence_diff, the joins included): %d in all, %.1f MiB of JSON, %.1f MiB on the wire; per viewer median %d, max %d\n",
-		total, float64(bytes)/(1<<20), float64(wire)/(1<<20), frames[len(frames)/2], frames[len(frames)-1])
+	fmt.Fprintf(out, "presence frames received (presence_state and presence_diff, the joins included): %d in all, %.1f MiB on the wire; per viewer median %d, max %d\n",
+		total, float64(wire)/(1<<20), frames[len(frames)/2], frames[len(frames)-1])
 }
 
 // settle waits until no viewer has received a presence frame for quiet,

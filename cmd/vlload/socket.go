@@ -229,8 +229,16 @@ func (v *viewer) onMessage(buf []byte, wire int, at receipt) {
 		return
 	}
 	if isPresence(head) {
-		v.countPresence(len(buf), wire)
+		v.countPresence(wire)
 	}
+}
+
+// onlyCounted tells whether onMessage only counts the frame whose first
+// frameHead bytes are head, reading nothing past them: a presence frame,
+// whatever else its head holds.
+func onlyCounted(head []byte) bool {
+	return isPresence(head) && !bytes.Contains(head, newAnnotation) && !bytes.Contains(head, []byte(`"phx_reply"`)) &&
+		!bytes.Contains(head, reactionsPush) && !bytes.Contains(head, reactionsWindowPush)
 }
 
 // onReply records the id a post was given: ["1","p<n>",topic,"phx_reply",...].

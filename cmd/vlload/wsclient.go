@@ -54,6 +54,20 @@ func (e *closeError) Error() string {
 // returns once the join reply arrived. Frames read after the reply stay in
 // v.pending for the receiver.
 func dialViewer(ctx context.Context, base, token, topic string) (*viewer, error) {
+	return dialSocket(ctx, base, token, topic, func(v *viewer) error {
+		if err := v.write(joinFrame(topic)); err != nil {
+			return err
+		}
+		if err := v.awaitJoin(); err != nil {
+			return fmt.Errorf("join: %w", err)
+		}
+		return nil
+	})
+}
+
+// dialSocket connects a socket with our own client, upgrades it and runs
+// start on it, within 30 s or until ctx ends.
+func dialSocket(ctx context.Context, base, token, topic string, start func(v *viewer) error) (*viewer, error) {
 	u, err := socketURL(base, token)
 	if err != nil {
 		return nil, err
@@ -71,7 +85,6 @@ func dialViewer(ctx context.Context, base, token, topic string) (*viewer, error)
 		return nil, err
 	}
 	v := &viewer{conn: conn, topic: topic, fd: -1, replies: map[string]int64{}, sentAt: map[string]int64{}, replyC: make(chan struct{}, 1)}
-	// The handshake and the join block, for 30 s at most, or until ctx ends.
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
@@ -79,13 +92,9 @@ func dialViewer(ctx context.Context, base, token, topic string) (*viewer, error)
 		conn.Close()
 		return nil, err
 	}
-	if err := v.write(joinFrame(topic)); err != nil {
+	if err := start(v); err != nil {
 		conn.Close()
 		return nil, err
-	}
-	if err := v.awaitJoin(); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("join: %w", err)
 	}
 	if !stop() && ctx.Err() != nil {
 		conn.Close()
