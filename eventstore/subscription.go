@@ -150,17 +150,42 @@ func (r *runner) next() uint64 {
 	return 0
 }
 
+// page is a read of the store: the events, or why there are none.
+type page struct {
+	events []RecordedEvent
+	err    error
+}
+
 func (r *runner) run(ctx context.Context) error {
 	_, r.lastPos = r.f.Signal.Wait()
+	// ahead is the next page of history, read while this one is
+	// delivered: the store produces a page while the consumer takes the
+	// last, rather than each waiting for the other. Run waits for it
+	// before it returns.
+	var ahead chan page
+	defer func() {
+		if ahead != nil {
+			<-ahead
+		}
+	}()
 	for {
 		wake, _ := r.f.Signal.Wait()
 		var events []RecordedEvent
 		err := ctx.Err()
-		if err == nil {
+		switch {
+		case err != nil:
+		case ahead != nil:
+			p := <-ahead
+			ahead = nil
+			events, err = p.events, p.err
+		default:
 			events, err = r.f.Page(ctx, r.next(), r.opts.PageSize)
 		}
 		if err != nil {
 			return r.end(ctx, err)
+		}
+		if len(events) == r.opts.PageSize && !r.caughtUp {
+			ahead = r.readAhead(ctx, &events[len(events)-1])
 		}
 		for i := range events {
 			ev := &events[i]
@@ -190,6 +215,20 @@ func (r *runner) run(ctx context.Context) error {
 			return r.end(ctx, ctx.Err())
 		}
 	}
+}
+
+// readAhead starts reading the page of history that follows last.
+func (r *runner) readAhead(ctx context.Context, last *RecordedEvent) chan page {
+	from := last.Revision + 1
+	if r.f.Stream == AllStream {
+		from = last.Position + 1
+	}
+	ch := make(chan page, 1)
+	go func() {
+		events, err := r.f.Page(ctx, from, r.opts.PageSize)
+		ch <- page{events, err}
+	}()
+	return ch
 }
 
 // end turns the reason a run stopped into the subscription's error.
