@@ -174,7 +174,11 @@ func (k *killer) move(ctx context.Context, i int, v *viewer, base string) {
 				k.mu.Unlock()
 			}
 		}
-		m.pending = append(m.pending[:0], m.pending[n:]...)
+		if n == len(m.pending) && cap(m.pending) > 64<<10 {
+			m.pending = nil // do not keep a presence_state's room
+		} else {
+			m.pending = append(m.pending[:0], m.pending[n:]...)
+		}
 	}
 }
 
