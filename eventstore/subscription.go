@@ -150,8 +150,10 @@ func (r *runner) next() uint64 {
 	return 0
 }
 
-// page is a read of the store: the events, or why there are none.
+// page is a read of the store: the events, or why there are none, and
+// the log's change signal taken before the read.
 type page struct {
+	wake   <-chan struct{}
 	events []RecordedEvent
 	err    error
 }
@@ -169,7 +171,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}()
 	for {
-		wake, _ := r.f.Signal.Wait()
+		var wake <-chan struct{}
 		var events []RecordedEvent
 		err := ctx.Err()
 		switch {
@@ -177,8 +179,9 @@ func (r *runner) run(ctx context.Context) error {
 		case ahead != nil:
 			p := <-ahead
 			ahead = nil
-			events, err = p.events, p.err
+			wake, events, err = p.wake, p.events, p.err
 		default:
+			wake, _ = r.f.Signal.Wait()
 			events, err = r.f.Page(ctx, r.next(), r.opts.PageSize)
 		}
 		if err != nil {
@@ -223,10 +226,11 @@ func (r *runner) readAhead(ctx context.Context, last *RecordedEvent) chan page {
 	if r.f.Stream == AllStream {
 		from = last.Position + 1
 	}
+	wake, _ := r.f.Signal.Wait()
 	ch := make(chan page, 1)
 	go func() {
 		events, err := r.f.Page(ctx, from, r.opts.PageSize)
-		ch <- page{events, err}
+		ch <- page{wake, events, err}
 	}()
 	return ch
 }
