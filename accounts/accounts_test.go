@@ -200,3 +200,30 @@ func TestRevoke(t *testing.T) {
 		t.Fatalf("recorded %+v, %v", e, err)
 	}
 }
+
+// Registrations at once on one process take turns for the users stream
+// instead of racing for it: none runs out of attempts, however many come
+// together, even with a single attempt each.
+func TestConcurrentRegistrationsOnOneProcess(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	cfg := cheap
+	cfg.MaxAttempts = 1
+	s := accounts.New(st, cfg, nil)
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	var wg sync.WaitGroup
+	errs := make([]error, 32)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = s.Register(t.Context(), fmt.Sprintf("user%d", i), "password-123", eventstore.Metadata{})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("user%d: %v", i, err)
+		}
+	}
+}
