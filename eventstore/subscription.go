@@ -162,10 +162,12 @@ func (r *runner) run(ctx context.Context) error {
 	_, r.lastPos = r.f.Signal.Wait()
 	// ahead is the next page of history, read while this one is
 	// delivered: the store produces a page while the consumer takes the
-	// last, rather than each waiting for the other. Run waits for it
-	// before it returns.
+	// last, rather than each waiting for the other. Run stops that read
+	// and waits for it before it returns.
 	var ahead chan page
+	readCtx, stopRead := context.WithCancel(ctx)
 	defer func() {
+		stopRead()
 		if ahead != nil {
 			<-ahead
 		}
@@ -188,7 +190,7 @@ func (r *runner) run(ctx context.Context) error {
 			return r.end(ctx, err)
 		}
 		if len(events) == r.opts.PageSize && !r.caughtUp {
-			ahead = r.readAhead(ctx, &events[len(events)-1])
+			ahead = r.readAhead(readCtx, &events[len(events)-1])
 		}
 		for i := range events {
 			ev := &events[i]
