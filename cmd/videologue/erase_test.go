@@ -245,14 +245,5 @@ func TestEraseEndToEnd(t *testing.T) {
 // token, to the server at addr, and returns the status.
 func eraseMe(t *testing.T, addr, token, password string) int {
 	t.Helper()
-	body, _ := json.Marshal(map[string]string{"password": password})
-	req, _ := http.NewRequest(http.MethodDelete, "http://"+addr+"/api/users/me", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return apiStatus(t, http.MethodDelete, addr, "/api/users/me", token, map[string]string{"password": password})
 }
