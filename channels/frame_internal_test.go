@@ -176,13 +176,7 @@ func TestAppendWSFrameLengths(t *testing.T) {
 		if f[0] != 0x81 {
 			t.Fatalf("%d: first byte %#x, want FIN+text", n, f[0])
 		}
-		size, h := int(f[1]), 2
-		switch size {
-		case 126:
-			size, h = int(binary.BigEndian.Uint16(f[2:])), 4
-		case 127:
-			size, h = int(binary.BigEndian.Uint64(f[2:])), 10
-		}
+		size, h := payloadLen(f)
 		if size != len(want) || string(f[h:]) != string(want) {
 			t.Fatalf("%d: header says %d bytes, frame has %d, want %d", n, size, len(f)-h, len(want))
 		}
@@ -237,13 +231,7 @@ func TestDeflatedFrameInflatesToThePlainOne(t *testing.T) {
 		if f[0] != 0x80|rsv1|opText {
 			t.Fatalf("%d: first byte %#x, want FIN+RSV1+text", n, f[0])
 		}
-		size, h := int(f[1]), 2
-		switch size {
-		case 126:
-			size, h = int(binary.BigEndian.Uint16(f[2:])), 4
-		case 127:
-			size, h = int(binary.BigEndian.Uint64(f[2:])), 10
-		}
+		size, h := payloadLen(f)
 		if size != len(f)-h {
 			t.Fatalf("%d: header says %d bytes, frame has %d", n, size, len(f)-h)
 		}
@@ -278,4 +266,16 @@ func TestOffersDeflate(t *testing.T) {
 			t.Errorf("%q: %v, want %v", header, got, want)
 		}
 	}
+}
+
+// payloadLen reads the payload length of the server frame f (unmasked)
+// and the length of its head.
+func payloadLen(f []byte) (size, head int) {
+	switch f[1] {
+	case 126:
+		return int(binary.BigEndian.Uint16(f[2:])), 4
+	case 127:
+		return int(binary.BigEndian.Uint64(f[2:])), 10
+	}
+	return int(f[1]), 2
 }
